@@ -1,0 +1,199 @@
+// The `*.lily.json` config: the one source of truth. `npm run schema` generates the committed
+// JSON Schema (schemas/lily.schema.json) from these types; a test fails when they drift.
+// Doc comments become hover docs in VS Code, so write them for users.
+// Field names in `adapter` follow PEFT (`r`, `stride_A`, `num_B`, ...), an ecosystem convention.
+
+/** A Lily training configuration (`*.lily.json`). */
+export interface LilyConfig {
+  /** The JSON Schema this file follows. */
+  $schema?: string;
+  /** A short name for runs of this config (shown in the Runs view). Defaults to the file name. */
+  name?: string;
+  model: ModelSection;
+  data: DataSection;
+  adapter: AdapterSection;
+  training?: TrainingSection;
+  runtime?: RuntimeSection;
+  output?: OutputSection;
+}
+
+export type TaskType = 'sequence-classification' | 'regression' | 'causal-lm' | 'token-classification';
+
+export interface ModelSection {
+  /** Path to the exported `.onnx` model, relative to this config file. */
+  path: string;
+  /** What the model is trained for; selects the loss and the eval metrics. */
+  task: TaskType;
+  /** Model input names, when they cannot be read from the graph (default: all graph inputs). */
+  inputs?: string[];
+  /** Name of the output holding logits (default: the first graph output). */
+  output?: string;
+  /**
+   * Number of classes (classification tasks).
+   * @minimum 1
+   */
+  num_labels?: number;
+  /** Class names in id order; string labels in the data map to ids through this list. */
+  labels?: string[];
+  /** Path to a Hugging Face `tokenizer.json` (default: `tokenizer.json` beside the model). */
+  tokenizer?: string;
+}
+
+export interface DataSection {
+  /** Training data: a `.jsonl` or `.csv` file, relative to this config file. */
+  train: string;
+  /** Evaluation data (same format as `train`). */
+  eval?: string;
+  /** File format (default: from the file extension). */
+  format?: 'jsonl' | 'csv';
+  /** Field holding the text to tokenize (default `text`), used when records carry no `input_ids`. */
+  text_field?: string;
+  /** Optional second text field for sentence-pair tasks. */
+  text_pair_field?: string;
+  /** Field holding the label (default `label`). */
+  label_field?: string;
+  /**
+   * Sequence length: texts are padded or truncated to this many tokens.
+   * @minimum 1
+   */
+  max_length?: number;
+}
+
+export type AdapterSection = LilyAdapterConfig | LoraAdapterConfig;
+
+interface AdapterCommon {
+  /**
+   * Modules to adapt: a list of name suffixes (e.g. `["query", "value"]` matches
+   * `encoder.layer.0.attention.self.query`), or one regular expression matched against the full name.
+   */
+  target_modules: string[] | string;
+  /** Modules never adapted: suffixes, or one regular expression. */
+  exclude_modules?: string[] | string;
+  /** Only adapt layers with these indices (the number after `layer.`/`layers.`/`h.`/`blocks.`). */
+  layers_to_transform?: number[];
+  /** Parameters trained in full besides the adapter (e.g. a classifier head), by module name or initializer name. */
+  modules_to_save?: string[];
+  /** `"default"` (seeded PEFT initialisation) or a path to a PEFT-format `adapter_model.safetensors` (or its folder). */
+  init?: string;
+}
+
+export interface LilyAdapterConfig extends AdapterCommon {
+  /** Lily: low-rank A projectors shared by neighbouring layers, a pool of B projectors shared by all layers, a router per layer. */
+  method: 'lily';
+  /**
+   * Rank of the A/B projectors (PEFT default 32; 2-4x the LoRA rank you would use).
+   * @minimum 1
+   */
+  r?: number;
+  /**
+   * Consecutive layers sharing one A projector (PEFT default 1; 2-4 advised).
+   * @minimum 1
+   */
+  stride_A?: number;
+  /**
+   * Number of B projectors shared by all layers of a target (PEFT default 2; about layers/stride_A advised).
+   * @minimum 2
+   */
+  num_B?: number;
+  /** Plain multiplier of the adapter output (no alpha/r); typical 0.01 to 10. Default 1. */
+  scaling?: number;
+  /**
+   * How the router mixes the B experts: `batch` averages router probabilities over the whole batch
+   * (the reference behaviour), `masked` over non-padding tokens only, `token` mixes per token.
+   */
+  routing?: 'batch' | 'masked' | 'token';
+}
+
+export interface LoraAdapterConfig extends AdapterCommon {
+  /** LoRA: a low-rank pair per adapted layer (the baseline to compare against). */
+  method: 'lora';
+  /**
+   * LoRA rank.
+   * @minimum 1
+   */
+  r?: number;
+  /** LoRA alpha; the update is scaled by alpha / r. Default: r (scale 1). */
+  lora_alpha?: number;
+}
+
+export interface TrainingSection {
+  /**
+   * Passes over the training data (default 1). Ignored when `max_steps` is set.
+   * @minimum 1
+   */
+  epochs?: number;
+  /**
+   * Stop after this many optimizer steps.
+   * @minimum 1
+   */
+  max_steps?: number;
+  /**
+   * Samples per step (default 16).
+   * @minimum 1
+   */
+  batch_size?: number;
+  /**
+   * Peak learning rate (default 1e-3).
+   * @exclusiveMinimum 0
+   */
+  lr?: number;
+  /**
+   * Decoupled weight decay (AdamW) or L2 (SGD). Default 0.
+   * @minimum 0
+   */
+  weight_decay?: number;
+  /** Optimizer (default `adamw`). */
+  optimizer?: 'adamw' | 'sgd';
+  /** Adam betas (default [0.9, 0.999]). */
+  betas?: [number, number];
+  /** Adam epsilon (default 1e-8). */
+  eps?: number;
+  /** SGD momentum (default 0.9). */
+  momentum?: number;
+  /** Learning-rate schedule after warmup (default `linear`). */
+  schedule?: 'constant' | 'linear' | 'cosine';
+  /**
+   * Steps of linear warmup from 0 to `lr` (default 0).
+   * @minimum 0
+   */
+  warmup_steps?: number;
+  /**
+   * Clip the global gradient norm to this value (default 1.0; 0 disables).
+   * @minimum 0
+   */
+  max_grad_norm?: number;
+  /** Seed for initialisation and data order (default 42). */
+  seed?: number;
+  /** Shuffle the training data each epoch (default true). */
+  shuffle?: boolean;
+  /**
+   * Evaluate every N steps (default: once per epoch and at the end).
+   * @minimum 1
+   */
+  eval_every?: number;
+  /**
+   * Log training metrics every N steps (default 10).
+   * @minimum 1
+   */
+  log_every?: number;
+  /**
+   * Write a checkpoint every N steps (default: at each evaluation and at the end).
+   * @minimum 1
+   */
+  save_every?: number;
+}
+
+export interface RuntimeSection {
+  /** Execution provider: `auto` tries CUDA, then WebGPU, then CPU. Default `auto`. */
+  device?: 'auto' | 'cpu' | 'cuda' | 'webgpu';
+  /**
+   * Intra-op threads (default: all cores).
+   * @minimum 1
+   */
+  threads?: number;
+}
+
+export interface OutputSection {
+  /** Folder for run directories, relative to the working directory (the workspace folder in VS Code). Default `.lily/runs`. */
+  dir?: string;
+}

@@ -1,0 +1,327 @@
+// Conversion between the IR and ONNX protobuf (through the maintained `onnx-proto`
+// binding), plus reading and writing .onnx files with external data.
+import * as fs from 'fs';
+import * as path from 'path';
+import { onnx } from 'onnx-proto';
+import type { AttrValue, DataType, Dim, Graph, Model, Node, Tensor, TensorData, ValueInfo } from './ir';
+import { tensorSize } from './ir';
+
+const DTYPE_TO_ONNX: Record<DataType, number> = {
+  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8, bool: 9,
+  float16: 10, float64: 11, uint32: 12, uint64: 13, bfloat16: 16,
+};
+const ONNX_TO_DTYPE = new Map<number, DataType>(Object.entries(DTYPE_TO_ONNX).map(([k, v]) => [v, k as DataType]));
+
+export function dtypeFromOnnx(code: number): DataType {
+  const d = ONNX_TO_DTYPE.get(code);
+  if (!d) throw new Error(`unsupported ONNX tensor data type ${code}`);
+  return d;
+}
+export function dtypeToOnnx(d: DataType): number {
+  return DTYPE_TO_ONNX[d];
+}
+
+const BYTES_PER: Record<DataType, number> = {
+  float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1,
+  uint8: 1, uint16: 2, uint32: 4, uint64: 8, bool: 1, string: 0,
+};
+
+export function bytesPerElement(d: DataType): number {
+  return BYTES_PER[d];
+}
+
+function toNum(x: number | { toNumber(): number }): number {
+  return typeof x === 'number' ? x : x.toNumber();
+}
+
+/** Typed array view over little-endian bytes (copied so the result is aligned). */
+export function typedArrayFromBytes(dtype: DataType, bytes: Uint8Array, count: number): TensorData {
+  const need = count * BYTES_PER[dtype];
+  if (bytes.byteLength < need) throw new Error(`tensor data too short: ${bytes.byteLength} bytes, expected ${need}`);
+  const buf = new ArrayBuffer(need);
+  new Uint8Array(buf).set(bytes.subarray(0, need));
+  switch (dtype) {
+    case 'float32': return new Float32Array(buf);
+    case 'float64': return new Float64Array(buf);
+    case 'int64': return new BigInt64Array(buf);
+    case 'uint64': return new BigUint64Array(buf);
+    case 'int32': return new Int32Array(buf);
+    case 'uint32': return new Uint32Array(buf);
+    case 'int16': return new Int16Array(buf);
+    case 'uint16': case 'float16': case 'bfloat16': return new Uint16Array(buf);
+    case 'int8': return new Int8Array(buf);
+    case 'uint8': case 'bool': return new Uint8Array(buf);
+    default: throw new Error(`no byte layout for ${dtype}`);
+  }
+}
+
+export function tensorBytes(t: Tensor): Uint8Array {
+  if (t.dtype === 'string') throw new Error(`string tensor ${t.name} has no raw bytes`);
+  const d = t.data as Exclude<TensorData, string[]>;
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+}
+
+function emptyData(dtype: DataType, n: number): TensorData {
+  return typedArrayFromBytes(dtype, new Uint8Array(n * BYTES_PER[dtype]), n);
+}
+
+export interface ReadOptions {
+  /** Folder that external-data locations are relative to (the model file's folder). */
+  baseDir?: string;
+}
+
+export function tensorFromProto(p: onnx.ITensorProto, opts: ReadOptions = {}): Tensor {
+  const dtype = dtypeFromOnnx(p.dataType ?? 0);
+  const dims = (p.dims ?? []).map(toNum);
+  const n = tensorSize(dims);
+  const name = p.name ?? '';
+  if (p.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
+    const kv = new Map((p.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
+    const location = kv.get('location');
+    if (!location) throw new Error(`initializer ${name}: external data without a location`);
+    const file = path.resolve(opts.baseDir ?? '.', location);
+    const offset = Number(kv.get('offset') ?? 0);
+    const length = kv.has('length') ? Number(kv.get('length')) : n * BYTES_PER[dtype];
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch (e) {
+      throw new Error(`initializer ${name}: cannot open external data file ${file}: ${(e as Error).message}`);
+    }
+    try {
+      const bytes = Buffer.alloc(length);
+      const got = fs.readSync(fd, bytes, 0, length, offset);
+      if (got < length) throw new Error(`initializer ${name}: external data file ${file} is truncated (wanted ${length} bytes at offset ${offset}, got ${got})`);
+      return { name, dtype, dims, data: typedArrayFromBytes(dtype, bytes, n) };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  if (p.rawData && p.rawData.length > 0) return { name, dtype, dims, data: typedArrayFromBytes(dtype, p.rawData, n) };
+  if (dtype === 'string') return { name, dtype, dims, data: (p.stringData ?? []).map((b) => Buffer.from(b).toString('utf8')) };
+  const data = emptyData(dtype, n);
+  const src: ArrayLike<number | { toNumber(): number }> =
+    dtype === 'float32' ? p.floatData ?? [] :
+    dtype === 'float64' ? p.doubleData ?? [] :
+    dtype === 'int64' ? p.int64Data ?? [] :
+    dtype === 'uint64' || dtype === 'uint32' ? p.uint64Data ?? [] :
+    p.int32Data ?? [];
+  if (src.length !== n && !(n === 0)) {
+    if (src.length === 0) throw new Error(`initializer ${name}: no data (${dtype} ${JSON.stringify(dims)})`);
+    throw new Error(`initializer ${name}: ${src.length} values for shape ${JSON.stringify(dims)}`);
+  }
+  for (let i = 0; i < n; i++) {
+    const v = toNum(src[i]);
+    if (data instanceof BigInt64Array) data[i] = BigInt(v);
+    else if (data instanceof BigUint64Array) data[i] = BigInt(v);
+    else (data as Float32Array)[i] = v;
+  }
+  return { name, dtype, dims, data };
+}
+
+export function tensorToProto(t: Tensor): onnx.TensorProto {
+  const p = onnx.TensorProto.create({ name: t.name, dataType: dtypeToOnnx(t.dtype), dims: t.dims });
+  if (t.dtype === 'string') p.stringData = (t.data as string[]).map((s) => Buffer.from(s, 'utf8'));
+  else p.rawData = tensorBytes(t);
+  return p;
+}
+
+function attrFromProto(a: onnx.IAttributeProto, opts: ReadOptions): AttrValue {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.type) {
+    case T.FLOAT: return { kind: 'float', value: a.f ?? 0 };
+    case T.INT: return { kind: 'int', value: toNum(a.i ?? 0) };
+    case T.STRING: return { kind: 'string', value: Buffer.from(a.s ?? new Uint8Array()).toString('utf8') };
+    case T.FLOATS: return { kind: 'floats', value: [...(a.floats ?? [])] };
+    case T.INTS: return { kind: 'ints', value: (a.ints ?? []).map(toNum) };
+    case T.STRINGS: return { kind: 'strings', value: (a.strings ?? []).map((s) => Buffer.from(s).toString('utf8')) };
+    case T.TENSOR: return { kind: 'tensor', value: tensorFromProto(a.t!, opts) };
+    case T.GRAPH: return { kind: 'graph', value: graphFromProto(a.g!, opts) };
+    default: throw new Error(`attribute ${a.name}: unsupported attribute type ${a.type}`);
+  }
+}
+
+function attrToProto(name: string, a: AttrValue): onnx.AttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.kind) {
+    case 'float': return onnx.AttributeProto.create({ name, type: T.FLOAT, f: a.value });
+    case 'int': return onnx.AttributeProto.create({ name, type: T.INT, i: a.value });
+    case 'string': return onnx.AttributeProto.create({ name, type: T.STRING, s: Buffer.from(a.value, 'utf8') });
+    case 'floats': return onnx.AttributeProto.create({ name, type: T.FLOATS, floats: a.value });
+    case 'ints': return onnx.AttributeProto.create({ name, type: T.INTS, ints: a.value });
+    case 'strings': return onnx.AttributeProto.create({ name, type: T.STRINGS, strings: a.value.map((s) => Buffer.from(s, 'utf8')) });
+    case 'tensor': return onnx.AttributeProto.create({ name, type: T.TENSOR, t: tensorToProto(a.value) });
+    case 'graph': return onnx.AttributeProto.create({ name, type: T.GRAPH, g: graphToProto(a.value) });
+  }
+}
+
+function valueInfoFromProto(v: onnx.IValueInfoProto): ValueInfo | undefined {
+  const tt = v.type?.tensorType;
+  if (!tt) return undefined;
+  const shape: Dim[] | undefined = tt.shape
+    ? (tt.shape.dim ?? []).map((d, k) => (d.dimValue != null && (d.value === 'dimValue' || d.dimParam == null || d.dimParam === '')
+      ? toNum(d.dimValue) : d.dimParam || `${v.name}_dim${k}`))
+    : undefined;
+  return { name: v.name ?? '', dtype: dtypeFromOnnx(tt.elemType ?? 1), shape };
+}
+
+function valueInfoToProto(v: ValueInfo): onnx.ValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name: v.name,
+    type: {
+      tensorType: {
+        elemType: dtypeToOnnx(v.dtype),
+        shape: v.shape ? { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } : undefined,
+      },
+    },
+  });
+}
+
+export function graphFromProto(g: onnx.IGraphProto, opts: ReadOptions = {}): Graph {
+  const initializers = new Map<string, Tensor>();
+  for (const t of g.initializer ?? []) initializers.set(t.name ?? '', tensorFromProto(t, opts));
+  const nodes: Node[] = (g.node ?? []).map((n, k) => {
+    const attrs: Record<string, AttrValue> = {};
+    for (const a of n.attribute ?? []) attrs[a.name ?? ''] = attrFromProto(a, opts);
+    return {
+      name: n.name || `${n.opType}_${k}`,
+      opType: n.opType ?? '',
+      domain: n.domain === 'ai.onnx' ? '' : n.domain ?? '',
+      inputs: [...(n.input ?? [])],
+      outputs: [...(n.output ?? [])],
+      attrs,
+    };
+  });
+  const vis = (list: onnx.IValueInfoProto[] | null | undefined) =>
+    (list ?? []).map(valueInfoFromProto).filter((v): v is ValueInfo => !!v);
+  // Older exporters list initializers among the graph inputs; they are not real inputs.
+  const inputs = vis(g.input).filter((v) => !initializers.has(v.name));
+  const valueInfo = new Map(vis(g.valueInfo).map((v) => [v.name, v]));
+  return { name: g.name ?? 'graph', nodes, inputs, outputs: vis(g.output), initializers, valueInfo };
+}
+
+export interface WriteOptions {
+  /** Write initializers of at least this many bytes to an external data file. */
+  externalData?: { file: string; dir: string; thresholdBytes?: number };
+}
+
+export function graphToProto(g: Graph, opts: WriteOptions = {}, ext?: ExternalWriter): onnx.GraphProto {
+  const initializer: onnx.TensorProto[] = [];
+  for (const t of g.initializers.values()) {
+    if (ext && t.dtype !== 'string' && tensorBytes(t).byteLength >= ext.threshold) initializer.push(ext.write(t));
+    else initializer.push(tensorToProto(t));
+  }
+  return onnx.GraphProto.create({
+    name: g.name,
+    node: g.nodes.map((n) =>
+      onnx.NodeProto.create({
+        name: n.name,
+        opType: n.opType,
+        domain: n.domain,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: Object.entries(n.attrs).map(([k, a]) => attrToProto(k, a)),
+      })),
+    initializer,
+    input: g.inputs.map(valueInfoToProto),
+    output: g.outputs.map(valueInfoToProto),
+    valueInfo: [...g.valueInfo.values()].map(valueInfoToProto),
+  });
+}
+
+/** Appends tensor bytes to one external data file, aligned to 64 bytes (for mmap). */
+class ExternalWriter {
+  private offset = 0;
+  private readonly fd: number;
+  constructor(readonly fullPath: string, readonly location: string, readonly threshold: number) {
+    this.fd = fs.openSync(fullPath, 'w');
+  }
+  write(t: Tensor): onnx.TensorProto {
+    const bytes = tensorBytes(t);
+    const pad = (64 - (this.offset % 64)) % 64;
+    if (pad) fs.writeSync(this.fd, Buffer.alloc(pad));
+    this.offset += pad;
+    fs.writeSync(this.fd, bytes);
+    const p = onnx.TensorProto.create({
+      name: t.name, dataType: dtypeToOnnx(t.dtype), dims: t.dims,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: this.location },
+        { key: 'offset', value: String(this.offset) },
+        { key: 'length', value: String(bytes.byteLength) },
+      ],
+    });
+    this.offset += bytes.byteLength;
+    return p;
+  }
+  close(): void {
+    fs.fsyncSync(this.fd);
+    fs.closeSync(this.fd);
+  }
+}
+
+export function modelFromBytes(bytes: Uint8Array, opts: ReadOptions = {}): Model {
+  let m: onnx.ModelProto;
+  try {
+    m = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new Error(`not a valid ONNX model (protobuf decode failed: ${(e as Error).message})`);
+  }
+  if (!m.graph) throw new Error('not a valid ONNX model (no graph)');
+  return {
+    graph: graphFromProto(m.graph, opts),
+    opsetImports: (m.opsetImport ?? []).map((o) => ({ domain: o.domain ?? '', version: toNum(o.version ?? 0) })),
+    irVersion: toNum(m.irVersion ?? 8),
+    producerName: m.producerName ?? '',
+    metadata: Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? ''])),
+  };
+}
+
+export function modelToProto(model: Model, opts: WriteOptions = {}, ext?: ExternalWriter): onnx.ModelProto {
+  return onnx.ModelProto.create({
+    // onnx-proto's IR-version enum stops at 8; opset 17 needs IR 8.
+    irVersion: Math.min(model.irVersion || 8, 8),
+    producerName: model.producerName || 'lily',
+    opsetImport: model.opsetImports.map((o) => ({ domain: o.domain, version: o.version })),
+    graph: graphToProto(model.graph, opts, ext),
+    metadataProps: Object.entries(model.metadata).map(([key, value]) => ({ key, value })),
+  });
+}
+
+/** Serialises a model with all data inline (< 2 GB). */
+export function modelToBytes(model: Model): Uint8Array {
+  return onnx.ModelProto.encode(modelToProto(model)).finish();
+}
+
+/** Reads an .onnx file; external data resolves relative to the file's folder. */
+export function loadModel(file: string): Model {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new Error(`cannot read model ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return modelFromBytes(bytes, { baseDir: path.dirname(path.resolve(file)) });
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Writes an .onnx file. With `externalData`, initializers of at least `thresholdBytes`
+ * (default 1 KiB) go to `<file>.data` beside it, as models over 2 GB require.
+ */
+export function saveModel(model: Model, file: string, opts: { externalData?: boolean; thresholdBytes?: number } = {}): void {
+  let ext: ExternalWriter | undefined;
+  if (opts.externalData) {
+    const location = path.basename(file) + '.data';
+    ext = new ExternalWriter(path.join(path.dirname(file), location), location, opts.thresholdBytes ?? 1024);
+  }
+  try {
+    const bytes = onnx.ModelProto.encode(modelToProto(model, {}, ext)).finish();
+    fs.writeFileSync(file, bytes);
+  } finally {
+    ext?.close();
+  }
+}

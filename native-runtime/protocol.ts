@@ -1,0 +1,162 @@
+// The typed protocol shared by the extension host, the backend server and the webview.
+// Host <-> backend: JSON-RPC 2.0 over the backend's stdio (vscode-jsonrpc framing).
+// stdout of the backend is the protocol; its logs go to stderr.
+// Host <-> webview: postMessage with the WebviewMessage unions at the bottom.
+// One constant per message; its direction is in the doc comment. Adding a message:
+// add the constant and its params/result types here, then handle it on both sides.
+import type { LilyConfig } from './config/types';
+import type { MetricLine, RouterLine, RouterStats, RunState, RunStatus, SpectrumReport, TargetInfo } from './runFiles';
+
+export const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------
+// Requests (host -> backend)
+
+export const Methods = {
+  /** host -> backend. Handshake; returns the backend version and available execution providers. */
+  initialize: 'lily/initialize',
+  /** host -> backend. Adaptable linear layers of a model, grouped by target suffix. */
+  listTargets: 'lily/listTargets',
+  /** host -> backend. Schema + semantic validation of a config (file on disk or given text). */
+  validateConfig: 'lily/validateConfig',
+  /** host -> backend. Trainable parameter count of an adapter config and the LoRA rank at the same budget. */
+  budget: 'lily/budget',
+  /** host -> backend. Starts a training run in its own process; returns at once with its run dir. */
+  train: 'lily/train',
+  /** host -> backend. Asks a running training process to stop after writing a checkpoint. */
+  stop: 'lily/stop',
+  /** host -> backend. Router statistics and spectra for a run or adapter directory. */
+  inspect: 'lily/inspect',
+  /** host -> backend. Exports a run's adapter (PEFT, merged ONNX, adapted ONNX). */
+  export: 'lily/export',
+  /** host -> backend. Graceful shutdown. */
+  shutdown: 'lily/shutdown',
+} as const;
+
+export interface InitializeParams { clientName: string; protocolVersion: number }
+export interface InitializeResult { version: string; protocolVersion: number; providers: string[] }
+
+export interface ListTargetsParams { modelPath: string }
+export interface TargetGroup {
+  /** Suffix shared by the group, e.g. `attention.self.value`. */
+  suffix: string;
+  d_in: number;
+  d_out: number;
+  /** Full module paths in model order. */
+  modules: string[];
+}
+export interface ListTargetsResult { targets: TargetGroup[] }
+
+export interface ConfigDiagnostic {
+  /** Path of the offending field, e.g. `["adapter", "num_B"]` (empty for the whole file). */
+  path: Array<string | number>;
+  message: string;
+  severity: 'error' | 'warning';
+  /** Nearest valid name for a misspelled key, when there is one. */
+  suggestion?: string;
+}
+export interface ValidateConfigParams { configPath: string; text?: string }
+export interface ValidateConfigResult { diagnostics: ConfigDiagnostic[] }
+
+export interface BudgetParams { configPath: string; text?: string }
+export interface BudgetResult {
+  trainable_params: number;
+  /** LoRA rank with about the same number of trainable parameters. */
+  lora_rank_at_budget: number;
+  targets: TargetInfo[];
+}
+
+export interface TrainParams {
+  configPath: string;
+  maxSteps?: number;
+  /** Run directory to create (default: a new id under the config's output dir). */
+  runDir?: string;
+  /** Run directory (or checkpoint directory) to resume from. */
+  resume?: string;
+  /** Override the adapter method (Compare with LoRA): a LoRA run at the same budget. */
+  compareWithLora?: boolean;
+  device?: 'auto' | 'cpu' | 'cuda' | 'webgpu';
+  threads?: number;
+}
+export interface TrainResult { runId: string; runDir: string; pid: number }
+
+export interface StopParams { runDir: string }
+export interface StopResult { stopped: boolean }
+
+export interface InspectParams { path: string; reference?: string }
+export interface InspectResult { routerStats?: RouterStats; spectrum: SpectrumReport }
+
+export interface ExportParams { runDir: string; format: 'peft' | 'merged-onnx' | 'adapted-onnx'; out?: string }
+export interface ExportResult { files: string[]; /** merged-onnx: eval metric difference vs the dynamic model. */ metricDelta?: Record<string, number> }
+
+// ---------------------------------------------------------------------------
+// Notifications (backend -> host)
+
+export const Notifications = {
+  /** backend -> host. A training run's progress (every logged step). */
+  progress: 'lily/progress',
+  /** backend -> host. A new line of metrics.jsonl. */
+  metrics: 'lily/metrics',
+  /** backend -> host. A new line of router.jsonl. */
+  router: 'lily/router',
+  /** backend -> host. A run changed state (started, completed, failed, stopped). */
+  runState: 'lily/runState',
+  /** backend -> host. A log line for the output channel. */
+  log: 'lily/log',
+} as const;
+
+export interface ProgressParams {
+  runDir: string;
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  samplesPerSec: number;
+  etaSeconds: number;
+}
+export interface MetricsParams { runDir: string; line: MetricLine }
+export interface RouterParams { runDir: string; line: RouterLine }
+export interface RunStateParams { runDir: string; state: RunState; error?: string }
+export interface LogParams { level: 'info' | 'warn' | 'error'; message: string }
+
+// ---------------------------------------------------------------------------
+// Events printed by `lily train --json` (one JSON object per line on stdout). The server
+// spawns training processes with --json and relays these as the notifications above.
+
+export type TrainEvent =
+  | { event: 'started'; runDir: string; runId: string; pid: number; totalSteps: number; device: string; deviceNote?: string; trainableParams: number }
+  | { event: 'progress'; step: number; totalSteps: number; epoch: number; loss: number; samplesPerSec: number; etaSeconds: number }
+  | { event: 'metrics'; line: MetricLine }
+  | { event: 'router'; line: RouterLine }
+  | { event: 'checkpoint'; path: string; step: number }
+  | { event: 'finished'; state: RunState; error?: string; runDir: string };
+
+// ---------------------------------------------------------------------------
+// Host <-> webview messages (postMessage). The host validates every message from the webview.
+
+/** Everything the dashboard needs to draw a run from scratch. */
+export interface RunSnapshot {
+  runDir: string;
+  status: RunStatus;
+  config: LilyConfig | undefined;
+  metrics: MetricLine[];
+  router: RouterLine[];
+  routerStats?: RouterStats;
+  spectrum?: SpectrumReport;
+}
+
+/** host -> webview */
+export type HostToWebview =
+  | { type: 'init'; run: RunSnapshot; compare?: RunSnapshot; theme?: 'light' | 'dark' | 'high-contrast' }
+  | { type: 'append'; runDir: string; metrics: MetricLine[]; router: RouterLine[] }
+  | { type: 'status'; runDir: string; status: RunStatus }
+  | { type: 'routerStats'; runDir: string; routerStats: RouterStats }
+  | { type: 'spectrum'; runDir: string; spectrum: SpectrumReport }
+  | { type: 'runs'; runs: Array<{ runDir: string; name: string; method: string; state: RunState }> };
+
+/** webview -> host */
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'selectRun'; runDir: string }
+  | { type: 'selectCompare'; runDir: string | null }
+  | { type: 'openFile'; path: string };
