@@ -1,0 +1,124 @@
+// Runs a model once in onnxruntime on dummy inputs with every intermediate value exposed as a
+// graph output, and reports each value's dtype, concrete shape and (when asked) its data.
+// Specialisation uses this as its shape inference: ORT already knows every op's shape rules,
+// so asking it is more robust than re-implementing inference for each op.
+import * as ort from 'onnxruntime-node';
+import { onnx } from 'onnx-proto';
+import type { DataType, Model, Tensor, TensorData } from './ir';
+import { tensorSize } from './ir';
+import { modelToProto } from './proto';
+
+export interface ProbedValue {
+  dtype: DataType;
+  dims: number[];
+  data: TensorData;
+}
+
+const ORT_TO_DTYPE: Record<string, DataType> = {
+  float32: 'float32', float64: 'float64', float16: 'float16', bfloat16: 'bfloat16',
+  int64: 'int64', int32: 'int32', int16: 'int16', int8: 'int8',
+  uint64: 'uint64', uint32: 'uint32', uint16: 'uint16', uint8: 'uint8',
+  bool: 'bool', string: 'string',
+};
+
+export function dtypeFromOrt(type: string, what: string): DataType {
+  const d = ORT_TO_DTYPE[type];
+  if (!d) throw new Error(`${what}: onnxruntime returned a tensor of unsupported type ${type}`);
+  return d;
+}
+
+/** An all-zero (or empty-string) ORT tensor: zeros are valid indices for every Gather. */
+export function zeroOrtTensor(dtype: DataType, dims: number[]): ort.Tensor {
+  const n = tensorSize(dims);
+  switch (dtype) {
+    case 'float32': return new ort.Tensor('float32', new Float32Array(n), dims);
+    case 'float64': return new ort.Tensor('float64', new Float64Array(n), dims);
+    case 'float16': return new ort.Tensor('float16', new Uint16Array(n), dims);
+    case 'int64': return new ort.Tensor('int64', new BigInt64Array(n), dims);
+    case 'uint64': return new ort.Tensor('uint64', new BigUint64Array(n), dims);
+    case 'int32': return new ort.Tensor('int32', new Int32Array(n), dims);
+    case 'uint32': return new ort.Tensor('uint32', new Uint32Array(n), dims);
+    case 'int16': return new ort.Tensor('int16', new Int16Array(n), dims);
+    case 'uint16': return new ort.Tensor('uint16', new Uint16Array(n), dims);
+    case 'int8': return new ort.Tensor('int8', new Int8Array(n), dims);
+    case 'uint8': return new ort.Tensor('uint8', new Uint8Array(n), dims);
+    case 'bool': return new ort.Tensor('bool', new Uint8Array(n), dims);
+    case 'string': return new ort.Tensor('string', Array.from({ length: n }, () => ''), dims);
+    default: throw new Error(`no dummy input for dtype ${dtype}`);
+  }
+}
+
+/** Copies ORT output data into an IR-compatible typed array (bool as Uint8Array). */
+export function ortDataToTensorData(t: ort.Tensor): TensorData {
+  const d = t.data as unknown;
+  if (Array.isArray(d)) return [...(d as string[])];
+  if (t.type === 'bool') return Uint8Array.from(d as ArrayLike<number>);
+  const ta = d as Float32Array;
+  return ta.slice() as unknown as TensorData;
+}
+
+export function ortTensorToIr(name: string, t: ort.Tensor): Tensor {
+  return { name, dtype: dtypeFromOrt(t.type, name), dims: [...t.dims], data: ortDataToTensorData(t) };
+}
+
+/**
+ * Runs `model` on zero inputs (input shapes must be concrete) and returns every requested
+ * value. `keepData(name, dtype, dims)` decides whose data is copied (others get empty data).
+ */
+export async function probeValues(
+  model: Model,
+  names: string[],
+  keepData: (name: string, dtype: DataType, dims: number[]) => boolean,
+): Promise<Map<string, ProbedValue>> {
+  const proto = modelToProto(model);
+  const graph = proto.graph!;
+  const already = new Set((graph.output ?? []).map((o) => o.name));
+  const inputNames = new Set(model.graph.inputs.map((i) => i.name));
+  // Outputs without a type are allowed: ORT infers their type from the producing node.
+  for (const n of names) {
+    if (!already.has(n) && !inputNames.has(n)) {
+      graph.output.push(onnx.ValueInfoProto.create({ name: n }));
+      already.add(n);
+    }
+  }
+  const bytes = onnx.ModelProto.encode(proto).finish();
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      graphOptimizationLevel: 'disabled',
+      intraOpNumThreads: 1,
+      logSeverityLevel: 3,
+    });
+  } catch (e) {
+    throw new Error(`specialize: onnxruntime could not load the model for shape probing: ${(e as Error).message}`);
+  }
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const inp of model.graph.inputs) {
+      const dims = (inp.shape ?? []).map((d) => {
+        if (typeof d !== 'number') throw new Error(`specialize: input ${inp.name} still has dynamic dim ${d}`);
+        return d;
+      });
+      feeds[inp.name] = zeroOrtTensor(inp.dtype, dims);
+    }
+    const wanted = names.filter((n) => !inputNames.has(n));
+    let results: ort.InferenceSession.OnnxValueMapType;
+    try {
+      results = await session.run(feeds, wanted);
+    } catch (e) {
+      throw new Error(`specialize: probing run of the model on zero inputs failed: ${(e as Error).message}`);
+    }
+    const out = new Map<string, ProbedValue>();
+    for (const n of wanted) {
+      const t = results[n] as ort.Tensor | undefined;
+      if (!t) throw new Error(`specialize: onnxruntime did not return value ${n}`);
+      const dtype = dtypeFromOrt(t.type, n);
+      const dims = [...t.dims];
+      out.set(n, { dtype, dims, data: keepData(n, dtype, dims) ? ortDataToTensorData(t) : new Float32Array(0) });
+      t.dispose?.();
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
+}
