@@ -72,7 +72,8 @@ export async function probeValues(
 ): Promise<Map<string, ProbedValue>> {
   const proto = modelToProto(model);
   const graph = proto.graph!;
-  const already = new Set((graph.output ?? []).map((o) => o.name));
+  graph.output = graph.output ?? [];
+  const already = new Set(graph.output.map((o) => o.name));
   const inputNames = new Set(model.graph.inputs.map((i) => i.name));
   // Outputs without a type are allowed: ORT infers their type from the producing node.
   for (const n of names) {
