@@ -1,0 +1,95 @@
+// A dataset file indexed in one streaming pass: for each record its byte range and line are
+// kept (16 bytes per record), never the records themselves, so files larger than memory work.
+// Records are read back by offset when a batch needs them. Shuffling is an exact, seeded
+// permutation of these record indices (see plan.ts), not a shuffle buffer: every epoch sees
+// every record once, in an order that depends only on (seed, epoch).
+import * as fs from 'fs';
+import { DataError } from './errors';
+import { LabelScheme, LabelStats } from './labels';
+import { checkRecord, Example, parseCsvHeader, parseRecord, RawRecord, RecordSpec, toExample } from './record';
+import { readRange, scanRecords } from './scan';
+
+class GrowableOffsets {
+  starts = new Float64Array(1024);
+  lengths = new Uint32Array(1024);
+  lines = new Uint32Array(1024);
+  count = 0;
+  push(start: number, length: number, line: number): void {
+    if (this.count === this.starts.length) {
+      const grow = <T extends Float64Array | Uint32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.starts = grow(this.starts);
+      this.lengths = grow(this.lengths);
+      this.lines = grow(this.lines);
+    }
+    this.starts[this.count] = start;
+    this.lengths[this.count] = length;
+    this.lines[this.count] = line;
+    this.count++;
+  }
+}
+
+export class Dataset {
+  private fd: number | undefined;
+
+  private constructor(
+    readonly spec: RecordSpec,
+    private readonly offsets: GrowableOffsets,
+    readonly header: string[] | undefined,
+    readonly labelStats: LabelStats,
+  ) {}
+
+  /**
+   * Scans and validates every record of `spec.file`. Throws a DataError naming the file and
+   * line of the first malformed record.
+   */
+  static index(spec: RecordSpec): Dataset {
+    if (!fs.existsSync(spec.file)) throw new DataError(spec.file, undefined, undefined, 'file not found');
+    const offsets = new GrowableOffsets();
+    const stats = new LabelStats(spec.file);
+    let header: string[] | undefined;
+    for (const rec of scanRecords(spec.file, spec.format)) {
+      if (spec.format === 'csv' && !header) {
+        header = parseCsvHeader(rec.bytes, spec.file, rec.line);
+        continue;
+      }
+      const raw = parseRecord(rec.bytes, spec, rec.line, header);
+      checkRecord(spec, raw, rec.line, stats);
+      offsets.push(rec.start, rec.end - rec.start, rec.line);
+    }
+    if (offsets.count === 0) throw new DataError(spec.file, undefined, undefined, `no records found; expected ${spec.format === 'csv' ? 'a header row and data rows' : 'one JSON object per line'}`);
+    return new Dataset(spec, offsets, header, stats);
+  }
+
+  get size(): number {
+    return this.offsets.count;
+  }
+
+  get file(): string {
+    return this.spec.file;
+  }
+
+  lineOf(i: number): number {
+    return this.offsets.lines[i];
+  }
+
+  record(i: number): RawRecord {
+    if (i < 0 || i >= this.size) throw new RangeError(`record ${i} out of range (dataset has ${this.size})`);
+    this.fd ??= fs.openSync(this.spec.file, 'r');
+    const start = this.offsets.starts[i];
+    const bytes = readRange(this.fd, start, start + this.offsets.lengths[i]);
+    return parseRecord(bytes, this.spec, this.offsets.lines[i], this.header);
+  }
+
+  example(i: number, scheme: LabelScheme): Example {
+    return toExample(this.spec, this.record(i), this.offsets.lines[i], scheme);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

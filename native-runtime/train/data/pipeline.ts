@@ -1,0 +1,103 @@
+// The data pipeline as the trainer sees it: index and validate the train and eval files
+// (throwing a DataError before anything is written), decide the label scheme, and produce
+// batches of onnxruntime tensors for a step or for evaluation.
+import * as fs from 'fs';
+import type { ResolvedConfig } from '../../config/resolved';
+import type { ValueInfo } from '../../onnx/ir';
+import { Batch, collate } from './batch';
+import { Dataset } from './dataset';
+import { DataError } from './errors';
+import { LabelScheme, resolveLabelScheme } from './labels';
+import { BatchPlan, sequentialBatches } from './plan';
+import type { RecordSpec } from './record';
+import { loadTokenizer, TextTokenizer } from './tokenizer';
+
+export interface DataPipeline {
+  train: Dataset;
+  eval?: Dataset;
+  scheme: LabelScheme;
+  tokenizer?: TextTokenizer;
+  modelInputs: ValueInfo[];
+  /** Label names in id order (classification), to store in the resolved config. */
+  labelNames?: string[];
+  /** The training batch order. */
+  plan: BatchPlan;
+  /** The training batch of a 0-based global step. */
+  trainBatch(step: number): Batch;
+  /** Evaluation batches, in file order, covering the eval set (or `limit` records of it) once. */
+  evalBatches(batchSize?: number, limit?: number): Generator<Batch>;
+  close(): void;
+}
+
+export interface OpenDataOptions {
+  /** The model's graph inputs the data must provide. */
+  modelInputs: ValueInfo[];
+  /** Classes in the model's logits, when the output shape says so. */
+  modelClasses?: number;
+  /** Use `eval` from this file instead of the config's (e.g. `lily eval --data`). */
+  evalOverride?: string;
+}
+
+function requireFile(cfg: ResolvedConfig, field: string, file: string): void {
+  if (!fs.existsSync(file)) {
+    throw new DataError(cfg.configPath, undefined, field, `file ${file} does not exist (paths are relative to the config file's folder)`);
+  }
+}
+
+export function openData(cfg: ResolvedConfig, opts: OpenDataOptions): DataPipeline {
+  requireFile(cfg, 'data.train', cfg.data.train);
+  const evalFile = opts.evalOverride ?? cfg.data.eval;
+  if (evalFile) requireFile(cfg, 'data.eval', evalFile);
+  let tokenizer: TextTokenizer | undefined;
+  if (fs.existsSync(cfg.model.tokenizer)) {
+    try {
+      tokenizer = loadTokenizer(cfg.model.tokenizer);
+    } catch (e) {
+      throw new DataError(cfg.configPath, undefined, 'model.tokenizer', (e as Error).message);
+    }
+  }
+  const base: Omit<RecordSpec, 'file' | 'format'> = {
+    task: cfg.model.task,
+    textField: cfg.data.text_field,
+    textPairField: cfg.data.text_pair_field,
+    labelField: cfg.data.label_field,
+    maxLength: cfg.data.max_length,
+    modelInputs: opts.modelInputs,
+    tokenizer,
+  };
+  const train = Dataset.index({ ...base, file: cfg.data.train, format: cfg.data.format });
+  const evalDs = evalFile ? Dataset.index({ ...base, file: evalFile, format: cfg.data.eval_format ?? cfg.data.format }) : undefined;
+  const scheme = resolveLabelScheme({
+    task: cfg.model.task,
+    labels: cfg.model.labels,
+    numLabels: cfg.model.num_labels,
+    modelClasses: opts.modelClasses,
+    configFile: cfg.configPath,
+  }, train.labelStats, evalDs ? [evalDs.labelStats] : []);
+
+  const t = cfg.training;
+  // Keep every training step's batch the same size: the default "batch" routing averages over
+  // the batch, so a small last batch would weigh its samples differently.
+  const plan = new BatchPlan(train.size, t.batch_size, t.seed, t.shuffle, true);
+  const load = (ds: Dataset, indices: number[]) => collate(indices.map((i) => ds.example(i, scheme)), opts.modelInputs, scheme);
+
+  return {
+    train,
+    eval: evalDs,
+    scheme,
+    tokenizer,
+    modelInputs: opts.modelInputs,
+    labelNames: scheme.kind === 'class' ? scheme.names : undefined,
+    plan,
+    trainBatch: (step) => load(train, plan.indicesForStep(step)),
+    *evalBatches(batchSize = t.batch_size, limit) {
+      if (!evalDs) return;
+      const n = Math.min(evalDs.size, limit ?? Infinity);
+      for (const idx of sequentialBatches(n, batchSize)) yield load(evalDs, idx);
+    },
+    close() {
+      train.close();
+      evalDs?.close();
+    },
+  };
+}
