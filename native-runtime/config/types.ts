@@ -30,6 +30,7 @@ export interface ModelSection {
   output?: string;
   /**
    * Number of classes (classification tasks).
+   * @asType integer
    * @minimum 1
    */
   num_labels?: number;
@@ -46,20 +47,39 @@ export interface DataSection {
   eval?: string;
   /** File format (default: from the file extension). */
   format?: 'jsonl' | 'csv';
-  /** Field holding the text to tokenize (default `text`), used when records carry no `input_ids`. */
+  /**
+   * Field holding the text to tokenize (default `text`), used when records carry no `input_ids`.
+   * @default "text"
+   */
   text_field?: string;
   /** Optional second text field for sentence-pair tasks. */
   text_pair_field?: string;
-  /** Field holding the label (default `label`). */
+  /**
+   * Field holding the label (default `label`).
+   * @default "label"
+   */
   label_field?: string;
   /**
-   * Sequence length: texts are padded or truncated to this many tokens.
+   * Sequence length: texts are padded or truncated to this many tokens (default 128).
+   * @asType integer
    * @minimum 1
+   * @default 128
    */
   max_length?: number;
 }
 
+/**
+ * The adapter: `method` selects Lily or LoRA and which other fields apply.
+ * @discriminator method
+ */
 export type AdapterSection = LilyAdapterConfig | LoraAdapterConfig;
+
+/**
+ * A layer index (0-based).
+ * @asType integer
+ * @minimum 0
+ */
+type LayerIndex = number;
 
 interface AdapterCommon {
   /**
@@ -69,11 +89,17 @@ interface AdapterCommon {
   target_modules: string[] | string;
   /** Modules never adapted: suffixes, or one regular expression. */
   exclude_modules?: string[] | string;
-  /** Only adapt layers with these indices (the number after `layer.`/`layers.`/`h.`/`blocks.`). */
-  layers_to_transform?: number[];
+  /**
+   * Only adapt layers with these indices (the number after `layer.`/`layers.`/`h.`/`blocks.`).
+   */
+  layers_to_transform?: LayerIndex[];
   /** Parameters trained in full besides the adapter (e.g. a classifier head), by module name or initializer name. */
   modules_to_save?: string[];
-  /** `"default"` (seeded PEFT initialisation) or a path to a PEFT-format `adapter_model.safetensors` (or its folder). */
+  /**
+   * `"default"` (seeded PEFT initialisation) or a path to a PEFT-format `adapter_model.safetensors` (or its folder),
+   * relative to this config file.
+   * @default "default"
+   */
   init?: string;
 }
 
@@ -82,24 +108,34 @@ export interface LilyAdapterConfig extends AdapterCommon {
   method: 'lily';
   /**
    * Rank of the A/B projectors (PEFT default 32; 2-4x the LoRA rank you would use).
+   * @asType integer
    * @minimum 1
+   * @default 32
    */
   r?: number;
   /**
    * Consecutive layers sharing one A projector (PEFT default 1; 2-4 advised).
+   * @asType integer
    * @minimum 1
+   * @default 1
    */
   stride_A?: number;
   /**
    * Number of B projectors shared by all layers of a target (PEFT default 2; about layers/stride_A advised).
+   * @asType integer
    * @minimum 2
+   * @default 2
    */
   num_B?: number;
-  /** Plain multiplier of the adapter output (no alpha/r); typical 0.01 to 10. Default 1. */
+  /**
+   * Plain multiplier of the adapter output (no alpha/r); typical 0.01 to 10. Default 1.
+   * @default 1
+   */
   scaling?: number;
   /**
    * How the router mixes the B experts: `batch` averages router probabilities over the whole batch
    * (the reference behaviour), `masked` over non-padding tokens only, `token` mixes per token.
+   * @default "batch"
    */
   routing?: 'batch' | 'masked' | 'token';
 }
@@ -108,8 +144,10 @@ export interface LoraAdapterConfig extends AdapterCommon {
   /** LoRA: a low-rank pair per adapted layer (the baseline to compare against). */
   method: 'lora';
   /**
-   * LoRA rank.
+   * LoRA rank (default 8).
+   * @asType integer
    * @minimum 1
+   * @default 8
    */
   r?: number;
   /** LoRA alpha; the update is scaled by alpha / r. Default: r (scale 1). */
@@ -119,81 +157,127 @@ export interface LoraAdapterConfig extends AdapterCommon {
 export interface TrainingSection {
   /**
    * Passes over the training data (default 1). Ignored when `max_steps` is set.
+   * @asType integer
    * @minimum 1
+   * @default 1
    */
   epochs?: number;
   /**
    * Stop after this many optimizer steps.
+   * @asType integer
    * @minimum 1
    */
   max_steps?: number;
   /**
    * Samples per step (default 16).
+   * @asType integer
    * @minimum 1
+   * @default 16
    */
   batch_size?: number;
   /**
    * Peak learning rate (default 1e-3).
    * @exclusiveMinimum 0
+   * @default 0.001
    */
   lr?: number;
   /**
    * Decoupled weight decay (AdamW) or L2 (SGD). Default 0.
    * @minimum 0
+   * @default 0
    */
   weight_decay?: number;
-  /** Optimizer (default `adamw`). */
+  /**
+   * Optimizer (default `adamw`).
+   * @default "adamw"
+   */
   optimizer?: 'adamw' | 'sgd';
-  /** Adam betas (default [0.9, 0.999]). */
+  /**
+   * Adam betas, each in [0, 1) (default [0.9, 0.999]).
+   * @default [0.9, 0.999]
+   */
   betas?: [number, number];
-  /** Adam epsilon (default 1e-8). */
+  /**
+   * Adam epsilon (default 1e-8).
+   * @exclusiveMinimum 0
+   * @default 1e-8
+   */
   eps?: number;
-  /** SGD momentum (default 0.9). */
+  /**
+   * SGD momentum, in [0, 1) (default 0.9).
+   * @minimum 0
+   * @exclusiveMaximum 1
+   * @default 0.9
+   */
   momentum?: number;
-  /** Learning-rate schedule after warmup (default `linear`). */
+  /**
+   * Learning-rate schedule after warmup (default `linear`).
+   * @default "linear"
+   */
   schedule?: 'constant' | 'linear' | 'cosine';
   /**
    * Steps of linear warmup from 0 to `lr` (default 0).
+   * @asType integer
    * @minimum 0
+   * @default 0
    */
   warmup_steps?: number;
   /**
    * Clip the global gradient norm to this value (default 1.0; 0 disables).
    * @minimum 0
+   * @default 1
    */
   max_grad_norm?: number;
-  /** Seed for initialisation and data order (default 42). */
+  /**
+   * Seed for initialisation and data order (default 42).
+   * @asType integer
+   * @default 42
+   */
   seed?: number;
-  /** Shuffle the training data each epoch (default true). */
+  /**
+   * Shuffle the training data each epoch (default true).
+   * @default true
+   */
   shuffle?: boolean;
   /**
    * Evaluate every N steps (default: once per epoch and at the end).
+   * @asType integer
    * @minimum 1
    */
   eval_every?: number;
   /**
    * Log training metrics every N steps (default 10).
+   * @asType integer
    * @minimum 1
+   * @default 10
    */
   log_every?: number;
   /**
    * Write a checkpoint every N steps (default: at each evaluation and at the end).
+   * @asType integer
    * @minimum 1
    */
   save_every?: number;
 }
 
 export interface RuntimeSection {
-  /** Execution provider: `auto` tries CUDA, then WebGPU, then CPU. Default `auto`. */
+  /**
+   * Execution provider: `auto` tries CUDA, then WebGPU, then CPU. Default `auto`.
+   * @default "auto"
+   */
   device?: 'auto' | 'cpu' | 'cuda' | 'webgpu';
   /**
    * Intra-op threads (default: all cores).
+   * @asType integer
    * @minimum 1
    */
   threads?: number;
 }
 
 export interface OutputSection {
-  /** Folder for run directories, relative to the working directory (the workspace folder in VS Code). Default `.lily/runs`. */
+  /**
+   * Folder for run directories, relative to the working directory (the workspace folder in VS Code). Default `.lily/runs`.
+   * @default ".lily/runs"
+   */
   dir?: string;
 }

@@ -1,0 +1,129 @@
+// Checks a JSON Schema cannot express and that need no model: referenced files exist (relative to
+// the config's folder), label lists agree with num_labels, regular expressions compile, settings
+// that contradict or silently neutralise each other. Each check reads only fields whose type is
+// right, so it can run next to schema errors without piling up follow-on noise.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { ConfigDiagnostic } from '../protocol';
+import { formatFromExtension } from './resolved';
+import { diagnostic, show } from './schemaErrors';
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const warning = (p: Array<string | number>, text: string): ConfigDiagnostic => ({ ...diagnostic(p, text), severity: 'warning' });
+
+/** File-existence checks: model, tokenizer, data files and an adapter to start from. */
+export function fileDiagnostics(config: unknown, configDir: string): ConfigDiagnostic[] {
+  if (!isObj(config)) return [];
+  const out: ConfigDiagnostic[] = [];
+  const model = isObj(config.model) ? config.model : {};
+  const data = isObj(config.data) ? config.data : {};
+  const adapter = isObj(config.adapter) ? config.adapter : {};
+
+  const mustExist = (field: Array<string | number>, rel: unknown, what: 'file' | 'file or folder'): string | undefined => {
+    if (!isStr(rel) || rel === '') return undefined;
+    const abs = path.resolve(configDir, rel);
+    if (!fs.existsSync(abs)) {
+      out.push(diagnostic(field, `${what} not found: ${abs} (relative paths start at the config's folder ${configDir}); fix the path or create the file`));
+      return undefined;
+    }
+    if (what === 'file' && fs.statSync(abs).isDirectory()) {
+      out.push(diagnostic(field, `expected a file, found a folder: ${abs}`));
+      return undefined;
+    }
+    return abs;
+  };
+
+  const modelPath = mustExist(['model', 'path'], model.path, 'file');
+  if (modelPath && path.extname(modelPath).toLowerCase() !== '.onnx') {
+    out.push(warning(['model', 'path'], `expected an exported .onnx model, found ${show(path.basename(modelPath))}`));
+  }
+  mustExist(['model', 'tokenizer'], model.tokenizer, 'file');
+  mustExist(['data', 'train'], data.train, 'file');
+  mustExist(['data', 'eval'], data.eval, 'file');
+  if (isStr(adapter.init) && adapter.init !== 'default') {
+    const init = mustExist(['adapter', 'init'], adapter.init, 'file or folder');
+    if (init && fs.statSync(init).isDirectory() && !fs.existsSync(path.join(init, 'adapter_model.safetensors'))) {
+      out.push(diagnostic(['adapter', 'init'], `folder ${init} holds no adapter_model.safetensors; point init at a PEFT adapter folder or file, or use "default"`));
+    }
+  }
+  return out;
+}
+
+/** Consistency checks between fields. */
+export function semanticDiagnostics(config: unknown): ConfigDiagnostic[] {
+  if (!isObj(config)) return [];
+  const out: ConfigDiagnostic[] = [];
+  const model = isObj(config.model) ? config.model : {};
+  const data = isObj(config.data) ? config.data : {};
+  const adapter = isObj(config.adapter) ? config.adapter : {};
+  const training = isObj(config.training) ? config.training : {};
+
+  // Labels: the list names the classes, so its size must be the class count.
+  const labels = Array.isArray(model.labels) && model.labels.every(isStr) ? model.labels as string[] : undefined;
+  if (labels && isNum(model.num_labels) && labels.length !== model.num_labels) {
+    out.push(diagnostic(['model', 'labels'], `${labels.length} labels given but model.num_labels is ${model.num_labels}; make them agree (or drop num_labels)`));
+  }
+  if (labels) {
+    const dup = labels.find((l, i) => labels.indexOf(l) !== i);
+    if (dup !== undefined) out.push(diagnostic(['model', 'labels'], `label ${show(dup)} appears twice; each class needs a distinct name`));
+  }
+  if (labels && (model.task === 'regression' || model.task === 'causal-lm')) {
+    out.push(warning(['model', 'labels'], `labels are ignored for task ${show(model.task)}`));
+  }
+
+  // Adapter (the schema already bounds num_B >= 2, stride_A >= 1, r >= 1).
+  for (const field of ['target_modules', 'exclude_modules'] as const) {
+    const v = adapter[field];
+    if (Array.isArray(v) && v.length === 0 && field === 'target_modules') {
+      out.push(diagnostic(['adapter', field], 'expected at least one module suffix, found an empty list'));
+    }
+    if (Array.isArray(v)) {
+      v.forEach((s, i) => { if (s === '') out.push(diagnostic(['adapter', field, i], 'expected a module name suffix, found an empty string')); });
+    }
+    if (isStr(v)) {
+      try { new RegExp(v); } catch (e) {
+        out.push(diagnostic(['adapter', field], `not a valid regular expression (${(e as Error).message}); use a list of suffixes or fix the pattern`));
+      }
+    }
+  }
+  if (Array.isArray(adapter.layers_to_transform)) {
+    const idx = adapter.layers_to_transform as unknown[];
+    const dup = idx.find((l, i) => idx.indexOf(l) !== i);
+    if (dup !== undefined) out.push(warning(['adapter', 'layers_to_transform'], `layer ${show(dup)} is listed twice`));
+  }
+  if (adapter.scaling === 0) {
+    out.push(warning(['adapter', 'scaling'], 'scaling 0 multiplies the adapter output by zero: the adapter can never change the model'));
+  }
+  if (adapter.method === 'lora' && adapter.lora_alpha === 0) {
+    out.push(warning(['adapter', 'lora_alpha'], 'lora_alpha 0 makes the LoRA update zero: the adapter can never change the model'));
+  }
+
+  // Data format: an explicit one, or one the extension implies.
+  for (const field of ['train', 'eval'] as const) {
+    const file = data[field];
+    if (isStr(file) && data.format === undefined && !formatFromExtension(file)) {
+      out.push(diagnostic(['data', field], `cannot tell the format of ${show(path.basename(file))} from its extension; use .jsonl or .csv, or set data.format`));
+    }
+  }
+  if (isStr(data.train) && isStr(data.eval) && path.normalize(data.train) === path.normalize(data.eval)) {
+    out.push(warning(['data', 'eval'], 'the eval file is the training file: eval metrics will not show overfitting'));
+  }
+
+  // Training.
+  if (isNum(training.epochs) && isNum(training.max_steps)) {
+    out.push(warning(['training', 'epochs'], 'ignored because training.max_steps is set'));
+  }
+  if (isNum(training.warmup_steps) && isNum(training.max_steps) && training.warmup_steps >= training.max_steps) {
+    out.push(warning(['training', 'warmup_steps'], `warmup (${training.warmup_steps} steps) does not end before max_steps (${training.max_steps}): the learning rate never reaches lr`));
+  }
+  if (Array.isArray(training.betas)) {
+    training.betas.forEach((b, i) => {
+      if (isNum(b) && (b < 0 || b >= 1)) out.push(diagnostic(['training', 'betas', i], `expected a number >= 0 and < 1, found ${show(b)}`));
+    });
+  }
+  return out;
+}
