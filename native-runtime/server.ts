@@ -1,0 +1,34 @@
+// The Lily backend server: JSON-RPC 2.0 over stdio (vscode-jsonrpc framing), spawned by the
+// VS Code extension host (src/backend.ts). stdout carries only the protocol; every log goes to
+// stderr, which the host shows in its "Lily" output channel. No vscode import: this runs in
+// plain Node. Training, inspection and export run in their own `lily` CLI processes, because
+// onnxruntime's session.run blocks the event loop and the server must keep answering.
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { registerHandlers } from './server/handlers';
+import { LilyServer } from './server/lilyServer';
+
+export function main(): void {
+  // Libraries that print with console.log would corrupt the protocol stream: send it to stderr.
+  console.log = console.error;
+  console.info = console.error;
+  console.debug = console.error;
+
+  const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+  const server = new LilyServer({ notify: (method, params) => void connection.sendNotification(method, params) }, process.cwd());
+  let exiting = false;
+  const exit = async (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    await server.shutdown();
+    process.exit(code);
+  };
+  registerHandlers(connection, server, () => void exit(0));
+  // The host went away (window closed, extension host crashed): stop our runs cleanly.
+  connection.onClose(() => void exit(0));
+  process.stdin.on('end', () => void exit(0));
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void exit(0));
+  connection.listen();
+  console.error(`lily server ${process.pid} listening on stdio (cwd ${process.cwd()})`);
+}
+
+if (require.main === module) main();

@@ -1,0 +1,42 @@
+// Binds each protocol method to the server. Errors become JSON-RPC errors whose message is the
+// user-facing text (it names the file, the field, and what to do), without the stack.
+import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  Methods, type BudgetParams, type ExportParams, type InitializeParams, type InspectParams,
+  type ListTargetsParams, type StopParams, type TrainParams, type ValidateConfigParams,
+} from '../protocol';
+import type { LilyServer } from './lilyServer';
+
+/** JSON-RPC error code for "the request was understood but failed" (server-defined range). */
+export const LILY_ERROR = -32001;
+
+type Handler = (params: any, token: CancellationToken) => unknown;
+
+export function registerHandlers(connection: MessageConnection, server: LilyServer, onShutdown: () => void): void {
+  const table: Record<string, Handler> = {
+    [Methods.initialize]: (p: InitializeParams) => server.initialize(p),
+    [Methods.listTargets]: (p: ListTargetsParams) => server.listTargets(p),
+    [Methods.validateConfig]: (p: ValidateConfigParams) => server.validateConfig(p),
+    [Methods.budget]: (p: BudgetParams) => server.budget(p),
+    [Methods.train]: (p: TrainParams) => server.train(p),
+    [Methods.stop]: (p: StopParams) => server.stop(p),
+    [Methods.inspect]: (p: InspectParams, t) => server.inspect(p, t),
+    [Methods.export]: (p: ExportParams, t) => server.export(p, t),
+    [Methods.shutdown]: () => {
+      // Answer first, then exit: the host waits for the reply before it closes the pipes.
+      setImmediate(onShutdown);
+      return null;
+    },
+  };
+  for (const [method, handler] of Object.entries(table)) {
+    connection.onRequest(method, async (params: unknown, token: CancellationToken) => {
+      try {
+        return await handler(params ?? {}, token);
+      } catch (e) {
+        const err = e as Error;
+        console.error(`${method} failed: ${err.stack ?? err.message}`);
+        throw new ResponseError(LILY_ERROR, err.message ?? String(e));
+      }
+    });
+  }
+}

@@ -1,0 +1,109 @@
+// What the backend server does for each request. Long work (training, inspect, export) runs in
+// `lily` CLI processes; the rest (reading a model's layers, validating a config) is quick and
+// runs here, with parsed models cached.
+import * as fs from 'fs';
+import * as ort from 'onnxruntime-node';
+import { listTargetGroups } from '../adapters/targets';
+import { validateConfigText } from '../config/validate';
+import type { LilyConfig } from '../config/types';
+import { cudaProviderInstalled } from '../onnx/session';
+import {
+  PROTOCOL_VERSION, type BudgetParams, type BudgetResult, type ExportParams, type ExportResult,
+  type InitializeParams, type InitializeResult, type InspectParams, type InspectResult, type ListTargetsParams,
+  type ListTargetsResult, type StopParams, type StopResult, type TrainParams, type TrainResult,
+  type ValidateConfigParams, type ValidateConfigResult,
+} from '../protocol';
+import * as path from 'path';
+import { budgetOf } from './budgetOf';
+import { runCliJson, type Cancellable } from './cliJson';
+import { ModelCache } from './modelCache';
+import { findPackageRoot, lilyCliPath, packageVersion } from './paths';
+import { semanticDiagnostics } from './semanticChecks';
+import { TrainProcesses, type Notifier } from './trainProcesses';
+
+export class LilyServer {
+  private readonly models = new ModelCache();
+  private readonly root = findPackageRoot();
+  readonly runs: TrainProcesses;
+
+  constructor(notifier: Notifier, private readonly cwd: string) {
+    this.runs = new TrainProcesses(notifier, () => lilyCliPath(this.root), cwd);
+  }
+
+  initialize(p: InitializeParams): InitializeResult {
+    if (p.protocolVersion !== PROTOCOL_VERSION) {
+      console.error(`client ${p.clientName} speaks protocol ${p.protocolVersion}, this server ${PROTOCOL_VERSION}`);
+    }
+    return { version: packageVersion(this.root), protocolVersion: PROTOCOL_VERSION, providers: availableProviders() };
+  }
+
+  listTargets(p: ListTargetsParams): ListTargetsResult {
+    return { targets: listTargetGroups(this.models.get(this.abs(p.modelPath))) };
+  }
+
+  validateConfig(p: ValidateConfigParams): ValidateConfigResult {
+    const configPath = this.abs(p.configPath);
+    const text = p.text ?? readConfigText(configPath);
+    const diagnostics = validateConfigText(text, configPath);
+    if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+    const config = JSON.parse(text) as LilyConfig;
+    return { diagnostics: [...diagnostics, ...semanticDiagnostics(config, configPath, this.models)] };
+  }
+
+  budget(p: BudgetParams): BudgetResult {
+    const configPath = this.abs(p.configPath);
+    const text = p.text ?? readConfigText(configPath);
+    const errors = validateConfigText(text, configPath).filter((d) => d.severity === 'error');
+    if (errors.length > 0) {
+      const e = errors[0];
+      throw new Error(`${configPath}: ${e.path.length ? `${e.path.join('.')}: ` : ''}${e.message} (fix the config to see its budget)`);
+    }
+    const config = JSON.parse(text) as LilyConfig;
+    const modelPath = path.resolve(path.dirname(configPath), config.model.path);
+    return budgetOf(this.models.get(modelPath), config.adapter);
+  }
+
+  train(p: TrainParams): Promise<TrainResult> {
+    return this.runs.start(p);
+  }
+
+  stop(p: StopParams): StopResult {
+    return this.runs.stop(p.runDir);
+  }
+
+  inspect(p: InspectParams, token?: Cancellable): Promise<InspectResult> {
+    const args = ['inspect', this.abs(p.path), '--json'];
+    if (p.reference) args.push('--reference', this.abs(p.reference));
+    return runCliJson<InspectResult>(lilyCliPath(this.root), args, this.cwd, token);
+  }
+
+  export(p: ExportParams, token?: Cancellable): Promise<ExportResult> {
+    const args = ['export', this.abs(p.runDir), '--format', p.format, '--json'];
+    if (p.out) args.push('--out', this.abs(p.out));
+    return runCliJson<ExportResult>(lilyCliPath(this.root), args, this.cwd, token);
+  }
+
+  async shutdown(): Promise<void> {
+    await this.runs.stopAll();
+  }
+
+  private abs(p: string): string {
+    if (typeof p !== 'string' || p === '') throw new Error('a path parameter is missing or empty');
+    return path.resolve(this.cwd, p);
+  }
+}
+
+function readConfigText(configPath: string): string {
+  try {
+    return fs.readFileSync(configPath, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read config ${configPath}: ${(e as Error).message}`);
+  }
+}
+
+/** Providers that can actually start here: the bundled ones, plus CUDA when its library is installed. */
+function availableProviders(): string[] {
+  return ort.listSupportedBackends()
+    .filter((b) => b.bundled || (b.name === 'cuda' && cudaProviderInstalled()))
+    .map((b) => b.name);
+}

@@ -1,0 +1,272 @@
+// The Runs view's model: one record per run directory, fed from files (runWatcher) and from
+// the backend's notifications, and the pure functions that turn a record into what the tree
+// shows. No vscode import (runsView.ts maps these to TreeItems), so it is tested in plain Node.
+import type { ProgressParams, RunStateParams, MetricsParams } from '../native-runtime/protocol';
+import type { RunStatus } from '../native-runtime/runFiles';
+
+export interface RunRecord {
+  runDir: string;
+  status: RunStatus;
+  /** Checkpoint folders under checkpoints/, oldest first (e.g. `step-100`). */
+  checkpoints: string[];
+  /** Files under adapter/ (present once training finished). */
+  adapterFiles: string[];
+  /** Set when status.json says running but the process is gone: shown as failed. */
+  processGone?: boolean;
+}
+
+export type Listener = (changed: string[] | 'all') => void;
+
+export class RunsModel {
+  private readonly runs = new Map<string, RunRecord>();
+  private readonly listeners = new Set<Listener>();
+
+  onDidChange(listener: Listener): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  get(runDir: string): RunRecord | undefined {
+    return this.runs.get(runDir);
+  }
+
+  /** Newest first. */
+  list(): RunRecord[] {
+    return [...this.runs.values()].sort((a, b) => (b.status.started_at ?? '').localeCompare(a.status.started_at ?? '') || a.runDir.localeCompare(b.runDir));
+  }
+
+  running(): RunRecord[] {
+    return this.list().filter((r) => effectiveState(r) === 'running');
+  }
+
+  /** A fresh read of a run directory replaces what notifications had patched in. */
+  upsert(record: RunRecord): void {
+    const prev = this.runs.get(record.runDir);
+    // Files can lag behind notifications (the trainer rewrites status.json less often than it
+    // reports progress): never move a running run's step backwards.
+    if (prev && prev.status.state === 'running' && record.status.state === 'running' && prev.status.step > record.status.step) {
+      record = { ...record, status: { ...record.status, step: prev.status.step, loss: prev.status.loss, eta_s: prev.status.eta_s, samples_per_s: prev.status.samples_per_s } };
+    }
+    this.runs.set(record.runDir, record);
+    this.fire([record.runDir]);
+  }
+
+  remove(runDir: string): void {
+    if (this.runs.delete(runDir)) this.fire([runDir]);
+  }
+
+  /** Replaces the whole set (a rescan of the runs directory). */
+  replaceAll(records: RunRecord[]): void {
+    this.runs.clear();
+    for (const r of records) this.runs.set(r.runDir, r);
+    this.fire('all');
+  }
+
+  applyProgress(p: ProgressParams): boolean {
+    const r = this.runs.get(p.runDir);
+    if (!r) return false;
+    r.status = {
+      ...r.status, state: 'running', step: p.step, total_steps: p.totalSteps, epoch: p.epoch,
+      loss: p.loss, samples_per_s: p.samplesPerSec, eta_s: p.etaSeconds, updated_at: new Date().toISOString(),
+    };
+    r.processGone = false;
+    this.fire([p.runDir]);
+    return true;
+  }
+
+  applyRunState(p: RunStateParams): boolean {
+    const r = this.runs.get(p.runDir);
+    if (!r) return false;
+    r.status = { ...r.status, state: p.state, ...(p.error !== undefined ? { error: p.error } : {}) };
+    if (p.state !== 'running') r.status.ended_at ??= new Date().toISOString();
+    r.processGone = false;
+    this.fire([p.runDir]);
+    return true;
+  }
+
+  applyMetrics(p: MetricsParams): boolean {
+    const r = this.runs.get(p.runDir);
+    if (!r) return false;
+    if (p.line.type === 'eval') r.status = { ...r.status, eval: { ...p.line.metrics } };
+    else r.status = { ...r.status, loss: p.line.loss };
+    this.fire([p.runDir]);
+    return true;
+  }
+
+  /** Marks running runs whose process no longer exists; returns the run dirs that changed. */
+  markDeadProcesses(isAlive: (pid: number) => boolean): string[] {
+    const changed: string[] = [];
+    for (const r of this.runs.values()) {
+      if (r.status.state !== 'running') continue;
+      const gone = !isAlive(r.status.pid);
+      if (gone !== !!r.processGone) {
+        r.processGone = gone;
+        changed.push(r.runDir);
+      }
+    }
+    if (changed.length) this.fire(changed);
+    return changed;
+  }
+
+  private fire(changed: string[] | 'all'): void {
+    for (const l of this.listeners) l(changed);
+  }
+}
+
+/** The state to show: a "running" run whose process died is failed. */
+export function effectiveState(r: RunRecord): RunStatus['state'] {
+  return r.status.state === 'running' && r.processGone ? 'failed' : r.status.state;
+}
+
+/** Whether the run can be resumed: it is not running and has a complete checkpoint. */
+export function isResumable(r: RunRecord): boolean {
+  const state = effectiveState(r);
+  return state !== 'running' && state !== 'completed' && (r.checkpoints.length > 0 || !!r.status.last_checkpoint);
+}
+
+// ---------------------------------------------------------------------------
+// Presentation
+
+export interface RunItemView {
+  label: string;
+  description: string;
+  tooltip: string;
+  /** A codicon id (ThemeIcon) and an optional theme color id. */
+  icon: { id: string; color?: string };
+  /** For view/item/context menus: `lilyRun:<state>` plus `:resumable` when a checkpoint exists. */
+  contextValue: string;
+}
+
+export interface ChildView {
+  label: string;
+  description?: string;
+  tooltip?: string;
+  icon?: string;
+  /** A file or folder the item opens or reveals. */
+  path?: string;
+  contextValue?: string;
+  children?: ChildView[];
+}
+
+const STATE_ICONS: Record<RunStatus['state'], { id: string; color?: string }> = {
+  running: { id: 'sync~spin' },
+  completed: { id: 'pass', color: 'testing.iconPassed' },
+  failed: { id: 'error', color: 'testing.iconFailed' },
+  stopped: { id: 'debug-pause', color: 'disabledForeground' },
+};
+
+export function percent(step: number, total: number): number {
+  if (!total || total <= 0) return 0;
+  return Math.max(0, Math.min(100, Math.floor((100 * step) / total)));
+}
+
+/** 3725 -> "1h 2m", 125 -> "2m 5s", 7 -> "7s". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+/** Loss-like numbers with 4 significant digits; large counts with separators. */
+export function formatNumber(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (Number.isInteger(x) && Math.abs(x) >= 1000) return x.toLocaleString('en-US');
+  return Number(x.toPrecision(4)).toString();
+}
+
+export function formatParams(n: number): string {
+  if (n >= 1e6) return `${Number((n / 1e6).toPrecision(3))}M`;
+  if (n >= 1e3) return `${Number((n / 1e3).toPrecision(3))}K`;
+  return String(n);
+}
+
+function evalSummary(ev: Record<string, number> | undefined): string {
+  if (!ev) return '';
+  const keys = ['accuracy', 'f1', 'pearson', 'perplexity', 'mse', 'loss'].filter((k) => k in ev);
+  const k = keys[0] ?? Object.keys(ev)[0];
+  return k === undefined ? '' : `${k} ${formatNumber(ev[k])}`;
+}
+
+export function runItemView(r: RunRecord): RunItemView {
+  const s = r.status;
+  const state = effectiveState(r);
+  const progress = `${s.step}/${s.total_steps}`;
+  const parts: string[] = [];
+  if (state === 'running') {
+    parts.push(progress, `${percent(s.step, s.total_steps)}%`);
+    if (s.loss !== undefined) parts.push(`loss ${formatNumber(s.loss)}`);
+    if (s.eta_s !== undefined) parts.push(`ETA ${formatDuration(s.eta_s)}`);
+  } else if (state === 'completed') {
+    parts.push(`${s.step} steps`);
+    const ev = evalSummary(s.eval);
+    if (ev) parts.push(ev);
+    else if (s.loss !== undefined) parts.push(`loss ${formatNumber(s.loss)}`);
+  } else {
+    parts.push(`${state} at ${progress}`);
+    if (s.loss !== undefined) parts.push(`loss ${formatNumber(s.loss)}`);
+  }
+  const error = r.processGone
+    ? `The training process (pid ${s.pid}) is no longer running, but the run never recorded an end: it was killed or crashed.`
+    : s.error;
+  const tooltip = [
+    `${s.name} (${s.method}, ${s.task})`,
+    `State: ${state}${state === 'running' ? ` — step ${progress} (${percent(s.step, s.total_steps)}%)` : ''}`,
+    `Device: ${s.device}${s.device_note ? ` (${s.device_note})` : ''}`,
+    `Trainable parameters: ${formatNumber(s.trainable_params)}`,
+    `Started: ${s.started_at}`,
+    ...(s.ended_at ? [`Ended: ${s.ended_at}`] : []),
+    ...(error ? [`Error: ${error}`] : []),
+    r.runDir,
+  ].join('\n');
+  return {
+    label: s.name || s.run_id,
+    description: parts.join(' · '),
+    tooltip,
+    icon: STATE_ICONS[state],
+    contextValue: `lilyRun:${state}${isResumable(r) ? ':resumable' : ''}`,
+  };
+}
+
+function checkpointStep(name: string): number {
+  const m = /(\d+)$/.exec(name);
+  return m ? Number(m[1]) : -1;
+}
+
+/** Sorts checkpoint folder names by step (`step-100` after `step-20`). */
+export function sortCheckpoints(names: string[]): string[] {
+  return [...names].sort((a, b) => checkpointStep(a) - checkpointStep(b) || a.localeCompare(b));
+}
+
+export function runChildren(r: RunRecord, join: (...p: string[]) => string): ChildView[] {
+  const s = r.status;
+  const metrics: ChildView[] = [];
+  if (s.loss !== undefined) metrics.push({ label: 'Training loss', description: formatNumber(s.loss), icon: 'graph-line' });
+  if (s.samples_per_s !== undefined) metrics.push({ label: 'Throughput', description: `${formatNumber(s.samples_per_s)} samples/s`, icon: 'dashboard' });
+  for (const [k, v] of Object.entries(s.eval ?? {})) {
+    const before = s.eval_before?.[k];
+    metrics.push({ label: `Eval ${k}`, description: before !== undefined ? `${formatNumber(v)} (before ${formatNumber(before)})` : formatNumber(v), icon: 'beaker' });
+  }
+  metrics.push({ label: 'Trainable parameters', description: formatNumber(s.trainable_params), icon: 'symbol-numeric' });
+  metrics.push({ label: 'Device', description: s.device, tooltip: s.device_note, icon: 'chip' });
+  const error = r.processGone ? `process ${s.pid} is gone` : s.error;
+  const out: ChildView[] = [];
+  if (error && effectiveState(r) !== 'running') out.push({ label: 'Error', description: error.split('\n')[0], tooltip: error, icon: 'warning' });
+  out.push({ label: 'Metrics', description: evalSummary(s.eval) || (s.loss !== undefined ? `loss ${formatNumber(s.loss)}` : ''), icon: 'graph', children: metrics });
+  if (r.checkpoints.length > 0) {
+    out.push({
+      label: 'Checkpoints', description: String(r.checkpoints.length), icon: 'save-all',
+      path: join(r.runDir, 'checkpoints'),
+      children: r.checkpoints.map((c) => ({ label: c, icon: 'save', path: join(r.runDir, 'checkpoints', c), contextValue: 'lilyCheckpoint' })),
+    });
+  }
+  if (r.adapterFiles.length > 0) {
+    out.push({
+      label: 'Adapter', description: `${r.adapterFiles.length} files`, icon: 'package', path: join(r.runDir, 'adapter'), contextValue: 'lilyAdapter',
+      children: r.adapterFiles.map((f) => ({ label: f, icon: 'file', path: join(r.runDir, 'adapter', f), contextValue: 'lilyFile' })),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+// Validation of messages from the dashboard webview. A webview is untrusted content (it renders
+// run data, which may come from anywhere), so the host accepts only the known message shapes,
+// and opens files only inside the run directory being shown. No vscode import: tested in Node.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { WebviewToHost } from '../native-runtime/protocol';
+
+export type ParsedMessage = { ok: true; message: WebviewToHost } | { ok: false; reason: string };
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length < 4096;
+
+export function parseWebviewMessage(raw: unknown): ParsedMessage {
+  if (!isObj(raw)) return { ok: false, reason: `expected an object, got ${raw === null ? 'null' : typeof raw}` };
+  switch (raw.type) {
+    case 'ready':
+      return { ok: true, message: { type: 'ready' } };
+    case 'selectRun':
+      return isNonEmptyString(raw.runDir)
+        ? { ok: true, message: { type: 'selectRun', runDir: raw.runDir } }
+        : { ok: false, reason: 'selectRun needs a non-empty string runDir' };
+    case 'selectCompare':
+      return raw.runDir === null || isNonEmptyString(raw.runDir)
+        ? { ok: true, message: { type: 'selectCompare', runDir: raw.runDir as string | null } }
+        : { ok: false, reason: 'selectCompare needs runDir: a non-empty string or null' };
+    case 'openFile':
+      return isNonEmptyString(raw.path)
+        ? { ok: true, message: { type: 'openFile', path: raw.path } }
+        : { ok: false, reason: 'openFile needs a non-empty string path' };
+    default:
+      return { ok: false, reason: `unknown message type ${JSON.stringify(raw.type)}` };
+  }
+}
+
+/**
+ * The absolute path of `requested` (absolute, or relative to `root`) if it lies inside `root`,
+ * else undefined. `..` segments and sibling folders sharing a prefix (`/runs/a` vs `/runs/ab`)
+ * are rejected; symlinks are resolved when the target exists.
+ */
+export function resolveInside(root: string, requested: string): string | undefined {
+  if (requested.includes('\0')) return undefined;
+  const base = path.resolve(root);
+  const target = path.resolve(base, requested);
+  const inside = (b: string, t: string) => {
+    const rel = path.relative(b, t);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  };
+  if (!inside(base, target)) return undefined;
+  try {
+    // realpath both sides: a symlink inside the run dir must not lead out of it.
+    const realBase = fs.realpathSync(base);
+    const realTarget = fs.realpathSync(target);
+    if (!inside(realBase, realTarget)) return undefined;
+  } catch {
+    // A path that does not exist cannot be opened anyway; the lexical check above suffices.
+  }
+  return target;
+}
