@@ -1,0 +1,64 @@
+// The adapter section with PEFT's defaults filled in and PEFT's checks applied.
+import type { AdapterSection } from '../config/types';
+
+interface ResolvedCommon {
+  target_modules: string[] | string;
+  exclude_modules?: string[] | string;
+  layers_to_transform?: number[];
+  modules_to_save: string[];
+}
+
+export interface ResolvedLily extends ResolvedCommon {
+  method: 'lily';
+  r: number;
+  stride_A: number;
+  num_B: number;
+  scaling: number;
+  routing: 'batch' | 'masked' | 'token';
+}
+
+export interface ResolvedLora extends ResolvedCommon {
+  method: 'lora';
+  r: number;
+  lora_alpha: number;
+}
+
+export type ResolvedAdapter = ResolvedLily | ResolvedLora;
+
+function positiveInt(value: number, field: string, min: number): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`adapter.${field}: expected an integer >= ${min}, got ${JSON.stringify(value)}; fix it in the config's "adapter" section`);
+  }
+  return value;
+}
+
+export function resolveAdapterConfig(cfg: AdapterSection): ResolvedAdapter {
+  const common: ResolvedCommon = {
+    target_modules: cfg.target_modules,
+    exclude_modules: cfg.exclude_modules,
+    layers_to_transform: cfg.layers_to_transform,
+    modules_to_save: cfg.modules_to_save ?? [],
+  };
+  if (cfg.method === 'lily') {
+    const scaling = cfg.scaling ?? 1;
+    if (!Number.isFinite(scaling)) throw new Error(`adapter.scaling: expected a finite number, got ${JSON.stringify(cfg.scaling)}`);
+    const routing = cfg.routing ?? 'batch';
+    if (!['batch', 'masked', 'token'].includes(routing)) throw new Error(`adapter.routing: expected "batch", "masked" or "token", got ${JSON.stringify(routing)}`);
+    return {
+      ...common,
+      method: 'lily',
+      r: positiveInt(cfg.r ?? 32, 'r', 1),
+      stride_A: positiveInt(cfg.stride_A ?? 1, 'stride_A', 1),
+      num_B: positiveInt(cfg.num_B ?? 2, 'num_B', 2),
+      scaling,
+      routing,
+    };
+  }
+  if (cfg.method === 'lora') {
+    const r = positiveInt(cfg.r ?? 8, 'r', 1);
+    const alpha = cfg.lora_alpha ?? r;
+    if (!Number.isFinite(alpha)) throw new Error(`adapter.lora_alpha: expected a finite number, got ${JSON.stringify(cfg.lora_alpha)}`);
+    return { ...common, method: 'lora', r, lora_alpha: alpha };
+  }
+  throw new Error(`adapter.method: expected "lily" or "lora", got ${JSON.stringify((cfg as { method?: unknown }).method)}`);
+}

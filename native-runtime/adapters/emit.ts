@@ -1,0 +1,53 @@
+// Opset-aware emitters for the few ops whose signature changed between opsets (reductions,
+// Unsqueeze), plus shape look-ups on specialised graphs. Adapter injection, losses and the
+// optimizer all emit through these so that they work on models exported at opset 13..18+.
+import type { AttrValue, GraphBuilder, Model } from '../onnx/ir';
+import { attr, defaultOpset } from '../onnx/ir';
+
+export class Emitter {
+  readonly opset: number;
+
+  constructor(readonly b: GraphBuilder, model: Model) {
+    this.opset = defaultOpset(model);
+    if (this.opset < 13) {
+      throw new Error(`model opset ${this.opset} is too old: adapters and training need opset >= 13; re-export the model with opset_version=17`);
+    }
+  }
+
+  /** ReduceSum: axes became an input at opset 13. */
+  reduceSum(x: string, axes: number[] | undefined, keepdims: boolean, scope: string): string {
+    const inputs = axes ? [x, this.b.constInt64(axes, false, `${scope}/axes`)] : [x];
+    return this.b.op1('ReduceSum', inputs, { keepdims: attr.i(keepdims ? 1 : 0) }, scope);
+  }
+
+  /** ReduceMean: axes is an attribute before opset 18, an input from 18. */
+  reduceMean(x: string, axes: number[] | undefined, keepdims: boolean, scope: string): string {
+    if (this.opset >= 18) {
+      const inputs = axes ? [x, this.b.constInt64(axes, false, `${scope}/axes`)] : [x];
+      return this.b.op1('ReduceMean', inputs, { keepdims: attr.i(keepdims ? 1 : 0) }, scope);
+    }
+    const attrs: Record<string, AttrValue> = { keepdims: attr.i(keepdims ? 1 : 0) };
+    if (axes) attrs.axes = attr.ints(axes);
+    return this.b.op1('ReduceMean', [x], attrs, scope);
+  }
+
+  /** Reshape to a constant shape (0 copies a dim, -1 infers one). */
+  reshape(x: string, shape: number[], scope: string): string {
+    return this.b.op1('Reshape', [x, this.b.constInt64(shape, false, `${scope}/shape`)], {}, scope);
+  }
+
+  scalar(value: number, scope: string): string {
+    return this.b.constFloat(value, `${scope}/c`);
+  }
+}
+
+/** The static shape of a value after specialisation, or undefined when unknown/dynamic. */
+export function staticShape(model: Model, name: string): number[] | undefined {
+  const g = model.graph;
+  const init = g.initializers.get(name);
+  if (init) return init.dims;
+  const vi = g.valueInfo.get(name) ?? g.inputs.find((v) => v.name === name) ?? g.outputs.find((v) => v.name === name);
+  if (!vi || !vi.shape) return undefined;
+  if (!vi.shape.every((d): d is number => typeof d === 'number' && d >= 0)) return undefined;
+  return vi.shape as number[];
+}

@@ -1,0 +1,229 @@
+// Finding the linear layers of an ONNX model, naming them as the PyTorch modules they came from,
+// and matching PEFT-style `target_modules` against them.
+import { closest } from 'fastest-levenshtein';
+import type { Graph, Model, Node } from '../onnx/ir';
+import { consumers, getAttrInt, getAttrInts, producers } from '../onnx/ir';
+import type { TargetGroup } from '../protocol';
+
+export interface LinearLayer {
+  /** Module path as in PyTorch/PEFT, e.g. `encoder.layer.3.attention.self.value`. */
+  module: string;
+  /** Name of the MatMul/Gemm node. */
+  node: string;
+  /** The float32 2-D initializer holding the weight. */
+  weight: string;
+  d_in: number;
+  d_out: number;
+  kind: 'matmul' | 'gemm';
+  /** True when `weight` is stored `[d_out, d_in]` (Gemm transB=1, or MatMul through a Transpose). */
+  transB: boolean;
+  /** The bias initializer (Gemm's C, or the Add right after a MatMul), when there is one. */
+  bias?: string;
+}
+
+export interface MatchedTarget {
+  /** The `target_modules` entry (or the regex) that matched: the sharing key with the weight shape. */
+  target: string;
+  /** Unique label: `target`, or `target@d_inxd_out` when one entry matched layers of several shapes. */
+  key: string;
+  d_in: number;
+  d_out: number;
+  /** Adapted layers in model order. */
+  layers: LinearLayer[];
+}
+
+export interface TargetSelection {
+  target_modules: string[] | string;
+  exclude_modules?: string[] | string;
+  layers_to_transform?: number[];
+}
+
+const GENERIC_NAME = /::|^(MatMul|Gemm)(_\d+)?$/;
+
+function isFloat2d(graph: Graph, name: string): boolean {
+  const t = graph.initializers.get(name);
+  return !!t && t.dtype === 'float32' && t.dims.length === 2;
+}
+
+/** The weight of a MatMul: an initializer, or a [1,0] Transpose of one. */
+function matmulWeight(graph: Graph, prod: Map<string, Node>, w: string): { weight: string; transB: boolean } | undefined {
+  if (isFloat2d(graph, w)) return { weight: w, transB: false };
+  const p = prod.get(w);
+  if (p && p.opType === 'Transpose' && isFloat2d(graph, p.inputs[0])) {
+    const perm = getAttrInts(p, 'perm');
+    if (!perm || (perm[0] === 1 && perm[1] === 0)) return { weight: p.inputs[0], transB: true };
+  }
+  return undefined;
+}
+
+/** The bias added right after a MatMul (torch exports `Add(bias, MatMul_out)`). */
+function followingBias(graph: Graph, cons: Map<string, Node[]>, out: string, dOut: number): string | undefined {
+  const users = cons.get(out) ?? [];
+  if (users.length !== 1 || users[0].opType !== 'Add') return undefined;
+  const other = users[0].inputs.find((i) => i !== out);
+  const t = other ? graph.initializers.get(other) : undefined;
+  if (t && t.dtype === 'float32' && t.dims.length === 1 && t.dims[0] === dOut) return other;
+  return undefined;
+}
+
+/**
+ * A module path from the node name (`/encoder/layer.3/attention/self/value/MatMul` ->
+ * `encoder.layer.3.attention.self.value`), else from the weight or bias initializer name
+ * (`...value.weight`), else the node name itself.
+ */
+export function moduleNameOf(nodeName: string, weight: string, bias?: string): string {
+  if (nodeName.includes('/')) {
+    const parts = nodeName.split('/').filter(Boolean);
+    parts.pop(); // the op's own name, e.g. MatMul or MatMul_1
+    if (parts.length > 0) return parts.join('.');
+  }
+  if (weight.endsWith('.weight') && !weight.includes('::')) return weight.slice(0, -'.weight'.length);
+  if (bias && bias.endsWith('.bias') && !bias.includes('::')) return bias.slice(0, -'.bias'.length);
+  return nodeName.replace(/[^A-Za-z0-9_.]/g, '_');
+}
+
+/** MatMul/Gemm nodes whose weight is a 2-D float32 initializer, in model order. */
+export function findLinearLayers(model: Model): LinearLayer[] {
+  const g = model.graph;
+  const prod = producers(g);
+  const cons = consumers(g);
+  const layers: LinearLayer[] = [];
+  for (const node of g.nodes) {
+    if (node.domain !== '' || g.initializers.has(node.inputs[0])) continue;
+    let found: Omit<LinearLayer, 'module'> | undefined;
+    if (node.opType === 'MatMul') {
+      const w = matmulWeight(g, prod, node.inputs[1]);
+      if (!w) continue;
+      const dims = g.initializers.get(w.weight)!.dims;
+      const [dIn, dOut] = w.transB ? [dims[1], dims[0]] : [dims[0], dims[1]];
+      found = { node: node.name, weight: w.weight, d_in: dIn, d_out: dOut, kind: 'matmul', transB: w.transB, bias: followingBias(g, cons, node.outputs[0], dOut) };
+    } else if (node.opType === 'Gemm') {
+      if (getAttrInt(node, 'transA', 0) !== 0 || !isFloat2d(g, node.inputs[1])) continue;
+      const transB = getAttrInt(node, 'transB', 0) === 1;
+      const dims = g.initializers.get(node.inputs[1])!.dims;
+      const [dIn, dOut] = transB ? [dims[1], dims[0]] : [dims[0], dims[1]];
+      const c = node.inputs[2];
+      found = { node: node.name, weight: node.inputs[1], d_in: dIn, d_out: dOut, kind: 'gemm', transB, bias: c && g.initializers.has(c) ? c : undefined };
+    }
+    if (!found) continue;
+    layers.push({ module: moduleNameOf(node.name, found.weight, found.bias), ...found });
+  }
+  // Two nodes in one module (rare) would collide in adapter files: make names unique.
+  const seen = new Map<string, number>();
+  for (const l of layers) {
+    const n = seen.get(l.module) ?? 0;
+    seen.set(l.module, n + 1);
+    if (n > 0) l.module = `${l.module}_${n}`;
+  }
+  return layers;
+}
+
+const isIndex = (s: string) => /^\d+$/.test(s);
+
+/** The last 1-3 name components after the last layer index: `encoder.layer.3.attention.self.value` -> `attention.self.value`. */
+export function targetSuffix(module: string): string {
+  const parts = module.split('.');
+  let start = 0;
+  for (let i = parts.length - 1; i >= 0; i--) if (isIndex(parts[i])) { start = i + 1; break; }
+  const tail = parts.slice(start);
+  const use = tail.length > 0 ? tail : parts.slice(-1);
+  return use.slice(-3).join('.');
+}
+
+/** Layers grouped by suffix and weight shape, in model order, for "which targets can I pick". */
+export function listTargetGroups(model: Model): TargetGroup[] {
+  const groups = new Map<string, TargetGroup>();
+  for (const l of findLinearLayers(model)) {
+    const suffix = targetSuffix(l.module);
+    const key = `${suffix}\u0000${l.d_in}x${l.d_out}`;
+    let grp = groups.get(key);
+    if (!grp) groups.set(key, (grp = { suffix, d_in: l.d_in, d_out: l.d_out, modules: [] }));
+    grp.modules.push(l.module);
+  }
+  return [...groups.values()];
+}
+
+/** The layer index of a module: the number after `layer.`/`layers.`/`h.`/`blocks.`, else the first number component. */
+export function layerIndexOf(module: string): number | undefined {
+  const parts = module.split('.');
+  for (let i = 0; i + 1 < parts.length; i++) {
+    if (['layer', 'layers', 'h', 'blocks', 'block'].includes(parts[i]) && isIndex(parts[i + 1])) return Number(parts[i + 1]);
+  }
+  const first = parts.find(isIndex);
+  return first === undefined ? undefined : Number(first);
+}
+
+function compileRegex(pattern: string, field: string): RegExp {
+  try {
+    // PEFT uses re.fullmatch: anchor the whole pattern.
+    return new RegExp(`^(?:${pattern})$`);
+  } catch (e) {
+    throw new Error(`adapter.${field}: "${pattern}" is not a valid regular expression (${(e as Error).message}); give a list of module name suffixes or fix the pattern`);
+  }
+}
+
+const suffixMatches = (module: string, entry: string) => module === entry || module.endsWith(`.${entry}`);
+
+/**
+ * PEFT's target selection. A list entry matches a module whose name equals it or ends with
+ * `.entry`; a string is a regex that must match the whole name and counts as one target.
+ * Layers are grouped for sharing by the matched entry (the first matching one in list order)
+ * and the weight shape, in model order.
+ */
+export function matchTargets(layers: LinearLayer[], cfg: TargetSelection): MatchedTarget[] {
+  const available = [...new Set(layers.map((l) => targetSuffix(l.module)))];
+  const avail = available.join(', ');
+  let entryOf: (module: string) => string | undefined;
+  if (typeof cfg.target_modules === 'string') {
+    const re = compileRegex(cfg.target_modules, 'target_modules');
+    const pattern = cfg.target_modules;
+    entryOf = (m) => (re.test(m) ? pattern : undefined);
+    if (!layers.some((l) => re.test(l.module))) {
+      throw new Error(`adapter.target_modules: the regex "${pattern}" matches no linear layer of the model; it must match a whole module name such as "${layers[0]?.module ?? '?'}". Available suffixes: ${avail}`);
+    }
+  } else {
+    const entries = cfg.target_modules;
+    if (entries.length === 0) throw new Error(`adapter.target_modules is empty; list module name suffixes to adapt. Available suffixes: ${avail}`);
+    for (const e of entries) {
+      if (!layers.some((l) => suffixMatches(l.module, e))) {
+        // Suggest among suffixes and their last components: a typo is usually in one word.
+        const candidates = [...new Set([...available, ...available.map((a) => a.split('.').pop()!)])];
+        const hint = candidates.length ? ` (did you mean "${closest(e, candidates)}"?)` : '';
+        throw new Error(`adapter.target_modules: "${e}" matches no linear layer of the model${hint}. Available suffixes: ${avail}`);
+      }
+    }
+    entryOf = (m) => entries.find((e) => suffixMatches(m, e));
+  }
+
+  let excluded: (module: string) => boolean = () => false;
+  if (typeof cfg.exclude_modules === 'string') {
+    const re = compileRegex(cfg.exclude_modules, 'exclude_modules');
+    excluded = (m) => re.test(m);
+  } else if (cfg.exclude_modules) {
+    const list = cfg.exclude_modules;
+    excluded = (m) => list.some((e) => suffixMatches(m, e));
+  }
+  const allowLayers = cfg.layers_to_transform ? new Set(cfg.layers_to_transform) : undefined;
+
+  const groups = new Map<string, MatchedTarget>();
+  for (const l of layers) {
+    const entry = entryOf(l.module);
+    if (entry === undefined || excluded(l.module)) continue;
+    if (allowLayers) {
+      const idx = layerIndexOf(l.module);
+      if (idx === undefined || !allowLayers.has(idx)) continue;
+    }
+    const key = `${entry}\u0000${l.d_in}x${l.d_out}`;
+    let grp = groups.get(key);
+    if (!grp) groups.set(key, (grp = { target: entry, key: entry, d_in: l.d_in, d_out: l.d_out, layers: [] }));
+    grp.layers.push(l);
+  }
+  const out = [...groups.values()];
+  if (out.length === 0) {
+    throw new Error(`adapter: target_modules matched layers, but exclude_modules/layers_to_transform removed all of them; nothing would be trained. Available suffixes: ${avail}`);
+  }
+  const perTarget = new Map<string, number>();
+  for (const t of out) perTarget.set(t.target, (perTarget.get(t.target) ?? 0) + 1);
+  for (const t of out) if (perTarget.get(t.target)! > 1) t.key = `${t.target}@${t.d_in}x${t.d_out}`;
+  return out;
+}
