@@ -1,6 +1,7 @@
 // The Runs view's model: one record per run directory, fed from files (runWatcher) and from
 // the backend's notifications, and the pure functions that turn a record into what the tree
 // shows. No vscode import (runsView.ts maps these to TreeItems), so it is tested in plain Node.
+import { sep } from 'path';
 import type { ProgressParams, RunStateParams, MetricsParams } from '../native-runtime/protocol';
 import type { RunStatus } from '../native-runtime/runFiles';
 
@@ -55,9 +56,13 @@ export class RunsModel {
     if (this.runs.delete(runDir)) this.fire([runDir]);
   }
 
-  /** Replaces the whole set (a rescan of the runs directory). */
-  replaceAll(records: RunRecord[]): void {
-    this.runs.clear();
+  /**
+   * Replaces the runs under `runsDir` (a rescan of it); runs elsewhere (a config's own
+   * output.dir, tracked from notifications) stay.
+   */
+  replaceUnder(runsDir: string, records: RunRecord[]): void {
+    const prefix = runsDir.endsWith(sep) ? runsDir : runsDir + sep;
+    for (const key of [...this.runs.keys()]) if (key.startsWith(prefix)) this.runs.delete(key);
     for (const r of records) this.runs.set(r.runDir, r);
     this.fire('all');
   }

@@ -75,3 +75,29 @@ export function serverLaunch(cwd: string): BackendLaunch {
     env: { ...process.env, OMP_NUM_THREADS: '1' },
   };
 }
+
+/** A status.json as the trainer writes it (runFiles.ts), with overrides. */
+export function runStatus(over: Partial<import('../../native-runtime/runFiles').RunStatus> = {}): import('../../native-runtime/runFiles').RunStatus {
+  return {
+    run_id: 'run-1', name: 'sentiment', state: 'running', pid: process.pid, method: 'lily', task: 'sequence-classification',
+    step: 10, total_steps: 100, epoch: 0, started_at: '2025-01-01T10:00:00.000Z', updated_at: '2025-01-01T10:00:05.000Z',
+    device: 'cpu', config_path: '/w/sentiment.lily.json', trainable_params: 184, loss: 0.6931, samples_per_s: 120, eta_s: 75,
+    ...over,
+  };
+}
+
+/** Writes (atomically, as the trainer does) a run directory's status.json; returns the run dir. */
+export function writeRunStatus(runsDir: string, id: string, over: Partial<import('../../native-runtime/runFiles').RunStatus> = {}): string {
+  const runDir = path.join(runsDir, id);
+  fs.mkdirSync(runDir, { recursive: true });
+  const file = path.join(runDir, 'status.json');
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(runStatus({ run_id: id, ...over }), null, 2));
+  fs.renameSync(`${file}.tmp`, file);
+  return runDir;
+}
+
+/** A pid that certainly belonged to a process that has exited. */
+export function deadPid(): number {
+  const r = require('child_process').spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  return Number(r.stdout);
+}

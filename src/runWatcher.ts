@@ -1,0 +1,96 @@
+// Keeps the RunsModel in step with the runs directory, so runs started from the CLI (or by
+// another window) appear and update live, and a window reload loses nothing. chokidar 4 (runs
+// on Node 20 and in VS Code's Node 22), debounced per run: a training step rewrites several
+// files at once. Also notices runs whose process died without saying so. No vscode import.
+import * as fs from 'fs';
+import { watch, type FSWatcher } from 'chokidar';
+import { isPidAlive } from '../native-runtime/server/statusFile';
+import { loadRunRecord, runDirOf, scanRuns } from './runRecords';
+import type { RunsModel } from './runsModel';
+
+export interface RunWatcherOptions {
+  debounceMs?: number;
+  /** How often to look for a missing runs directory, and for dead training processes. */
+  pollMs?: number;
+  isAlive?: (pid: number) => boolean;
+}
+
+export class RunWatcher {
+  private watcher: FSWatcher | undefined;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly poll: NodeJS.Timeout;
+  private readonly debounceMs: number;
+  private readonly isAlive: (pid: number) => boolean;
+  private closed = false;
+  /** Resolves when chokidar has finished its first scan (tests wait on it). */
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(private readonly runsDir: string, private readonly model: RunsModel, opts: RunWatcherOptions = {}) {
+    this.debounceMs = opts.debounceMs ?? 250;
+    this.isAlive = opts.isAlive ?? isPidAlive;
+    this.rescan();
+    this.startWatching();
+    // chokidar 4 cannot watch a folder that does not exist yet (before the first run): look
+    // for it now and then, and watch it once it appears.
+    this.poll = setInterval(() => {
+      if (!this.watcher) this.startWatching();
+      this.model.markDeadProcesses(this.isAlive);
+    }, opts.pollMs ?? 3000);
+  }
+
+  /** Re-reads every run (e.g. after the user changed lily.runsDirectory, or on demand). */
+  rescan(): void {
+    const records = scanRuns(this.runsDir);
+    this.model.replaceUnder(this.runsDir, records);
+    this.model.markDeadProcesses(this.isAlive);
+  }
+
+  /** Re-reads one run now (after the run manager started it, before any file event). */
+  refresh(runDir: string): void {
+    const rec = loadRunRecord(runDir);
+    if (rec) this.model.upsert(rec);
+    else if (!fs.existsSync(runDir)) this.model.remove(runDir);
+    this.model.markDeadProcesses(this.isAlive);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.poll);
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await this.watcher?.close();
+  }
+
+  private startWatching(): void {
+    if (this.closed || this.watcher || !fs.existsSync(this.runsDir)) return;
+    // depth 2 reaches <run>/checkpoints/<step> and <run>/adapter/<file>; deeper files (tensor
+    // files inside checkpoints) would only add noise.
+    const w = watch(this.runsDir, { ignoreInitial: true, depth: 2, ignored: (p) => p.endsWith('.tmp') });
+    this.watcher = w;
+    this.ready = new Promise((resolve) => w.once('ready', () => resolve()));
+    w.on('all', (_event, changed) => {
+      const runDir = runDirOf(this.runsDir, changed);
+      if (runDir) this.schedule(runDir);
+      else if (changed === this.runsDir && !fs.existsSync(this.runsDir)) void this.restartWatching();
+    });
+    w.on('error', () => void this.restartWatching());
+    // Runs created between the first scan and the watcher being ready would be missed.
+    void this.ready.then(() => { if (!this.closed) this.rescan(); });
+  }
+
+  private async restartWatching(): Promise<void> {
+    const w = this.watcher;
+    this.watcher = undefined;
+    await w?.close();
+    this.rescan();
+  }
+
+  private schedule(runDir: string): void {
+    const prev = this.timers.get(runDir);
+    if (prev) clearTimeout(prev);
+    this.timers.set(runDir, setTimeout(() => {
+      this.timers.delete(runDir);
+      if (!this.closed) this.refresh(runDir);
+    }, this.debounceMs));
+  }
+}

@@ -1,0 +1,157 @@
+// The Runs view model from real run directories: what each row says, its children, its
+// context menu key, live progress from protocol notifications, and the watcher picking up runs
+// written by another process (the CLI) as they appear and change.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { loadRunRecord, scanRuns } from '../../src/runRecords';
+import { RunWatcher } from '../../src/runWatcher';
+import { RunsModel, effectiveState, formatDuration, runChildren, runItemView } from '../../src/runsModel';
+import { deadPid, tempDir, writeRunStatus } from './fixtures';
+
+function until(cond: () => boolean, what: string, ms = 8000): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (cond()) return resolve();
+      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 25);
+    };
+    tick();
+  });
+}
+
+describe('runs tree model', () => {
+  const root = tempDir('runs');
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('describes a running run: step/total, percent, loss, ETA, spinning icon', () => {
+    const dir = writeRunStatus(root, 'r-running', { step: 25, total_steps: 200, loss: 0.51234, eta_s: 125 });
+    const v = runItemView(loadRunRecord(dir)!);
+    assert.strictEqual(v.label, 'sentiment');
+    assert.strictEqual(v.description, '25/200 · 12% · loss 0.5123 · ETA 2m 5s');
+    assert.deepStrictEqual(v.icon, { id: 'sync~spin' });
+    assert.strictEqual(v.contextValue, 'lilyRun:running');
+  });
+
+  it('describes a completed run by its eval metric; children list metrics, checkpoints and adapter files', () => {
+    const dir = writeRunStatus(root, 'r-done', { state: 'completed', step: 200, total_steps: 200, eval: { loss: 0.3, accuracy: 0.9125 }, eval_before: { loss: 0.7, accuracy: 0.5 } });
+    for (const c of ['step-100', 'step-20', 'step-200']) fs.mkdirSync(path.join(dir, 'checkpoints', c), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'checkpoints', 'step-300.tmp'));
+    fs.mkdirSync(path.join(dir, 'adapter'));
+    fs.writeFileSync(path.join(dir, 'adapter', 'adapter_config.json'), '{}');
+    fs.writeFileSync(path.join(dir, 'adapter', 'adapter_model.safetensors'), '');
+    const rec = loadRunRecord(dir)!;
+    const v = runItemView(rec);
+    assert.strictEqual(v.description, '200 steps · accuracy 0.9125');
+    assert.deepStrictEqual(v.icon, { id: 'pass', color: 'testing.iconPassed' });
+    assert.strictEqual(v.contextValue, 'lilyRun:completed');
+    const kids = runChildren(rec, path.join);
+    assert.deepStrictEqual(kids.map((k) => k.label), ['Metrics', 'Checkpoints', 'Adapter']);
+    const metrics = kids[0].children!;
+    assert.strictEqual(metrics.find((m) => m.label === 'Eval accuracy')!.description, '0.9125 (before 0.5)');
+    assert.deepStrictEqual(kids[1].children!.map((c) => c.label), ['step-20', 'step-100', 'step-200'], 'sorted by step, partial writes hidden');
+    assert.strictEqual(kids[2].children![0].path, path.join(dir, 'adapter', 'adapter_config.json'));
+  });
+
+  it('shows a stopped run with a checkpoint as resumable, and a failed run with its error', () => {
+    const stopped = writeRunStatus(root, 'r-stopped', { state: 'stopped', step: 40, last_checkpoint: 'checkpoints/step-40' });
+    fs.mkdirSync(path.join(stopped, 'checkpoints', 'step-40'), { recursive: true });
+    const sv = runItemView(loadRunRecord(stopped)!);
+    assert.strictEqual(sv.contextValue, 'lilyRun:stopped:resumable');
+    assert.match(sv.description, /^stopped at 40\/100/);
+    const failed = writeRunStatus(root, 'r-failed', { state: 'failed', step: 3, error: 'out of memory\nat step 3' });
+    const rec = loadRunRecord(failed)!;
+    assert.strictEqual(runItemView(rec).contextValue, 'lilyRun:failed');
+    const err = runChildren(rec, path.join)[0];
+    assert.strictEqual(err.label, 'Error');
+    assert.strictEqual(err.description, 'out of memory');
+  });
+
+  it('shows a "running" run whose process is gone as failed', () => {
+    const dir = writeRunStatus(root, 'r-dead', { pid: deadPid() });
+    const model = new RunsModel();
+    model.upsert(loadRunRecord(dir)!);
+    assert.deepStrictEqual(model.markDeadProcesses((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } }), [dir]);
+    const rec = model.get(dir)!;
+    assert.strictEqual(effectiveState(rec), 'failed');
+    const v = runItemView(rec);
+    assert.deepStrictEqual(v.icon, { id: 'error', color: 'testing.iconFailed' });
+    assert.match(v.tooltip, /no longer running/);
+  });
+
+  it('applies progress, metrics and state notifications to the right run', () => {
+    const dir = writeRunStatus(root, 'r-live', { step: 0, total_steps: 50, loss: undefined, eta_s: undefined });
+    const model = new RunsModel();
+    model.upsert(loadRunRecord(dir)!);
+    const changes: Array<string[] | 'all'> = [];
+    model.onDidChange((c) => changes.push(c));
+    assert.strictEqual(model.applyProgress({ runDir: dir, step: 20, totalSteps: 50, epoch: 0, loss: 0.25, samplesPerSec: 99, etaSeconds: 30 }), true);
+    assert.strictEqual(runItemView(model.get(dir)!).description, '20/50 · 40% · loss 0.25 · ETA 30s');
+    // A notification for a run the model does not know changes nothing.
+    assert.strictEqual(model.applyProgress({ runDir: '/elsewhere', step: 1, totalSteps: 2, epoch: 0, loss: 1, samplesPerSec: 1, etaSeconds: 1 }), false);
+    // A stale file read (status.json rewritten less often than progress) does not move it back.
+    model.upsert(loadRunRecord(dir)!);
+    assert.strictEqual(model.get(dir)!.status.step, 20);
+    model.applyMetrics({ runDir: dir, line: { type: 'eval', step: 20, epoch: 0, metrics: { loss: 0.2, accuracy: 0.8 }, time_s: 3 } });
+    model.applyRunState({ runDir: dir, state: 'completed' });
+    assert.strictEqual(runItemView(model.get(dir)!).description, '20 steps · accuracy 0.8');
+    assert.deepStrictEqual(changes, [[dir], [dir], [dir], [dir]]);
+  });
+
+  it('formats durations', () => {
+    assert.deepStrictEqual([7, 125, 3725, -1].map(formatDuration), ['7s', '2m 5s', '1h 2m', '?']);
+  });
+
+  it('scans a runs directory, ignoring folders without status.json', () => {
+    const dir = tempDir('scan');
+    writeRunStatus(dir, 'a');
+    fs.mkdirSync(path.join(dir, 'not-a-run'));
+    assert.deepStrictEqual(scanRuns(dir).map((r) => path.basename(r.runDir)), ['a']);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('RunWatcher on a real folder', function () {
+  this.timeout(30_000);
+
+  it('picks up a runs directory created later, new runs, updates and deletions', async () => {
+    const ws = tempDir('watch');
+    const runsDir = path.join(ws, '.lily', 'runs');
+    const model = new RunsModel();
+    const watcher = new RunWatcher(runsDir, model, { debounceMs: 50, pollMs: 100 });
+    try {
+      assert.deepStrictEqual(model.list(), []);
+      // The CLI creates the folder and its first run.
+      const dir = writeRunStatus(runsDir, 'cli-run', { step: 1 });
+      await until(() => model.get(dir) !== undefined, 'the new run to appear');
+      await watcher.ready;
+      writeRunStatus(runsDir, 'cli-run', { step: 60, loss: 0.125 });
+      await until(() => model.get(dir)?.status.step === 60, 'the step to update');
+      assert.strictEqual(model.get(dir)!.status.loss, 0.125);
+      fs.mkdirSync(path.join(dir, 'checkpoints', 'step-60'), { recursive: true });
+      await until(() => model.get(dir)!.checkpoints.length === 1, 'the checkpoint to show');
+      writeRunStatus(runsDir, 'cli-run', { step: 100, state: 'completed' });
+      await until(() => model.get(dir)?.status.state === 'completed', 'the run to complete');
+      fs.rmSync(dir, { recursive: true, force: true });
+      await until(() => model.get(dir) === undefined, 'the deleted run to go');
+    } finally {
+      await watcher.close();
+      fs.rmSync(ws, { recursive: true, force: true });
+    }
+  });
+
+  it('marks a running run failed when its process dies, without any file change', async () => {
+    const ws = tempDir('watch-dead');
+    const pid = deadPid();
+    const dir = writeRunStatus(ws, 'orphan', { pid });
+    const model = new RunsModel();
+    const watcher = new RunWatcher(ws, model, { debounceMs: 50, pollMs: 100 });
+    try {
+      await until(() => model.get(dir) !== undefined && effectiveState(model.get(dir)!) === 'failed', 'the orphan to show as failed');
+    } finally {
+      await watcher.close();
+      fs.rmSync(ws, { recursive: true, force: true });
+    }
+  });
+});
