@@ -37,10 +37,12 @@ def merge_heads(x):
     return x.transpose(1, 2).reshape(b, s, h * dh)
 
 
-def attention(q, k, v, heads, bias):
-    """Scaled dot-product attention; `bias` is added to the scores (broadcast to [b, h, s, s])."""
+def attention(q, k, v, heads, bias, width):
+    """Scaled dot-product attention; `bias` is added to the scores (broadcast to [b, h, s, s]).
+    `width` is the static model width (a Python int: a traced shape would become a tensor)."""
+    scale = 1.0 / math.sqrt(width // heads)
     q, k, v = split_heads(q, heads), split_heads(k, heads), split_heads(v, heads)
-    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    scores = torch.matmul(q, k.transpose(-1, -2)) * scale
     probs = torch.softmax(scores + bias, dim=-1)
     return merge_heads(torch.matmul(probs, v))
 
@@ -58,13 +60,13 @@ def padding_bias(attention_mask, dtype):
 class BertSelfAttention(nn.Module):
     def __init__(self, d, heads):
         super().__init__()
-        self.heads = heads
+        self.heads, self.width = heads, d
         self.query = nn.Linear(d, d)
         self.key = nn.Linear(d, d)
         self.value = nn.Linear(d, d)
 
     def forward(self, x, bias):
-        return attention(self.query(x), self.key(x), self.value(x), self.heads, bias)
+        return attention(self.query(x), self.key(x), self.value(x), self.heads, bias, self.width)
 
 
 class BertAddNorm(nn.Module):
@@ -176,14 +178,14 @@ class EncoderClassifier(nn.Module):
 class DecoderAttention(nn.Module):
     def __init__(self, d, heads):
         super().__init__()
-        self.heads = heads
+        self.heads, self.width = heads, d
         self.q_proj = nn.Linear(d, d)
         self.k_proj = nn.Linear(d, d)
         self.v_proj = nn.Linear(d, d)
         self.o_proj = nn.Linear(d, d)
 
     def forward(self, x, bias):
-        return self.o_proj(attention(self.q_proj(x), self.k_proj(x), self.v_proj(x), self.heads, bias))
+        return self.o_proj(attention(self.q_proj(x), self.k_proj(x), self.v_proj(x), self.heads, bias, self.width))
 
 
 class DecoderMLP(nn.Module):
@@ -270,13 +272,13 @@ class ViTAttention(nn.Module):
 
     def __init__(self, d, heads):
         super().__init__()
-        self.heads = heads
+        self.heads, self.width = heads, d
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
 
     def forward(self, x):
         q, k, v = self.qkv(x).chunk(3, dim=-1)
-        return self.proj(attention(q, k, v, self.heads, 0.0))
+        return self.proj(attention(q, k, v, self.heads, 0.0, self.width))
 
 
 class ViTMLP(nn.Module):
