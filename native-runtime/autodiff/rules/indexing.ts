@@ -1,0 +1,130 @@
+// Selection ops. Their gradients scatter g back into zeros at the selected positions,
+// adding where an index repeats (an embedding row used twice gets both contributions).
+import type { GradContext, RuleSpec } from '../context';
+import { attr } from '../../onnx/ir';
+
+/** Indices with negatives wrapped (Gather allows them; Scatter* in ORT do not all). */
+function wrapIndices(c: GradContext, indices: string, dim: number): string {
+  const t = c.constTensor(indices);
+  if (t) {
+    const vals = Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
+    if (vals.every((v) => v >= 0)) return indices;
+  }
+  const idx = c.dtype(indices) === 'int64' ? indices : c.cast(indices, 'int64');
+  const neg = c.op('Less', [idx, c.ints([0], true)]);
+  return c.op('Where', [neg, c.add(idx, c.ints([dim], true)), idx]);
+}
+
+/**
+ * Gradient of Gather(data, indices, axis): scatter-add g into zeros of data's shape.
+ * ScatterND adds along the leading axis, so move `axis` to the front and back again.
+ */
+export function gatherGrad(c: GradContext, g: string, indices: string, axis: number): string {
+  const dataShape = c.shape(c.I(0));
+  const q = c.rank(indices);
+  const r = dataShape.length;
+  const rest = [...dataShape.slice(0, axis), ...dataShape.slice(axis + 1)];
+  // g: data[:axis] + idx + data[axis+1:]  ->  idx + data[:axis] + data[axis+1:]
+  const permG = [
+    ...Array.from({ length: q }, (_, k) => axis + k),
+    ...Array.from({ length: axis }, (_, k) => k),
+    ...Array.from({ length: r - 1 - axis }, (_, k) => axis + q + k),
+  ];
+  const gT = axis === 0 ? g : c.transpose(g, permG);
+  const zeros = c.zeros([dataShape[axis], ...rest], c.dtype(g));
+  const idx = c.op('Unsqueeze', [wrapIndices(c, indices, dataShape[axis]), c.ints([-1])]);
+  const scattered = c.op('ScatterND', [zeros, idx, gT], { reduction: attr.s('add') });
+  if (axis === 0) return scattered;
+  // [data[axis]] + data[:axis] + data[axis+1:]  ->  data
+  const back = [...Array.from({ length: axis }, (_, k) => k + 1), 0, ...Array.from({ length: r - 1 - axis }, (_, k) => axis + 1 + k)];
+  return c.transpose(scattered, back);
+}
+
+// Slice: with unit steps the gradient is g padded back to the input's extent; other steps
+// select an index list per axis, undone by scatter-adds (a strided Gather in reverse).
+function sliceRule(c: GradContext): (string | undefined)[] {
+  const inShape = c.shape(c.I(0));
+  const rank = inShape.length;
+  const starts = c.constInts(c.I(1), 'starts');
+  const ends = c.constInts(c.I(2), 'ends');
+  const axes = c.I(3) ? c.constInts(c.I(3), 'axes').map((a) => (a < 0 ? a + rank : a)) : starts.map((_, k) => k);
+  const steps = c.I(4) ? c.constInts(c.I(4), 'steps') : starts.map(() => 1);
+  const picks = axes.map((axis, k) => slicePositions(inShape[axis], starts[k], ends[k], steps[k]));
+  if (steps.every((s) => s === 1)) {
+    const pads = new Array<number>(2 * rank).fill(0);
+    axes.forEach((axis, k) => {
+      const p = picks[k];
+      pads[axis] = p.length > 0 ? p[0] : 0;
+      pads[axis + rank] = inShape[axis] - pads[axis] - p.length;
+    });
+    return [c.op('Pad', [c.GO(0), c.ints(pads)], { mode: attr.s('constant') })];
+  }
+  // General steps: undo one axis at a time (each step a Gather gradient along that axis).
+  let g = c.GO(0);
+  let shape = c.shape(c.O(0));
+  for (let k = axes.length - 1; k >= 0; k--) {
+    const axis = axes[k];
+    const target = [...shape];
+    target[axis] = inShape[axis];
+    g = scatterAlongAxis(c, g, picks[k], axis, target);
+    shape = target;
+  }
+  return [g];
+}
+
+/** Positions ONNX Slice selects on one axis (clamping rules of the spec). */
+export function slicePositions(dim: number, start: number, end: number, step: number): number[] {
+  if (step === 0) throw new Error('Slice: step 0 is invalid');
+  const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
+  let s = start < 0 ? start + dim : start;
+  let e = end < 0 ? end + dim : end;
+  if (step > 0) { s = clamp(s, 0, dim); e = clamp(e, 0, dim); } else { s = clamp(s, 0, dim - 1); e = clamp(e, -1, dim - 1); }
+  const out: number[] = [];
+  for (let i = s; step > 0 ? i < e : i > e; i += step) out.push(i);
+  return out;
+}
+
+/** Puts g (shape `from`, holding positions `pos` of `axis`) into zeros of shape `to`. */
+function scatterAlongAxis(c: GradContext, g: string, pos: number[], axis: number, to: number[]): string {
+  const rank = to.length;
+  const perm = [axis, ...Array.from({ length: rank }, (_, k) => k).filter((k) => k !== axis)];
+  const inv = new Array<number>(rank);
+  perm.forEach((p, k) => { inv[p] = k; });
+  const gT = axis === 0 ? g : c.transpose(g, perm);
+  const zeros = c.zeros(perm.map((p) => to[p]), c.dtype(c.O(0)));
+  const idx = c.reshape(c.ints(pos), [pos.length, 1]);
+  const out = c.op('ScatterND', [zeros, idx, gT], { reduction: attr.s('add') });
+  return axis === 0 ? out : c.transpose(out, inv);
+}
+
+export const INDEXING_RULES: Record<string, RuleSpec> = {
+  Gather: {
+    rule: (c) => {
+      const rank = c.rank(c.I(0));
+      const a = c.attrInt('axis', 0);
+      return [gatherGrad(c, c.GO(0), c.I(1), a < 0 ? a + rank : a), undefined];
+    },
+  },
+  GatherElements: {
+    rule: (c) => {
+      const rank = c.rank(c.I(0));
+      const a = c.attrInt('axis', 0);
+      const axis = a < 0 ? a + rank : a;
+      const zeros = c.zeros(c.shape(c.I(0)), c.dtype(c.GO(0)));
+      const idx = wrapIndices(c, c.I(1), c.shape(c.I(0))[axis]);
+      return [c.op('ScatterElements', [zeros, idx, c.GO(0)], { axis: attr.i(axis), reduction: attr.s('add') }), undefined];
+    },
+  },
+  Slice: { rule: sliceRule },
+  // Where broadcasts its three inputs; the walker reduces each branch's gradient.
+  Where: {
+    broadcast: true,
+    rule: (c) => [
+      undefined,
+      c.needs(1) ? c.maskOr0(c.I(0), c.GO(0)) : undefined,
+      c.needs(2) ? c.op('Where', [c.I(0), c.scalar(0, c.GO(0)), c.GO(0)]) : undefined,
+    ],
+  },
+  // Trilu keeps a triangle: the gradient keeps the same triangle of g.
+  Trilu: { rule: (c) => [c.op('Trilu', c.I(1) ? [c.GO(0), c.I(1)] : [c.GO(0)], { upper: attr.i(c.attrInt('upper', 1)) }), undefined] },
+};

@@ -1,0 +1,81 @@
+// Matrix products. MatMul broadcasts batch dims (numpy matmul); 1-D operands are promoted
+// to matrices and the dropped axis is restored on the gradient. Gemm handles trans/alpha/beta.
+import type { GradContext, RuleSpec } from '../context';
+import { attr } from '../../onnx/ir';
+
+function swapLast2(rank: number): number[] {
+  const p = Array.from({ length: rank }, (_, k) => k);
+  [p[rank - 2], p[rank - 1]] = [p[rank - 1], p[rank - 2]];
+  return p;
+}
+
+function matmulRule(c: GradContext): (string | undefined)[] {
+  const a = c.I(0);
+  const b = c.I(1);
+  const aShape = c.shape(a);
+  const bShape = c.shape(b);
+  const dtype = c.dtype(a);
+  // Promote 1-D operands: a [K] -> [1, K], b [K] -> [K, 1]; the output lost those axes.
+  const a2 = aShape.length === 1 ? c.reshape(a, [1, aShape[0]]) : a;
+  const b2 = bShape.length === 1 ? c.reshape(b, [bShape[0], 1]) : b;
+  const a2Shape = aShape.length === 1 ? [1, aShape[0]] : aShape;
+  const b2Shape = bShape.length === 1 ? [bShape[0], 1] : bShape;
+  const outShape = c.shape(c.O(0));
+  const m = a2Shape[a2Shape.length - 2];
+  const n = b2Shape[b2Shape.length - 1];
+  const batch = outShape.slice(0, outShape.length - (aShape.length === 1 ? 0 : 1) - (bShape.length === 1 ? 0 : 1));
+  const g2Shape = [...batch, m, n];
+  const g = outShape.length === g2Shape.length ? c.GO(0) : c.reshape(c.GO(0), g2Shape);
+
+  let ga: string | undefined;
+  let gb: string | undefined;
+  if (c.needs(0)) {
+    // dA = g B^T, in the broadcast batch shape [..., M, K]; the walker reduces extra batch axes.
+    const bt = c.transpose(b2, swapLast2(b2Shape.length));
+    ga = c.op('MatMul', [g, bt]);
+    const gaShape = [...batch, m, a2Shape[a2Shape.length - 1]];
+    if (aShape.length === 1) {
+      // Sum out the batch axes here and drop the promoted M=1 axis.
+      ga = c.reshape(batch.length > 0 ? c.reduceSum(ga, batch.map((_, k) => k), false) : ga, aShape);
+      c.setShape(ga, aShape, dtype);
+    } else c.setShape(ga, gaShape, dtype);
+  }
+  if (c.needs(1)) {
+    // dB = A^T g, shape [..., K, N].
+    const at = c.transpose(a2, swapLast2(a2Shape.length));
+    gb = c.op('MatMul', [at, g]);
+    const gbShape = [...batch, b2Shape[b2Shape.length - 2], n];
+    if (bShape.length === 1) {
+      gb = c.reshape(batch.length > 0 ? c.reduceSum(gb, batch.map((_, k) => k), false) : gb, bShape);
+      c.setShape(gb, bShape, dtype);
+    } else c.setShape(gb, gbShape, dtype);
+  }
+  return [ga, gb];
+}
+
+// Gemm: Y = alpha A' B' + beta C with A' = transA ? A^T : A, B' = transB ? B^T : B.
+//   dA' = alpha g B'^T  -> dA = transA ? alpha B' g^T : alpha g B'^T
+//   dB' = alpha A'^T g  -> dB = transB ? alpha g^T A' : alpha A'^T g
+function gemmRule(c: GradContext): (string | undefined)[] {
+  const transA = c.attrInt('transA', 0);
+  const transB = c.attrInt('transB', 0);
+  const alpha = attr.f(c.attrFloat('alpha', 1));
+  const beta = c.attrFloat('beta', 1);
+  const g = c.GO(0);
+  const ga = !c.needs(0) ? undefined : transA
+    ? c.op('Gemm', [c.I(1), g], { transA: attr.i(transB), transB: attr.i(1), alpha })
+    : c.op('Gemm', [g, c.I(1)], { transB: attr.i(1 - transB), alpha });
+  const gb = !c.needs(1) ? undefined : transB
+    ? c.op('Gemm', [g, c.I(0)], { transA: attr.i(1), transB: attr.i(transA), alpha })
+    : c.op('Gemm', [c.I(0), g], { transA: attr.i(1 - transA), alpha });
+  if (ga) c.setShape(ga, c.shape(c.I(0)), c.dtype(c.I(0)));
+  if (gb) c.setShape(gb, c.shape(c.I(1)), c.dtype(c.I(1)));
+  // dC = beta g, in the output's shape; the walker reduces it to C's broadcast shape.
+  const gc = c.needs(2) ? (beta === 1 ? g : c.mul(g, c.scalar(beta, g))) : undefined;
+  return [ga, gb, gc];
+}
+
+export const MATMUL_RULES: Record<string, RuleSpec> = {
+  MatMul: { broadcast: true, rule: matmulRule },
+  Gemm: { broadcast: true, rule: gemmRule },
+};
