@@ -268,6 +268,10 @@ export function modelFromBytes(bytes: Uint8Array, opts: ReadOptions = {}): Model
     throw new Error(`not a valid ONNX model (protobuf decode failed: ${(e as Error).message})`);
   }
   if (!m.graph) throw new Error('not a valid ONNX model (no graph)');
+  // opset_import is written after the graph; a file cut right after the graph still decodes.
+  if (!(m.opsetImport ?? []).some((o) => !o.domain || o.domain === 'ai.onnx')) {
+    throw new Error('not a valid ONNX model (no opset_import for the default domain; the file may be truncated)');
+  }
   return {
     graph: graphFromProto(m.graph, opts),
     opsetImports: (m.opsetImport ?? []).map((o) => ({ domain: o.domain ?? '', version: toNum(o.version ?? 0) })),
