@@ -20,6 +20,8 @@ export class Backend implements vscode.Disposable {
   readonly onRouter = this.emitter<RouterParams>();
   readonly onRunState = this.emitter<RunStateParams>();
   readonly onState = this.emitter<BackendState>();
+  /** The restart policy gave up (the reason says so and how to restart). */
+  readonly onGaveUp = this.emitter<string>();
 
   constructor(context: vscode.ExtensionContext, private readonly output: vscode.OutputChannel) {
     const server = context.asAbsolutePath('out/native-runtime/server.js');
@@ -39,6 +41,7 @@ export class Backend implements vscode.Disposable {
         onRestart: (attempt, reason) => output.appendLine(`[lily] backend ${reason}; restarting (${attempt} of 4 within 3 minutes)`),
         onGiveUp: (reason) => {
           output.appendLine(`[lily] ${reason}`);
+          this.onGaveUp.fire(reason);
           void vscode.window.showErrorMessage(reason, 'Show Log', 'Restart Backend').then((choice) => {
             if (choice === 'Show Log') output.show(true);
             if (choice === 'Restart Backend') void this.restart();

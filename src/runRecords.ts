@@ -1,11 +1,15 @@
-// Reads run directories into RunRecords for the Runs view: status.json (small, rewritten
-// atomically by the trainer) and the names under checkpoints/ and adapter/. The dashboard reads
-// the full snapshot (metrics, router lines) itself; the tree needs only this much, often.
+// Reads run directories into RunRecords for the Runs view, through the run-directory module
+// (io/runDir.ts: a `running` run whose process is gone reads as failed, a torn status.json as a
+// failed placeholder), plus the names under checkpoints/ and adapter/. The dashboard reads the
+// full snapshot (metrics, router lines) itself; the tree needs only this much, often.
 import * as fs from 'fs';
 import * as path from 'path';
-import { RUN_FILES } from '../native-runtime/runFiles';
-import { readStatus } from '../native-runtime/server/statusFile';
+import { listRuns, readRunStatus } from '../native-runtime/io/runDir';
+import { RUN_FILES, type RunStatus } from '../native-runtime/runFiles';
 import { sortCheckpoints, type RunRecord } from './runsModel';
+
+/** A folder younger than this without status.json is a run being created, not a broken one. */
+const CREATION_GRACE_MS = 30_000;
 
 function listNames(dir: string, want: 'dir' | 'file'): string[] {
   try {
@@ -18,14 +22,16 @@ function listNames(dir: string, want: 'dir' | 'file'): string[] {
   }
 }
 
-/** The run at `runDir`, or undefined when it has no readable status.json (yet). */
-export function loadRunRecord(runDir: string): RunRecord | undefined {
-  let status;
+function beingCreated(runDir: string): boolean {
+  if (fs.existsSync(path.join(runDir, RUN_FILES.status))) return false;
   try {
-    status = readStatus(runDir);
+    return Date.now() - fs.statSync(runDir).mtimeMs < CREATION_GRACE_MS;
   } catch {
-    return undefined;
+    return true;
   }
+}
+
+function record(runDir: string, status: RunStatus): RunRecord {
   return {
     runDir,
     status,
@@ -34,11 +40,16 @@ export function loadRunRecord(runDir: string): RunRecord | undefined {
   };
 }
 
+/** The run at `runDir`, or undefined when it is not (or not yet) a run directory. */
+export function loadRunRecord(runDir: string): RunRecord | undefined {
+  const isRun = fs.existsSync(path.join(runDir, RUN_FILES.status)) || fs.existsSync(path.join(runDir, RUN_FILES.config));
+  if (!isRun || beingCreated(runDir)) return undefined;
+  return record(runDir, readRunStatus(runDir));
+}
+
 /** Every run directly under `runsDir`. */
 export function scanRuns(runsDir: string): RunRecord[] {
-  return listNames(runsDir, 'dir')
-    .map((name) => loadRunRecord(path.join(runsDir, name)))
-    .filter((r): r is RunRecord => !!r);
+  return listRuns(runsDir).filter((r) => !beingCreated(r.runDir)).map((r) => record(r.runDir, r.status));
 }
 
 /** The run directory an event path under `runsDir` belongs to (`<runsDir>/<run>/...`). */

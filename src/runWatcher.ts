@@ -4,7 +4,7 @@
 // files at once. Also notices runs whose process died without saying so. No vscode import.
 import * as fs from 'fs';
 import { watch, type FSWatcher } from 'chokidar';
-import { isPidAlive } from '../native-runtime/server/statusFile';
+import { isProcessAlive } from '../native-runtime/io/runDir';
 import { loadRunRecord, runDirOf, scanRuns } from './runRecords';
 import type { RunsModel } from './runsModel';
 
@@ -27,7 +27,7 @@ export class RunWatcher {
 
   constructor(private readonly runsDir: string, private readonly model: RunsModel, opts: RunWatcherOptions = {}) {
     this.debounceMs = opts.debounceMs ?? 250;
-    this.isAlive = opts.isAlive ?? isPidAlive;
+    this.isAlive = opts.isAlive ?? isProcessAlive;
     this.rescan();
     this.startWatching();
     // chokidar 4 cannot watch a folder that does not exist yet (before the first run): look

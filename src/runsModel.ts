@@ -275,3 +275,23 @@ export function runChildren(r: RunRecord, join: (...p: string[]) => string): Chi
   }
   return out;
 }
+
+/** The status bar's text for the runs in progress, or undefined when none is. */
+export function statusBarSummary(running: RunRecord[]): { text: string; tooltip: string; runDir: string } | undefined {
+  if (running.length === 0) return undefined;
+  const r = running[0];
+  const s = r.status;
+  if (running.length === 1) {
+    const loss = s.loss !== undefined ? ` · loss ${formatNumber(s.loss)}` : '';
+    return {
+      text: `$(sync~spin) Lily ${s.name} ${percent(s.step, s.total_steps)}%${loss}`,
+      tooltip: `${runItemView(r).description}\nClick to open the dashboard`,
+      runDir: r.runDir,
+    };
+  }
+  return {
+    text: `$(sync~spin) Lily: ${running.length} runs`,
+    tooltip: running.map((x) => `${x.status.name}: ${runItemView(x).description}`).join('\n') + '\nClick to open the newest run\'s dashboard',
+    runDir: r.runDir,
+  };
+}

@@ -9,7 +9,8 @@ import {
 } from '../protocol';
 import { LineTail, onLines } from './lines';
 import { nodeChildEnv } from './paths';
-import { isPidAlive, markFailedIfRunning, readStatus } from './statusFile';
+import { isProcessAlive } from '../io/runDir';
+import { markFailedIfRunning, readStatus } from './statusFile';
 
 export interface Notifier {
   notify(method: string, params: unknown): void;
@@ -144,7 +145,7 @@ export class TrainProcesses {
     if (mine) return { stopped: mine.child.kill('SIGTERM') };
     const status = readStatus(dir);
     if (status.state !== 'running') return { stopped: false };
-    if (!isPidAlive(status.pid)) {
+    if (!isProcessAlive(status.pid)) {
       markFailedIfRunning(dir, `the training process (pid ${status.pid}) is gone; it ended without updating ${dir}`);
       return { stopped: false };
     }

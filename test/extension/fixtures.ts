@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { emptyGraph, floatTensor, type Model } from '../../native-runtime/onnx/ir';
 import { saveModel } from '../../native-runtime/onnx/proto';
+import { RunWriter } from '../../native-runtime/io/runDir';
 import type { BackendLaunch } from '../../src/backendProcess';
 
 export const REPO = path.resolve(__dirname, '../..');
@@ -86,13 +87,10 @@ export function runStatus(over: Partial<import('../../native-runtime/runFiles').
   };
 }
 
-/** Writes (atomically, as the trainer does) a run directory's status.json; returns the run dir. */
+/** Writes a run directory's status.json with the trainer's own RunWriter; returns the run dir. */
 export function writeRunStatus(runsDir: string, id: string, over: Partial<import('../../native-runtime/runFiles').RunStatus> = {}): string {
   const runDir = path.join(runsDir, id);
-  fs.mkdirSync(runDir, { recursive: true });
-  const file = path.join(runDir, 'status.json');
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(runStatus({ run_id: id, ...over }), null, 2));
-  fs.renameSync(`${file}.tmp`, file);
+  new RunWriter(runDir).updateStatus(runStatus({ run_id: id, ...over }));
   return runDir;
 }
 

@@ -2,6 +2,8 @@
 // context menu key, live progress from protocol notifications, and the watcher picking up runs
 // written by another process (the CLI) as they appear and change.
 import * as assert from 'assert';
+import { spawn } from 'child_process';
+import { isProcessAlive } from '../../native-runtime/io/runDir';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadRunRecord, scanRuns } from '../../src/runRecords';
@@ -68,16 +70,32 @@ describe('runs tree model', () => {
     assert.strictEqual(err.description, 'out of memory');
   });
 
-  it('shows a "running" run whose process is gone as failed', () => {
+  it('shows a "running" run whose process is gone as failed, read from disk', () => {
     const dir = writeRunStatus(root, 'r-dead', { pid: deadPid() });
-    const model = new RunsModel();
-    model.upsert(loadRunRecord(dir)!);
-    assert.deepStrictEqual(model.markDeadProcesses((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } }), [dir]);
-    const rec = model.get(dir)!;
+    const rec = loadRunRecord(dir)!;
     assert.strictEqual(effectiveState(rec), 'failed');
     const v = runItemView(rec);
     assert.deepStrictEqual(v.icon, { id: 'error', color: 'testing.iconFailed' });
     assert.match(v.tooltip, /no longer running/);
+  });
+
+  it('notices when a running run\'s process dies after it was read', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    try {
+      const dir = writeRunStatus(root, 'r-dies', { pid: child.pid! });
+      const model = new RunsModel();
+      model.upsert(loadRunRecord(dir)!);
+      assert.strictEqual(effectiveState(model.get(dir)!), 'running');
+      assert.deepStrictEqual(model.markDeadProcesses(isProcessAlive), []);
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+      assert.deepStrictEqual(model.markDeadProcesses(isProcessAlive), [dir]);
+      assert.strictEqual(effectiveState(model.get(dir)!), 'failed');
+      assert.match(runItemView(model.get(dir)!).tooltip, /no longer running/);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('applies progress, metrics and state notifications to the right run', () => {
@@ -143,13 +161,16 @@ describe('RunWatcher on a real folder', function () {
 
   it('marks a running run failed when its process dies, without any file change', async () => {
     const ws = tempDir('watch-dead');
-    const pid = deadPid();
-    const dir = writeRunStatus(ws, 'orphan', { pid });
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    const dir = writeRunStatus(ws, 'orphan', { pid: child.pid! });
     const model = new RunsModel();
     const watcher = new RunWatcher(ws, model, { debounceMs: 50, pollMs: 100 });
     try {
-      await until(() => model.get(dir) !== undefined && effectiveState(model.get(dir)!) === 'failed', 'the orphan to show as failed');
+      assert.strictEqual(effectiveState(model.get(dir)!), 'running');
+      child.kill('SIGKILL');
+      await until(() => effectiveState(model.get(dir)!) === 'failed', 'the orphan to show as failed');
     } finally {
+      child.kill('SIGKILL');
       await watcher.close();
       fs.rmSync(ws, { recursive: true, force: true });
     }

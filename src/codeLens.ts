@@ -1,0 +1,55 @@
+// Code lenses over a config's `adapter` block: its trainable parameters and the LoRA rank with
+// the same budget (computed by the backend on the model), and one-click Train / Compare with LoRA.
+import * as vscode from 'vscode';
+import { findFieldRange } from '../native-runtime/config/validate';
+import { Methods, type BudgetResult } from '../native-runtime/protocol';
+import type { Backend } from './backend';
+import { formatParams } from './runsModel';
+
+export class AdapterCodeLens implements vscode.CodeLensProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeCodeLenses = this.changed.event;
+  private readonly sub = vscode.workspace.onDidSaveTextDocument((d) => { if (/\.lily\.json$/i.test(d.uri.fsPath)) this.changed.fire(); });
+
+  constructor(private readonly backend: Backend) {}
+
+  provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
+    const key = findFieldRange(doc.getText(), ['adapter'], 'key');
+    if (!key) return [];
+    const at = doc.positionAt(key.offset);
+    const range = new vscode.Range(at, at);
+    return [
+      new BudgetLens(range, doc),
+      new vscode.CodeLens(range, { title: '$(play) Train', command: 'lily.train', arguments: [doc.uri] }),
+      new vscode.CodeLens(range, { title: 'Compare with LoRA', command: 'lily.compareLora', arguments: [doc.uri] }),
+    ];
+  }
+
+  async resolveCodeLens(lens: vscode.CodeLens): Promise<vscode.CodeLens> {
+    if (!(lens instanceof BudgetLens)) return lens;
+    try {
+      const b = await this.backend.request<BudgetResult>(Methods.budget, { configPath: lens.doc.uri.fsPath, text: lens.doc.getText() });
+      const layers = b.targets.reduce((n, t) => n + t.layers.length, 0);
+      lens.command = {
+        title: `${formatParams(b.trainable_params)} trainable params over ${layers} layers · LoRA r=${b.lora_rank_at_budget} at the same budget`,
+        tooltip: b.targets.map((t) => `${t.target}: ${t.layers.length} layers, ${t.d_in}→${t.d_out}`).join('\n'),
+        command: '',
+      };
+    } catch (e) {
+      const msg = (e as Error).message.split('\n')[0];
+      lens.command = { title: `Budget unavailable: ${msg.length > 90 ? msg.slice(0, 87) + '...' : msg}`, tooltip: (e as Error).message, command: '' };
+    }
+    return lens;
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+    this.changed.dispose();
+  }
+}
+
+class BudgetLens extends vscode.CodeLens {
+  constructor(range: vscode.Range, readonly doc: vscode.TextDocument) {
+    super(range);
+  }
+}

@@ -1,0 +1,64 @@
+// Entry point: only wiring. Each concern lives in its own file (see ARCHITECTURE.md).
+import * as vscode from 'vscode';
+import { Backend } from './backend';
+import { AdapterCodeLens } from './codeLens';
+import { registerCommands } from './commands';
+import { ConfigDiagnostics } from './configDiagnostics';
+import { DashboardPanel } from './dashboardPanel';
+import { RunManager } from './runManager';
+import { RunsModel } from './runsModel';
+import { RunsTreeProvider } from './runsView';
+import { RunWatcher } from './runWatcher';
+import { runsDirectoryPath } from './settings';
+import { LilyStatusBar } from './statusBar';
+import { LilyTaskProvider, TASK_TYPE } from './taskProvider';
+
+/** What activate() returns: handles for tests running inside a real VS Code. */
+export interface LilyExtensionApi {
+  model: RunsModel;
+  backend: Backend;
+  runs: RunManager;
+  diagnostics: ConfigDiagnostics;
+}
+
+let backend: Backend | undefined;
+
+export function activate(context: vscode.ExtensionContext): LilyExtensionApi {
+  const output = vscode.window.createOutputChannel('Lily');
+  backend = new Backend(context, output);
+  const model = new RunsModel();
+
+  let watcher: RunWatcher | undefined;
+  const watchRuns = () => {
+    void watcher?.close();
+    const dir = runsDirectoryPath();
+    watcher = dir ? new RunWatcher(dir, model) : undefined;
+  };
+  watchRuns();
+
+  const runs = new RunManager(backend, model, () => watcher, output);
+  const tree = new RunsTreeProvider(model);
+  const diagnostics = new ConfigDiagnostics(backend);
+  const codeLens = new AdapterCodeLens(backend);
+  DashboardPanel.configure({ model, output });
+
+  context.subscriptions.push(
+    output, runs, tree, diagnostics, codeLens,
+    vscode.window.createTreeView('lily.runs', { treeDataProvider: tree, showCollapseAll: true }),
+    new LilyStatusBar(model, backend.onState.event, backend.onGaveUp.event),
+    vscode.languages.registerCodeLensProvider({ pattern: '**/*.lily.json' }, codeLens),
+    vscode.tasks.registerTaskProvider(TASK_TYPE, new LilyTaskProvider(context)),
+    DashboardPanel.registerSerializer(context),
+    ...registerCommands({ context, backend, runs, model, watcher: () => watcher, output }),
+    vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('lily.runsDirectory')) watchRuns(); }),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => watchRuns()),
+    { dispose: () => void watcher?.close() },
+  );
+  return { model, backend, runs, diagnostics };
+}
+
+/** Awaited by VS Code: the backend stops its training runs cleanly (they checkpoint and can be resumed). */
+export async function deactivate(): Promise<void> {
+  await backend?.dispose();
+  backend = undefined;
+}

@@ -1,0 +1,107 @@
+// Starting, stopping and resuming runs through the backend, and keeping the Runs model in step
+// with the backend's notifications. Enforces workspace trust and lily.maxConcurrentRuns.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { Methods, type RunStateParams, type StopResult, type TrainParams, type TrainResult, type ValidateConfigResult } from '../native-runtime/protocol';
+import type { Backend } from './backend';
+import { refuse, UNTRUSTED_REASON, type CommandResult } from './results';
+import { effectiveState, runItemView, type RunsModel } from './runsModel';
+import type { RunWatcher } from './runWatcher';
+import { readSettings } from './settings';
+
+export interface StartOptions {
+  compareWithLora?: boolean;
+  maxSteps?: number;
+  /** Run directory to resume (its config is the one the run recorded). */
+  resume?: string;
+}
+
+export class RunManager implements vscode.Disposable {
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly model: RunsModel,
+    private readonly watcher: () => RunWatcher | undefined,
+    private readonly output: vscode.OutputChannel,
+  ) {
+    this.subscriptions.push(
+      backend.onProgress.event((p) => { if (!model.applyProgress(p)) watcher()?.refresh(p.runDir); }),
+      backend.onMetrics.event((p) => model.applyMetrics(p)),
+      backend.onRunState.event((p) => this.onRunState(p)),
+    );
+  }
+
+  async start(configPath: string, opts: StartOptions = {}): Promise<CommandResult<TrainResult>> {
+    if (!vscode.workspace.isTrusted) return refuse(UNTRUSTED_REASON);
+    const settings = readSettings();
+    const running = this.model.running().length;
+    if (running >= settings.maxConcurrentRuns) {
+      return refuse(`${running} run${running === 1 ? ' is' : 's are'} already training (lily.maxConcurrentRuns is ${settings.maxConcurrentRuns}). Stop one, or raise the setting.`);
+    }
+    // A config with errors would fail in the trainer after a second of start-up: say so now,
+    // where the Problems view already shows the details.
+    if (!opts.resume) {
+      const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === configPath);
+      const v = await this.backend.request<ValidateConfigResult>(Methods.validateConfig, { configPath, text: doc?.getText() });
+      const errors = v.diagnostics.filter((d) => d.severity === 'error');
+      if (errors.length > 0) {
+        return refuse(`${path.basename(configPath)} has ${errors.length} error${errors.length === 1 ? '' : 's'}; first: ${errors[0].message}. Fix ${errors.length === 1 ? 'it' : 'them'} (see Problems) and train again.`);
+      }
+      if (doc?.isDirty) await doc.save();
+    }
+    const params: TrainParams = {
+      configPath,
+      device: settings.device,
+      ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
+      ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
+      ...(opts.resume ? { resume: opts.resume } : {}),
+      ...(opts.compareWithLora ? { compareWithLora: true } : {}),
+    };
+    const result = await this.backend.request<TrainResult>(Methods.train, params);
+    this.output.appendLine(`[lily] ${opts.resume ? 'resumed' : 'started'} ${result.runId} (pid ${result.pid}) in ${result.runDir}`);
+    this.watcher()?.refresh(result.runDir);
+    return { ok: true, ...result };
+  }
+
+  async resume(runDir: string, configPath?: string): Promise<CommandResult<TrainResult>> {
+    const rec = this.model.get(runDir);
+    const config = configPath ?? rec?.status.config_path;
+    if (!config) return refuse(`cannot resume ${runDir}: its status.json names no config_path; start a new run from the config instead`);
+    if (rec && effectiveState(rec) === 'running') return refuse(`${rec.status.name} is still running`);
+    return this.start(config, { resume: runDir });
+  }
+
+  async stop(runDir: string): Promise<CommandResult<StopResult>> {
+    const rec = this.model.get(runDir);
+    if (rec && effectiveState(rec) !== 'running') return refuse(`${rec.status.name} is not running (${effectiveState(rec)})`);
+    const r = await this.backend.request<StopResult>(Methods.stop, { runDir });
+    this.watcher()?.refresh(runDir);
+    return r.stopped ? { ok: true, ...r } : refuse(`${path.basename(runDir)} was not running any more`);
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
+  }
+
+  private onRunState(p: RunStateParams): void {
+    this.model.applyRunState(p);
+    // Pick up final files (adapter/, last checkpoint) the trainer wrote on its way out.
+    this.watcher()?.refresh(p.runDir);
+    const rec = this.model.get(p.runDir);
+    const name = rec?.status.name ?? path.basename(p.runDir);
+    if (p.state === 'failed') {
+      // The error carries the process's last output lines (the server collects them).
+      this.output.appendLine(`[lily] run ${name} failed: ${p.error ?? 'no reason given'}`);
+      void vscode.window.showErrorMessage(`Lily run ${name} failed: ${(p.error ?? 'no reason given').split('\n')[0]}`, 'Show Log', 'Open Dashboard').then((c) => {
+        if (c === 'Show Log') this.output.show(true);
+        if (c === 'Open Dashboard') void vscode.commands.executeCommand('lily.openDashboard', p.runDir);
+      });
+    } else if (p.state === 'completed') {
+      const summary = rec ? runItemView(rec).description : '';
+      void vscode.window.showInformationMessage(`Lily run ${name} completed${summary ? `: ${summary}` : ''}`, 'Open Dashboard').then((c) => {
+        if (c === 'Open Dashboard') void vscode.commands.executeCommand('lily.openDashboard', p.runDir);
+      });
+    }
+  }
+}

@@ -1,0 +1,86 @@
+// The Runs view (activity bar "Lily" > "Runs"): a TreeDataProvider over the RunsModel. Rows and
+// their children are computed by runsModel.ts (tested without VS Code); this maps them to
+// TreeItems and refreshes only the rows that changed.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { runChildren, runItemView, type ChildView, type RunsModel } from './runsModel';
+
+export type RunsNode =
+  | { kind: 'run'; runDir: string }
+  | { kind: 'detail'; runDir: string; view: ChildView; id: string };
+
+export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly nodes = new Map<string, RunsNode>();
+  private readonly sub: { dispose(): void };
+
+  constructor(private readonly model: RunsModel) {
+    this.sub = model.onDidChange((which) => {
+      if (which === 'all') return this.changed.fire(undefined);
+      for (const runDir of which) {
+        const node = this.nodes.get(runDir);
+        // A new run changes the root's children; a known one only its own row.
+        this.changed.fire(node && model.get(runDir) ? node : undefined);
+      }
+    });
+  }
+
+  getChildren(node?: RunsNode): RunsNode[] {
+    if (!node) {
+      return this.model.list().map((r) => {
+        let n = this.nodes.get(r.runDir);
+        if (!n) this.nodes.set(r.runDir, (n = { kind: 'run', runDir: r.runDir }));
+        return n;
+      });
+    }
+    if (node.kind === 'run') {
+      const rec = this.model.get(node.runDir);
+      return rec ? runChildren(rec, path.join).map((view) => ({ kind: 'detail', runDir: node.runDir, view, id: `${node.runDir}#${view.label}` })) : [];
+    }
+    return (node.view.children ?? []).map((view) => ({ kind: 'detail', runDir: node.runDir, view, id: `${node.id}/${view.label}` }));
+  }
+
+  getTreeItem(node: RunsNode): vscode.TreeItem {
+    if (node.kind === 'run') {
+      const rec = this.model.get(node.runDir);
+      if (!rec) return new vscode.TreeItem(path.basename(node.runDir));
+      const v = runItemView(rec);
+      const item = new vscode.TreeItem(v.label, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = node.runDir;
+      item.description = v.description;
+      item.tooltip = v.tooltip;
+      item.iconPath = new vscode.ThemeIcon(v.icon.id, v.icon.color ? new vscode.ThemeColor(v.icon.color) : undefined);
+      item.contextValue = v.contextValue;
+      item.resourceUri = vscode.Uri.file(node.runDir);
+      item.command = { command: 'lily.openDashboard', title: 'Open Dashboard', arguments: [node.runDir] };
+      return item;
+    }
+    const v = node.view;
+    const item = new vscode.TreeItem(v.label, v.children?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    item.id = node.id;
+    item.description = v.description;
+    item.tooltip = v.tooltip ?? (v.description ? `${v.label}: ${v.description}` : v.label);
+    if (v.icon) item.iconPath = new vscode.ThemeIcon(v.icon);
+    if (v.contextValue) item.contextValue = v.contextValue;
+    if (v.path) {
+      item.resourceUri = vscode.Uri.file(v.path);
+      // Files open in an editor; folders (checkpoints) are revealed from their context menu.
+      if (v.contextValue === 'lilyFile') item.command = { command: 'vscode.open', title: 'Open', arguments: [vscode.Uri.file(v.path)] };
+    }
+    return item;
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+    this.changed.dispose();
+  }
+}
+
+/** The run directory a command argument names: a tree node, a string, or a Uri. */
+export function runDirOfArg(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (arg instanceof vscode.Uri) return arg.fsPath;
+  if (arg && typeof arg === 'object' && 'runDir' in arg && typeof (arg as { runDir: unknown }).runDir === 'string') return (arg as { runDir: string }).runDir;
+  return undefined;
+}

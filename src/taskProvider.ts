@@ -1,0 +1,96 @@
+// A `lily` task type: `{ "type": "lily", "config": "path/to/x.lily.json" }` trains as a VS Code
+// task (in the terminal panel, with the CLI's human-readable progress). A custom execution, so
+// that closing the terminal sends SIGTERM: the trainer then writes a checkpoint and stops,
+// instead of being killed mid-step.
+import { spawn, type ChildProcess } from 'child_process';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { readSettings } from './settings';
+
+export const TASK_TYPE = 'lily';
+
+interface LilyTaskDefinition extends vscode.TaskDefinition {
+  config: string;
+  maxSteps?: number;
+  compareWithLora?: boolean;
+}
+
+export class LilyTaskProvider implements vscode.TaskProvider {
+  constructor(private readonly context: vscode.ExtensionContext) {}
+
+  async provideTasks(): Promise<vscode.Task[]> {
+    const files = await vscode.workspace.findFiles('**/*.lily.json', '**/node_modules/**', 50);
+    return files.map((f) => {
+      const folder = vscode.workspace.getWorkspaceFolder(f);
+      const rel = folder ? path.relative(folder.uri.fsPath, f.fsPath).split(path.sep).join('/') : f.fsPath;
+      return this.makeTask({ type: TASK_TYPE, config: rel }, folder ?? vscode.TaskScope.Workspace);
+    });
+  }
+
+  resolveTask(task: vscode.Task): vscode.Task | undefined {
+    const def = task.definition as LilyTaskDefinition;
+    if (typeof def.config !== 'string' || !def.config) return undefined;
+    return this.makeTask(def, task.scope ?? vscode.TaskScope.Workspace);
+  }
+
+  private makeTask(def: LilyTaskDefinition, scope: vscode.WorkspaceFolder | vscode.TaskScope.Workspace | vscode.TaskScope.Global): vscode.Task {
+    const cwd = typeof scope === 'object' ? scope.uri.fsPath : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
+    const task = new vscode.Task(
+      def, scope, `train ${path.basename(def.config).replace(/\.lily\.json$/i, '')}`, 'lily',
+      new vscode.CustomExecution(async () => new TrainTerminal(this.context.asAbsolutePath(path.join('bin', 'lily.js')), trainCliArgs(def), cwd)),
+    );
+    task.group = vscode.TaskGroup.Build;
+    task.detail = `lily train ${def.config}`;
+    return task;
+  }
+}
+
+function trainCliArgs(def: LilyTaskDefinition): string[] {
+  const s = readSettings();
+  const args = ['train', def.config, '--device', s.device];
+  if (s.threads !== undefined) args.push('--threads', String(s.threads));
+  if (def.maxSteps !== undefined) args.push('--max-steps', String(def.maxSteps));
+  if (def.compareWithLora) args.push('--compare-lora');
+  return args;
+}
+
+/** A pseudoterminal running `lily train` in a child process. */
+class TrainTerminal implements vscode.Pseudoterminal {
+  private readonly write = new vscode.EventEmitter<string>();
+  private readonly done = new vscode.EventEmitter<number>();
+  readonly onDidWrite = this.write.event;
+  readonly onDidClose = this.done.event;
+  private child: ChildProcess | undefined;
+
+  constructor(private readonly cli: string, private readonly args: string[], private readonly cwd: string) {}
+
+  open(): void {
+    if (!vscode.workspace.isTrusted) {
+      this.write.fire('Training is disabled in an untrusted workspace. Trust the workspace to run this task.\r\n');
+      this.done.fire(1);
+      return;
+    }
+    this.write.fire(`> lily ${this.args.join(' ')}\r\n`);
+    const child = spawn(process.execPath, [this.cli, ...this.args], { cwd: this.cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', FORCE_COLOR: '1' } });
+    this.child = child;
+    // A terminal needs CRLF line ends.
+    const out = (b: Buffer) => this.write.fire(b.toString('utf8').replace(/\r?\n/g, '\r\n'));
+    child.stdout.on('data', out);
+    child.stderr.on('data', out);
+    child.on('error', (e) => { this.write.fire(`cannot start lily: ${e.message}\r\n`); this.done.fire(1); });
+    child.on('close', (code, signal) => {
+      this.write.fire(`\r\nlily train ${signal ? `ended by ${signal}` : `exited with code ${code}`}\r\n`);
+      this.done.fire(code ?? 1);
+    });
+  }
+
+  close(): void {
+    // Graceful: the trainer checkpoints on SIGTERM and exits with state "stopped".
+    if (this.child && this.child.exitCode === null) this.child.kill('SIGTERM');
+  }
+
+  handleInput(data: string): void {
+    // Ctrl+C stops the run the same gentle way.
+    if (data === '\x03') this.close();
+  }
+}
