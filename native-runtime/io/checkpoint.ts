@@ -1,0 +1,154 @@
+// Checkpoints: everything needed to resume a run exactly, under <runDir>/checkpoints/step-<N>/:
+//   params.safetensors     trainable tensors (internal names, float32)
+//   optimizer.safetensors  optimizer state tensors (e.g. Adam moments), float32
+//   trainer.json           TrainerState: step, epoch, position in the epoch, rng and data-order seeds
+// A checkpoint is built in a hidden temp folder and renamed to step-<N> only when every file is
+// written and fsynced, so a crash never leaves a half-written folder that looks complete; readers
+// only consider `step-<N>` folders and also check their files are all there.
+import * as fs from 'fs';
+import * as path from 'path';
+import { RUN_FILES } from '../runFiles';
+import type { NamedTensor } from './adapterWeights';
+import { fsyncDir, writeJsonAtomic } from './atomic';
+import { isProcessAlive } from './runDir';
+import { readSafetensors, toFloat32, writeSafetensors, type TensorInput } from './safetensors';
+
+export const CHECKPOINT_FILES = { params: 'params.safetensors', optimizer: 'optimizer.safetensors', trainer: 'trainer.json' } as const;
+const STEP_DIR = /^step-(\d+)$/;
+
+/** The trainer's position; any extra JSON fields the trainer needs ride along. */
+export interface TrainerState {
+  step: number;
+  epoch: number;
+  /** Batches already taken from the current epoch's order. */
+  position_in_epoch: number;
+  /** Seed of the data order (the epoch's permutation is derived from it and the epoch number). */
+  data_order_seed: number;
+  /** The random generator's state, as the trainer serialises it. */
+  rng_state: unknown;
+  best_metric?: number | null;
+  [extra: string]: unknown;
+}
+
+export interface CheckpointState {
+  params: Map<string, NamedTensor>;
+  optimizer: Map<string, NamedTensor>;
+  trainer: TrainerState;
+}
+
+export interface CheckpointRef {
+  dir: string;
+  step: number;
+}
+
+export function checkpointsDir(runDir: string): string {
+  return path.join(runDir, RUN_FILES.checkpoints);
+}
+
+const asInput = (m: Map<string, NamedTensor>): Map<string, TensorInput> =>
+  new Map([...m].map(([name, t]) => [name, { shape: t.dims, data: t.data }]));
+
+/**
+ * Writes the checkpoint of `step` and prunes older ones (keeping the newest `keep`, default 2).
+ * Returns the checkpoint folder. Re-saving a step replaces it.
+ */
+export function saveCheckpoint(runDir: string, step: number, state: CheckpointState, options: { keep?: number } = {}): string {
+  if (!Number.isInteger(step) || step < 0) throw new Error(`saveCheckpoint: step must be a non-negative integer, got ${step}`);
+  const root = checkpointsDir(runDir);
+  fs.mkdirSync(root, { recursive: true });
+  const finalDir = path.join(root, `step-${step}`);
+  const tmp = path.join(root, `.tmp-step-${step}-${process.pid}-${Date.now()}`);
+  fs.mkdirSync(tmp);
+  try {
+    writeSafetensors(path.join(tmp, CHECKPOINT_FILES.params), asInput(state.params), { step: String(step) });
+    writeSafetensors(path.join(tmp, CHECKPOINT_FILES.optimizer), asInput(state.optimizer), { step: String(step) });
+    writeJsonAtomic(path.join(tmp, CHECKPOINT_FILES.trainer), { ...state.trainer, step });
+    fsyncDir(tmp);
+    if (fs.existsSync(finalDir)) {
+      // Move the old one aside first: rename cannot replace a non-empty folder.
+      const old = path.join(root, `.old-step-${step}-${process.pid}-${Date.now()}`);
+      fs.renameSync(finalDir, old);
+      fs.renameSync(tmp, finalDir);
+      fs.rmSync(old, { recursive: true, force: true });
+    } else {
+      fs.renameSync(tmp, finalDir);
+    }
+    fsyncDir(root);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  pruneCheckpoints(runDir, options.keep ?? 2);
+  return finalDir;
+}
+
+function isComplete(dir: string): boolean {
+  return Object.values(CHECKPOINT_FILES).every((f) => fs.existsSync(path.join(dir, f)));
+}
+
+/** Complete checkpoints, oldest first. */
+export function listCheckpoints(runDir: string): CheckpointRef[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(checkpointsDir(runDir));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  return names
+    .map((n) => ({ n, m: STEP_DIR.exec(n) }))
+    .filter((x) => x.m && isComplete(path.join(checkpointsDir(runDir), x.n)))
+    .map((x) => ({ dir: path.join(checkpointsDir(runDir), x.n), step: Number(x.m![1]) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+/** The newest complete checkpoint, or undefined when there is none. */
+export function latestCheckpoint(runDir: string): CheckpointRef | undefined {
+  const all = listCheckpoints(runDir);
+  return all[all.length - 1];
+}
+
+/**
+ * Removes all but the newest `keep` complete checkpoints, and leftovers of interrupted saves
+ * (hidden temp folders) from other processes that are gone. Returns the removed folders.
+ */
+export function pruneCheckpoints(runDir: string, keep = 2): string[] {
+  const root = checkpointsDir(runDir);
+  const removed: string[] = [];
+  const all = listCheckpoints(runDir);
+  for (const c of all.slice(0, Math.max(0, all.length - keep))) {
+    fs.rmSync(c.dir, { recursive: true, force: true });
+    removed.push(c.dir);
+  }
+  let names: string[] = [];
+  try { names = fs.readdirSync(root); } catch { /* no checkpoints folder */ }
+  for (const n of names) {
+    const m = /^\.(tmp|old)-step-\d+-(\d+)-\d+$/.exec(n);
+    // Another live process may be mid-save in its own temp folder: only clear our own or dead ones.
+    if (m && (Number(m[2]) === process.pid || !isProcessAlive(Number(m[2])))) {
+      fs.rmSync(path.join(root, n), { recursive: true, force: true });
+      removed.push(path.join(root, n));
+    }
+  }
+  return removed;
+}
+
+/** Reads a checkpoint folder (as returned by saveCheckpoint or latestCheckpoint). */
+export function loadCheckpoint(dir: string): CheckpointState {
+  if (!isComplete(dir)) {
+    const missing = Object.values(CHECKPOINT_FILES).filter((f) => !fs.existsSync(path.join(dir, f)));
+    throw new Error(`${dir}: not a complete checkpoint (missing ${missing.join(', ')}); resume from another one (latestCheckpoint lists complete ones)`);
+  }
+  const tensors = (file: string): Map<string, NamedTensor> => {
+    const f = readSafetensors(path.join(dir, file));
+    return new Map([...f.tensors].map(([name, t]) => [name, { dims: t.shape, data: toFloat32(t, `${path.join(dir, file)}: tensor "${name}"`) }]));
+  };
+  const trainerFile = path.join(dir, CHECKPOINT_FILES.trainer);
+  let trainer: TrainerState;
+  try {
+    trainer = JSON.parse(fs.readFileSync(trainerFile, 'utf8')) as TrainerState;
+  } catch (e) {
+    throw new Error(`${trainerFile}: unreadable trainer state (${(e as Error).message}); resume from an older checkpoint`);
+  }
+  return { params: tensors(CHECKPOINT_FILES.params), optimizer: tensors(CHECKPOINT_FILES.optimizer), trainer };
+}
