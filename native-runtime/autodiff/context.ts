@@ -105,10 +105,10 @@ export class GradContext {
     return this.b.constInt64(values, scalar, `${this.scope}/ints`);
   }
   zeros(shape: number[], dtype: DataType): string {
-    return zerosOfShape(this.b, shape, dtype, this.scope);
+    return this.setShape(zerosOfShape(this.b, shape, dtype, this.scope), shape, dtype);
   }
   zerosLike(name: string): string {
-    return zerosOfShape(this.b, this.shape(name), this.dtype(name), this.scope);
+    return this.zeros(this.shape(name), this.dtype(name));
   }
   reshape(x: string, shape: number[]): string { return this.op('Reshape', [x, this.ints(shape)]); }
   expand(x: string, shape: number[]): string { return this.op('Expand', [x, this.ints(shape)]); }

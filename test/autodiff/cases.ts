@@ -68,6 +68,8 @@ export const CASES: GradCase[] = [
   unary('Exp'), unary('Log', 'positive'), unary('Sin'), unary('Cos'),
 
   // --- activations --------------------------------------------------------------------
+  { title: 'PRelu with slope [3]', inputs: [{ shape: [2, 3], kind: 'away0' }, { shape: [3] }], build: single('PRelu') },
+  { title: 'Pow by int64 exponent 3', inputs: [{ shape: [2, 3] }], build: (b, x) => [b.op1('Pow', [x[0], ints(b, [3], true)])] },
   unary('Relu', 'away0'), unary('LeakyRelu', 'away0', { alpha: attr.f(0.2) }), unary('Tanh'), unary('Sigmoid'),
   unary('Softplus'), unary('Erf'),
   { ...unary('Gelu', 'any', {}, [2, 3], 20), title: 'Gelu (opset 20, exact)' },
@@ -104,6 +106,12 @@ export const CASES: GradCase[] = [
     inputs: [{ shape: ta ? [2, 3] : [3, 2] }, { shape: tb ? [4, 2] : [2, 4] }, { shape: cShape }],
     build: single('Gemm', { transA: attr.i(ta), transB: attr.i(tb), alpha: attr.f(0.7), beta: attr.f(1.3) }),
   }))),
+  ...([
+    ['ij,jk->ik', [[2, 3], [3, 4]]], ['bij,bjk->bik', [[2, 2, 3], [2, 3, 2]]], ['ij->j', [[3, 4]]], ['ij,j->i', [[2, 3], [3]]],
+    ['i,j->ij', [[3], [2]]], ['bhqd,bhkd->bhqk', [[1, 2, 3, 2], [1, 2, 4, 2]]], ['ij,kj', [[2, 3], [4, 3]]],
+  ] as [string, number[][]][]).map(([eq, shapes]): GradCase => ({
+    title: `Einsum ${eq}`, inputs: shapes.map((shape) => ({ shape })), build: single('Einsum', { equation: attr.s(eq) }),
+  })),
   { title: 'Gemm without C', inputs: [{ shape: [3, 2] }, { shape: [4, 2] }], build: single('Gemm', { transB: attr.i(1) }) },
 
   // --- reductions -----------------------------------------------------------------------
@@ -187,6 +195,26 @@ export const CASES: GradCase[] = [
     title: 'GatherElements axis 1',
     inputs: [{ shape: [2, 4] }],
     build: (b, x) => [b.op1('GatherElements', [x[0], b.constant({ name: 'idx', dtype: 'int64', dims: [2, 3], data: BigInt64Array.from([0n, 3n, 3n, 1n, -1n, 2n]) })], { axis: attr.i(1) })],
+  },
+  {
+    title: 'GatherND (index pairs, one negative)',
+    inputs: [{ shape: [3, 4, 2] }],
+    build: (b, x) => [b.op1('GatherND', [x[0], b.constant({ name: 'idx', dtype: 'int64', dims: [2, 2], data: BigInt64Array.from([0n, 3n, -1n, 1n]) })])],
+  },
+  {
+    title: 'ScatterND (data and updates)',
+    inputs: [{ shape: [4, 3] }, { shape: [2, 3] }],
+    build: (b, x) => [b.op1('ScatterND', [x[0], b.constant({ name: 'idx', dtype: 'int64', dims: [2, 1], data: BigInt64Array.from([2n, 0n]) }), x[1]])],
+  },
+  {
+    title: 'ScatterND reduction add',
+    inputs: [{ shape: [4, 3] }, { shape: [3, 3] }],
+    build: (b, x) => [b.op1('ScatterND', [x[0], b.constant({ name: 'idx', dtype: 'int64', dims: [3, 1], data: BigInt64Array.from([2n, 0n, 2n]) }), x[1]], { reduction: attr.s('add') })],
+  },
+  {
+    title: 'ScatterElements axis 1',
+    inputs: [{ shape: [2, 4] }, { shape: [2, 2] }],
+    build: (b, x) => [b.op1('ScatterElements', [x[0], b.constant({ name: 'idx', dtype: 'int64', dims: [2, 2], data: BigInt64Array.from([3n, 0n, 1n, 2n]) }), x[1]], { axis: attr.i(1) })],
   },
   { title: 'Slice unit steps, negative start', inputs: [{ shape: [3, 5] }], build: (b, x) => [b.op1('Slice', [x[0], ints(b, [1, -4]), ints(b, [3, 4]), ints(b, [0, 1])])] },
   { title: 'Slice step 2 and step -1', inputs: [{ shape: [4, 5] }], build: (b, x) => [b.op1('Slice', [x[0], ints(b, [0, 4]), ints(b, [4, -10]), ints(b, [0, 1]), ints(b, [2, -1])])] },

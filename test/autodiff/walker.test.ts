@@ -91,14 +91,30 @@ describe('autodiff: walker', () => {
 
   it('names the op and node that has no gradient rule', async () => {
     const g = emptyGraph('norule');
-    g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 3] });
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, 1, 4, 4] });
     const b = new GraphBuilder(g);
-    const w = b.constFloat(randomArray(9, rng(1)), 'W', [3, 3]);
-    const e = b.op('Einsum', ['x', w], { equation: attr.s('ij,jk->ik') }, { scope: 'my_einsum' })[0];
+    const w = b.constFloat(randomArray(4, rng(1)), 'W', [1, 1, 2, 2]);
+    const e = b.op('Conv', ['x', w], {}, { scope: 'patch_embed' })[0];
     const loss = sumAll(b, e);
     g.outputs.push({ name: loss, dtype: 'float32' });
-    const spec = await specialize(model(g), { x: [2, 3] });
-    assert.throws(() => buildGradients(spec.graph, loss, [w]), /no gradient rule for op Einsum at node my_einsum\/Einsum/);
+    const spec = await specialize(model(g), { x: [1, 1, 4, 4] });
+    assert.throws(() => buildGradients(spec.graph, loss, [w]), /no gradient rule for op Conv at node patch_embed\/Conv/);
+  });
+
+  it('does not need rules for ops upstream of every trained tensor (a frozen Conv stem)', async () => {
+    const g = emptyGraph('stem');
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, 1, 4, 4] });
+    const b = new GraphBuilder(g);
+    const w = b.constFloat(randomArray(4, rng(1)), 'W_stem', [1, 1, 2, 2]);
+    const feat = b.op1('Reshape', [b.op1('Conv', ['x', w]), b.constInt64([1, 9])]);
+    const head = b.constFloat(randomArray(9, rng(2)), 'head', [9, 1]);
+    const loss = sumAll(b, b.op1('MatMul', [feat, head]));
+    g.outputs.push({ name: loss, dtype: 'float32' });
+    const spec = await specialize(model(g), { x: [1, 1, 4, 4] });
+    const grads = buildGradients(spec.graph, loss, [head]);
+    const [out] = exposeGradients(spec.graph, grads);
+    const r = await runModel(spec, { x: tensor('float32', randomArray(16, rng(3)), [1, 1, 4, 4]) }, [out, feat]);
+    assert.deepEqual(toNumbers(r[out]).map((v) => v.toFixed(5)), toNumbers(r[feat]).map((v) => v.toFixed(5)), 'd(sum(feat @ head))/dhead = feat^T');
   });
 
   it('checks the loss and the wrt tensors', async () => {

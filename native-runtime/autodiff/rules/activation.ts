@@ -32,6 +32,16 @@ export const ACTIVATION_RULES: Record<string, RuleSpec> = {
       return [c.op('Where', [c.op('Greater', [c.I(0), c.scalar(0, c.I(0))]), c.GO(0), slope])];
     },
   },
+  // PRelu: y = x for x > 0, slope * x otherwise; slope broadcasts against x.
+  PRelu: {
+    broadcast: true,
+    rule: (c) => {
+      const pos = c.op('Greater', [c.I(0), c.scalar(0, c.I(0))]);
+      const gx = c.needs(0) ? c.op('Where', [pos, c.GO(0), c.mul(c.GO(0), c.I(1))]) : undefined;
+      const gs = c.needs(1) ? c.op('Where', [pos, c.scalar(0, c.I(0)), c.mul(c.GO(0), c.I(0))]) : undefined;
+      return [gx, gs];
+    },
+  },
   Tanh: { rule: (c) => [c.mul(c.GO(0), c.sub(c.scalar(1, c.O(0)), c.mul(c.O(0), c.O(0))))] },
   Sigmoid: { rule: (c) => [c.mul(c.GO(0), c.mul(c.O(0), c.sub(c.scalar(1, c.O(0)), c.O(0))))] },
   // softplus(x) = ln(1 + e^x); its derivative is sigmoid(x).

@@ -1,6 +1,7 @@
 // Arithmetic: elementwise (broadcasting) binary ops and simple unary math.
 // Binary rules return gradients in the output's shape; the walker un-broadcasts them.
 import type { RuleSpec } from '../context';
+import { FLOAT_DTYPES } from '../shapes';
 
 export const ELEMENTWISE_RULES: Record<string, RuleSpec> = {
   Add: { broadcast: true, rule: (c) => [c.GO(0), c.GO(0)] },
@@ -25,7 +26,9 @@ export const ELEMENTWISE_RULES: Record<string, RuleSpec> = {
     broadcast: true,
     rule: (c) => {
       const g = c.GO(0);
-      const ga = c.needs(0) ? c.mul(g, c.mul(c.I(1), c.op('Pow', [c.I(0), c.sub(c.I(1), c.scalar(1, c.I(1)))]))) : undefined;
+      // The exponent may be an integer tensor (opset >= 12): compute in the base's type.
+      const e = FLOAT_DTYPES.has(c.dtype(c.I(1))) ? c.I(1) : c.cast(c.I(1), c.dtype(c.I(0)));
+      const ga = c.needs(0) ? c.mul(g, c.mul(e, c.op('Pow', [c.I(0), c.sub(e, c.scalar(1, c.I(0)))]))) : undefined;
       const gb = c.needs(1) ? c.mul(g, c.mul(c.O(0), c.op('Log', [c.I(0)]))) : undefined;
       return [ga, gb];
     },

@@ -50,13 +50,13 @@ export const KNOWN_OPS: readonly string[] = [
   'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Abs', 'Sin', 'Cos',
   'Sum', 'Mean', 'Max', 'Min', 'Identity',
   // activations
-  'Relu', 'LeakyRelu', 'Tanh', 'Sigmoid', 'Softplus', 'Erf', 'Gelu', 'Softmax', 'LogSoftmax', 'Clip', 'Dropout',
+  'Relu', 'LeakyRelu', 'PRelu', 'Tanh', 'Sigmoid', 'Softplus', 'Erf', 'Gelu', 'Softmax', 'LogSoftmax', 'Clip', 'Dropout',
   // linear algebra, reductions, normalisation
-  'MatMul', 'Gemm', 'ReduceSum', 'ReduceMean', 'ReduceSumSquare', 'ReduceL2', 'ReduceLogSumExp', 'ReduceMax',
+  'MatMul', 'Gemm', 'Einsum', 'ReduceSum', 'ReduceMean', 'ReduceSumSquare', 'ReduceL2', 'ReduceLogSumExp', 'ReduceMax',
   'ReduceMin', 'CumSum', 'LayerNormalization',
   // data movement
   'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Concat', 'Split', 'Expand', 'Tile', 'Pad', 'Cast',
-  'Gather', 'GatherElements', 'Slice', 'Where', 'Trilu',
+  'Gather', 'GatherElements', 'GatherND', 'ScatterND', 'ScatterElements', 'Slice', 'Where', 'Trilu',
   // non-differentiable
   ...NON_DIFFERENTIABLE,
 ];

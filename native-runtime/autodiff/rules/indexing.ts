@@ -97,7 +97,50 @@ function scatterAlongAxis(c: GradContext, g: string, pos: number[], axis: number
   return axis === 0 ? out : c.transpose(out, inv);
 }
 
+/** GatherND-style index tuples (last axis) with negatives wrapped per component. */
+function wrapTuples(c: GradContext, indices: string, dataShape: number[]): string {
+  const t = c.constTensor(indices);
+  if (t && Array.from(t.data as ArrayLike<number | bigint>).every((v) => Number(v) >= 0)) return indices;
+  const k = c.shape(indices).at(-1)!;
+  const neg = c.op('Less', [indices, c.ints([0], true)]);
+  return c.op('Where', [neg, c.add(indices, c.ints(dataShape.slice(0, k))), indices]);
+}
+
+function scatterReduction(c: GradContext): string {
+  const r = c.attrString('reduction', 'none');
+  if (r !== 'none' && r !== 'add') c.fail(`reduction="${r}" has no gradient rule (only none and add)`);
+  return r;
+}
+
 export const INDEXING_RULES: Record<string, RuleSpec> = {
+  GatherND: {
+    rule: (c) => {
+      if (c.attrInt('batch_dims', 0) !== 0) c.fail('batch_dims > 0 has no gradient rule');
+      const shape = c.shape(c.I(0));
+      const idx = wrapTuples(c, c.I(1), shape);
+      return [c.op('ScatterND', [c.zeros(shape, c.dtype(c.I(0))), idx, c.GO(0)], { reduction: attr.s('add') }), undefined];
+    },
+  },
+  // ScatterND: overwritten positions of data get no gradient; updates read g there.
+  ScatterND: {
+    rule: (c) => {
+      const add = scatterReduction(c) === 'add';
+      const gData = !c.needs(0) ? undefined : add ? c.GO(0)
+        : c.op('ScatterND', [c.GO(0), c.I(1), c.zeros(c.shape(c.I(2)), c.dtype(c.I(2)))]);
+      const gUpd = c.needs(2) ? c.op('GatherND', [c.GO(0), c.I(1)]) : undefined;
+      return [gData, undefined, gUpd];
+    },
+  },
+  ScatterElements: {
+    rule: (c) => {
+      const add = scatterReduction(c) === 'add';
+      const axis = attr.i(c.attrInt('axis', 0));
+      const gData = !c.needs(0) ? undefined : add ? c.GO(0)
+        : c.op('ScatterElements', [c.GO(0), c.I(1), c.zeros(c.shape(c.I(2)), c.dtype(c.I(2)))], { axis });
+      const gUpd = c.needs(2) ? c.op('GatherElements', [c.GO(0), c.I(1)], { axis }) : undefined;
+      return [gData, undefined, gUpd];
+    },
+  },
   Gather: {
     rule: (c) => {
       const rank = c.rank(c.I(0));

@@ -71,11 +71,39 @@ function gemmRule(c: GradContext): (string | undefined)[] {
   if (ga) c.setShape(ga, c.shape(c.I(0)), c.dtype(c.I(0)));
   if (gb) c.setShape(gb, c.shape(c.I(1)), c.dtype(c.I(1)));
   // dC = beta g, in the output's shape; the walker reduces it to C's broadcast shape.
-  const gc = c.needs(2) ? (beta === 1 ? g : c.mul(g, c.scalar(beta, g))) : undefined;
+  const gc = c.needs(2) ? (beta === 1 ? g : c.mul(g, c.scalar(beta, c.O(0)))) : undefined;
   return [ga, gb, gc];
 }
 
+// Einsum: the gradient of operand i is an einsum of g with the other operands, producing
+// operand i's subscripts. Letters only operand i has (summed in the forward pass) are absent
+// from that product and come back by broadcasting.
+function einsumRule(c: GradContext): (string | undefined)[] {
+  const eq = c.attrString('equation', '').replace(/\s+/g, '');
+  if (eq.includes('.')) c.fail(`equation "${eq}" uses an ellipsis, which has no gradient rule`);
+  const [lhs, rhsGiven] = eq.split('->');
+  const subs = lhs.split(',');
+  if (subs.length !== c.numInputs) c.fail(`equation "${eq}" names ${subs.length} operands but the node has ${c.numInputs}`);
+  const counts = new Map<string, number>();
+  for (const ch of lhs.replace(/,/g, '')) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  // Implicit output: letters that occur once, in alphabetical order.
+  const rhs = rhsGiven ?? [...counts].filter(([, n]) => n === 1).map(([ch]) => ch).sort().join('');
+  return subs.map((si, i) => {
+    if (!c.needs(i)) return undefined;
+    if (new Set(si).size !== si.length) c.fail(`operand ${i} repeats a subscript ("${si}"), which has no gradient rule`);
+    const others = [rhs, ...subs.filter((_, j) => j !== i)];
+    const operands = [c.GO(0), ...c.node.inputs.filter((_, j) => j !== i)];
+    const available = new Set(others.join(''));
+    const target = [...si].filter((ch) => available.has(ch)).join('');
+    const g = c.op('Einsum', operands, { equation: attr.s(`${others.join(',')}->${target}`) });
+    if (target.length === si.length) return g;
+    const shape = c.shape(c.I(i));
+    return c.expand(c.reshape(g, [...si].map((ch, k) => (available.has(ch) ? shape[k] : 1))), shape);
+  });
+}
+
 export const MATMUL_RULES: Record<string, RuleSpec> = {
+  Einsum: { rule: einsumRule },
   MatMul: { broadcast: true, rule: matmulRule },
   Gemm: { broadcast: true, rule: gemmRule },
 };
