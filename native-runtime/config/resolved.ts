@@ -121,7 +121,7 @@ export const DEFAULTS = {
 /** The data format a file extension implies, or undefined when it implies none. */
 export function formatFromExtension(file: string): 'jsonl' | 'csv' | undefined {
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return 'jsonl';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.csv') return 'csv';
   return undefined;
 }
