@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import type { DataType, Model, Tensor, TensorData } from './ir';
 import { tensorSize } from './ir';
-import { modelToProto } from './proto';
+import { bytesPerElement, modelToProto } from './proto';
 
 export interface ProbedValue {
   dtype: DataType;
@@ -69,6 +69,7 @@ export async function probeValues(
   model: Model,
   names: string[],
   keepData: (name: string, dtype: DataType, dims: number[]) => boolean,
+  budgetBytes = 256 * 1024 * 1024,
 ): Promise<Map<string, ProbedValue>> {
   const proto = modelToProto(model);
   const graph = proto.graph!;
@@ -86,8 +87,8 @@ export async function probeValues(
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, {
+      // Disabled: every value is fetched anyway, and fusions must not change what is probed.
       graphOptimizationLevel: 'disabled',
-      intraOpNumThreads: 1,
       logSeverityLevel: 3,
     });
   } catch (e) {
@@ -103,20 +104,29 @@ export async function probeValues(
       feeds[inp.name] = zeroOrtTensor(inp.dtype, dims);
     }
     const wanted = names.filter((n) => !inputNames.has(n));
-    let results: ort.InferenceSession.OnnxValueMapType;
-    try {
-      results = await session.run(feeds, wanted);
-    } catch (e) {
-      throw new Error(`specialize: probing run of the model on zero inputs failed: ${(e as Error).message}`);
-    }
+    // Fetch in chunks so that a large model's intermediates never all sit in memory at
+    // once: each run returns at most about `budgetBytes`, judged by the largest value so far.
     const out = new Map<string, ProbedValue>();
-    for (const n of wanted) {
-      const t = results[n] as ort.Tensor | undefined;
-      if (!t) throw new Error(`specialize: onnxruntime did not return value ${n}`);
-      const dtype = dtypeFromOrt(t.type, n);
-      const dims = [...t.dims];
-      out.set(n, { dtype, dims, data: keepData(n, dtype, dims) ? ortDataToTensorData(t) : new Float32Array(0) });
-      t.dispose?.();
+    let largest = 0;
+    for (let at = 0; at < wanted.length;) {
+      const chunkLen = largest === 0 ? Math.min(16, wanted.length - at) : Math.max(1, Math.min(wanted.length - at, Math.floor(budgetBytes / largest)));
+      const chunk = wanted.slice(at, at + chunkLen);
+      at += chunkLen;
+      let results: ort.InferenceSession.OnnxValueMapType;
+      try {
+        results = await session.run(feeds, chunk);
+      } catch (e) {
+        throw new Error(`specialize: probing run of the model on zero inputs failed: ${(e as Error).message}`);
+      }
+      for (const n of chunk) {
+        const t = results[n] as ort.Tensor | undefined;
+        if (!t) throw new Error(`specialize: onnxruntime did not return value ${n}`);
+        const dtype = dtypeFromOrt(t.type, n);
+        const dims = [...t.dims];
+        largest = Math.max(largest, tensorSize(dims) * Math.max(bytesPerElement(dtype), 1));
+        out.set(n, { dtype, dims, data: keepData(n, dtype, dims) ? ortDataToTensorData(t) : new Float32Array(0) });
+        t.dispose?.();
+      }
     }
     return out;
   } finally {

@@ -13,6 +13,8 @@ export interface SpecializeOptions {
   keepOutputs?: string[];
   /** Largest static value (in elements) folded into an initializer. Default 1M. */
   maxFoldElements?: number;
+  /** About how many bytes of intermediates one probing run may return (default 256 MiB). */
+  probeBudgetBytes?: number;
 }
 
 const FLOAT_TYPES = new Set<DataType>(['float32', 'float64', 'float16', 'bfloat16']);
@@ -114,7 +116,7 @@ export async function specialize(model: Model, inputShapes: Record<string, numbe
     isStatic.has(name) && !g.initializers.has(name) && !protectedNames.has(name) && dtype !== 'string' &&
     tensorSize(dims) <= maxFold && !(FLOAT_TYPES.has(dtype) && touchesWeight.has(name));
 
-  const probed = await probeValues(out, allNodeOutputs(g), foldable);
+  const probed = await probeValues(out, allNodeOutputs(g), foldable, opts.probeBudgetBytes);
 
   // A node is folded away when every output it has is foldable; its outputs that other
   // (kept) nodes read become initializers.

@@ -89,6 +89,14 @@ describe('specialize', () => {
     await assert.rejects(specialize(model, { x: [2, 5] }), /rank 3/);
   });
 
+  it('probes in chunks under a small memory budget with the same result', async () => {
+    const model = dynamicModel();
+    const a = await specialize(model, { x: [2, 5, 4] });
+    const b = await specialize(model, { x: [2, 5, 4] }, { probeBudgetBytes: 64 });
+    assert.deepEqual([...b.graph.valueInfo.values()], [...a.graph.valueInfo.values()]);
+    assert.deepEqual(b.graph.nodes.map((n) => n.opType), a.graph.nodes.map((n) => n.opType));
+  });
+
   it('caches by shape', async () => {
     const model = dynamicModel();
     const a = await specializeCached(model, { x: [1, 2, 4] });
