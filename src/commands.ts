@@ -12,7 +12,7 @@ import { newAdapterConfig, type NewConfigOptions } from './newConfig';
 import { refuse, type CommandResult } from './results';
 import type { RunManager } from './runManager';
 import { effectiveState, isResumable, runItemView, type RunRecord, type RunsModel } from './runsModel';
-import { runDirOfArg } from './runsView';
+import { revealPathOfArg, runDirOfArg } from './runsView';
 import type { RunWatcher } from './runWatcher';
 import { workspaceRoot } from './settings';
 
@@ -107,10 +107,10 @@ export const COMMANDS: Record<string, Command> = {
   },
 
   'lily.revealRun': async (s, arg?: unknown) => {
-    const run = await pickRun(s, arg, () => true, 'Reveal which run?', 'there are no runs yet');
+    const run = await pickRun(s, revealPathOfArg(arg), () => true, 'Reveal which run?', 'there are no runs yet');
     if (!run.ok) return run;
     await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(run.runDir));
-    return { ok: true, runDir: run.runDir };
+    return { ok: true, path: run.runDir };
   },
 
   'lily.deleteRun': async (s, arg?: unknown, opts?: { confirm?: boolean }) => {

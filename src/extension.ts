@@ -4,6 +4,7 @@ import { Backend } from './backend';
 import { AdapterCodeLens } from './codeLens';
 import { registerCommands } from './commands';
 import { ConfigDiagnostics } from './configDiagnostics';
+import { trackContextKeys } from './contextKeys';
 import { DashboardPanel } from './dashboardPanel';
 import { RunManager } from './runManager';
 import { RunsModel } from './runsModel';
@@ -46,6 +47,7 @@ export function activate(context: vscode.ExtensionContext): LilyExtensionApi {
     output, runs, tree, diagnostics, codeLens,
     vscode.window.createTreeView('lily.runs', { treeDataProvider: tree, showCollapseAll: true }),
     new LilyStatusBar(model, backend.onState.event, backend.onGaveUp.event),
+    trackContextKeys(model),
     vscode.languages.registerCodeLensProvider({ pattern: '**/*.lily.json' }, codeLens),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new LilyTaskProvider(context)),
     DashboardPanel.registerSerializer(context),

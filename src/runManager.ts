@@ -52,7 +52,8 @@ export class RunManager implements vscode.Disposable {
     }
     const params: TrainParams = {
       configPath,
-      device: settings.device,
+      // 'auto' leaves the choice to the config's runtime.device; anything else overrides it.
+      ...(settings.device !== 'auto' ? { device: settings.device } : {}),
       ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
       ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
       ...(opts.resume ? { resume: opts.resume } : {}),

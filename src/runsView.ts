@@ -84,3 +84,12 @@ export function runDirOfArg(arg: unknown): string | undefined {
   if (arg && typeof arg === 'object' && 'runDir' in arg && typeof (arg as { runDir: unknown }).runDir === 'string') return (arg as { runDir: string }).runDir;
   return undefined;
 }
+
+/** The file or folder a Reveal command names: a detail row's path (checkpoint, adapter), else the run. */
+export function revealPathOfArg(arg: unknown): string | undefined {
+  if (arg && typeof arg === 'object' && (arg as RunsNode).kind === 'detail') {
+    const node = arg as Extract<RunsNode, { kind: 'detail' }>;
+    return node.view.path ?? node.runDir;
+  }
+  return runDirOfArg(arg);
+}

@@ -47,7 +47,8 @@ export class LilyTaskProvider implements vscode.TaskProvider {
 
 function trainCliArgs(def: LilyTaskDefinition): string[] {
   const s = readSettings();
-  const args = ['train', def.config, '--device', s.device];
+  const args = ['train', def.config];
+  if (s.device !== 'auto') args.push('--device', s.device);
   if (s.threads !== undefined) args.push('--threads', String(s.threads));
   if (def.maxSteps !== undefined) args.push('--max-steps', String(def.maxSteps));
   if (def.compareWithLora) args.push('--compare-lora');
