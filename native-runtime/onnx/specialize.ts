@@ -18,6 +18,7 @@ export interface SpecializeOptions {
 }
 
 const FLOAT_TYPES = new Set<DataType>(['float32', 'float64', 'float16', 'bfloat16']);
+const DATA_DEPENDENT_SHAPE_OPS = new Set(['NonZero', 'Unique', 'Compress', 'Loop', 'If', 'Scan']);
 
 /** A copy of the model whose graph can be edited without touching the original (tensors shared). */
 export function cloneModel(model: Model): Model {
@@ -111,6 +112,12 @@ export async function specialize(model: Model, inputShapes: Record<string, numbe
 
   // Which values can become initializers: static, small, and not derived from a weight.
   const { isStatic, touchesWeight } = analyzeStatic(g);
+  // A shape that depends on data cannot be fixed by fixing the input shapes.
+  for (const n of g.nodes) {
+    if (DATA_DEPENDENT_SHAPE_OPS.has(n.opType) && !n.outputs.every((o) => !o || isStatic.has(o))) {
+      throw new Error(`specialize: node ${n.name} (${n.opType}) has an output shape that depends on the input data; a training step needs fixed shapes, so this model cannot be specialised (re-export it without ${n.opType} on the data path)`);
+    }
+  }
   const protectedNames = new Set([...g.outputs.map((o) => o.name), ...keep]);
   const foldable = (name: string, dtype: DataType, dims: number[]) =>
     isStatic.has(name) && !g.initializers.has(name) && !protectedNames.has(name) && dtype !== 'string' &&

@@ -97,6 +97,16 @@ describe('specialize', () => {
     assert.deepEqual(b.graph.nodes.map((n) => n.opType), a.graph.nodes.map((n) => n.opType));
   });
 
+  it('refuses data-dependent shapes (NonZero on an input)', async () => {
+    const g = emptyGraph('nz');
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: ['n'] });
+    const b = new GraphBuilder(g);
+    const y = b.op1('NonZero', ['x'], {}, 'pick');
+    g.outputs.push({ name: y, dtype: 'int64' });
+    const model: Model = { graph: g, opsetImports: [{ domain: '', version: 17 }], irVersion: 8, producerName: 't', metadata: {} };
+    await assert.rejects(specialize(model, { x: [4] }), /node pick\/NonZero \(NonZero\) has an output shape that depends on the input data/);
+  });
+
   it('caches by shape', async () => {
     const model = dynamicModel();
     const a = await specializeCached(model, { x: [1, 2, 4] });
