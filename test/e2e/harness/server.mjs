@@ -1,9 +1,34 @@
 // Starts the VS Code server bundled in code-server directly (code-server's own wrapper drops the
 // test payload on 4.139), on a free loopback port, with throwaway data directories and XDG_*
 // variables pointing into them so nothing is written to the user's home.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, spawnTracked, withTimeout } from './processes.mjs';
+
+/**
+ * User settings of the throwaway profile. Workspace trust is an application setting (a
+ * workspace's own settings cannot grant it): without it the workspace opens in restricted mode
+ * and training is refused. The rest removes start-up work and distractions from screenshots.
+ */
+const USER_SETTINGS = {
+  'security.workspace.trust.enabled': false,
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.welcomePage.walkthroughs.openOnInstall': false,
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'telemetry.telemetryLevel': 'off',
+  'update.mode': 'none',
+  'chat.disableAIFeatures': true,
+  'git.enabled': false,
+};
+
+function writeUserSettings(userDataDir) {
+  const dir = path.join(userDataDir, 'User');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2) + '\n');
+}
 
 /**
  * @param {{ nodeBin: string, serverMain: string }} vscode paths from scripts/setup-vscode.mjs
@@ -28,6 +53,7 @@ export async function startServer(vscode, tmpRoot, extraEnv, onLine) {
     XDG_RUNTIME_DIR: path.join(dirs.xdg, 'runtime'),
   };
   for (const dir of [...Object.values(dirs), ...Object.values(xdg)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeUserSettings(dirs.userData);
   const port = await freePort();
   const env = {
     ...process.env,

@@ -2,6 +2,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { RUN_FILES, type RunState, type RunStatus } from '../../../native-runtime/runFiles';
+import type { LilyExtensionApi } from '../../../src/extension';
 
 /** The repository root (this file is compiled to out/test/e2e/suite/). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
@@ -42,6 +44,7 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
       const value = await probe();
       if (value !== undefined) return value;
     } catch (err) {
+      if (err instanceof FatalWait) throw err;
       lastError = err;
     }
     if (Date.now() > deadline) {
@@ -51,3 +54,54 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** The extension's API (what activate() returns), typed. */
+export async function lilyApi(): Promise<LilyExtensionApi> {
+  const ext = await activatedExtension();
+  const api = ext.exports as LilyExtensionApi | undefined;
+  if (!api?.model || !api.backend) throw new Error(`${EXTENSION_ID} activate() returned no API (expected { model, backend, runs, diagnostics })`);
+  return api;
+}
+
+/** The bundled demo, copied into the workspace by the harness. */
+export function sentimentExample(): { dir: string; config: string; model: string } {
+  const dir = path.join(workspaceRoot(), 'sentiment');
+  const config = path.join(dir, 'sentiment.lily.json');
+  const model = path.join(dir, 'model.onnx');
+  for (const f of [config, model]) {
+    if (!fs.existsSync(f)) throw new Error(`${path.relative(workspaceRoot(), f)} is missing from the e2e workspace: the harness copies examples/sentiment/ (the bundled demo) there; is it in the repository?`);
+  }
+  return { dir, config, model };
+}
+
+/** What every Lily command returns (src/results.ts). */
+export type CommandResult<T extends object = object> = ({ ok: true } & T) | { ok: false; reason: string };
+
+/** Runs a Lily command and fails with its refusal reason unless it succeeded. */
+export async function runCommand<T extends object>(id: string, ...args: unknown[]): Promise<T> {
+  const r = await vscode.commands.executeCommand<CommandResult<T> | undefined>(id, ...args);
+  if (!r) throw new Error(`${id} returned nothing (every Lily command returns { ok, ... })`);
+  if (!r.ok) throw new Error(`${id} refused: ${r.reason}`);
+  return r;
+}
+
+/** A run's status.json, or undefined while it is missing or being replaced. */
+export function readStatus(runDir: string): RunStatus | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.status), 'utf8')) as RunStatus;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until status.json reaches one of `states`; a run that fails instead fails the test with its error. */
+export async function waitForState(runDir: string, states: RunState[], timeoutMs: number): Promise<RunStatus> {
+  return waitFor(`${path.basename(runDir)} to reach ${states.join(' or ')} (status.json: ${JSON.stringify(readStatus(runDir)?.state)})`, () => {
+    const s = readStatus(runDir);
+    if (s && s.state === 'failed' && !states.includes('failed')) throw new FatalWait(`run ${runDir} failed: ${s.error ?? 'no error recorded'}`);
+    return s && states.includes(s.state) ? s : undefined;
+  }, timeoutMs, 250);
+}
+
+/** Thrown from a waitFor probe to stop waiting at once. */
+export class FatalWait extends Error {}
