@@ -158,9 +158,17 @@ function attrToProto(name: string, a: AttrValue): onnx.AttributeProto {
 function valueInfoFromProto(v: onnx.IValueInfoProto): ValueInfo | undefined {
   const tt = v.type?.tensorType;
   if (!tt) return undefined;
+  // A dimension holds a value, a symbolic name, or neither (unknown: named after the value).
+  // Decoded messages say which through the `value` oneof; their unset fields read as the
+  // prototype defaults (0, ''), so a plain `dimValue != null` test would turn unknown into 0.
+  const which = (d: onnx.TensorShapeProto.IDimension): 'dimValue' | 'dimParam' | undefined =>
+    (d as { value?: 'dimValue' | 'dimParam' }).value ??
+    (d.dimParam ? 'dimParam' : Object.prototype.hasOwnProperty.call(d, 'dimValue') && d.dimValue != null ? 'dimValue' : undefined);
   const shape: Dim[] | undefined = tt.shape
-    ? (tt.shape.dim ?? []).map((d, k) => (d.dimValue != null && (d.value === 'dimValue' || d.dimParam == null || d.dimParam === '')
-      ? toNum(d.dimValue) : d.dimParam || `${v.name}_dim${k}`))
+    ? (tt.shape.dim ?? []).map((d, k) => {
+      const kind = which(d);
+      return kind === 'dimValue' ? toNum(d.dimValue!) : kind === 'dimParam' && d.dimParam ? d.dimParam : `${v.name}_dim${k}`;
+    })
     : undefined;
   return { name: v.name ?? '', dtype: dtypeFromOnnx(tt.elemType ?? 1), shape };
 }

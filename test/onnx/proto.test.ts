@@ -6,7 +6,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { Model, Tensor } from '../../native-runtime/onnx/ir';
-import { loadModel, modelToBytes, saveModel, tensorBytes } from '../../native-runtime/onnx/proto';
+import { onnx } from 'onnx-proto';
+import { loadModel, modelFromBytes, modelToBytes, saveModel, tensorBytes } from '../../native-runtime/onnx/proto';
 import { exportOracleModel, readSafetensors, type StTensor } from '../oracle/oracleFiles';
 
 function toOrt(t: StTensor): ort.Tensor {
@@ -138,6 +139,23 @@ describe('onnx/proto: reading and writing .onnx files', function () {
       assert.match(e.message, /initializer \S+: cannot open external data file .*model\.onnx\.data/);
       return true;
     });
+  });
+
+  it('reads fixed, symbolic and unknown dimensions (unknown is not 0)', () => {
+    const bytes = onnx.ModelProto.encode(onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'dims',
+        node: [{ opType: 'Identity', input: ['x'], output: ['y'], name: 'id' }],
+        input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 0 }, { dimParam: 'batch' }, {}, { dimValue: 7 }] } } } }],
+        output: [{ name: 'y', type: { tensorType: { elemType: 1 } } }],
+      },
+    })).finish();
+    const m = modelFromBytes(bytes);
+    assert.deepStrictEqual(m.graph.inputs[0].shape, [0, 'batch', 'x_dim2', 7]);
+    assert.strictEqual(m.graph.outputs[0].shape, undefined, 'no shape: unknown rank');
+    assert.deepStrictEqual(modelFromBytes(modelToBytes(m)).graph.inputs[0].shape, [0, 'batch', 'x_dim2', 7]);
   });
 
   it('a missing .onnx file names it', () => {
