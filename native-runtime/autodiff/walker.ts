@@ -4,7 +4,7 @@
 // and report ops that have no rule.
 import type { Graph, Node } from '../onnx/ir';
 import { attr, GraphBuilder } from '../onnx/ir';
-import { emitReduceSum, GradContext, scalarConst, zerosOfShape } from './context';
+import { emitReduceSum, GradContext, zerosOfShape } from './context';
 import { NON_DIFFERENTIABLE, RULES } from './rules';
 import { FLOAT_DTYPES, findValueInfo, sameShape, valueDtype, valueShape } from './shapes';
 
@@ -174,7 +174,7 @@ export function unbroadcast(b: GraphBuilder, g: string, from: number[], to: numb
 }
 
 /** Emits sum over all elements of x_i^2 for every tensor in `names` (a float scalar, shape []). */
-export function emitSumOfSquares(b: GraphBuilder, names: string[], opts: { opset?: number; scope?: string } = {}): string {
+export function emitSumOfSquares(b: GraphBuilder, names: string[], opts: { scope?: string } = {}): string {
   if (names.length === 0) throw new Error('emitSumOfSquares: no tensors given');
   const scope = opts.scope ?? 'sum_of_squares';
   const parts = names.map((n) => b.op('ReduceSumSquare', [n], { keepdims: attr.i(0) }, { scope })[0]);
