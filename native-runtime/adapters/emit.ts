@@ -1,7 +1,7 @@
 // Opset-aware emitters for the few ops whose signature changed between opsets (reductions,
 // Unsqueeze), plus shape look-ups on specialised graphs. Adapter injection, losses and the
 // optimizer all emit through these so that they work on models exported at opset 13..18+.
-import type { AttrValue, GraphBuilder, Model } from '../onnx/ir';
+import type { AttrValue, DataType, GraphBuilder, Model } from '../onnx/ir';
 import { attr, defaultOpset } from '../onnx/ir';
 
 export class Emitter {
@@ -12,6 +12,17 @@ export class Emitter {
     if (this.opset < 13) {
       throw new Error(`model opset ${this.opset} is too old: adapters and training need opset >= 13; re-export the model with opset_version=17`);
     }
+  }
+
+  /** Records a value's dtype and static shape (skipped when a dim is unknown, i.e. negative). */
+  setShape(name: string, dims: number[] | undefined, dtype: DataType = 'float32'): string {
+    if (dims && dims.every((d) => d >= 0)) this.b.graph.valueInfo.set(name, { name, dtype, shape: dims });
+    return name;
+  }
+
+  /** One node with one output whose shape is recorded (autodiff reads shapes from valueInfo). */
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue>, dims: number[] | undefined, scope: string, dtype: DataType = 'float32'): string {
+    return this.setShape(this.b.op1(opType, inputs, attrs, scope), dims, dtype);
   }
 
   /** ReduceSum: axes became an input at opset 13. */

@@ -155,16 +155,12 @@ function prepareMask(model: Model, e: Emitter, cfg: ResolvedAdapter, maskInput: 
   }
   const g = model.graph;
   const start = g.nodes.length;
-  const b = e.b;
   const rows = tensorSize(staticShape(model, maskInput) ?? [-1]);
-  const setVi = (name: string, shape: number[]) => {
-    if (shape.every((d) => d >= 0)) g.valueInfo.set(name, { name, dtype: 'float32', shape });
-    return name;
-  };
-  const asFloat = setVi(b.op1('Cast', [maskInput], { to: attr.i(1) }, 'lily_mask'), staticShape(model, maskInput) ?? [-1]);
-  const column = setVi(e.reshape(asFloat, [-1, 1], 'lily_mask'), [rows, 1]);
-  const total = setVi(e.reduceSum(column, undefined, false, 'lily_mask'), []);
-  const count = setVi(b.op1('Max', [total, e.scalar(1, 'lily_mask/one')], {}, 'lily_mask'), []);
+  const scope = 'lily_mask';
+  const asFloat = e.op('Cast', [maskInput], { to: attr.i(1) }, staticShape(model, maskInput), scope);
+  const column = e.setShape(e.reshape(asFloat, [-1, 1], scope), [rows, 1]);
+  const total = e.setShape(e.reduceSum(column, undefined, false, scope), []);
+  const count = e.op('Max', [total, e.scalar(1, `${scope}/one`)], {}, [], scope);
   g.nodes.unshift(...g.nodes.splice(start));
   return { column, count, rows };
 }
@@ -189,7 +185,7 @@ function emitLayer(model: Model, e: Emitter, node: Node, al: AdaptedLayer, cfg: 
 
   const ctx0 = (maskCol: MaskColumn | undefined, x2: string) => new LayerContext(e, scope, x2, rows, maskCol);
   const x2 = xShape && xShape.length === 2 ? x : e.reshape(x, [-1, dIn], scope);
-  if (x2 !== x && rows >= 0) g.valueInfo.set(x2, { name: x2, dtype: 'float32', shape: [rows, dIn] });
+  if (x2 !== x) e.setShape(x2, [rows, dIn]);
 
   let delta2: string;
   if (cfg.method === 'lily') {
@@ -200,6 +196,7 @@ function emitLayer(model: Model, e: Emitter, node: Node, al: AdaptedLayer, cfg: 
     delta2 = out.delta;
     al.routerOutput = `${scope}${ROUTER_SUFFIX}`;
     b.op('Reshape', [out.probs, b.constInt64([cfg.num_B], false, `${scope}/shape`)], {}, { outputs: [al.routerOutput], scope });
+    e.setShape(al.routerOutput, [cfg.num_B]);
     g.outputs.push({ name: al.routerOutput, dtype: 'float32', shape: [cfg.num_B] });
     if (exposeTokenProbs) {
       al.tokenProbsOutput = `${scope}${TOKEN_PROBS_SUFFIX}`;
@@ -214,7 +211,7 @@ function emitLayer(model: Model, e: Emitter, node: Node, al: AdaptedLayer, cfg: 
   if (!(yShape && yShape.length === 2)) {
     const shape = yShape ? b.constInt64(yShape, false, `${scope}/shape`) : b.op1('Shape', [yBase], {}, scope);
     delta = b.op1('Reshape', [delta2, shape], {}, scope);
-    if (yShape) g.valueInfo.set(delta, { name: delta, dtype: 'float32', shape: yShape });
+    e.setShape(delta, yShape);
   }
   b.op('Add', [yBase, delta], {}, { outputs: [y], scope });
 }

@@ -27,12 +27,11 @@ export class LayerContext {
 
   /** Records a value's static shape (skipped when any dim is unknown). */
   setShape(name: string, dims: number[]): string {
-    if (dims.every((d) => d >= 0)) this.e.b.graph.valueInfo.set(name, { name, dtype: 'float32', shape: dims });
-    return name;
+    return this.e.setShape(name, dims);
   }
 
   op(opType: string, inputs: string[], attrs: Record<string, AttrValue>, dims: number[]): string {
-    return this.setShape(this.e.b.op1(opType, inputs, attrs, this.scope), dims);
+    return this.e.op(opType, inputs, attrs, dims, this.scope);
   }
 
   /** `t * scaling`, or `t` itself when scaling is 1. */

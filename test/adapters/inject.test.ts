@@ -34,7 +34,7 @@ function inject(cfg: AdapterSection, opts: Parameters<typeof injectAdapters>[2] 
 /** Forward of tinyModel in float64 with `delta(layerIndex, rows)` added to each value layer. */
 function referenceLogits(base: Model, delta: (l: number, x: Float64Array) => Float64Array): Float64Array {
   const w = (n: string) => base.graph.initializers.get(n)!.data as Float32Array;
-  let x = Float64Array.from(X);
+  let x: Float64Array = Float64Array.from(X);
   for (let l = 0; l < 2; l++) {
     const y = matmul(x, w(`onnx::MatMul_${l}`), B * T, D, D);
     const bias = w(`layer.${l}.value.bias`);

@@ -1,0 +1,151 @@
+// The training step as ONE ONNX graph: specialised forward with the adapter injected, the task
+// loss, reverse-mode gradients of the trainable tensors only (adapter + modules_to_save),
+// global-norm clipping and the optimizer update. Plus the matching eval graph (forward + loss,
+// no gradients). Frozen weights stay initializers; trainable tensors and optimizer states are
+// graph inputs whose updated values are graph outputs (the runner swaps them between steps).
+import type { AdapterSection, TaskType } from '../config/types';
+import type { Model } from '../onnx/ir';
+import { GraphBuilder } from '../onnx/ir';
+import { cloneModel, specialize } from '../onnx/specialize';
+import { buildGradients } from '../autodiff';
+import { resolveAdapterConfig, type ResolvedAdapter } from '../adapters/defaults';
+import { Emitter } from '../adapters/emit';
+import { injectAdapters, type AdapterParam, type Injection } from '../adapters/inject';
+import { addLoss, type LossGraph } from './losses';
+import { addOptimizer, type OptimizerGraph, type OptimizerOptions } from './optimizers';
+
+export interface StepOptions {
+  /** The config's adapter section (defaults are applied here). */
+  adapter: AdapterSection;
+  task: TaskType;
+  /** Concrete shape of every dynamic model input for this step, e.g. {input_ids: [16, 128], attention_mask: [16, 128]}. */
+  inputShapes: Record<string, number[]>;
+  /** Model output holding the logits (default: the first graph output). */
+  logitsOutput?: string;
+  /** Name of the labels input the step adds (default `labels`). */
+  labelInput?: string;
+  /** Attention-mask input for `masked` routing (default: `attention_mask` when the model has it). */
+  maskInput?: string;
+  /** Optimizer settings; missing ones get the config defaults (AdamW, betas 0.9/0.999, eps 1e-8, wd 0, clip 1). */
+  optimizer?: Partial<OptimizerOptions>;
+  /** Seed of the default adapter initialisation (default 42). */
+  seed?: number;
+  /** Initial adapter tensors by internal name (e.g. from a PEFT file); the rest get the default init. */
+  initial?: Map<string, Float32Array>;
+  /** Eval graph only: also output per-row router probabilities `<module>.lily_router_token_probs`. */
+  exposeTokenProbs?: boolean;
+  /** Train graph: also output each raw (unclipped) gradient as `<param>.grad` (parity checks, debugging). */
+  exposeGradients?: boolean;
+}
+
+/** Fixed names of the step's scalar inputs and outputs. */
+export const STEP_IO = {
+  lr: 'lr',
+  step: 'step',
+  loss: 'loss',
+  /** Number of labels the loss averaged over (tokens for LM / token classification). */
+  lossCount: 'loss_count',
+  gradNorm: 'grad_norm',
+} as const;
+
+export interface RouterOutput {
+  module: string;
+  target: string;
+  /** Graph output [num_B]. */
+  output: string;
+  /** Eval graph with exposeTokenProbs: graph output [rows, num_B]. */
+  tokenOutput?: string;
+}
+
+export interface TrainingStepGraphs {
+  train: Model;
+  eval: Model;
+  adapter: ResolvedAdapter;
+  injection: Injection;
+  /** Trainable tensors in a fixed order, with their initial values. */
+  params: AdapterParam[];
+  optimizer: OptimizerGraph;
+  resolvedOptimizer: OptimizerOptions;
+  /** Model inputs the caller feeds each step (besides labels). */
+  dataInputs: string[];
+  labels: LossGraph['labels'];
+  logits: string;
+  routerOutputs: RouterOutput[];
+  /** With exposeGradients: parameter -> its gradient output. */
+  gradOutputs?: Map<string, string>;
+}
+
+export const DEFAULT_OPTIMIZER: OptimizerOptions = { optimizer: 'adamw', betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, momentum: 0.9, max_grad_norm: 1 };
+
+export async function buildTrainingStep(model: Model, opts: StepOptions): Promise<TrainingStepGraphs> {
+  const adapter = resolveAdapterConfig(opts.adapter);
+  const optimizer: OptimizerOptions = { ...DEFAULT_OPTIMIZER, ...stripUndefined(opts.optimizer ?? {}) };
+  const logits = opts.logitsOutput ?? model.graph.outputs[0]?.name;
+  if (!logits || !model.graph.outputs.some((o) => o.name === logits)) {
+    throw new Error(`model.output: "${logits}" is not an output of the model (outputs: ${model.graph.outputs.map((o) => o.name).join(', ')})`);
+  }
+  const hasMask = model.graph.inputs.some((i) => i.name === 'attention_mask');
+  const maskInput = opts.maskInput ?? (hasMask ? 'attention_mask' : undefined);
+
+  // Forward: specialise (static shapes everywhere), keep only the logits as a model output.
+  const fwd = await specialize(model, opts.inputShapes);
+  fwd.graph.outputs = fwd.graph.outputs.filter((o) => o.name === logits);
+  const dataInputs = fwd.graph.inputs.map((i) => i.name);
+  const injection = injectAdapters(fwd, adapter, { seed: opts.seed, initial: opts.initial, maskInput, exposeTokenProbs: opts.exposeTokenProbs });
+  const e = new Emitter(new GraphBuilder(fwd.graph), fwd);
+  const loss = addLoss(fwd, e, opts.task, logits, opts.labelInput ?? 'labels');
+  expose(e, loss.loss, STEP_IO.loss);
+  expose(e, loss.count, STEP_IO.lossCount);
+  const routerOutputs: RouterOutput[] = injection.layers
+    .filter((l) => l.routerOutput)
+    .map((l) => ({ module: l.module, target: l.target, output: l.routerOutput!, tokenOutput: l.tokenProbsOutput }));
+
+  const evalModel = cloneModel(fwd);
+
+  // Train: drop the per-row router outputs (statistics are computed on the eval graph).
+  const train = cloneModel(fwd);
+  const tokenOutputs = new Set(routerOutputs.map((r) => r.tokenOutput).filter((t): t is string => !!t));
+  train.graph.outputs = train.graph.outputs.filter((o) => !tokenOutputs.has(o.name));
+  train.graph.nodes = train.graph.nodes.filter((n) => !n.outputs.some((o) => tokenOutputs.has(o)));
+  const params = injection.params;
+  const grads = buildGradients(train.graph, STEP_IO.loss, params.map((p) => p.name), { opset: e.opset });
+  const te = new Emitter(new GraphBuilder(train.graph), train);
+  let gradOutputs: Map<string, string> | undefined;
+  if (opts.exposeGradients) {
+    gradOutputs = new Map();
+    for (const p of params) {
+      const out = te.b.fresh(`${p.name}.grad`);
+      te.b.op('Identity', [grads.get(p.name)!], {}, { outputs: [out], scope: 'grad' });
+      te.setShape(out, p.dims);
+      train.graph.outputs.push({ name: out, dtype: 'float32', shape: p.dims });
+      gradOutputs.set(p.name, out);
+    }
+  }
+  const opt = addOptimizer(te, params.map((p) => ({ name: p.name, dims: p.dims })), grads, optimizer, { lr: STEP_IO.lr, step: STEP_IO.step, gradNorm: STEP_IO.gradNorm });
+
+  return {
+    train,
+    eval: evalModel,
+    adapter,
+    injection,
+    params,
+    optimizer: opt,
+    resolvedOptimizer: optimizer,
+    dataInputs,
+    labels: loss.labels,
+    logits,
+    routerOutputs,
+    gradOutputs,
+  };
+}
+
+/** Adds `value` as a graph output named `name` (through Identity). */
+function expose(e: Emitter, value: string, name: string): void {
+  e.b.op('Identity', [value], {}, { outputs: [name], scope: name });
+  e.setShape(name, []);
+  e.b.graph.outputs.push({ name, dtype: 'float32', shape: [] });
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

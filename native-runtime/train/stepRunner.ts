@@ -1,0 +1,262 @@
+// Runs training steps: one ORT session per batch shape (the last batch of an epoch is usually
+// smaller, and padding it would change Lily's batch-mean routing, so a second shape is compiled
+// rather than padded). Parameters and optimizer states live in preallocated Float32Array pairs
+// shared by every shape: each step reads `cur` and ORT writes into `next` (preallocated
+// outputs), then the two swap, so no parameter-sized array is allocated by us per step.
+import * as ort from 'onnxruntime-node';
+import type { Model } from '../onnx/ir';
+import { modelToBytes } from '../onnx/proto';
+import { createSession, type Device, type DeviceRequest } from '../onnx/session';
+import type { AdapterParam } from '../adapters/inject';
+import { buildTrainingStep, STEP_IO, type StepOptions, type TrainingStepGraphs } from './step';
+
+export interface RunnerOptions extends Omit<StepOptions, 'inputShapes'> {
+  device?: DeviceRequest;
+  threads?: number;
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+  /** Mean router probabilities [num_B] per adapted Lily layer (module -> probs), this batch. */
+  routerProbs: Map<string, Float32Array>;
+  /** With `exposeGradients`: the raw (unclipped) gradients of this step, by parameter. */
+  grads?: Map<string, Float32Array>;
+}
+
+export interface EvalResult {
+  loss: number;
+  /** Number of labels the loss averaged over. */
+  count: number;
+  logits: ort.Tensor;
+  routerProbs: Map<string, Float32Array>;
+  /** With exposeTokenProbs: per-row router probabilities [rows, num_B] per layer. */
+  tokenProbs?: Map<string, ort.Tensor>;
+}
+
+export interface OptimizerStateSnapshot {
+  /** Optimizer steps taken so far. */
+  step: number;
+  /** `<param>.<slot>` -> values (copies). */
+  tensors: Map<string, Float32Array>;
+}
+
+/** A double buffer: ORT reads `cur`, writes `next`; then they swap. */
+class Slot {
+  cur: ort.Tensor;
+  next: ort.Tensor;
+  constructor(readonly dims: number[], init?: Float32Array) {
+    const n = dims.reduce((a, b) => a * b, 1);
+    this.cur = new ort.Tensor('float32', init ? Float32Array.from(init) : new Float32Array(n), dims);
+    this.next = new ort.Tensor('float32', new Float32Array(n), dims);
+  }
+  swap(): void {
+    const t = this.cur;
+    this.cur = this.next;
+    this.next = t;
+  }
+  get data(): Float32Array {
+    return this.cur.data as Float32Array;
+  }
+}
+
+interface Compiled {
+  graphs: TrainingStepGraphs;
+  train?: ort.InferenceSession;
+  eval?: ort.InferenceSession;
+}
+
+export class StepRunner {
+  private readonly compiled = new Map<string, Promise<Compiled>>();
+  private readonly paramSlots = new Map<string, Slot>();
+  private readonly stateSlots = new Map<string, Slot[]>();
+  private steps = 0;
+  device: Device | undefined;
+  deviceNote: string | undefined;
+
+  private constructor(private readonly model: Model, private readonly opts: RunnerOptions, private readonly first: TrainingStepGraphs) {
+    for (const p of first.params) {
+      this.paramSlots.set(p.name, new Slot(p.dims, p.init));
+      this.stateSlots.set(p.name, first.optimizer.stateSlots.map(() => new Slot(p.dims)));
+    }
+  }
+
+  /** Builds the step for `inputShapes` (the usual batch shape) and opens its session. */
+  static async create(model: Model, inputShapes: Record<string, number[]>, opts: RunnerOptions): Promise<StepRunner> {
+    const graphs = await buildTrainingStep(model, { ...opts, inputShapes });
+    const runner = new StepRunner(model, opts, graphs);
+    runner.compiled.set(shapeKey(inputShapes), Promise.resolve({ graphs }));
+    await runner.session(inputShapes, 'train');
+    return runner;
+  }
+
+  /** Trainable tensors in a fixed order (adapter tensors, then modules_to_save). */
+  get params(): Array<Pick<AdapterParam, 'name' | 'dims' | 'role'>> {
+    return this.first.params.map((p) => ({ name: p.name, dims: [...p.dims], role: p.role }));
+  }
+
+  get graphs(): TrainingStepGraphs {
+    return this.first;
+  }
+
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  /** One optimizer step on `batch` (data inputs and `labels`) with learning rate `lr`. */
+  async step(batch: Record<string, ort.Tensor>, lr: number): Promise<StepResult> {
+    const shapes = this.batchShapes(batch);
+    const { graphs } = await this.compiledFor(shapes);
+    const session = await this.session(shapes, 'train');
+    const t = this.steps + 1;
+    const feeds: Record<string, ort.Tensor> = { ...this.dataFeeds(batch, graphs), [STEP_IO.lr]: scalar(lr), [STEP_IO.step]: scalar(t) };
+    const fetches: Record<string, ort.Tensor | null> = { [STEP_IO.loss]: null, [STEP_IO.gradNorm]: null };
+    for (const r of graphs.routerOutputs) fetches[r.output] = null;
+    for (const g of graphs.gradOutputs?.values() ?? []) fetches[g] = null;
+    for (const p of graphs.params) {
+      const slot = this.paramSlots.get(p.name)!;
+      feeds[p.name] = slot.cur;
+      fetches[graphs.optimizer.paramOutputs.get(p.name)!] = slot.next;
+      const st = graphs.optimizer.states.get(p.name)!;
+      this.stateSlots.get(p.name)!.forEach((s, k) => {
+        feeds[st.inputs[k]] = s.cur;
+        fetches[st.outputs[k]] = s.next;
+      });
+    }
+    const out = await session.run(feeds, fetches);
+    for (const s of this.paramSlots.values()) s.swap();
+    for (const list of this.stateSlots.values()) for (const s of list) s.swap();
+    this.steps = t;
+    return {
+      loss: (out[STEP_IO.loss].data as Float32Array)[0],
+      gradNorm: (out[STEP_IO.gradNorm].data as Float32Array)[0],
+      routerProbs: new Map(graphs.routerOutputs.map((r) => [r.module, out[r.output].data as Float32Array])),
+      grads: graphs.gradOutputs && new Map([...graphs.gradOutputs].map(([p, g]) => [p, out[g].data as Float32Array])),
+    };
+  }
+
+  /** Forward + loss on `batch` with the current parameters; no update. */
+  async evaluate(batch: Record<string, ort.Tensor>): Promise<EvalResult> {
+    const shapes = this.batchShapes(batch);
+    const { graphs } = await this.compiledFor(shapes);
+    const session = await this.session(shapes, 'eval');
+    const feeds: Record<string, ort.Tensor> = this.dataFeeds(batch, graphs);
+    for (const p of graphs.params) feeds[p.name] = this.paramSlots.get(p.name)!.cur;
+    const out = await session.run(feeds);
+    const tokenOutputs = graphs.routerOutputs.filter((r) => r.tokenOutput);
+    return {
+      loss: (out[STEP_IO.loss].data as Float32Array)[0],
+      count: (out[STEP_IO.lossCount].data as Float32Array)[0],
+      logits: out[graphs.logits],
+      routerProbs: new Map(graphs.routerOutputs.map((r) => [r.module, out[r.output].data as Float32Array])),
+      tokenProbs: tokenOutputs.length ? new Map(tokenOutputs.map((r) => [r.module, out[r.tokenOutput!]])) : undefined,
+    };
+  }
+
+  /** Copies of the current trainable tensors, by internal name. */
+  getParams(): Map<string, Float32Array> {
+    return new Map([...this.paramSlots].map(([k, s]) => [k, Float32Array.from(s.data)]));
+  }
+
+  /** Overwrites trainable tensors (e.g. when resuming); names and sizes must match. */
+  setParams(values: Map<string, Float32Array>): void {
+    for (const [name, v] of values) {
+      const slot = this.paramSlots.get(name);
+      if (!slot) throw new Error(`setParams: "${name}" is not a trainable tensor of this run (have ${[...this.paramSlots.keys()].slice(0, 5).join(', ')}, ...)`);
+      if (v.length !== slot.data.length) throw new Error(`setParams: "${name}" has ${v.length} values, expected ${slot.data.length} (shape [${slot.dims.join(', ')}])`);
+      slot.data.set(v);
+    }
+  }
+
+  getOptimizerState(): OptimizerStateSnapshot {
+    const tensors = new Map<string, Float32Array>();
+    const slots = this.first.optimizer.stateSlots;
+    for (const [name, list] of this.stateSlots) list.forEach((s, k) => tensors.set(`${name}.${slots[k]}`, Float32Array.from(s.data)));
+    return { step: this.steps, tensors };
+  }
+
+  setOptimizerState(state: OptimizerStateSnapshot): void {
+    const slots = this.first.optimizer.stateSlots;
+    for (const [name, list] of this.stateSlots) {
+      list.forEach((s, k) => {
+        const key = `${name}.${slots[k]}`;
+        const v = state.tensors.get(key);
+        if (!v) throw new Error(`setOptimizerState: the checkpoint has no "${key}" (was it written by another optimizer or adapter?)`);
+        if (v.length !== s.data.length) throw new Error(`setOptimizerState: "${key}" has ${v.length} values, expected ${s.data.length}`);
+        s.data.set(v);
+      });
+    }
+    this.steps = state.step;
+  }
+
+  async release(): Promise<void> {
+    for (const c of this.compiled.values()) {
+      const done = await c;
+      await done.train?.release();
+      await done.eval?.release();
+      done.train = done.eval = undefined;
+    }
+    this.compiled.clear();
+  }
+
+  private batchShapes(batch: Record<string, ort.Tensor>): Record<string, number[]> {
+    const shapes: Record<string, number[]> = {};
+    for (const name of this.first.dataInputs) {
+      const t = batch[name];
+      if (!t) throw new Error(`batch: missing model input "${name}" (the batch has ${Object.keys(batch).join(', ')})`);
+      shapes[name] = [...t.dims];
+    }
+    if (!batch[this.first.labels.name]) throw new Error(`batch: missing "${this.first.labels.name}" (the labels of the ${this.opts.task} task)`);
+    return shapes;
+  }
+
+  private dataFeeds(batch: Record<string, ort.Tensor>, graphs: TrainingStepGraphs): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of graphs.dataInputs) feeds[name] = batch[name];
+    const labels = batch[graphs.labels.name];
+    if (labels.type !== graphs.labels.dtype) {
+      throw new Error(`batch: "${graphs.labels.name}" is ${labels.type}, expected ${graphs.labels.dtype} for the ${this.opts.task} task`);
+    }
+    feeds[graphs.labels.name] = labels;
+    return feeds;
+  }
+
+  private compiledFor(shapes: Record<string, number[]>): Promise<Compiled> {
+    const key = shapeKey(shapes);
+    let c = this.compiled.get(key);
+    if (!c) {
+      // Same adapter config and seed: identical tensor names and shapes; the values stay ours.
+      c = buildTrainingStep(this.model, { ...this.opts, inputShapes: shapes }).then((graphs) => ({ graphs }));
+      this.compiled.set(key, c);
+      c.catch(() => this.compiled.delete(key));
+    }
+    return c;
+  }
+
+  private async session(shapes: Record<string, number[]>, kind: 'train' | 'eval'): Promise<ort.InferenceSession> {
+    const c = await this.compiledFor(shapes);
+    const have = c[kind];
+    if (have) return have;
+    const { session, device, note } = await createSession(modelToBytes(c.graphs[kind]), {
+      // Every shape runs where the first one landed (`auto` must not pick differently later).
+      device: this.device ?? this.opts.device ?? 'cpu',
+      threads: this.opts.threads,
+      optimization: this.opts.optimization,
+    });
+    if (!this.device) {
+      this.device = device;
+      this.deviceNote = note;
+    }
+    c[kind] = session;
+    return session;
+  }
+}
+
+function scalar(v: number): ort.Tensor {
+  return new ort.Tensor('float32', Float32Array.of(v), []);
+}
+
+function shapeKey(shapes: Record<string, number[]>): string {
+  return JSON.stringify(Object.keys(shapes).sort().map((k) => [k, shapes[k]]));
+}
