@@ -1,0 +1,31 @@
+// Exit codes of the `lily` command and the errors that map to them. Invalid input (bad config,
+// missing file, malformed data line, unusable model, bad arguments) is 2, so scripts can tell a
+// mistake to fix from a runtime failure (1). An interrupted run is 130, as shells report SIGINT.
+import { ConfigError } from '../config/validate';
+import { DataError } from '../train/data/errors';
+
+export const EXIT = { ok: 0, failure: 1, invalidInput: 2, interrupted: 130 } as const;
+
+/** A problem with what the user gave: the message names the file and field or line. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+/** Bad command-line usage; the message ends with a pointer to `--help`. */
+export class UsageError extends InputError {
+  constructor(message: string, command?: string) {
+    super(`${message}\nRun \`lily ${command ? `${command} ` : ''}--help\` for usage.`);
+    this.name = 'UsageError';
+  }
+}
+
+export function isInputError(e: unknown): boolean {
+  return e instanceof InputError || e instanceof ConfigError || e instanceof DataError;
+}
+
+export function exitCodeOf(e: unknown): number {
+  return isInputError(e) ? EXIT.invalidInput : EXIT.failure;
+}

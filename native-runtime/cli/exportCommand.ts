@@ -1,0 +1,53 @@
+// `lily export <run> --format F`: writes a run's adapter in another format. Formats are a table:
+// each exporter takes the run directory and an output folder and returns the files it wrote.
+import * as path from 'path';
+import { writePeftAdapter } from '../io/peft';
+import { Command, JSON_OPTION } from './command';
+import { EXIT, InputError, UsageError } from './errors';
+import { Output } from './io';
+import { isRunDir, readRunConfig, runAdapterWeights } from './runAdapter';
+
+export interface ExportContext {
+  runDir: string;
+  outDir: string;
+  log: (message: string) => void;
+}
+
+export type Exporter = (ctx: ExportContext) => Promise<string[]>;
+
+/** Export formats by name. Merged/adapted ONNX exporters register here. */
+export const EXPORTERS: Record<string, Exporter> = {
+  peft: async ({ runDir, outDir, log }) => {
+    const { weights, source } = runAdapterWeights(runDir);
+    const cfg = readRunConfig(runDir);
+    log(`Exporting ${source} as a PEFT adapter`);
+    return writePeftAdapter(outDir, weights, { task: cfg.model.task, base_model_name_or_path: cfg.model.path });
+  },
+};
+
+export const exportCommand: Command = {
+  spec: {
+    name: 'export',
+    usage: '<run-dir>',
+    summary: 'Export a run\'s adapter (default format: peft, loadable with PeftModel.from_pretrained).',
+    positional: { min: 1, max: 1 },
+    options: [
+      { name: 'format', kind: 'string', value: 'F', help: `Output format: ${Object.keys(EXPORTERS).join(', ')} (default peft).` },
+      { name: 'out', kind: 'string', value: 'DIR', help: 'Output folder (default <run-dir>/export/<format>).' },
+      JSON_OPTION,
+    ],
+  },
+  async run(args, ctx) {
+    const out = new Output(ctx.io, !!args.options.json);
+    const runDir = path.resolve(ctx.cwd, args.positional[0]);
+    const format = (args.options.format as string | undefined) ?? 'peft';
+    const exporter = EXPORTERS[format];
+    if (!exporter) throw new UsageError(`lily export: unknown --format "${format}"; available: ${Object.keys(EXPORTERS).join(', ')}`, 'export');
+    if (!isRunDir(runDir)) throw new InputError(`${runDir}: not a run directory (no config.json); give a folder under .lily/runs`);
+    const outDir = path.resolve(ctx.cwd, (args.options.out as string | undefined) ?? path.join(runDir, 'export', format));
+    const files = await exporter({ runDir, outDir, log: (m) => out.log(m) });
+    if (out.json) out.emit({ files });
+    else for (const f of files) out.print(f);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,5 @@
+// Evaluation hooks the `train` command passes to the trainer: router statistics and spectra
+// (native-runtime/inspect) register here, so the trainer does not depend on the inspect code.
+import type { EvaluateHook } from '../train/trainer';
+
+export const EVALUATE_HOOKS: EvaluateHook[] = [];

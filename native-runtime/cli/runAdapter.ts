@@ -1,0 +1,39 @@
+// The adapter of a finished (or stopped) run: its compact adapter file when present, else its
+// newest checkpoint, with the sharing structure rebuilt from the run's config and model.
+import * as fs from 'fs';
+import * as path from 'path';
+import { findLinearLayers } from '../adapters/targets';
+import { resolveSavedTensors } from '../adapters/modulesToSave';
+import type { ResolvedConfig } from '../config/resolved';
+import type { AdapterWeights } from '../io/adapterWeights';
+import { latestCheckpoint, loadCheckpoint } from '../io/checkpoint';
+import { COMPACT_ADAPTER_FILE, readCompactAdapter } from '../io/compactAdapter';
+import { RUN_FILES } from '../runFiles';
+import { loadConfigModel, matchedTargets } from '../train/trainer';
+import { InputError } from './errors';
+
+export function isRunDir(p: string): boolean {
+  return fs.existsSync(path.join(p, RUN_FILES.config)) && fs.statSync(p).isDirectory();
+}
+
+export function readRunConfig(runDir: string): ResolvedConfig {
+  const file = path.join(runDir, RUN_FILES.config);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as ResolvedConfig;
+  } catch (e) {
+    throw new InputError(`${file}: cannot read the run's config (${(e as Error).message}); is ${runDir} a run directory?`);
+  }
+}
+
+export function runAdapterWeights(runDir: string): { weights: AdapterWeights; source: string } {
+  const compact = path.join(runDir, RUN_FILES.adapter, COMPACT_ADAPTER_FILE);
+  if (fs.existsSync(compact)) return { weights: readCompactAdapter(compact), source: compact };
+  const ck = latestCheckpoint(runDir);
+  if (!ck) throw new InputError(`${runDir}: the run has neither ${RUN_FILES.adapter}/${COMPACT_ADAPTER_FILE} nor a checkpoint; nothing to export (did it fail before the first checkpoint?)`);
+  const cfg = readRunConfig(runDir);
+  const model = loadConfigModel(cfg);
+  const targets = matchedTargets(cfg, model);
+  const saved = resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save);
+  const state = loadCheckpoint(ck.dir);
+  return { weights: { settings: cfg.adapter, targets, saved, tensors: state.params }, source: ck.dir };
+}

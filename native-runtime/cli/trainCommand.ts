@@ -1,0 +1,77 @@
+// `lily train <config>`: validates everything before creating the run directory, then trains
+// with a progress bar (or, with --json, the TrainEvent lines the server relays).
+import * as path from 'path';
+import type { DeviceRequest } from '../onnx/session';
+import type { TrainEvent } from '../protocol';
+import { headlineMetric } from '../train/metrics';
+import { prepareTraining, runTraining } from '../train/trainer';
+import { Command, JSON_OPTION } from './command';
+import { loadConfigArg } from './configArg';
+import { EXIT, UsageError } from './errors';
+import { EVALUATE_HOOKS } from './hooks';
+import { Output } from './io';
+import { ProgressBar } from './progress';
+
+const DEVICES: DeviceRequest[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+
+export const trainCommand: Command = {
+  spec: {
+    name: 'train',
+    usage: '<config.lily.json>',
+    summary: 'Train an adapter as the config says; writes a run directory (default .lily/runs/<id>).',
+    details: [
+      'Everything is validated before the run directory is created. Ctrl-C stops after a checkpoint;',
+      'continue with --resume <run dir>. Exit codes: 0 completed, 1 failed, 2 invalid input, 130 stopped.',
+    ],
+    positional: { min: 1, max: 1 },
+    options: [
+      { name: 'max-steps', kind: 'int', value: 'N', help: 'Stop after N optimizer steps (overrides training.max_steps and epochs).' },
+      { name: 'run-dir', kind: 'string', value: 'DIR', help: 'Create the run here instead of <output.dir>/<id>.' },
+      { name: 'resume', kind: 'string', value: 'RUN_OR_CKPT', help: 'Continue a run from its latest checkpoint (or from a checkpoints/step-N folder).' },
+      { name: 'compare-lora', kind: 'bool', help: 'Train LoRA at the same trainable-parameter budget instead (run name suffixed -lora).' },
+      { name: 'device', kind: 'string', value: 'X', help: `Execution provider: ${DEVICES.join(', ')} (overrides runtime.device).` },
+      { name: 'threads', kind: 'int', value: 'N', help: 'Intra-op threads (overrides runtime.threads).' },
+      JSON_OPTION,
+    ],
+  },
+  async run(args, ctx) {
+    const out = new Output(ctx.io, !!args.options.json);
+    const device = args.options.device as DeviceRequest | undefined;
+    if (device !== undefined && !DEVICES.includes(device)) throw new UsageError(`lily train: --device expects one of ${DEVICES.join(', ')}, got "${device}"`, 'train');
+    const config = loadConfigArg(args.positional[0], ctx.cwd, out);
+    const resume = args.options.resume as string | undefined;
+    const runDir = args.options['run-dir'] as string | undefined;
+    if (resume && runDir) throw new UsageError('lily train: --resume continues an existing run directory; do not combine it with --run-dir', 'train');
+    if (resume && args.options['compare-lora']) throw new UsageError('lily train: --compare-lora starts a new run; it cannot be combined with --resume', 'train');
+
+    const bar = out.json ? undefined : new ProgressBar(ctx.io);
+    const log = (m: string) => { bar?.clear(); out.log(m); };
+    log(`Preparing ${config.configPath} ...`);
+    const prep = await prepareTraining({
+      config,
+      maxSteps: args.options['max-steps'] as number | undefined,
+      runDir: runDir ? path.resolve(ctx.cwd, runDir) : undefined,
+      resume: resume ? path.resolve(ctx.cwd, resume) : undefined,
+      compareLora: !!args.options['compare-lora'],
+      device,
+      threads: args.options.threads as number | undefined,
+    });
+    try {
+      const onEvent = (e: TrainEvent) => {
+        if (out.json) out.emit(e);
+        else if (e.event === 'progress') bar!.update({ step: e.step, total: e.totalSteps, epoch: e.epoch, loss: e.loss, samplesPerSec: e.samplesPerSec, etaSeconds: e.etaSeconds });
+      };
+      const outcome = await runTraining(prep, { onEvent, log, onEvaluate: EVALUATE_HOOKS, handleSignals: true });
+      bar?.clear();
+      const k = headlineMetric(prep.config.model.task).name;
+      if (outcome.evalBefore && outcome.evalAfter) {
+        out.print(`eval ${k}: ${outcome.evalBefore[k].toFixed(4)} before -> ${outcome.evalAfter[k].toFixed(4)} after`);
+      }
+      out.print(`${outcome.state}: ${outcome.runDir}${outcome.error ? `\n${outcome.error}` : ''}`);
+      return outcome.state === 'completed' ? EXIT.ok : outcome.state === 'stopped' ? EXIT.interrupted : EXIT.failure;
+    } finally {
+      prep.data.close();
+      await prep.runner.release();
+    }
+  },
+};

@@ -1,0 +1,522 @@
+// The training loop of `lily train` (it runs in the CLI's process; the server spawns that
+// process). Two phases:
+//   prepareTraining  validates everything (config vs model, data lines, labels) and builds the
+//                    step graphs, writing nothing: invalid input never leaves a run directory.
+//   runTraining      creates (or, when resuming, reopens) the run directory and trains: eval at
+//                    step 0, logged train metrics and router means, periodic eval + checkpoints,
+//                    the final adapter (PEFT folder + compact file). NaN/inf loss ends the run as
+//                    `failed` without saving the bad state; SIGINT/SIGTERM (or `signal`) end it as
+//                    `stopped` after a checkpoint.
+// Resuming reproduces an uninterrupted run exactly: the data order of every step is a function of
+// (seed, step) (data/plan.ts), and the checkpoint holds parameters, optimizer moments and step.
+import * as fs from 'fs';
+import * as path from 'path';
+import { loraRankAtBudget, lilyParamCount, type BudgetTarget } from '../adapters/budget';
+import { resolveSavedTensors } from '../adapters/modulesToSave';
+import { findLinearLayers, matchTargets } from '../adapters/targets';
+import type { ResolvedConfig } from '../config/resolved';
+import { ConfigError } from '../config/validate';
+import type { AdapterWeights, SavedTensorSpec } from '../io/adapterWeights';
+import { writeFileAtomic, readJsonl } from '../io/atomic';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from '../io/checkpoint';
+import { readPeftAdapter } from '../io/peft';
+import { createRunDir, RunWriter } from '../io/runDir';
+import type { Model } from '../onnx/ir';
+import { loadModel } from '../onnx/proto';
+import type { DeviceRequest } from '../onnx/session';
+import type { TrainEvent } from '../protocol';
+import { RUN_FILES, type MetricLine, type RouterLine, type RunState, type RunStatus, type TargetInfo } from '../runFiles';
+import { LABELS } from './data/batch';
+import { openData, type DataPipeline } from './data/pipeline';
+import { EvalAccumulator, headlineMetric, type Metrics } from './metrics';
+import { Rng, type RngState } from './rng';
+import { learningRate } from './schedule';
+import { StepRunner } from './stepRunner';
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+
+export interface TrainRequest {
+  /** The validated, resolved config (ignored when resuming: the run's config.json is used). */
+  config: ResolvedConfig;
+  /** Overrides training.max_steps (and epochs). */
+  maxSteps?: number;
+  /** Run directory to create instead of a new `<output.dir>/<id>`. */
+  runDir?: string;
+  /** A run directory (its latest checkpoint) or a checkpoint directory to continue. */
+  resume?: string;
+  /** Train LoRA at Lily's trainable-parameter budget instead (run name suffixed `-lora`). */
+  compareLora?: boolean;
+  device?: DeviceRequest;
+  threads?: number;
+}
+
+/** What an evaluation hook gets (router statistics and spectra are written from here). */
+export interface EvaluateContext {
+  step: number;
+  config: ResolvedConfig;
+  writer: RunWriter;
+  targets: TargetInfo[];
+  metrics: Metrics;
+  log: (message: string) => void;
+}
+
+/** Called after each evaluation (not for step 0 of a resumed run). Errors are logged, not fatal. */
+export type EvaluateHook = (runner: StepRunner, evalData: DataPipeline, ctx: EvaluateContext) => Promise<void> | void;
+
+export interface TrainHooks {
+  onEvent?: (e: TrainEvent) => void;
+  log?: (message: string) => void;
+  onEvaluate?: EvaluateHook[];
+  /** Aborting it stops the run like SIGINT (checkpoint, state `stopped`). */
+  signal?: AbortSignal;
+  /** Install SIGINT/SIGTERM handlers for the duration of the run (the CLI does). */
+  handleSignals?: boolean;
+}
+
+export interface TrainOutcome {
+  state: RunState;
+  runDir: string;
+  runId: string;
+  step: number;
+  totalSteps: number;
+  evalBefore?: Metrics;
+  evalAfter?: Metrics;
+  error?: string;
+  lastCheckpoint?: string;
+}
+
+/** Everything validated and built, nothing written yet. */
+export interface PreparedTraining {
+  config: ResolvedConfig;
+  model: Model;
+  data: DataPipeline;
+  runner: StepRunner;
+  totalSteps: number;
+  trainableParams: number;
+  targets: TargetInfo[];
+  saved: SavedTensorSpec[];
+  resume?: { runDir: string; checkpoint: string };
+  request: TrainRequest;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preparation
+
+function configError(cfg: ResolvedConfig, fieldPath: string[], message: string): ConfigError {
+  return new ConfigError(cfg.configPath, [{ path: fieldPath, severity: 'error', message: `${fieldPath.join('.')}: ${message}` }]);
+}
+
+/** Loads the config's model; a missing or broken file is a config error on `model.path`. */
+export function loadConfigModel(cfg: ResolvedConfig): Model {
+  if (!fs.existsSync(cfg.model.path)) throw configError(cfg, ['model', 'path'], `model file not found: ${cfg.model.path} (relative paths are resolved against the config's folder)`);
+  let model: Model;
+  try {
+    model = loadModel(cfg.model.path);
+  } catch (e) {
+    throw configError(cfg, ['model', 'path'], `cannot load the model (${(e as Error).message}); the file may be truncated or not ONNX: re-export or copy it again`);
+  }
+  if (model.graph.nodes.length === 0) throw configError(cfg, ['model', 'path'], `${cfg.model.path} has an empty graph; re-export the model`);
+  return model;
+}
+
+/** Model inputs the data must provide: `model.inputs` or every graph input. */
+function dataInputsOf(cfg: ResolvedConfig, model: Model) {
+  const inputs = model.graph.inputs;
+  if (!cfg.model.inputs) return inputs;
+  return cfg.model.inputs.map((name) => {
+    const v = inputs.find((i) => i.name === name);
+    if (!v) throw configError(cfg, ['model', 'inputs'], `"${name}" is not an input of the model (inputs: ${inputs.map((i) => i.name).join(', ')})`);
+    return v;
+  });
+}
+
+function logitsClassesOf(cfg: ResolvedConfig, model: Model): number | undefined {
+  const name = cfg.model.output ?? model.graph.outputs[0]?.name;
+  const out = model.graph.outputs.find((o) => o.name === name);
+  if (!out) throw configError(cfg, ['model', 'output'], `"${name}" is not an output of the model (outputs: ${model.graph.outputs.map((o) => o.name).join(', ')})`);
+  if (cfg.model.task === 'regression') return undefined;
+  const last = out.shape?.[out.shape.length - 1];
+  return typeof last === 'number' && cfg.model.task !== 'causal-lm' ? last : undefined;
+}
+
+/** Targets (sharing groups) the adapter matches, as TargetInfo; a mismatch is a config error. */
+export function matchedTargets(cfg: ResolvedConfig, model: Model): TargetInfo[] {
+  let matched;
+  try {
+    matched = matchTargets(findLinearLayers(model), cfg.adapter);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const field = /^adapter\.(\w+)/.exec(msg)?.[1] ?? 'target_modules';
+    throw new ConfigError(cfg.configPath, [{ path: ['adapter', field], severity: 'error', message: msg }]);
+  }
+  const strideA = cfg.adapter.method === 'lily' ? cfg.adapter.stride_A : 1;
+  return matched.map((t) => ({
+    target: t.key,
+    d_in: t.d_in,
+    d_out: t.d_out,
+    layers: t.layers.map((l, index) => ({ module: l.module, index, a_group: cfg.adapter.method === 'lily' ? Math.floor(index / strideA) : index })),
+  }));
+}
+
+/** The same config with LoRA at the Lily adapter's trainable-parameter budget. */
+export function loraAtSameBudget(cfg: ResolvedConfig, targets: TargetInfo[]): ResolvedConfig {
+  if (cfg.adapter.method !== 'lily') return { ...cfg, name: `${cfg.name}-lora` };
+  const shapes: BudgetTarget[] = targets.map((t) => ({ layers: t.layers.length, d_in: t.d_in, d_out: t.d_out }));
+  const r = loraRankAtBudget(shapes, lilyParamCount(shapes, cfg.adapter));
+  const { target_modules, exclude_modules, layers_to_transform, modules_to_save } = cfg.adapter;
+  return {
+    ...cfg,
+    name: `${cfg.name}-lora`,
+    adapter: {
+      method: 'lora', r, lora_alpha: r, target_modules, modules_to_save, init: 'default',
+      ...(exclude_modules !== undefined ? { exclude_modules } : {}),
+      ...(layers_to_transform !== undefined ? { layers_to_transform } : {}),
+    },
+  };
+}
+
+/** Locates the run directory and checkpoint for `--resume RUN_OR_CKPT`. */
+function findResume(target: string): { runDir: string; checkpoint: string } {
+  const abs = path.resolve(target);
+  if (!fs.existsSync(abs)) throw new ConfigError(abs, [{ path: [], severity: 'error', message: `--resume: ${abs} does not exist; give a run directory or one of its checkpoints/step-N folders` }]);
+  if (fs.existsSync(path.join(abs, 'trainer.json'))) return { runDir: path.dirname(path.dirname(abs)), checkpoint: abs };
+  const latest = latestCheckpoint(abs);
+  if (!latest) throw new ConfigError(abs, [{ path: [], severity: 'error', message: `--resume: ${abs} has no complete checkpoint (checkpoints/step-N); start a new run instead` }]);
+  return { runDir: abs, checkpoint: latest.dir };
+}
+
+function initialAdapter(cfg: ResolvedConfig, targets: TargetInfo[], saved: SavedTensorSpec[]): Map<string, Float32Array> | undefined {
+  if (cfg.adapter.init === 'default') return undefined;
+  if (!fs.existsSync(cfg.adapter.init)) throw configError(cfg, ['adapter', 'init'], `${cfg.adapter.init} does not exist; give a PEFT adapter folder or its adapter_model.safetensors, or "default"`);
+  try {
+    const { weights } = readPeftAdapter(cfg.adapter.init, { targets, saved });
+    return new Map([...weights.tensors].map(([k, t]) => [k, t.data]));
+  } catch (e) {
+    throw configError(cfg, ['adapter', 'init'], (e as Error).message);
+  }
+}
+
+export async function prepareTraining(request: TrainRequest): Promise<PreparedTraining> {
+  let cfg = request.config;
+  let resume: PreparedTraining['resume'];
+  if (request.resume) {
+    resume = findResume(request.resume);
+    const saved = path.join(resume.runDir, RUN_FILES.config);
+    try {
+      cfg = JSON.parse(fs.readFileSync(saved, 'utf8')) as ResolvedConfig;
+    } catch (e) {
+      throw new ConfigError(saved, [{ path: [], severity: 'error', message: `cannot read the run's resolved config (${(e as Error).message}); the run directory is damaged` }]);
+    }
+  }
+  const model = loadConfigModel(cfg);
+  let targets = matchedTargets(cfg, model);
+  if (request.compareLora && !resume) {
+    cfg = loraAtSameBudget(cfg, targets);
+    targets = matchedTargets(cfg, model);
+  }
+  const modelInputs = dataInputsOf(cfg, model);
+  const data = openData(cfg, { modelInputs, modelClasses: logitsClassesOf(cfg, model) });
+  if (data.labelNames && !cfg.model.labels) cfg = { ...cfg, model: { ...cfg.model, labels: data.labelNames, num_labels: data.labelNames.length } };
+  else if (data.scheme.kind === 'class' && cfg.model.num_labels === undefined) cfg = { ...cfg, model: { ...cfg.model, num_labels: data.scheme.numLabels } };
+
+  const saved = resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save);
+  const initial = initialAdapter(cfg, targets, saved);
+  const t = cfg.training;
+  const spe = data.plan.stepsPerEpoch;
+  const totalSteps = request.maxSteps ?? t.max_steps ?? t.epochs * spe;
+
+  const first = data.trainBatch(0);
+  const inputShapes: Record<string, number[]> = {};
+  for (const m of modelInputs) inputShapes[m.name] = [...first.tensors[m.name].dims];
+  const device = request.device ?? cfg.runtime.device;
+  const threads = request.threads ?? cfg.runtime.threads;
+  const runner = await StepRunner.create(model, inputShapes, {
+    adapter: cfg.adapter,
+    task: cfg.model.task,
+    logitsOutput: cfg.model.output,
+    labelInput: LABELS,
+    optimizer: { optimizer: t.optimizer, betas: t.betas, eps: t.eps, weight_decay: t.weight_decay, momentum: t.momentum, max_grad_norm: t.max_grad_norm },
+    seed: t.seed,
+    initial,
+    device,
+    threads,
+  });
+  const trainableParams = runner.params.reduce((s, p) => s + p.dims.reduce((a, b) => a * b, 1), 0);
+  return { config: cfg, model, data, runner, totalSteps, trainableParams, targets: runner.graphs.injection.targets, saved: runner.graphs.injection.saved, resume, request };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+/** Mean of router probabilities over the steps of a logging window, per layer. */
+class RouterWindow {
+  private sums = new Map<string, Float64Array>();
+  private n = 0;
+  add(probs: Map<string, Float32Array>): void {
+    for (const [module, p] of probs) {
+      let s = this.sums.get(module);
+      if (!s) this.sums.set(module, (s = new Float64Array(p.length)));
+      for (let i = 0; i < p.length; i++) s[i] += p[i];
+    }
+    this.n++;
+  }
+  line(step: number, targets: TargetInfo[]): RouterLine | undefined {
+    if (this.n === 0 || this.sums.size === 0) return undefined;
+    const out: RouterLine = { step, targets: {} };
+    for (const t of targets) {
+      out.targets[t.target] = t.layers.map((l) => Array.from(this.sums.get(l.module) ?? [], (v) => v / this.n));
+    }
+    this.sums = new Map();
+    this.n = 0;
+    return out;
+  }
+}
+
+/** Drops log lines past `step` (written after the checkpoint a run resumes from). */
+function truncateLog(file: string, step: number): void {
+  if (!fs.existsSync(file)) return;
+  const kept = readJsonl<{ step: number }>(file).filter((l) => l.step <= step);
+  writeFileAtomic(file, kept.map((l) => JSON.stringify(l) + '\n').join(''));
+}
+
+export function adapterWeightsOf(p: Pick<PreparedTraining, 'config' | 'targets' | 'saved'>, params: Map<string, Float32Array>, dims: Map<string, number[]>): AdapterWeights {
+  return {
+    settings: p.config.adapter,
+    targets: p.targets,
+    saved: p.saved,
+    tensors: new Map([...params].map(([k, v]) => [k, { dims: dims.get(k)!, data: v }])),
+  };
+}
+
+/** Evaluates the current parameters on the eval set. */
+export async function evaluate(runner: StepRunner, data: DataPipeline, task: ResolvedConfig['model']['task']): Promise<Metrics | undefined> {
+  if (!data.eval) return undefined;
+  const acc = new EvalAccumulator(task);
+  for (const batch of data.evalBatches()) {
+    const r = await runner.evaluate(batch.tensors);
+    acc.add(r.logits.data as Float32Array, r.logits.dims, batch.tensors[LABELS].data as ArrayLike<number | bigint>);
+  }
+  return acc.result();
+}
+
+export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}): Promise<TrainOutcome> {
+  const { config: cfg, data, runner, totalSteps } = prep;
+  const t = cfg.training;
+  const log = hooks.log ?? (() => undefined);
+  const emit = hooks.onEvent ?? (() => undefined);
+  const dims = new Map(runner.params.map((p) => [p.name, p.dims]));
+
+  // Resume: restore state before touching any file.
+  let startStep = 0;
+  let rng = new Rng(t.seed, 0x7a1e);
+  if (prep.resume) {
+    const ck = loadCheckpoint(prep.resume.checkpoint);
+    runner.setParams(new Map([...ck.params].map(([k, v]) => [k, v.data])));
+    runner.setOptimizerState({ step: ck.trainer.step, tensors: new Map([...ck.optimizer].map(([k, v]) => [k, v.data])) });
+    startStep = ck.trainer.step;
+    rng = Rng.fromState(ck.trainer.rng_state as RngState);
+    log(`Resuming ${prep.resume.runDir} from step ${startStep} (${path.relative(prep.resume.runDir, prep.resume.checkpoint)})`);
+  }
+
+  let runId: string;
+  let runDir: string;
+  if (prep.resume) {
+    runDir = prep.resume.runDir;
+    runId = path.basename(runDir);
+  } else if (prep.request.runDir) {
+    runDir = path.resolve(prep.request.runDir);
+    if (fs.existsSync(runDir) && fs.readdirSync(runDir).length > 0) throw new Error(`--run-dir ${runDir} exists and is not empty; choose a new folder or use --resume`);
+    fs.mkdirSync(runDir, { recursive: true });
+    runId = path.basename(runDir);
+  } else {
+    ({ runId, runDir } = createRunDir(cfg.output.dir, cfg.name));
+  }
+  const writer = new RunWriter(runDir);
+  const started = Date.now();
+  const device = runner.device ?? 'cpu';
+  const pid = process.pid;
+  if (prep.resume) {
+    truncateLog(writer.file('metrics'), startStep);
+    truncateLog(writer.file('router'), startStep);
+    writer.updateStatus({ state: 'running', pid, step: startStep, total_steps: totalSteps, device, device_note: runner.deviceNote, error: undefined, ended_at: undefined });
+  } else {
+    writer.writeConfig(cfg);
+    const now = new Date(started).toISOString();
+    const status: RunStatus = {
+      run_id: runId, name: cfg.name, state: 'running', pid, method: cfg.adapter.method, task: cfg.model.task,
+      step: 0, total_steps: totalSteps, epoch: 0, started_at: now, updated_at: now, device,
+      ...(runner.deviceNote ? { device_note: runner.deviceNote } : {}),
+      config_path: cfg.configPath, trainable_params: prep.trainableParams,
+    };
+    writer.updateStatus(status);
+  }
+  emit({ event: 'started', runDir, runId, pid, totalSteps, device, ...(runner.deviceNote ? { deviceNote: runner.deviceNote } : {}), trainableParams: prep.trainableParams });
+  log(`Run ${runId}: ${cfg.adapter.method}, ${prep.trainableParams.toLocaleString('en-US')} trainable parameters, ${totalSteps} steps, device ${device}${runner.deviceNote ? ` (${runner.deviceNote})` : ''}`);
+
+  // Stop requests: between steps only (session.run blocks the event loop during a step).
+  let stopReason: string | undefined;
+  const requestStop = (why: string) => { stopReason ??= why; };
+  const onSigint = () => { if (stopReason) process.exit(130); requestStop('interrupted (SIGINT)'); };
+  const onSigterm = () => requestStop('stopped (SIGTERM)');
+  const onAbort = () => requestStop('stopped by request');
+  if (hooks.handleSignals) { process.on('SIGINT', onSigint); process.on('SIGTERM', onSigterm); }
+  hooks.signal?.addEventListener('abort', onAbort);
+  if (hooks.signal?.aborted) onAbort();
+
+  const spe = data.plan.stepsPerEpoch;
+  const timeS = () => (Date.now() - started) / 1000;
+  const epochOf = (step: number) => step / spe;
+  let lastCheckpoint = prep.resume ? path.relative(runDir, prep.resume.checkpoint) : undefined;
+  let lastCheckpointStep = prep.resume ? startStep : -1;
+  let evalBefore: Metrics | undefined;
+  let evalAfter: Metrics | undefined;
+  const headline = headlineMetric(cfg.model.task);
+
+  const doEval = async (step: number): Promise<Metrics | undefined> => {
+    const metrics = await evaluate(runner, data, cfg.model.task);
+    if (!metrics) return undefined;
+    const line: MetricLine = { type: 'eval', step, epoch: epochOf(step), metrics, time_s: timeS() };
+    writer.appendMetric(line);
+    emit({ event: 'metrics', line });
+    writer.updateStatus(step === 0 ? { eval: metrics, eval_before: metrics } : { eval: metrics });
+    log(`eval @ step ${step}: ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+    for (const hook of hooks.onEvaluate ?? []) {
+      try {
+        await hook(runner, data, { step, config: cfg, writer, targets: prep.targets, metrics, log });
+      } catch (e) {
+        log(`warning: evaluation hook failed at step ${step}: ${(e as Error).message}`);
+      }
+    }
+    return metrics;
+  };
+
+  const checkpoint = (step: number) => {
+    const params = runner.getParams();
+    const opt = runner.getOptimizerState();
+    const pos = data.plan.position(step);
+    const trainer: TrainerState = {
+      step, epoch: pos.epoch, position_in_epoch: pos.batch, data_order_seed: t.seed, rng_state: rng.state(),
+      total_steps: totalSteps, method: cfg.adapter.method,
+    };
+    const dir = saveCheckpoint(runDir, step, {
+      params: new Map([...params].map(([k, v]) => [k, { dims: dims.get(k)!, data: v }])),
+      optimizer: new Map([...opt.tensors].map(([k, v]) => [k, { dims: dims.get(k.slice(0, k.lastIndexOf('.'))) ?? [v.length], data: v }])),
+      trainer,
+    });
+    lastCheckpoint = path.relative(runDir, dir);
+    lastCheckpointStep = step;
+    writer.updateStatus({ last_checkpoint: lastCheckpoint });
+    emit({ event: 'checkpoint', path: dir, step });
+  };
+
+  const finish = (state: RunState, step: number, error?: string): TrainOutcome => {
+    if (hooks.handleSignals) { process.off('SIGINT', onSigint); process.off('SIGTERM', onSigterm); }
+    hooks.signal?.removeEventListener('abort', onAbort);
+    writer.updateStatus({ state, step, epoch: epochOf(step), ended_at: new Date().toISOString(), ...(error ? { error } : {}) });
+    emit({ event: 'finished', state, runDir, ...(error ? { error } : {}) });
+    return { state, runDir, runId, step, totalSteps, evalBefore, evalAfter, error, lastCheckpoint };
+  };
+
+  let step = startStep;
+  try {
+    if (startStep === 0) evalBefore = await doEval(0);
+    else evalBefore = (JSON.parse(fs.readFileSync(writer.file('status'), 'utf8')) as RunStatus).eval_before;
+
+    const evalDue = (s: number) => (t.eval_every ? s % t.eval_every === 0 : s % spe === 0) || s === totalSteps;
+    const saveDue = (s: number, evaluated: boolean) => (t.save_every ? s % t.save_every === 0 : evaluated) || s === totalSteps;
+    const router = new RouterWindow();
+    let win = { loss: 0, steps: 0, samples: 0, tokens: 0, since: Date.now() };
+    let secPerStep: number | undefined;
+    let lastProgress = 0;
+
+    while (step < totalSteps) {
+      if (stopReason) break;
+      const batch = data.trainBatch(step);
+      const lr = learningRate(step, { lr: t.lr, schedule: t.schedule, warmup_steps: t.warmup_steps, total_steps: totalSteps });
+      const res = await runner.step(batch.tensors, lr);
+      if (!Number.isFinite(res.loss) || !Number.isFinite(res.gradNorm)) {
+        const what = !Number.isFinite(res.loss) ? `the loss became ${res.loss}` : `the gradient norm became ${res.gradNorm}`;
+        const error = `${what} at step ${step + 1} (lr ${lr.toPrecision(3)}); training diverged. ` +
+          (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint}. ` : 'No checkpoint was written. ') +
+          'Lower training.lr, set training.max_grad_norm (e.g. 1.0) or add warmup_steps, then start again.';
+        log(`error: ${error}`);
+        return finish('failed', step, error);
+      }
+      step++;
+      rng.nextUint32(); // one draw per step keeps the generator's position tied to the step
+      router.add(res.routerProbs);
+      win.loss += res.loss;
+      win.steps++;
+      win.samples += batch.size;
+      win.tokens += batch.tokens;
+
+      const now = Date.now();
+      const logged = step % t.log_every === 0 || step === totalSteps;
+      if (logged) {
+        const seconds = Math.max(1e-9, (now - win.since) / 1000);
+        const per = seconds / win.steps;
+        secPerStep = secPerStep === undefined ? per : 0.7 * secPerStep + 0.3 * per;
+        const line: MetricLine = {
+          type: 'train', step, epoch: epochOf(step), loss: win.loss / win.steps, lr, grad_norm: res.gradNorm,
+          samples_per_s: win.samples / seconds, tokens_per_s: win.tokens / seconds, time_s: timeS(),
+        };
+        writer.appendMetric(line);
+        emit({ event: 'metrics', line });
+        const rl = router.line(step, prep.targets);
+        if (rl) { writer.appendRouter(rl); emit({ event: 'router', line: rl }); }
+        const eta = secPerStep * (totalSteps - step);
+        writer.updateStatus({ step, epoch: epochOf(step), loss: line.loss, samples_per_s: line.samples_per_s, eta_s: eta });
+        win = { loss: 0, steps: 0, samples: 0, tokens: 0, since: Date.now() };
+      }
+      if (logged || now - lastProgress > 500) {
+        lastProgress = now;
+        const perStep = secPerStep ?? (now - started) / 1000 / Math.max(1, step - startStep);
+        emit({ event: 'progress', step, totalSteps, epoch: epochOf(step), loss: res.loss, samplesPerSec: batch.size / Math.max(1e-9, perStep), etaSeconds: perStep * (totalSteps - step) });
+      }
+      let evaluated = false;
+      if (evalDue(step)) {
+        const m = await doEval(step);
+        if (m) evalAfter = m;
+        evaluated = true;
+      }
+      if (saveDue(step, evaluated)) checkpoint(step);
+      // Let signal handlers and abort listeners run between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+
+    if (stopReason && step < totalSteps) {
+      if (lastCheckpointStep !== step) checkpoint(step);
+      writeFinalAdapter(prep, writer, runner, dims);
+      log(`Stopped at step ${step}/${totalSteps}: ${stopReason}. Resume with: lily train ${cfg.configPath} --resume ${runDir}`);
+      return finish('stopped', step, `${stopReason} at step ${step}; resume with --resume ${runDir}`);
+    }
+    if (evalAfter === undefined && data.eval && step === startStep) evalAfter = await doEval(step);
+    writeFinalAdapter(prep, writer, runner, dims);
+    if (evalBefore && evalAfter) {
+      const k = headline.name;
+      log(`${k}: ${evalBefore[k]?.toFixed(4)} before -> ${evalAfter[k]?.toFixed(4)} after (${step} steps, ${timeS().toFixed(1)} s)`);
+    }
+    return finish('completed', step);
+  } catch (e) {
+    const error = `${(e as Error).message}${lastCheckpoint ? ` (last checkpoint: ${lastCheckpoint})` : ''}`;
+    log(`error: ${error}`);
+    return finish('failed', step, error);
+  }
+}
+
+function writeFinalAdapter(prep: PreparedTraining, writer: RunWriter, runner: StepRunner, dims: Map<string, number[]>): void {
+  const weights = adapterWeightsOf(prep, runner.getParams(), dims);
+  writer.writeAdapter(weights, { task: prep.config.model.task, base_model_name_or_path: prep.config.model.path });
+}
+
+/** Prepares and runs in one call (the CLI separates them to tell invalid input from failures). */
+export async function train(request: TrainRequest, hooks: TrainHooks = {}): Promise<TrainOutcome> {
+  const prep = await prepareTraining(request);
+  try {
+    return await runTraining(prep, hooks);
+  } finally {
+    prep.data.close();
+    await prep.runner.release();
+  }
+}
