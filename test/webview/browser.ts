@@ -1,6 +1,8 @@
 // Headless Chromium for the dashboard tests and the render benchmark: Debian's /usr/bin/chromium
 // driven by playwright-core, a fresh profile per launch, and pages written next to the
 // screenshots under test-artifacts/webview/ that load the built bundle from out/webview/.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,16 @@ export const REPO_ROOT = resolve(__dirname, '..', '..');
 export const WEBVIEW_OUT = join(REPO_ROOT, 'out', 'webview');
 export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'webview');
 export const CHROMIUM = process.env.LILY_CHROMIUM ?? '/usr/bin/chromium';
+
+let built = false;
+
+/** Runs scripts/build-webview.mjs once per test process (about a second). */
+export function buildWebviewOnce(): void {
+  if (built) return;
+  const build = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-webview.mjs')], { encoding: 'utf8' });
+  assert.equal(build.status, 0, `scripts/build-webview.mjs failed:\n${build.stdout}\n${build.stderr}`);
+  built = true;
+}
 
 export interface Browser {
   context: BrowserContext;
@@ -68,6 +80,11 @@ export async function openDashboard(browser: Browser, name: string, fixture: Das
       fixtureJson: JSON.stringify(fixture),
     }),
   );
+  return openFile(browser, file, theme);
+}
+
+/** Opens an existing dashboard page (e.g. the built out/webview/index.html). */
+export async function openFile(browser: Browser, file: string, theme: 'light' | 'dark' | 'high-contrast' = 'dark'): Promise<DashboardPage> {
   const page = await browser.context.newPage();
   const requests: string[] = [];
   const errors: string[] = [];

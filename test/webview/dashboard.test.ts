@@ -2,14 +2,11 @@
 // has produced one, else the generated fixture; see runSource.ts). Every expectation is derived
 // from that snapshot. Screenshots go to test-artifacts/webview/ (git-ignored).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { RunSnapshot } from '../../native-runtime/protocol';
 import type { EvalMetricLine, LayerSpectrum, TrainMetricLine } from '../../native-runtime/runFiles';
 import { fmtExact } from '../../webview/src/format';
-import { ARTIFACTS, idle, launchBrowser, openDashboard, REPO_ROOT, type Browser, type DashboardPage } from './browser';
+import { buildWebviewOnce, idle, launchBrowser, openDashboard, type Browser, type DashboardPage } from './browser';
 import { loadRunSource, type RunSource } from './runSource';
 
 /** Numbers parsed back from text agree with the data to the six digits the UI shows. */
@@ -53,8 +50,7 @@ describe('dashboard webview (headless Chromium)', function () {
   let page: Page;
 
   before(async function () {
-    const build = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-webview.mjs')], { encoding: 'utf8' });
-    assert.equal(build.status, 0, `scripts/build-webview.mjs failed:\n${build.stdout}\n${build.stderr}`);
+    buildWebviewOnce();
     source = await loadRunSource();
     run = source.fixture.init.run;
     console.log(`      dashboard tests use the ${source.description}`);

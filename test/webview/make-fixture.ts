@@ -142,10 +142,11 @@ function targetInfos(o: Required_): TargetInfo[] {
 }
 
 function metricsLines(o: Required_, method: 'lily' | 'lora', fromStep: number, toStep: number): MetricLine[] {
-  const rand = rng(o.seed * 31 + (method === 'lily' ? 1 : 2) + fromStep * 7919);
   const floor = method === 'lily' ? 0.24 : 0.29;
   const lines: MetricLine[] = [];
   for (let step = fromStep; step <= toStep; step++) {
+    // Noise seeded per step: a step's line is the same whether made alone or in a range.
+    const rand = rng(o.seed * 31 + (method === 'lily' ? 1 : 2) + step * 7919);
     const time_s = step * 0.12;
     if (step % o.logEvery === 0 && step > 0) {
       const warm = Math.min(1, step / 10);
@@ -179,10 +180,10 @@ function metricsLines(o: Required_, method: 'lily' | 'lora', fromStep: number, t
 }
 
 function routerLines(o: Required_, model: ReturnType<typeof routerModel>, fromStep: number, toStep: number): RouterLine[] {
-  const rand = rng(o.seed * 17 + fromStep);
   const lines: RouterLine[] = [];
   for (let step = Math.max(1, fromStep); step <= toStep; step++) {
     if (step % o.routerEvery !== 0) continue;
+    const rand = rng(o.seed * 17 + step);
     const targets: Record<string, number[][]> = {};
     o.targets.forEach((name, t) => {
       // Batch noise on top of the trend: training batches differ.
