@@ -5,6 +5,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { main } from '../../native-runtime/cli';
+import type { CliIO } from '../../native-runtime/cli/io';
 import type { LilyConfig } from '../../native-runtime/config/types';
 import { bertTokenizerJson } from '../data/fixtures';
 
@@ -58,9 +60,34 @@ export function makeWorkspace(overrides: { [K in keyof LilyConfig]?: Partial<Lil
     data: { train: 'train.jsonl', eval: 'eval.jsonl', max_length: 16, ...overrides.data },
     adapter: { method: 'lily', target_modules: ['query', 'value'], r: 4, num_B: 2, stride_A: 1, scaling: 1, modules_to_save: ['classifier'], ...overrides.adapter } as LilyConfig['adapter'],
     training: { batch_size: 8, lr: 5e-3, max_steps: 4, log_every: 1, eval_every: 2, ...overrides.training },
+    runtime: { device: 'cpu', threads: 1, ...overrides.runtime },
     output: { dir: 'runs', ...overrides.output },
   };
   const configPath = path.join(dir, 'tiny.lily.json');
   fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
   return { dir, config: configPath, runsDir: path.join(dir, 'runs') };
+}
+
+export interface Captured {
+  io: CliIO;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+/** CLI writers that record what a command prints. */
+export function capture(): Captured {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    io: { stdout: (t) => { out.push(t); }, stderr: (t) => { err.push(t); }, stderrIsTTY: false, columns: 100 },
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+  };
+}
+
+/** Runs `lily ARGS` in-process in `cwd`; returns the exit code and output. */
+export async function lily(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const c = capture();
+  const code = await main(args, c.io, cwd);
+  return { code, stdout: c.stdout(), stderr: c.stderr() };
 }
