@@ -1,4 +1,7 @@
-// The adapter section with PEFT's defaults filled in and PEFT's checks applied.
+// The adapter section with PEFT's defaults filled in and PEFT's checks applied. The default
+// values come from config/resolved.ts (one place for every default); this adds the checks, so
+// callers holding a raw section (tests, the budget command) get the same result as the trainer.
+import { DEFAULTS } from '../config/resolved';
 import type { AdapterSection } from '../config/types';
 
 interface ResolvedCommon {
@@ -40,22 +43,22 @@ export function resolveAdapterConfig(cfg: AdapterSection): ResolvedAdapter {
     modules_to_save: cfg.modules_to_save ?? [],
   };
   if (cfg.method === 'lily') {
-    const scaling = cfg.scaling ?? 1;
+    const scaling = cfg.scaling ?? DEFAULTS.lily.scaling;
     if (!Number.isFinite(scaling)) throw new Error(`adapter.scaling: expected a finite number, got ${JSON.stringify(cfg.scaling)}`);
-    const routing = cfg.routing ?? 'batch';
+    const routing = cfg.routing ?? DEFAULTS.lily.routing;
     if (!['batch', 'masked', 'token'].includes(routing)) throw new Error(`adapter.routing: expected "batch", "masked" or "token", got ${JSON.stringify(routing)}`);
     return {
       ...common,
       method: 'lily',
-      r: positiveInt(cfg.r ?? 32, 'r', 1),
-      stride_A: positiveInt(cfg.stride_A ?? 1, 'stride_A', 1),
-      num_B: positiveInt(cfg.num_B ?? 2, 'num_B', 2),
+      r: positiveInt(cfg.r ?? DEFAULTS.lily.r, 'r', 1),
+      stride_A: positiveInt(cfg.stride_A ?? DEFAULTS.lily.stride_A, 'stride_A', 1),
+      num_B: positiveInt(cfg.num_B ?? DEFAULTS.lily.num_B, 'num_B', 2),
       scaling,
       routing,
     };
   }
   if (cfg.method === 'lora') {
-    const r = positiveInt(cfg.r ?? 8, 'r', 1);
+    const r = positiveInt(cfg.r ?? DEFAULTS.lora.r, 'r', 1);
     const alpha = cfg.lora_alpha ?? r;
     if (!Number.isFinite(alpha)) throw new Error(`adapter.lora_alpha: expected a finite number, got ${JSON.stringify(cfg.lora_alpha)}`);
     return { ...common, method: 'lora', r, lora_alpha: alpha };

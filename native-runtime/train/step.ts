@@ -3,6 +3,7 @@
 // global-norm clipping and the optimizer update. Plus the matching eval graph (forward + loss,
 // no gradients). Frozen weights stay initializers; trainable tensors and optimizer states are
 // graph inputs whose updated values are graph outputs (the runner swaps them between steps).
+import { DEFAULTS } from '../config/resolved';
 import type { AdapterSection, TaskType } from '../config/types';
 import type { Model } from '../onnx/ir';
 import { GraphBuilder } from '../onnx/ir';
@@ -75,7 +76,8 @@ export interface TrainingStepGraphs {
   gradOutputs?: Map<string, string>;
 }
 
-export const DEFAULT_OPTIMIZER: OptimizerOptions = { optimizer: 'adamw', betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, momentum: 0.9, max_grad_norm: 1 };
+const T = DEFAULTS.training;
+export const DEFAULT_OPTIMIZER: OptimizerOptions = { optimizer: T.optimizer, betas: [...T.betas], eps: T.eps, weight_decay: T.weight_decay, momentum: T.momentum, max_grad_norm: T.max_grad_norm };
 
 export async function buildTrainingStep(model: Model, opts: StepOptions): Promise<TrainingStepGraphs> {
   const adapter = resolveAdapterConfig(opts.adapter);

@@ -15,10 +15,12 @@ export function randn(n: number, seed: number, scale = 1): Float32Array {
  * x [B,T,D] -> /layer.0/value/MatMul (+bias) -> /layer.1/value/MatMul (+bias) -> mean over T
  * -> /classifier/Gemm (transB) -> logits [B,C]. Weights as torch exports them: MatMul
  * weights pre-transposed ([d_in, d_out], generic names), Gemm weight [d_out, d_in].
+ * With `dynamicBatch` the batch dim is symbolic (specialise it before use).
  */
-export function tinyModel(): Model {
+export function tinyModel(opts: { dynamicBatch?: boolean } = {}): Model {
   const g = emptyGraph('tiny');
-  g.inputs.push({ name: 'x', dtype: 'float32', shape: [B, T, D] }, { name: 'attention_mask', dtype: 'int64', shape: [B, T] });
+  const batch = opts.dynamicBatch ? 'batch' : B;
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: [batch, T, D] }, { name: 'attention_mask', dtype: 'int64', shape: [batch, T] });
   const b = new GraphBuilder(g);
   const vi = (name: string, shape: number[]) => g.valueInfo.set(name, { name, dtype: 'float32', shape });
   let h = 'x';
