@@ -65,8 +65,8 @@ describe('train/optimizers (clipping, AdamW, SGD) vs torch.optim', () => {
       const { model, out } = optimizerGraph(o);
       assert.deepEqual(out.stateSlots, o.optimizer === 'adamw' ? ['exp_avg', 'exp_avg_sq'] : o.momentum > 0 ? ['momentum_buffer'] : []);
       const s = await ort.InferenceSession.create(modelToBytes(model), { intraOpNumThreads: 1 });
-      let params = init.map((v) => Float32Array.from(v));
-      let states = PARAMS.map((p, i) => out.stateSlots.map(() => new Float32Array(sizes[i])));
+      let params: Float32Array[] = init.map((v) => Float32Array.from(v));
+      let states: Float32Array[][] = PARAMS.map((p, i) => out.stateSlots.map(() => new Float32Array(sizes[i])));
       for (let step = 0; step < STEPS; step++) {
         const feeds: Record<string, ort.Tensor> = { lr: new ort.Tensor('float32', Float32Array.of(lrs[step]), []), step: new ort.Tensor('float32', Float32Array.of(step + 1), []) };
         PARAMS.forEach((p, i) => {
