@@ -89,9 +89,11 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   const hasMask = model.graph.inputs.some((i) => i.name === 'attention_mask');
   const maskInput = opts.maskInput ?? (hasMask ? 'attention_mask' : undefined);
 
-  // Forward: specialise (static shapes everywhere), keep only the logits as a model output.
-  const fwd = await specialize(model, opts.inputShapes);
-  fwd.graph.outputs = fwd.graph.outputs.filter((o) => o.name === logits);
+  // Forward: keep only the logits as a model output (so specialisation drops whatever else the
+  // export computes, e.g. hidden states), then specialise: static shapes everywhere.
+  const logitsOnly = cloneModel(model);
+  logitsOnly.graph.outputs = logitsOnly.graph.outputs.filter((o) => o.name === logits);
+  const fwd = await specialize(logitsOnly, opts.inputShapes);
   const dataInputs = fwd.graph.inputs.map((i) => i.name);
   const injection = injectAdapters(fwd, adapter, { seed: opts.seed, initial: opts.initial, maskInput, exposeTokenProbs: opts.exposeTokenProbs });
   const e = new Emitter(new GraphBuilder(fwd.graph), fwd);
