@@ -6,13 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { renderDashboardHtml } from '../../webview/dashboardHtml';
 import type { DashboardFixture } from '../../webview/fixtureTypes';
 
-export const REPO_ROOT = resolve(__dirname, '..', '..');
+// From __filename: under tsx's ESM loader (bench/render.mjs) __dirname is not this folder.
+export const REPO_ROOT = resolve(dirname(__filename), '..', '..');
 export const WEBVIEW_OUT = join(REPO_ROOT, 'out', 'webview');
 export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'webview');
 export const CHROMIUM = process.env.LILY_CHROMIUM ?? '/usr/bin/chromium';

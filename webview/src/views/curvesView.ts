@@ -51,6 +51,8 @@ export class CurvesView implements View {
   private readonly smoothing: HTMLInputElement;
   private readonly smoothingLabel: HTMLElement;
   private readonly emas = new Map<string, EmaSeries>();
+  /** Chart id -> signature of the inputs it was last drawn from. */
+  private readonly drawn = new Map<string, string>();
 
   constructor(private readonly ctx: ViewContext) {
     this.logToggle = createToggle('Log scale', ctx.ui.logScale, (on) => this.set({ logScale: on }), 'log-scale');
@@ -94,17 +96,36 @@ export class CurvesView implements View {
     this.notice.hidden = !this.notice.textContent;
     const specs = [...FIXED_CURVES, ...evalKeys(runs).filter((k) => k !== 'loss').map((k): CurveSpec => ({ id: `eval:${k}`, title: `Eval ${k}`, evalKey: k, smooth: false }))];
     for (const spec of specs) {
-      let card = this.cards.get(spec.id);
-      if (!card) {
-        card = new ChartCard(this.ctx, `curves:${spec.id}`, spec.title, () => this.ctx.invalidate(['curves']));
-        this.cards.set(spec.id, card);
-        this.cardsBox.append(card.element);
-      }
-      this.drawCurve(card, spec, runs);
+      if (this.cards.has(spec.id)) continue;
+      const card = new ChartCard(this.ctx, `curves:${spec.id}`, spec.title, () => {
+        this.drawn.delete(spec.id);
+        this.ctx.invalidate(['curves']);
+      });
+      this.cards.set(spec.id, card);
+      this.cardsBox.append(card.element);
+    }
+    // Cards share one grid column width: measure once, before any chart is replaced, so the
+    // layout is not forced again for every chart.
+    const width = chartWidth(this.cardsBox.querySelector<HTMLElement>('.card:not([hidden]) .chart') ?? this.cardsBox, 480);
+    for (const spec of specs) {
+      const card = this.cards.get(spec.id)!;
+      // Redraw a chart only when its inputs changed: a training line leaves eval charts alone.
+      const signature = [
+        width,
+        card.tableOn,
+        ui.logScale,
+        spec.smooth ? ui.smoothing : 0,
+        this.ctx.theme().kind,
+        this.ctx.theme().blue,
+        ...runs.map((r) => `${r.runDir}:${spec.train ? r.train.length : 0}:${spec.evalKey ? r.evals.length : 0}`),
+      ].join('|');
+      if (this.drawn.get(spec.id) === signature) continue;
+      this.drawn.set(spec.id, signature);
+      this.drawCurve(card, spec, runs, width);
     }
   }
 
-  private drawCurve(card: ChartCard, spec: CurveSpec, runs: RunModel[]): void {
+  private drawCurve(card: ChartCard, spec: CurveSpec, runs: RunModel[], width: number): void {
     const theme = this.ctx.theme();
     const colors = [theme.blue, theme.orange];
     const evalColors = [theme.purple, theme.yellow];
@@ -142,7 +163,6 @@ export class CurvesView implements View {
       card.table.replaceChildren(curveTable(spec.title, series.filter((s) => s.kind !== 'raw')));
       return;
     }
-    const width = chartWidth(card.chart, 480);
     const log = this.ctx.ui.logScale;
     const buckets = Math.max(50, width - 70);
     const marks = series.flatMap((s) => {
