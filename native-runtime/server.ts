@@ -20,7 +20,8 @@ export function main(): void {
     if (exiting) return;
     exiting = true;
     await server.shutdown();
-    process.exit(code);
+    // Exit once everything written so far (the shutdown reply) has left stdout.
+    process.stdout.write('', () => process.exit(code));
   };
   registerHandlers(connection, server, () => void exit(0));
   // The host went away (window closed, extension host crashed): stop our runs cleanly.

@@ -117,6 +117,8 @@ export class BackendSupervisor {
         target.connection.sendRequest(Methods.shutdown, {}).catch(() => undefined),
         delay(3000),
       ]);
+      // Closing its stdin tells the server the reply arrived and it may exit.
+      target.process.stdin?.end();
       const killTimer = setTimeout(() => target.process.kill('SIGKILL'), 3000);
       await exited;
       clearTimeout(killTimer);

@@ -23,8 +23,9 @@ export function registerHandlers(connection: MessageConnection, server: LilyServ
     [Methods.inspect]: (p: InspectParams, t) => server.inspect(p, t),
     [Methods.export]: (p: ExportParams, t) => server.export(p, t),
     [Methods.shutdown]: () => {
-      // Answer first, then exit: the host waits for the reply before it closes the pipes.
-      setImmediate(onShutdown);
+      // Answer, then exit when the host closes our stdin (the reply is written asynchronously,
+      // after this returns); exit anyway if the host does not close it soon.
+      setTimeout(onShutdown, 2000);
       return null;
     },
   };

@@ -101,7 +101,7 @@ function readConfigText(configPath: string): string {
   }
 }
 
-/** Providers that can actually start here: the bundled ones, plus CUDA when its library is installed. */
+/** Providers present in this installation: the bundled ones (cpu, webgpu), plus CUDA when its library is installed. Whether a GPU is usable is found out when a run starts its session. */
 function availableProviders(): string[] {
   return ort.listSupportedBackends()
     .filter((b) => b.bundled || (b.name === 'cuda' && cudaProviderInstalled()))
