@@ -190,7 +190,8 @@ function emitLayer(model: Model, e: Emitter, node: Node, al: AdaptedLayer, cfg: 
   let delta2: string;
   if (cfg.method === 'lily') {
     // The mask applies to layers that see one row per token; others (a pooled head) average over their rows.
-    const useMask = mask && (rows >= 0 && mask.rows >= 0 ? rows === mask.rows : (xRank ?? 3) >= 3) ? mask : undefined;
+    const perToken = (xRank ?? 3) >= 3 && (rows < 0 || mask === undefined || mask.rows < 0 || rows === mask.rows);
+    const useMask = mask && perToken ? mask : undefined;
     const ctx = ctx0(useMask, x2);
     const out = emitLilyDelta(ctx, { A: al.tensors.A, B: al.tensors.B, router: al.tensors.router! }, { r: cfg.r, num_B: cfg.num_B, d_out: dOut, scaling: cfg.scaling, routing: cfg.routing });
     delta2 = out.delta;
