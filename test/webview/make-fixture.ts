@@ -6,11 +6,13 @@
 //
 //   npx tsx test/webview/make-fixture.ts                      -> out/webview/fixture.js
 //   npx tsx test/webview/make-fixture.ts out.json --layers 48 --experts 16 --steps 200
+//   npx tsx test/webview/make-fixture.ts --run-dir /tmp/runs/demo     (a run directory instead)
+//   npx tsx test/webview/make-fixture.ts --live                       (index.html plays the run)
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { LilyConfig } from '../../native-runtime/config/types';
 import type { HostToWebview, RunSnapshot } from '../../native-runtime/protocol';
-import type { EvalMetricLine, LayerSpectrum, MetricLine, RouterLine, RouterStats, RunStatus, SpectrumReport, TargetInfo, TrainMetricLine } from '../../native-runtime/runFiles';
+import { RUN_FILES, type EvalMetricLine, type LayerSpectrum, type MetricLine, type RouterLine, type RouterStats, type RunStatus, type SpectrumReport, type TargetInfo, type TrainMetricLine } from '../../native-runtime/runFiles';
 import type { DashboardFixture } from '../../webview/fixtureTypes';
 
 export interface FixtureOptions {
@@ -355,6 +357,19 @@ export function makeFixture(options: FixtureOptions = {}): DashboardFixture {
   };
 }
 
+/** Writes a snapshot as a run directory (the files runFiles.ts describes), e.g. for readers' tests. */
+export function writeRunDirectory(dir: string, run: RunSnapshot): void {
+  mkdirSync(dir, { recursive: true });
+  const json = (name: string, value: unknown) => writeFileSync(join(dir, name), JSON.stringify(value, null, 2));
+  const jsonl = (name: string, lines: unknown[]) => writeFileSync(join(dir, name), lines.map((l) => JSON.stringify(l) + '\n').join(''));
+  json(RUN_FILES.status, run.status);
+  if (run.config) json(RUN_FILES.config, run.config);
+  jsonl(RUN_FILES.metrics, run.metrics);
+  jsonl(RUN_FILES.router, run.router);
+  if (run.routerStats) json(RUN_FILES.routerStats, run.routerStats);
+  if (run.spectrum) json(RUN_FILES.spectrum, run.spectrum);
+}
+
 /** `window.__LILY_FIXTURE__ = …;` for a <script src> next to index.html. */
 export function fixtureScript(fixture: DashboardFixture): string {
   return `window.__LILY_FIXTURE__ = ${JSON.stringify(fixture)};\n`;
@@ -376,6 +391,13 @@ function main(argv: string[]): void {
     steps: num('--steps'),
     initSteps: num('--init-steps'),
   };
+  const runDirAt = args.indexOf('--run-dir');
+  if (runDirAt >= 0) {
+    const dir = resolve(args[runDirAt + 1] ?? '');
+    writeRunDirectory(dir, makeRunSnapshot({ ...options, runDir: dir }));
+    console.log(`make-fixture: wrote the run directory ${dir}`);
+    return;
+  }
   const live = args.includes('--live');
   if (live) args.splice(args.indexOf('--live'), 1);
   const out = resolve(args[0] ?? 'out/webview/fixture.js');

@@ -15,12 +15,17 @@ export interface RunSource {
   fixture: DashboardFixture;
 }
 
-const RUNS_DIRS = [join(REPO_ROOT, '.lily', 'runs'), join(REPO_ROOT, 'examples', 'sentiment', '.lily', 'runs')];
+/** Folders searched for run directories; LILY_WEBVIEW_RUNS (a folder of runs) comes first. */
+const RUNS_DIRS = [
+  ...(process.env.LILY_WEBVIEW_RUNS ? [process.env.LILY_WEBVIEW_RUNS] : []),
+  join(REPO_ROOT, '.lily', 'runs'),
+  join(REPO_ROOT, 'examples', 'sentiment', '.lily', 'runs'),
+];
 
 export async function loadRunSource(): Promise<RunSource> {
   const fallback = (why: string): RunSource => ({ kind: 'fixture', description: `generated fixture (${why})`, fixture: makeFixture() });
   const runDir = newestRunDir();
-  if (!runDir) return fallback(`no run directory under ${RUNS_DIRS.map((d) => d.slice(REPO_ROOT.length + 1)).join(' or ')}; run \`npm run demo\` to test on a real run`);
+  if (!runDir) return fallback(`no run directory under ${RUNS_DIRS.join(' or ')}; run \`npm run demo\` to test on a real run`);
   let reader: { readRunSnapshot?: (dir: string) => RunSnapshot | Promise<RunSnapshot> };
   try {
     reader = require('../../native-runtime/io/runDir');
