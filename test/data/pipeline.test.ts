@@ -146,3 +146,19 @@ describe('data/plan', () => {
     assert.deepStrictEqual(new BatchPlan(5, 2, 1, false, false).indicesForStep(2), [4]);
   });
 });
+
+describe('data/pipeline: image inputs', () => {
+  it('takes float inputs (pixel_values) from the records as nested lists', () => {
+    const rows = [{ pixel_values: [[[0.5, 1], [2, 3]]], label: 1 }, { pixel_values: [[[4, 5], [6, 7]]], label: 0 }];
+    const cfg = setup({ 'train.jsonl': jsonl(rows) }, {}, { num_labels: 2 });
+    const p = openData(cfg, { modelInputs: [{ name: 'pixel_values', dtype: 'float32', shape: ['batch', 1, 2, 2] }] });
+    const b = p.trainBatch(0);
+    assert.deepStrictEqual(b.tensors.pixel_values.dims, [2, 1, 2, 2]);
+    assert.strictEqual(b.tensors.pixel_values.type, 'float32');
+    const all = [...(b.tensors.pixel_values.data as Float32Array)];
+    assert.deepStrictEqual(all.slice().sort((x, y) => x - y), [0.5, 1, 2, 3, 4, 5, 6, 7]);
+    p.close();
+    const bad = setup({ 'train.jsonl': jsonl([{ pixel_values: [[1, 2], [3]], label: 0 }]) }, {}, { num_labels: 2 });
+    expectDataError(() => openData(bad, { modelInputs: [{ name: 'pixel_values', dtype: 'float32', shape: ['batch', 2, 2] }] }), /train\.jsonl$/, 1, 'pixel_values', /ragged/);
+  });
+});
