@@ -144,12 +144,16 @@ export interface LayerSpectrum {
   numerical_rank: number;
   effective_rank: number;
   stable_rank: number;
+  /** Lily: the router mixture p (mean over the reference set) that B_mix was built from. */
+  mixture?: number[];
 }
 
 export interface SpectrumReport {
   step: number;
   method: 'lily' | 'lora';
-  targets: Array<TargetInfo & {
+  /** What the Lily mixtures were computed on (the reference set), or why they are uniform. */
+  reference?: string;
+  targets: Array<Omit<TargetInfo, 'layers'> & {
     /** The rank bound r of this adapter. */
     r: number;
     /** The LoRA rank with the same trainable-parameter count for this target. */
