@@ -10,6 +10,7 @@
 //
 // Options: --only=ext|ui   run one part       --self-check   prove the harness on a throwaway extension
 //          --keep          keep the temp dir   --grep=TEXT    only extension tests whose title matches
+//          --example=DIR   use DIR instead of examples/sentiment as the workspace's sentiment/ folder
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,7 +54,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 function prepareWorkspace(tmpRoot, name) {
   const dir = path.join(tmpRoot, name);
   mkdirSync(dir, { recursive: true });
-  const sentiment = path.join(repoRoot, 'examples', 'sentiment');
+  // --example=DIR replaces the bundled demo (to try the harness against another example).
+  const example = option('example');
+  const sentiment = typeof example === 'string' ? path.resolve(example) : path.join(repoRoot, 'examples', 'sentiment');
   if (existsSync(sentiment)) cpSync(sentiment, path.join(dir, 'sentiment'), { recursive: true });
   const fixtures = path.join(repoRoot, 'examples', 'workspace');
   if (existsSync(fixtures)) cpSync(fixtures, dir, { recursive: true });
