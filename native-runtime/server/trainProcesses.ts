@@ -142,7 +142,8 @@ export class TrainProcesses {
   stop(runDir: string): StopResult {
     const dir = path.resolve(this.cwd, runDir);
     const mine = this.live.get(dir);
-    if (mine) return { stopped: mine.child.kill('SIGTERM') };
+    // A run that reported `finished` is only tidying up its process: nothing left to stop.
+    if (mine) return { stopped: !mine.finished && mine.child.kill('SIGTERM') };
     const status = readStatus(dir);
     if (status.state !== 'running') return { stopped: false };
     if (!isProcessAlive(status.pid)) {
