@@ -14,6 +14,7 @@ import {
   type ValidateConfigParams, type ValidateConfigResult,
 } from '../protocol';
 import * as path from 'path';
+import { RUN_FILES, type RouterStats, type SpectrumReport } from '../runFiles';
 import { budgetOf } from './budgetOf';
 import { runCliJson, type Cancellable } from './cliJson';
 import { ModelCache } from './modelCache';
@@ -72,7 +73,18 @@ export class LilyServer {
   }
 
   inspect(p: InspectParams, token?: Cancellable): Promise<InspectResult> {
-    const args = ['inspect', this.abs(p.path), '--json'];
+    // A run directory already holds the inspection of its last evaluation (the trainer writes
+    // spectrum.json and router_stats.json): answer from it without starting a process. Other
+    // references, or adapter folders, need `lily inspect`.
+    const target = this.abs(p.path);
+    if (!p.reference) {
+      const spectrum = readJsonFile<SpectrumReport>(path.join(target, RUN_FILES.spectrum));
+      if (spectrum) {
+        const routerStats = readJsonFile<RouterStats>(path.join(target, RUN_FILES.routerStats));
+        return Promise.resolve({ spectrum, ...(routerStats ? { routerStats } : {}) });
+      }
+    }
+    const args = ['inspect', target, '--json'];
     if (p.reference) args.push('--reference', this.abs(p.reference));
     return runCliJson<InspectResult>(lilyCliPath(this.root), args, this.cwd, token);
   }
@@ -90,6 +102,14 @@ export class LilyServer {
   private abs(p: string): string {
     if (typeof p !== 'string' || p === '') throw new Error('a path parameter is missing or empty');
     return path.resolve(this.cwd, p);
+  }
+}
+
+function readJsonFile<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
   }
 }
 

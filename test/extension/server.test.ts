@@ -6,9 +6,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BackendSupervisor, type RunningBackend } from '../../src/backendProcess';
 import {
-  Methods, PROTOCOL_VERSION, type BudgetResult, type ListTargetsResult, type ValidateConfigResult,
+  Methods, PROTOCOL_VERSION, type BudgetResult, type InspectResult, type ListTargetsResult, type ValidateConfigResult,
 } from '../../native-runtime/protocol';
-import { configFixture, serverLaunch, type ConfigFixture } from './fixtures';
+import { RunWriter } from '../../native-runtime/io/runDir';
+import type { RouterStats, SpectrumReport } from '../../native-runtime/runFiles';
+import { configFixture, runStatus, serverLaunch, type ConfigFixture } from './fixtures';
 
 describe('backend server over stdio JSON-RPC', function () {
   this.timeout(60_000);
@@ -86,6 +88,22 @@ describe('backend server over stdio JSON-RPC', function () {
     assert.strictEqual(r.lora_rank_at_budget, 4);
     assert.strictEqual(r.targets.length, 1);
     assert.deepStrictEqual(r.targets[0].layers.map((l) => l.a_group), [0, 1, 2]);
+  });
+
+  it('answers inspect for a run directory from its last evaluation files', async () => {
+    const runDir = path.join(fx.dir, 'runs', 'r1');
+    const w = new RunWriter(runDir);
+    w.updateStatus(runStatus({ state: 'completed' }));
+    const layers = [{ module: 'encoder.layer.0.attention.self.value', index: 0, a_group: 0 }];
+    const spectrum: SpectrumReport = {
+      step: 4, method: 'lily',
+      targets: [{ target: 'value', d_in: 8, d_out: 8, layers: [{ ...layers[0], singular_values: [2, 1], numerical_rank: 2, effective_rank: 1.9, stable_rank: 1.25 }], r: 4, lora_rank_at_budget: 4, trainable_params: 184 }],
+    };
+    const routerStats: RouterStats = { step: 4, reference: 'eval.jsonl', samples: 8, targets: [] };
+    w.writeSpectrum(spectrum);
+    w.writeRouterStats(routerStats);
+    const r = await backend.request<InspectResult>(Methods.inspect, { path: runDir });
+    assert.deepStrictEqual(r, { spectrum, routerStats });
   });
 
   it('refuses a budget for an invalid config, naming the field', async () => {

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BackendSupervisor, type RunningBackend } from '../../src/backendProcess';
 import {
-  Methods, Notifications, type ProgressParams, type RunStateParams, type StopResult, type TrainResult,
+  Methods, Notifications, type ExportResult, type ProgressParams, type RunStateParams, type StopResult, type TrainResult,
 } from '../../native-runtime/protocol';
 import { readRunStatus } from '../../native-runtime/io/runDir';
 import { makeWorkspace, type Workspace } from '../cli/workspace';
@@ -63,6 +63,12 @@ describe('training through the server', function () {
     const steps = got.progress.filter((p) => p.runDir === r.runDir).map((p) => p.step);
     assert.deepStrictEqual(steps, [1, 2, 3, 4]);
     assert.strictEqual(readRunStatus(r.runDir).state, 'completed');
+
+    // Export writes the PEFT files where asked.
+    const out = path.join(ws.dir, 'exported');
+    const ex = await backend.request<ExportResult>(Methods.export, { runDir: r.runDir, format: 'peft', out });
+    assert.ok(ex.files.some((f) => f.endsWith('adapter_model.safetensors')), JSON.stringify(ex.files));
+    for (const f of ex.files) assert.ok(fs.existsSync(path.resolve(ws.dir, f)), f);
   });
 
   it('stops a run with SIGTERM: it checkpoints and ends as stopped', async () => {
