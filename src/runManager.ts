@@ -7,7 +7,7 @@ import type { Backend } from './backend';
 import { refuse, UNTRUSTED_REASON, type CommandResult } from './results';
 import { effectiveState, runItemView, type RunsModel } from './runsModel';
 import type { RunWatcher } from './runWatcher';
-import { readSettings } from './settings';
+import { readSettings, workspaceRoot } from './settings';
 
 export interface StartOptions {
   compareWithLora?: boolean;
@@ -34,6 +34,8 @@ export class RunManager implements vscode.Disposable {
 
   async start(configPath: string, opts: StartOptions = {}): Promise<CommandResult<TrainResult>> {
     if (!vscode.workspace.isTrusted) return refuse(UNTRUSTED_REASON);
+    // Runs are written under the working directory (the config's output.dir is relative to it).
+    if (!workspaceRoot()) return refuse('open the folder that holds the config first: training writes its runs under the workspace folder (output.dir, default .lily/runs)');
     const settings = readSettings();
     const running = this.model.running().length;
     if (running >= settings.maxConcurrentRuns) {
