@@ -8,11 +8,12 @@ import { EXIT, exitCodeOf, isInputError } from './cli/errors';
 import { evalCommand } from './cli/evalCommand';
 import { exportCommand } from './cli/exportCommand';
 import { initCommand } from './cli/initCommand';
+import { inspectCommand } from './cli/inspectCommand';
 import { CliIO, processIO } from './cli/io';
 import { targetsCommand } from './cli/targetsCommand';
 import { trainCommand } from './cli/trainCommand';
 
-const COMMANDS: Command[] = [initCommand, targetsCommand, trainCommand, evalCommand, exportCommand];
+const COMMANDS: Command[] = [initCommand, targetsCommand, trainCommand, evalCommand, inspectCommand, exportCommand];
 
 function version(): string {
   // eslint-disable-next-line @typescript-eslint/no-var-requires

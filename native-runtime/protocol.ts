@@ -84,7 +84,14 @@ export interface StopParams { runDir: string }
 export interface StopResult { stopped: boolean }
 
 export interface InspectParams { path: string; reference?: string }
-export interface InspectResult { routerStats?: RouterStats; spectrum: SpectrumReport }
+export interface InspectResult {
+  routerStats?: RouterStats;
+  spectrum: SpectrumReport;
+  /** The adapter's metrics on the reference set (when it has labels). */
+  metrics?: Record<string, number>;
+  /** The JSON files written (router_stats.json, spectrum.json). */
+  files?: string[];
+}
 
 export interface ExportParams { runDir: string; format: 'peft' | 'merged-onnx' | 'adapted-onnx'; out?: string }
 export interface ExportResult { files: string[]; /** merged-onnx: eval metric difference vs the dynamic model. */ metricDelta?: Record<string, number> }

@@ -2,8 +2,10 @@
 // each exporter takes the run directory and an output folder and returns the files it wrote.
 import * as path from 'path';
 import { writePeftAdapter } from '../io/peft';
+import type { ExportResult } from '../protocol';
 import { Command, JSON_OPTION } from './command';
 import { EXIT, InputError, UsageError } from './errors';
+import { ONNX_EXPORTERS } from './exportOnnx';
 import { Output } from './io';
 import { isRunDir, readRunConfig, runAdapterWeights } from './runAdapter';
 
@@ -11,9 +13,11 @@ export interface ExportContext {
   runDir: string;
   outDir: string;
   log: (message: string) => void;
+  /** merged-onnx: data file to freeze the routing on (default: the eval set). */
+  calibration?: string;
 }
 
-export type Exporter = (ctx: ExportContext) => Promise<string[]>;
+export type Exporter = (ctx: ExportContext) => Promise<string[] | ExportResult>;
 
 /** Export formats by name. Merged/adapted ONNX exporters register here. */
 export const EXPORTERS: Record<string, Exporter> = {
@@ -23,6 +27,7 @@ export const EXPORTERS: Record<string, Exporter> = {
     log(`Exporting ${source} as a PEFT adapter`);
     return writePeftAdapter(outDir, weights, { task: cfg.model.task, base_model_name_or_path: cfg.model.path });
   },
+  ...ONNX_EXPORTERS,
 };
 
 export const exportCommand: Command = {
@@ -34,6 +39,7 @@ export const exportCommand: Command = {
     options: [
       { name: 'format', kind: 'string', value: 'F', help: `Output format: ${Object.keys(EXPORTERS).join(', ')} (default peft).` },
       { name: 'out', kind: 'string', value: 'DIR', help: 'Output folder (default <run-dir>/export/<format>).' },
+      { name: 'calibration', kind: 'string', value: 'FILE', help: 'merged-onnx: data file to freeze the Lily routing on (default: the eval set).' },
       JSON_OPTION,
     ],
   },
@@ -45,9 +51,14 @@ export const exportCommand: Command = {
     if (!exporter) throw new UsageError(`lily export: unknown --format "${format}"; available: ${Object.keys(EXPORTERS).join(', ')}`, 'export');
     if (!isRunDir(runDir)) throw new InputError(`${runDir}: not a run directory (no config.json); give a folder under .lily/runs`);
     const outDir = path.resolve(ctx.cwd, (args.options.out as string | undefined) ?? path.join(runDir, 'export', format));
-    const files = await exporter({ runDir, outDir, log: (m) => out.log(m) });
-    if (out.json) out.emit({ files });
-    else for (const f of files) out.print(f);
+    const calibration = args.options.calibration as string | undefined;
+    const res = await exporter({ runDir, outDir, log: (m) => out.log(m), ...(calibration ? { calibration: path.resolve(ctx.cwd, calibration) } : {}) });
+    const result: ExportResult = Array.isArray(res) ? { files: res } : res;
+    if (out.json) out.emit(result);
+    else {
+      for (const f of result.files) out.print(f);
+      if (result.metricDelta) out.print(`eval change from merging (merged - dynamic): ${Object.entries(result.metricDelta).map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${v.toPrecision(3)}`).join(', ')}`);
+    }
     return EXIT.ok;
   },
 };

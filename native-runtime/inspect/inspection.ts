@@ -21,8 +21,8 @@ import { computeSpectrum } from './spectrum';
 export interface InspectionInput {
   model: Model;
   weights: AdapterWeights;
-  /** Task, logits output, batch size and runtime settings come from here. */
-  config: ResolvedConfig;
+  /** Task, logits output and label names come from here (needed with a reference set). */
+  config?: ResolvedConfig;
   step: number;
   /** The reference set; without one, Lily spectra use the uniform mixture and there are no router statistics. */
   reference?: { data: DataPipeline; file: string };
@@ -58,6 +58,7 @@ export async function inspectAdapter(input: InspectionInput): Promise<Inspection
     return { spectrum: computeSpectrum(weights, undefined, { step: input.step, reference }), samples: 0 };
   }
   const { data, file } = input.reference;
+  if (!config) throw new Error('inspectAdapter: a reference set needs the config that says the task and the logits output');
   const runner = input.runner ?? await createInspectionRunner(input.model, weights, data, input);
   try {
     const res = await runReference(runner, data.evalBatches(), values, weights.settings, weights.targets, {
