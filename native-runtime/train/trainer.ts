@@ -19,7 +19,7 @@ import { ConfigError } from '../config/validate';
 import type { AdapterWeights, SavedTensorSpec } from '../io/adapterWeights';
 import { writeFileAtomic, readJsonl } from '../io/atomic';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from '../io/checkpoint';
-import { readPeftAdapter } from '../io/peft';
+import { peftInitialValues } from '../inspect/peftImport';
 import { createRunDir, RunWriter } from '../io/runDir';
 import type { Model } from '../onnx/ir';
 import { loadModel } from '../onnx/proto';
@@ -186,12 +186,12 @@ function findResume(target: string): { runDir: string; checkpoint: string } {
   return { runDir: abs, checkpoint: latest.dir };
 }
 
-function initialAdapter(cfg: ResolvedConfig, targets: TargetInfo[], saved: SavedTensorSpec[]): Map<string, Float32Array> | undefined {
+function initialAdapter(cfg: ResolvedConfig, model: Model, targets: TargetInfo[], saved: SavedTensorSpec[]): Map<string, Float32Array> | undefined {
   if (cfg.adapter.init === 'default') return undefined;
   if (!fs.existsSync(cfg.adapter.init)) throw configError(cfg, ['adapter', 'init'], `${cfg.adapter.init} does not exist; give a PEFT adapter folder or its adapter_model.safetensors, or "default"`);
   try {
-    const { weights } = readPeftAdapter(cfg.adapter.init, { targets, saved });
-    return new Map([...weights.tensors].map(([k, t]) => [k, t.data]));
+    // PEFT module paths may differ from the ONNX names by a leading path; the import maps them.
+    return peftInitialValues(cfg.adapter.init, model, targets, saved);
   } catch (e) {
     throw configError(cfg, ['adapter', 'init'], (e as Error).message);
   }
@@ -221,7 +221,7 @@ export async function prepareTraining(request: TrainRequest): Promise<PreparedTr
   else if (data.scheme.kind === 'class' && cfg.model.num_labels === undefined) cfg = { ...cfg, model: { ...cfg.model, num_labels: data.scheme.numLabels } };
 
   const saved = resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save);
-  const initial = initialAdapter(cfg, targets, saved);
+  const initial = initialAdapter(cfg, model, targets, saved);
   const t = cfg.training;
   const spe = data.plan.stepsPerEpoch;
   const totalSteps = request.maxSteps ?? t.max_steps ?? t.epochs * spe;

@@ -14,7 +14,8 @@ import { buildInferenceModel } from '../../native-runtime/inspect/adaptedModel';
 import { alignModulePaths, importPeftAdapter, peftInitialValues } from '../../native-runtime/inspect/peftImport';
 import type { Model } from '../../native-runtime/onnx/ir';
 import { modelToBytes } from '../../native-runtime/onnx/proto';
-import { encoderModel, randomWeights, tempDir } from './fixtures';
+import { prepareTraining } from '../../native-runtime/train/trainer';
+import { encoderConfig, encoderModel, randomWeights, tempDir } from './fixtures';
 
 const valuesOf = (w: AdapterWeights) => new Map([...w.tensors].map(([k, t]) => [k, t.data]));
 
@@ -123,6 +124,23 @@ describe('inspect/PEFT import onto ONNX models', () => {
     assert.match(loose.warnings.join('\n'), /encoder\.layer\.1\.attention\.self\.value.*lily_A.*last copy/);
     const a = loose.weights.tensors.get('encoder.layer.0.attention.self.value.lily_A')!.data;
     assert.notDeepEqual(a, w.tensors.get('encoder.layer.0.attention.self.value.lily_A')!.data);
+  });
+
+  it('adapter.init with a PEFT folder under other module paths initialises training with its tensors', async () => {
+    const model = encoderModel();
+    const w = randomWeights(model, lily, 25, 0.6);
+    const peft = path.join(dir, 'init-wrapped');
+    writePeftAdapter(peft, renamed(w, (m) => `roberta.${m}`));
+    rewrite(peft);
+    const cfg = encoderConfig(path.join(dir), { ...lily, init: peft });
+    const prep = await prepareTraining({ config: cfg, maxSteps: 1 });
+    try {
+      const params = prep.runner.getParams();
+      for (const [k, t] of w.tensors) assert.deepEqual(params.get(k), t.data, k);
+    } finally {
+      prep.data.close();
+      await prep.runner.release();
+    }
   });
 
   it('refuses an adapter for another model, naming modules that do not map', () => {
