@@ -1,7 +1,8 @@
-// The dashboard webview's HTML: a strict Content Security Policy (no inline script or style
-// except the one script carrying the nonce; resources only from the extension's out/webview
-// folder), the bundled script and stylesheet by their webview URIs. No vscode import.
+// The dashboard webview's HTML for the panel: the shared template (strict CSP with a nonce,
+// resources only from out/webview), the page shown when the bundle is missing, and the nonce.
+// No vscode import.
 import { randomBytes } from 'crypto';
+import { renderDashboardHtml } from '../webview/dashboardHtml';
 
 export interface DashboardHtmlParts {
   /** `webview.cspSource`: the origin VS Code serves `asWebviewUri` resources from. */
@@ -12,28 +13,9 @@ export interface DashboardHtmlParts {
   title: string;
 }
 
+/** The panel's page: the one template the plain-browser page uses too (webview/dashboardHtml.ts). */
 export function dashboardHtml(p: DashboardHtmlParts): string {
-  const csp = [
-    "default-src 'none'",
-    `img-src ${p.cspSource} data:`,
-    `font-src ${p.cspSource}`,
-    `style-src ${p.cspSource}`,
-    `script-src 'nonce-${p.nonce}'`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${escapeAttr(p.styleUri)}">
-<title>${escapeText(p.title)}</title>
-</head>
-<body>
-<div id="root"></div>
-<script nonce="${p.nonce}" src="${escapeAttr(p.scriptUri)}"></script>
-</body>
-</html>`;
+  return renderDashboardHtml(p);
 }
 
 /** Shown instead of the dashboard when its bundle has not been built. */
@@ -66,8 +48,4 @@ export function makeNonce(): string {
 
 function escapeText(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function escapeAttr(s: string): string {
-  return escapeText(s).replace(/"/g, '&quot;');
 }

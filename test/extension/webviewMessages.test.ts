@@ -71,12 +71,13 @@ describe('dashboard HTML', () => {
     const html = dashboardHtml({ cspSource: 'https://file+.vscode-resource.vscode-cdn.net', nonce, scriptUri: 'https://x/out/webview/dashboard.js', styleUri: 'https://x/out/webview/dashboard.css', title: 'Lily <run>' });
     const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)![1];
     assert.match(csp, /default-src 'none'/);
+    assert.match(html, new RegExp(`<meta property="csp-nonce" content="${nonce}">`));
     assert.match(csp, new RegExp(`script-src 'nonce-${nonce}'(;|$)`));
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     const scripts = [...html.matchAll(/<script([^>]*)>/g)].map((m) => m[1]);
     assert.strictEqual(scripts.length, 1);
     assert.match(scripts[0], new RegExp(`nonce="${nonce}" src="https://x/out/webview/dashboard.js"`));
-    assert.match(html, /<title>Lily &lt;run&gt;<\/title>/);
+    assert.match(html, /<title>Lily &lt;run(&gt;|>)<\/title>/);
   });
 
   it('makes unguessable nonces', () => {
