@@ -46,7 +46,8 @@ function start(): void {
   const ctx: ViewContext = {
     store,
     ui,
-    saveUi: () => host.setState(ui),
+    // runDir rides along so VS Code's panel serializer can reopen the same run after a reload.
+    saveUi: () => host.setState({ ...ui, runDir: store.main?.runDir }),
     theme: () => (theme ??= readTheme()),
     invalidate: (ids) => scheduler.invalidate(ids),
     post: (message) => host.postMessage(message),
@@ -79,6 +80,7 @@ function start(): void {
       document.body.classList.add(message.theme === 'light' ? 'vscode-light' : message.theme === 'high-contrast' ? 'vscode-high-contrast' : 'vscode-dark');
     }
     scheduler.invalidate(store.apply(message));
+    if (message.type === 'init') ctx.saveUi();
   });
   watchTheme(() => {
     theme = undefined;
