@@ -99,8 +99,9 @@ export function writeInspection(writer: RunWriter, result: Pick<Inspection, 'rou
  * (model + adapter, per-token router outputs) is built once and reused at every evaluation.
  */
 export function inspectionHook(opts: { exampleIndex?: number } = {}): EvaluateHook {
-  let model: Model | undefined;
-  let runner: Promise<AdaptedRunner> | undefined;
+  // One hook serves every training in the process (the CLI registers it once): the cached
+  // model and graph belong to one model + adapter configuration and are rebuilt for another.
+  let cache: { key: string; model: Model; runner?: Promise<AdaptedRunner> } | undefined;
   return async (stepRunner, evalData, ctx) => {
     const cfg = ctx.config;
     if (!evalData.eval || !cfg.data.eval) return;
@@ -112,15 +113,21 @@ export function inspectionHook(opts: { exampleIndex?: number } = {}): EvaluateHo
       saved: [],
       tensors: new Map([...values].map(([k, v]) => [k, { dims: dims.get(k)!, data: v }])),
     };
-    model ??= loadConfigModel(cfg);
-    if (cfg.adapter.method === 'lily') {
-      runner ??= createInspectionRunner(model, weights, evalData, { device: 'cpu', threads: cfg.runtime.threads });
-      runner.catch(() => { runner = undefined; });
+    const key = JSON.stringify([cfg.model.path, cfg.model.output, cfg.adapter, ctx.targets]);
+    if (cache?.key !== key) {
+      const old = cache?.runner;
+      cache = { key, model: loadConfigModel(cfg) };
+      if (old) await old.then((r) => r.release(), () => undefined);
+    }
+    const c = cache;
+    if (cfg.adapter.method === 'lily' && !c.runner) {
+      c.runner = createInspectionRunner(c.model, weights, evalData, { device: 'cpu', threads: cfg.runtime.threads });
+      c.runner.catch(() => { c.runner = undefined; });
     }
     const result = await inspectAdapter({
-      model, weights, config: cfg, step: ctx.step, values, exampleIndex: opts.exampleIndex,
+      model: c.model, weights, config: cfg, step: ctx.step, values, exampleIndex: opts.exampleIndex,
       reference: { data: evalData, file: cfg.data.eval },
-      runner: runner ? await runner : undefined,
+      runner: c.runner ? await c.runner : undefined,
     });
     writeInspection(ctx.writer, result);
   };

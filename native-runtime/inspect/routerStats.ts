@@ -133,9 +133,11 @@ export class RouterStatsAccumulator {
       reference,
       samples: this.samples,
       targets: this.targets.map((t) => {
-        const example = t.layers.every((l) => this.sums.get(l.module)!.example)
-          ? { tokens: this.exampleTokens ?? [], probs: t.layers.map((l) => this.sums.get(l.module)!.example!) }
-          : undefined;
+        const probs = t.layers.every((l) => this.sums.get(l.module)!.example) ? t.layers.map((l) => this.sums.get(l.module)!.example!) : undefined;
+        // Inputs without token ids (e.g. image patches) get position labels.
+        const rows = probs ? Math.max(...probs.map((p) => p.length)) : 0;
+        const tokens = this.exampleTokens?.length ? this.exampleTokens : Array.from({ length: rows }, (_, k) => `@${k}`);
+        const example = probs ? { tokens, probs } : undefined;
         return {
           ...t,
           num_B: this.opts.numB,

@@ -39,6 +39,7 @@ describe('inspect/CLI: train -> router_stats.json + spectrum.json; inspect; expo
     runDir = path.join(dir, 'run');
     const r = await lily(['train', 'enc.lily.json', '--run-dir', runDir], dir);
     assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /evaluation hook failed/);
   });
 
   it('training wrote router statistics and spectra of the final evaluation', () => {
@@ -51,6 +52,19 @@ describe('inspect/CLI: train -> router_stats.json + spectrum.json; inspect; expo
     assert.deepEqual(stats.targets.map((t) => t.target), spectrum.targets.map((t) => t.target));
     // Training moved B away from 0: every layer's ΔW has rank > 0, at most r.
     for (const t of spectrum.targets) for (const l of t.layers) assert.ok(l.numerical_rank > 0 && l.numerical_rank <= 4, `${l.module}: rank ${l.numerical_rank}`);
+  });
+
+  it('a second training in the same process (another adapter) gets its own statistics from the shared hook', async () => {
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'enc.lily.json'), 'utf8'));
+    cfg.adapter = { method: 'lily', target_modules: ['query'], r: 2, num_B: 2 };
+    cfg.training.max_steps = 1;
+    fs.writeFileSync(path.join(dir, 'query.lily.json'), JSON.stringify(cfg));
+    const second = path.join(dir, 'run-query');
+    const r = await lily(['train', 'query.lily.json', '--run-dir', second], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /evaluation hook failed/);
+    const stats = readJson<RouterStats>(path.join(second, RUN_FILES.routerStats));
+    assert.deepEqual(stats.targets.map((t) => [t.target, t.num_B, t.per_layer.length]), [['query', 2, 2]]);
   });
 
   it('lily inspect on the run reproduces them; on its PEFT export (imported onto the model) gives the same statistics', async () => {
