@@ -1,10 +1,13 @@
 // Runs the inspection graph (adapter injected, tensors as inputs, per-token router
 // probabilities exposed) with given adapter values: one ORT session for every batch shape,
 // so the trainer's evaluation hook can feed the current parameters at each evaluation.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { AdapterSettings } from '../io/adapterWeights';
 import type { Model } from '../onnx/ir';
-import { modelToBytes } from '../onnx/proto';
+import { modelToBytes, saveModel } from '../onnx/proto';
 import { createSession, type DeviceRequest } from '../onnx/session';
 import type { Injection } from '../adapters/inject';
 import { buildAdaptedModel, type AdaptedModelOptions } from './adaptedModel';
@@ -20,19 +23,32 @@ export interface AdaptedOutputs {
   tokenProbs: Map<string, Float32Array>;
 }
 
+const LARGE_MODEL_BYTES = 1.5 * 1024 ** 3;
+
 export class AdaptedRunner {
   private constructor(
     readonly injection: Injection,
     private readonly session: ort.InferenceSession,
     /** The model's own inputs (the data a batch must provide). */
     readonly dataInputs: string[],
+    /** Scratch folder holding a large model's file (removed on release). */
+    private readonly scratch?: string,
   ) {}
 
   static async create(base: Model, settings: AdapterSettings, opts: AdaptedRunnerOptions = {}): Promise<AdaptedRunner> {
     const { model, injection } = await buildAdaptedModel(base, settings, { ...opts, exposeTokenProbs: true });
-    const { session } = await createSession(modelToBytes(model), { device: opts.device ?? 'cpu', threads: opts.threads });
+    // Protobuf cannot hold 2 GB: a large model goes through a file with external data.
+    let bytes = 0;
+    for (const t of model.graph.initializers.values()) bytes += (t.data as { byteLength?: number }).byteLength ?? 0;
+    const scratch = bytes > LARGE_MODEL_BYTES ? fs.mkdtempSync(path.join(os.tmpdir(), 'lily-inspect-')) : undefined;
+    let source: Uint8Array | string;
+    if (scratch) {
+      source = path.join(scratch, 'inspect.onnx');
+      saveModel(model, source, { externalData: true });
+    } else source = modelToBytes(model);
+    const { session } = await createSession(source, { device: opts.device ?? 'cpu', threads: opts.threads });
     const params = new Set(injection.params.map((p) => p.name));
-    return new AdaptedRunner(injection, session, model.graph.inputs.map((i) => i.name).filter((n) => !params.has(n)));
+    return new AdaptedRunner(injection, session, model.graph.inputs.map((i) => i.name).filter((n) => !params.has(n)), scratch);
   }
 
   /**
@@ -59,5 +75,6 @@ export class AdaptedRunner {
 
   async release(): Promise<void> {
     await this.session.release();
+    if (this.scratch) fs.rmSync(this.scratch, { recursive: true, force: true });
   }
 }
