@@ -11,7 +11,7 @@ import { workbenchUrl } from '../harness/browser.mjs';
 import { fatal, waitFor, Workbench } from './workbench.mjs';
 
 /** Steps of the UI run: enough to see progress for a few seconds, few enough to stay short. */
-const UI_TRAIN_STEPS = 40;
+const UI_TRAIN_STEPS = 300;
 
 function readJson(file) {
   return JSON.parse(readFileSync(file, 'utf8'));
@@ -102,15 +102,16 @@ export async function runUiScenario({ browser, server, extensionRoot, workspace,
         const s = state.status();
         if (s?.state === 'failed') throw fatal(`the run failed: ${s.error}`);
         if (s && s.state !== 'running') throw fatal(`the run ended (${s.state}) before its progress was seen in the Runs view; rows: ${(await wb.sideBarRows()).join(' | ')}`);
-        return (await wb.sideBarRows()).find((r) => r.includes(name) && /\d+\/\d+/.test(r) && /%/.test(r));
+        // Real progress: a step past 0.
+        return (await wb.sideBarRows()).find((r) => r.includes(name) && /\b([1-9]\d*)\/\d+ · \d+%/.test(r));
       }, 120_000, 100);
       const bar = await waitFor('the Lily status bar item', async () => {
         const s = state.status();
         if (s && s.state !== 'running') throw fatal(`the run ended (${s.state}) before the status bar showed it; items: ${(await wb.statusBarItems()).join(' | ')}`);
-        return (await wb.statusBarItems()).find((t) => t.includes(`Lily ${name}`) && /\d+%/.test(t));
+        return (await wb.statusBarItems()).find((t) => t.includes(`Lily ${name}`) && /\b([1-9]\d*)\/\d+/.test(t));
       }, 60_000, 100);
       print(`    view: ${row}`);
-      print(`    status bar: ${bar}`);
+      print(`    status bar: ${bar.replace(/\s+/g, ' ')}`);
       await wb.screenshot('progress');
     }],
     ['the run completes and the view says so', async () => {
@@ -155,15 +156,37 @@ export async function runUiScenario({ browser, server, extensionRoot, workspace,
       const target = spectrum.targets[0];
       const expected = target.layers.map((l) => l.numerical_rank);
       await state.frame.locator('#tab-rank').click();
-      const bars = state.frame.locator('#view-rank g[aria-label="numerical rank"]').first().locator('rect, path');
-      await waitFor('the numerical-rank bars', async () => ((await bars.count()) >= expected.length ? true : undefined), 30_000);
-      // Each bar's tooltip (<title>) reads "L<i> <module>\nnumerical rank <n>".
-      const titles = await state.frame.locator('#view-rank g[aria-label="numerical rank"]').first().locator('title').allTextContents();
-      const shown = titles.map((t) => Number(/numerical rank (\d+)/.exec(t)?.[1]));
-      if (JSON.stringify(shown.slice(0, expected.length)) !== JSON.stringify(expected)) {
+      // Each bar carries a tooltip (<title>): "L<i> <module>\nnumerical rank <n>" on the
+      // numerical-rank bars, "L<i> <module>\neffective rank <x>\nstable rank <y>" on the
+      // effective-rank bars. The first chart with such bars is the first target's.
+      const readBars = () => state.frame.locator('#view-rank svg').evaluateAll((svgs) => {
+        for (const svg of svgs) {
+          const titles = [...svg.querySelectorAll('title')].map((t) => t.textContent ?? '');
+          const numerical = titles.map((t) => /^L(\d+) .*\nnumerical rank (\d+)$/s.exec(t)).filter(Boolean).map((m) => [Number(m[1]), Number(m[2])]);
+          const effective = titles.map((t) => /^L(\d+) .*\neffective rank ([\d.e+-]+)\n/s.exec(t)).filter(Boolean).map((m) => [Number(m[1]), Number(m[2])]);
+          if (numerical.length) return { numerical, effective };
+        }
+        return { numerical: [], effective: [] };
+      });
+      const bars = await waitFor('the rank bars of the rank chart', async () => {
+        const b = await readBars();
+        return b.numerical.length >= expected.length && b.effective.length >= expected.length ? b : undefined;
+      }, 30_000).catch(async (err) => {
+        const labels = await state.frame.locator('#view-rank svg [aria-label]').evaluateAll((els) => [...new Set(els.map((e) => `${e.tagName}[aria-label="${e.getAttribute('aria-label')}"]`))]);
+        throw new Error(`${err.message}; labelled elements in the rank view: ${labels.join(', ') || 'none'}`);
+      });
+      const byLayer = (pairs) => [...pairs].sort((a, b) => a[0] - b[0]).map((p) => p[1]);
+      const shown = byLayer(bars.numerical);
+      if (JSON.stringify(shown) !== JSON.stringify(expected)) {
         throw new Error(`the rank chart shows numerical ranks ${JSON.stringify(shown)}, spectrum.json has ${JSON.stringify(expected)} (${target.target})`);
       }
-      print(`    rank chart: numerical ranks ${JSON.stringify(shown)} match spectrum.json (r = ${target.r})`);
+      // Shown with 6 significant digits.
+      const effective = byLayer(bars.effective);
+      const wantEffective = target.layers.map((l) => l.effective_rank);
+      if (effective.length !== wantEffective.length || effective.some((v, i) => Math.abs(v - wantEffective[i]) > 1e-5 * Math.abs(wantEffective[i]) + 1e-9)) {
+        throw new Error(`the rank chart shows effective ranks ${JSON.stringify(effective)}, spectrum.json has ${JSON.stringify(wantEffective)} (${target.target})`);
+      }
+      print(`    rank chart: numerical ranks ${JSON.stringify(shown)}, effective ranks ${JSON.stringify(effective)} match spectrum.json (r = ${target.r})`);
       await wb.screenshot('rank-chart');
     }],
   ];
