@@ -1,12 +1,15 @@
-// Runs a model once in onnxruntime on dummy inputs with every intermediate value exposed as a
-// graph output, and reports each value's dtype, concrete shape and (when asked) its data.
-// Specialisation uses this as its shape inference: ORT already knows every op's shape rules,
-// so asking it is more robust than re-implementing inference for each op.
+// Finds each value's dtype, concrete shape and (when asked) its data for specialisation: first
+// by shape inference in JS (shapeInference.ts), then, for whatever that cannot tell (an op
+// without a rule, a shape computed from float data), by running the needed part of the model
+// once in onnxruntime on dummy inputs with those values exposed as graph outputs: ORT knows
+// every op, so it stays the authority, and JS only saves it the work of running the model.
 import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
-import type { DataType, Model, Tensor, TensorData } from './ir';
+import type { DataType, Graph, Model, Node, Tensor, TensorData } from './ir';
 import { tensorSize } from './ir';
+import { removeDeadCode } from './foldDeadCode';
 import { bytesPerElement, modelToProto } from './proto';
+import { inferShapes, type InferredValue } from './shapeInference';
 
 export interface ProbedValue {
   dtype: DataType;
@@ -62,10 +65,66 @@ export function ortTensorToIr(name: string, t: ort.Tensor): Tensor {
 }
 
 /**
+ * The dtype, concrete shape and (where `keepData(name, dtype, dims)` says so) the data of every
+ * requested value; input shapes must be concrete. Shape inference in JS (shapeInference.ts)
+ * answers almost everything without running the model; what it cannot work out is computed by
+ * onnxruntime on the smallest sub-model that yields it (Shape/Size of values with known shapes
+ * and every value known in JS become constants, so the big layers are cut away).
+ */
+export async function probeValues(
+  model: Model,
+  names: string[],
+  keepData: (name: string, dtype: DataType, dims: number[]) => boolean,
+  budgetBytes = 256 * 1024 * 1024,
+): Promise<Map<string, ProbedValue>> {
+  const inferred = inferShapes(model);
+  const out = new Map<string, ProbedValue>();
+  const rest: string[] = [];
+  for (const n of names) {
+    const v = inferred.get(n);
+    if (!v) rest.push(n);
+    else if (!keepData(n, v.dtype, v.dims)) out.set(n, { dtype: v.dtype, dims: v.dims, data: new Float32Array(0) });
+    else if (v.data) out.set(n, { dtype: v.dtype, dims: v.dims, data: v.data });
+    else rest.push(n);
+  }
+  if (rest.length === 0) return out;
+  const probed = await probeValuesInOrt(pruneForProbe(model, rest, inferred), rest, keepData, budgetBytes);
+  for (const [k, v] of probed) out.set(k, v);
+  return out;
+}
+
+/**
+ * A copy of `model` that computes just `wanted`: values known in JS (with data) become
+ * initializers, Shape/Size of values whose shape is known become constants, and every node
+ * that `wanted` does not depend on is dropped.
+ */
+function pruneForProbe(model: Model, wanted: string[], inferred: Map<string, InferredValue>): Model {
+  const g = model.graph;
+  const want = new Set(wanted);
+  const initializers = new Map(g.initializers);
+  const nodes: Node[] = [];
+  for (const n of g.nodes) {
+    const outs = n.outputs.filter((o) => o);
+    const constant = outs.length > 0 && outs.every((o) => inferred.get(o)?.data && !want.has(o));
+    if (!constant) {
+      nodes.push(n);
+      continue;
+    }
+    for (const o of outs) {
+      const v = inferred.get(o)!;
+      initializers.set(o, { name: o, dtype: v.dtype, dims: [...v.dims], data: v.data! });
+    }
+  }
+  const graph: Graph = { ...g, nodes, initializers, outputs: [], valueInfo: new Map() };
+  removeDeadCode(graph, wanted);
+  return { ...model, graph };
+}
+
+/**
  * Runs `model` on zero inputs (input shapes must be concrete) and returns every requested
  * value. `keepData(name, dtype, dims)` decides whose data is copied (others get empty data).
  */
-export async function probeValues(
+export async function probeValuesInOrt(
   model: Model,
   names: string[],
   keepData: (name: string, dtype: DataType, dims: number[]) => boolean,
