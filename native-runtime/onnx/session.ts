@@ -77,6 +77,8 @@ function sessionOptions(device: Device, opts: SessionOptions): ort.InferenceSess
     intraOpNumThreads: threads,
     graphOptimizationLevel: opts.optimization ?? 'all',
     enableProfiling: opts.profile ?? false,
+    // onnxruntime-node refuses enableProfiling without a file prefix.
+    ...(opts.profile ? { profileFilePrefix: 'onnxruntime_profile' } : {}),
   };
 }
 
