@@ -106,7 +106,7 @@ function exportedModel(cfg) {
 }
 
 function oursWorker(label, settings) {
-  return new Worker(label, process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/ours/trainWorker.ts'), JSON.stringify(settings)], { ...process.env });
+  return new Worker(label, process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/ours/trainWorker.ts'), JSON.stringify(settings)], { ...process.env }, ROOT);
 }
 
 async function benchSize([hidden, layers], opts, matmul) {
@@ -131,7 +131,7 @@ async function benchSize([hidden, layers], opts, matmul) {
     const torch = new Worker(`torch lily ${name}`, PYTHON, [path.join(ROOT, 'scripts/oracle/bench_torch.py'), JSON.stringify({
       model_dir: modelDir, adapter: lily, modules_to_save: ['classifier'], share_dir: shareDir, threads: opts.threads,
       lr: TRAIN.lr, weight_decay: TRAIN.weightDecay, max_grad_norm: TRAIN.maxGradNorm,
-    })], { ...process.env, OMP_NUM_THREADS: String(opts.threads), PYTHONDONTWRITEBYTECODE: '1' });
+    })], { ...process.env, OMP_NUM_THREADS: String(opts.threads), PYTHONDONTWRITEBYTECODE: '1' }, ROOT);
     workers.push(torch);
     const torchReady = await torch.next();
     process.stderr.write(`[${name}] starting our engine (LoRA r=${loraRank}) ...\n`);
@@ -220,7 +220,7 @@ async function main() {
   const started = new Date();
   const loadStart = loadAverage();
   process.stderr.write(`bench: ${machine.cpu_model}, ${machine.cores} cores, ${opts.threads} threads per side, load ${loadStart.join(' ')}\n`);
-  const mmWorker = new Worker('matmul rate', process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/ours/matmulWorker.ts'), JSON.stringify({ threads: opts.threads, m: BATCH * SEQ, k: 768, n: 768 })], { ...process.env });
+  const mmWorker = new Worker('matmul rate', process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/ours/matmulWorker.ts'), JSON.stringify({ threads: opts.threads, m: BATCH * SEQ, k: 768, n: 768 })], { ...process.env }, ROOT);
   const results = [];
   try {
     const mmReady = await mmWorker.next();

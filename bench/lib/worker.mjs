@@ -9,11 +9,12 @@ export class Worker {
    * @param {string} command
    * @param {string[]} args
    * @param {NodeJS.ProcessEnv} env
+   * @param {string} cwd  the repository root (Node workers resolve `--import tsx` from there)
    */
-  constructor(label, command, args, env) {
+  constructor(label, command, args, env, cwd) {
     this.label = label;
     this.stderr = '';
-    this.child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (d) => {
       this.stderr = (this.stderr + d.toString()).slice(-6000);
     });

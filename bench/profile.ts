@@ -1,0 +1,99 @@
+// Where the training step's time goes: builds the step for an exported benchmark model (a folder
+// from scripts/oracle/export.py, e.g. the cache of bench/run.mjs under $TMPDIR/lily-bench-models),
+// times each stage up to the first step, counts the step graph's nodes by op type, then runs a
+// few steps under ORT's profiler and sums kernel time by op type.
+//
+//   node --import tsx bench/profile.ts MODEL_DIR [--steps 3] [--threads 2] [--lora R] [--opt all|extended|basic|disabled]
+import * as fs from 'fs';
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import * as ort from 'onnxruntime-node';
+import type { AdapterSection } from '../native-runtime/config/types';
+import { loadModel, modelToBytes } from '../native-runtime/onnx/proto';
+import { createSession } from '../native-runtime/onnx/session';
+import { buildTrainingStep, STEP_IO } from '../native-runtime/train/step';
+import { makeBatch } from './ours/batch';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+
+async function main(): Promise<void> {
+  const dir = process.argv[2];
+  if (!dir || dir.startsWith('--')) throw new Error('profile: expected MODEL_DIR (a folder written by scripts/oracle/export.py) as the first argument');
+  const steps = Number(arg('--steps', '3'));
+  const threads = Number(arg('--threads', '2'));
+  const optimization = arg('--opt', 'all') as 'all';
+  const loraRank = process.argv.includes('--lora') ? Number(arg('--lora', '8')) : 0;
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).config as { hidden: number; vocab: number; num_labels: number };
+  const adapter: AdapterSection = loraRank
+    ? { method: 'lora', target_modules: ['query', 'value'], r: loraRank, modules_to_save: ['classifier'] }
+    : { method: 'lily', target_modules: ['query', 'value'], r: cfg.hidden >= 512 ? 32 : 16, stride_A: 2, num_B: 4, routing: 'batch', modules_to_save: ['classifier'] };
+  const B = 8, S = 128;
+
+  const t0 = performance.now();
+  const model = loadModel(path.join(dir, 'model.onnx'));
+  const t1 = performance.now();
+  console.log(`load ${(t1 - t0).toFixed(0)} ms`);
+  const graphs = await buildTrainingStep(model, { adapter, task: 'sequence-classification', inputShapes: { input_ids: [B, S], attention_mask: [B, S] }, optimizer: { optimizer: 'adamw', weight_decay: 0.01, max_grad_norm: 1 } });
+  const t2 = performance.now();
+  console.log(`build ${(t2 - t1).toFixed(0)} ms`);
+  const bytes = modelToBytes(graphs.train);
+  const t3 = performance.now();
+  console.log(`serialize ${(t3 - t2).toFixed(0)} ms`);
+  const { session } = await createSession(bytes, { device: 'cpu', threads, optimization, profile: true });
+  const t4 = performance.now();
+  const g = graphs.train.graph;
+  const counts = new Map<string, number>();
+  for (const n of g.nodes) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
+  let initBytes = 0;
+  for (const t of g.initializers.values()) initBytes += (t.data as Float32Array).byteLength ?? 0;
+  console.log(`stages: load ${(t1 - t0).toFixed(0)} ms, build step ${(t2 - t1).toFixed(0)} ms, serialize ${(t3 - t2).toFixed(0)} ms (${(bytes.byteLength / 2 ** 20).toFixed(1)} MB), session ${(t4 - t3).toFixed(0)} ms`);
+  console.log(`step graph: ${g.nodes.length} nodes, ${g.initializers.size} initializers (${(initBytes / 2 ** 20).toFixed(1)} MB), ${g.inputs.length} inputs, ${g.outputs.length} outputs`);
+  console.log('nodes by op: ' + [...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', '));
+
+  const batch = makeBatch(B, S, cfg.vocab, cfg.num_labels, 11);
+  const feeds: Record<string, ort.Tensor> = { input_ids: batch.input_ids, attention_mask: batch.attention_mask, labels: batch.labels, [STEP_IO.lr]: new ort.Tensor('float32', Float32Array.of(1e-4), []) };
+  for (const p of graphs.params) {
+    feeds[p.name] = new ort.Tensor('float32', Float32Array.from(p.init), p.dims);
+    graphs.optimizer.states.get(p.name)!.inputs.forEach((s) => (feeds[s] = new ort.Tensor('float32', new Float32Array(p.init.length), p.dims)));
+  }
+  const times: number[] = [];
+  for (let k = 1; k <= steps + 1; k++) {
+    feeds[STEP_IO.step] = new ort.Tensor('float32', Float32Array.of(k), []);
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  console.log(`run ms: ${times.map((x) => x.toFixed(0)).join(', ')} (first includes warm-up)`);
+  const file = (session as unknown as { endProfiling(): string }).endProfiling?.() as unknown as string | undefined;
+  const prof = findProfile(file);
+  if (!prof) return;
+  const events = JSON.parse(fs.readFileSync(prof, 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>;
+  fs.rmSync(prof);
+  const byOp = new Map<string, number>();
+  let total = 0;
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const op = e.args?.op_name ?? '?';
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+    total += e.dur;
+  }
+  const runs = steps + 1;
+  console.log(`kernel time per step ${(total / runs / 1000).toFixed(0)} ms; by op (ms/step):`);
+  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${op.padEnd(28)} ${(us / runs / 1000).toFixed(1).padStart(8)}  ${((100 * us) / total).toFixed(1)}%`);
+  await session.release();
+}
+
+/** ORT writes the profile into the working directory as onnxruntime_profile_*.json. */
+function findProfile(name: string | undefined): string | undefined {
+  if (name && fs.existsSync(name)) return name;
+  const files = fs.readdirSync('.').filter((f) => f.startsWith('onnxruntime_profile_') && f.endsWith('.json'));
+  return files.sort().pop();
+}
+
+main().catch((e) => {
+  console.error((e as Error).stack ?? e);
+  process.exit(1);
+});
