@@ -11,7 +11,7 @@
 // Options: --only=ext|ui   run one part       --self-check   prove the harness on a throwaway extension
 //          --keep          keep the temp dir   --grep=TEXT    only extension tests whose title matches
 //          --example=DIR   use DIR instead of examples/sentiment as the workspace's sentiment/ folder
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,7 +60,16 @@ function prepareWorkspace(tmpRoot, name) {
   if (existsSync(sentiment)) cpSync(sentiment, path.join(dir, 'sentiment'), { recursive: true });
   const fixtures = path.join(repoRoot, 'examples', 'workspace');
   if (existsSync(fixtures)) cpSync(fixtures, dir, { recursive: true });
+  // The example's `$schema` is relative to its place in the repository (examples/sentiment/ ->
+  // ../../schemas/); the same two levels up from workspace/sentiment/ is tmpRoot.
+  const schemas = path.join(repoRoot, 'schemas');
+  if (existsSync(schemas)) cpSync(schemas, path.join(tmpRoot, 'schemas'), { recursive: true });
   return dir;
+}
+
+function extensionIdOf(extensionRoot) {
+  const { publisher, name } = JSON.parse(readFileSync(path.join(extensionRoot, 'package.json'), 'utf8'));
+  return `${publisher}.${name}`;
 }
 
 /** One VS Code server + one extension-test run (used by part (a) and by --self-check). */
@@ -81,7 +90,7 @@ async function extensionTestRun({ label, browser, vscode, tmpRoot, extensionRoot
   const server = await startServer(vscode, partRoot, env, (line) => serverLog.push(line));
   try {
     print(`e2e: ${label}: VS Code server on port ${server.port} (${elapsed()})`);
-    return await runExtensionTests({ label, browser, server, extensionRoot, testsIndex, workspace, logFile, resultsFile, timeoutMs, artifacts, print });
+    return await runExtensionTests({ label, extensionId: extensionIdOf(extensionRoot), browser, server, extensionRoot, testsIndex, workspace, logFile, resultsFile, timeoutMs, artifacts, print });
   } finally {
     server.child.kill('SIGTERM');
     await withTimeout(server.exitPromise, 5000, 'stopping the VS Code server').catch(() => process.kill(-server.child.pid, 'SIGKILL'));
@@ -135,7 +144,7 @@ async function uiScenario(ctx) {
   try {
     print(`e2e: ui: VS Code server on port ${server.port} (${elapsed()})`);
     return await withTimeout(
-      runUiScenario({ browser: ctx.browser, server, extensionRoot: repoRoot, workspace, artifacts, print }),
+      runUiScenario({ browser: ctx.browser, server, extensionRoot: repoRoot, extensionId: extensionIdOf(repoRoot), workspace, artifacts, print }),
       UI_SCENARIO_TIMEOUT_MS,
       'the UI scenario',
     ).catch((err) => ({ passed: 0, failed: 1, failures: [`ui: ${err instanceof Error ? err.message : err}`] }));

@@ -1,16 +1,17 @@
 // Part (a): the extension test suite inside the real extension host. The workbench loads the
 // extension from `extensionDevelopmentPath`, then the module at `extensionTestsPath`, awaits its
 // `run()` and reports the exit code through `window.codeAutomationExit(code)`, which we provide.
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { workbenchUrl } from './browser.mjs';
+import { attachConsole } from './pageConsole.mjs';
 import { Watchdog } from './watchdog.mjs';
 import { withTimeout } from './processes.mjs';
 
 /**
  * @returns {Promise<{ passed: number, failed: number, failures: string[] }>}
  */
-export async function runExtensionTests({ label, browser, server, extensionRoot, testsIndex, workspace, logFile, resultsFile, timeoutMs, artifacts, print }) {
+export async function runExtensionTests({ label, extensionId, browser, server, extensionRoot, testsIndex, workspace, logFile, resultsFile, timeoutMs, artifacts, print }) {
   const watchdog = new Watchdog(extensionRoot);
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
@@ -23,17 +24,7 @@ export async function runExtensionTests({ label, browser, server, extensionRoot,
     exitCode = code;
     exit(code);
   });
-  // The whole console goes to an artifact; only what concerns the extension reaches stdout
-  // (the workbench itself logs dozens of harmless offline errors: marketplace, GitHub auth).
-  const consoleLog = path.join(artifacts, `${label}-console.log`);
-  writeFileSync(consoleLog, '');
-  page.on('console', (msg) => {
-    const text = msg.text().replace(/%c/g, '');
-    appendFileSync(consoleLog, `[${msg.type()}] ${text}\n`);
-    if (/Extension Host/.test(text) || text.includes(extensionRoot)) print(`[workbench ${msg.type()}] ${text.slice(0, 2000)}`);
-    watchdog.inspect(text, 'workbench console');
-  });
-  page.on('pageerror', (err) => watchdog.inspect(`Uncaught ${err.stack ?? err.message}`, 'workbench page'));
+  attachConsole(page, { label, artifacts, extensionRoot, extensionId, watchdog, print });
 
   // Stream the suite's report (the extension host writes it to logFile) to our stdout.
   const tail = tailFile(logFile, print);

@@ -22,6 +22,7 @@ const USER_SETTINGS = {
   'update.mode': 'none',
   'chat.disableAIFeatures': true,
   'git.enabled': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
 
 function writeUserSettings(userDataDir) {

@@ -8,6 +8,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { workbenchUrl } from '../harness/browser.mjs';
+import { attachConsole } from '../harness/pageConsole.mjs';
+import { Watchdog } from '../harness/watchdog.mjs';
 import { fatal, waitFor, Workbench } from './workbench.mjs';
 
 /** Steps of the UI run: enough to see progress for a few seconds, few enough to stay short. */
@@ -47,11 +49,14 @@ function runDirs(root) {
 
 const close = (a, b) => Math.abs(a - b) <= 1e-6 + 1e-4 * Math.abs(b);
 
-export async function runUiScenario({ browser, server, extensionRoot, workspace, artifacts, print }) {
+export async function runUiScenario({ browser, server, extensionRoot, extensionId, workspace, artifacts, print }) {
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
   const page = await context.newPage();
-  const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  // An activation error or a crash of the extension host fails the current step at once,
+  // with its message, instead of letting it wait for a view that will never fill.
+  const watchdog = new Watchdog(extensionRoot);
+  attachConsole(page, { label: 'ui', artifacts, extensionRoot, extensionId, watchdog, print });
+  const logsPoll = setInterval(() => watchdog.pollLogs(path.join(server.dirs.userData, 'logs')), 500);
   const wb = new Workbench(page, artifacts, print);
   const state = {};
   const steps = [
@@ -203,7 +208,7 @@ export async function runUiScenario({ browser, server, extensionRoot, workspace,
     }
     const t0 = Date.now();
     try {
-      await step();
+      await Promise.race([step(), watchdog.failure()]);
       passed++;
       print(`  ✓ ${title} (${Date.now() - t0} ms)`);
     } catch (err) {
@@ -215,7 +220,7 @@ export async function runUiScenario({ browser, server, extensionRoot, workspace,
       await wb.screenshot('failure').catch(() => {});
     }
   }
-  if (pageErrors.length) print(`  (uncaught page errors: ${pageErrors.slice(0, 3).join(' | ')})`);
+  clearInterval(logsPoll);
   await context.close().catch(() => {});
   return { passed, failed, failures };
 }
