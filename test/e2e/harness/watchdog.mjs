@@ -48,7 +48,7 @@ export class Watchdog {
    * line plus the untimestamped lines (message, stack) that follow it.
    */
   pollLogs(logsRoot) {
-    if (!existsSync(logsRoot)) return;
+    if (!existsSync(logsRoot) || this.problem) return;
     for (const file of walk(logsRoot)) {
       if (!/^(remote)?exthost\.log$/i.test(path.basename(file))) continue;
       let size;
@@ -64,10 +64,26 @@ export class Watchdog {
       const end = text.lastIndexOf('\n') + 1;
       if (end === 0) continue;
       this.offsets.set(file, from + Buffer.byteLength(text.slice(0, end)));
-      const records = text.slice(0, end).split(/\n(?=\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)/);
-      for (const record of records) if (record.trim()) this.inspect(record.trim(), path.basename(file));
+      let offset = from;
+      for (const record of splitRecords(text.slice(0, end))) {
+        const at = offset;
+        offset += Buffer.byteLength(record) + 1;
+        if (!record.trim() || !this.classify(record)) continue;
+        // VS Code logs the reason as the next record(s) ("Activating extension X failed due to
+        // an error:" then the error with its stack): report the problem with what follows it.
+        setTimeout(() => {
+          const after = readFileSync(file).subarray(at).toString('utf8');
+          this.inspect(splitRecords(after).slice(0, 3).join('\n').trim(), path.basename(file));
+        }, 500).unref?.();
+        return;
+      }
     }
   }
+}
+
+/** A log record: a timestamped line plus the untimestamped lines (message, stack) after it. */
+function splitRecords(text) {
+  return text.split(/\n(?=\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)/);
 }
 
 function* walk(dir) {
