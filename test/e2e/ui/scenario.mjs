@@ -13,7 +13,7 @@ import { Watchdog } from '../harness/watchdog.mjs';
 import { fatal, waitFor, Workbench } from './workbench.mjs';
 
 /** Steps of the UI run: enough to see progress for a few seconds, few enough to stay short. */
-const UI_TRAIN_STEPS = 300;
+const UI_TRAIN_STEPS = 600;
 
 function readJson(file) {
   return JSON.parse(readFileSync(file, 'utf8'));
