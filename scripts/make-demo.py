@@ -1,12 +1,14 @@
 """Builds the bundled demo (`examples/sentiment/`): a tiny BERT-like encoder pre-trained here
-with masked-token prediction on a synthetic review language, exported to ONNX with a fresh
-2-class head; a Hugging Face tokenizer.json; and a sentiment task where negation and contrast
-("not good", "... but the ending was dull") defeat a linear probe on the frozen encoder.
+on token-level tasks (masked-token prediction, polarity tagging of sentiment words) over a
+synthetic review language, exported to ONNX with a fresh 2-class head; a Hugging Face
+tokenizer.json; and a sentence sentiment task where negation and contrast ("not good",
+"... but the ending was dull") defeat a linear probe on the frozen encoder.
 
-    OMP_NUM_THREADS=2 /usr/bin/python3 scripts/make-demo.py [--out examples/sentiment] [--seed 0] [--no-check]
+    OMP_NUM_THREADS=1 /usr/bin/python3 scripts/make-demo.py [--out examples/sentiment] [--seed 0] [--no-check]
 
-Everything is drawn from --seed. The final check fine-tunes in torch, exactly as the demo
-config does (Lily on query/value + the classifier), against the head alone, and prints a table.
+Everything is drawn from --seed (byte-identical output with one thread, ~100 s). The final
+check fine-tunes in torch exactly as the demo config does (Lily on query/value + the
+classifier), against the head alone, and prints a table.
 """
 import argparse
 import json
