@@ -174,7 +174,7 @@ export function zerosF32(dims: readonly number[]): ort.Tensor {
 }
 
 /** An int64 tensor from plain numbers (token ids, masks). */
-export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
+export function ortInt64(values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
   const data = BigInt64Array.from(Array.from(values, (v) => BigInt(v)));
   return ortTensor('int64', data, dims);
 }

@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import * as ort from 'onnxruntime-node';
 import { attr, emptyGraph, GraphBuilder, type Model } from '../../native-runtime/onnx/ir';
-import { createSession, cudaProviderInstalled, int64Tensor, ortTensor, zerosF32 } from '../../native-runtime/onnx/session';
+import { createSession, cudaProviderInstalled, ortInt64, ortTensor, zerosF32 } from '../../native-runtime/onnx/session';
 import { modelToBytes } from '../../native-runtime/onnx/proto';
 import { onnx } from 'onnx-proto';
 
@@ -89,10 +89,10 @@ describe('onnx/session', () => {
   });
 
   it('builds int64 tensors and checks element counts', () => {
-    const t = int64Tensor([1, 2, 3, 4], [2, 2]);
+    const t = ortInt64([1, 2, 3, 4], [2, 2]);
     assert.strictEqual(t.type, 'int64');
     assert.deepStrictEqual(Array.from(t.data as BigInt64Array), [1n, 2n, 3n, 4n]);
-    assert.throws(() => int64Tensor([1, 2, 3], [2, 2]), /3 elements for dims \[2,2\]/);
+    assert.throws(() => ortInt64([1, 2, 3], [2, 2]), /3 elements for dims \[2,2\]/);
   });
 
   it('runs a model built through the IR and proto.ts (Gemm with a weight initializer)', async () => {
