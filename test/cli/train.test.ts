@@ -70,6 +70,9 @@ describe('cli: lily train', function () {
     assert.strictEqual(ck.trainer.step, 4);
     assert.strictEqual(ck.trainer.epoch, 1);
     for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'adapter.lily.safetensors']) assert.ok(fs.existsSync(path.join(runDir, 'adapter', f)), f);
+    // Written by the inspection hook at each evaluation.
+    assert.strictEqual(readJson<{ step: number }>(path.join(runDir, 'router_stats.json')).step, 4);
+    assert.strictEqual(readJson<{ step: number }>(path.join(runDir, 'spectrum.json')).step, 4);
 
     // Round trip: the exported PEFT adapter, loaded back as adapter.init, gives the run's final eval.
     const out = path.join(ws.dir, 'exported');
@@ -89,6 +92,22 @@ describe('cli: lily train', function () {
     // And the untrained adapter is the base model: different metrics (the run learned something).
     const base = await lily(['eval', ws.config, '--json'], ws.dir);
     closeMetrics(JSON.parse(base.stdout).metrics, status.eval_before!, 1e-6);
+  });
+
+  it('trains the bundled demo (examples/sentiment) for a few steps', async () => {
+    const demo = path.resolve(__dirname, '../../examples/sentiment/sentiment.lily.json');
+    const ws = makeWorkspace();
+    const runDir = path.join(ws.dir, 'demo-run');
+    const r = await lily(['train', demo, '--max-steps', '3', '--run-dir', runDir, '--device', 'cpu', '--threads', '1'], ws.dir);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stdout, /eval accuracy: 0\.\d{4} before -> 0\.\d{4} after/);
+    const status = readJson<RunStatus>(path.join(runDir, 'status.json'));
+    checkStatus(status);
+    assert.deepStrictEqual([status.state, status.step, status.total_steps, status.device], ['completed', 3, 3, 'cpu']);
+    for (const l of readJsonl<MetricLine>(path.join(runDir, 'metrics.jsonl'))) checkMetricLine(l, 'sequence-classification');
+    for (const l of readJsonl<RouterLine>(path.join(runDir, 'router.jsonl'))) checkRouterLine(l, { query: 3, value: 3 }, 3);
+    assert.ok(fs.existsSync(path.join(runDir, 'adapter', 'adapter_model.safetensors')));
+    assert.ok(!fs.existsSync(path.join(ws.dir, '.lily')), '--run-dir replaces the default location');
   });
 
   it('resumes after SIGINT with exactly the losses of an uninterrupted run', async () => {
