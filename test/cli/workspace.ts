@@ -11,18 +11,25 @@ import type { LilyConfig } from '../../native-runtime/config/types';
 import { bertTokenizerJson } from '../data/fixtures';
 
 const ORACLE = path.resolve(__dirname, '../../scripts/oracle/export.py');
-let exported: string | undefined;
+const exported = new Map<string, string>();
 
-/** Folder with model.onnx exported from the oracle encoder (2 labels). */
-export function tinyEncoder(): string {
-  if (exported) return exported;
+/** Folder with model.onnx exported from an oracle model (`encoder`, `decoder`, ...), cached per process. */
+export function oracleModel(kind: string, config: object): string {
+  const key = `${kind} ${JSON.stringify(config)}`;
+  const have = exported.get(key);
+  if (have) return have;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-cli-model-'));
-  const r = spawnSync('/usr/bin/python3', [ORACLE, '--model', 'encoder', '--out', dir, '--seed', '1', '--config', JSON.stringify({ num_labels: 2 })], {
+  const r = spawnSync('/usr/bin/python3', [ORACLE, '--model', kind, '--out', dir, '--seed', '1', '--config', JSON.stringify(config)], {
     encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
   if (r.status !== 0) throw new Error(`oracle export failed: ${r.stderr}`);
-  exported = dir;
+  exported.set(key, dir);
   return dir;
+}
+
+/** The oracle's tiny BERT-like encoder with a 2-class head. */
+export function tinyEncoder(): string {
+  return oracleModel('encoder', { num_labels: 2 });
 }
 
 const POS = ['great', 'good', 'fun'];
@@ -47,9 +54,9 @@ export interface Workspace {
 }
 
 /** A fresh folder with model, tokenizer, data and a config (overrides merged in per section). */
-export function makeWorkspace(overrides: { [K in keyof LilyConfig]?: Partial<LilyConfig[K]> } = {}, opts: { train?: number; eval?: number } = {}): Workspace {
+export function makeWorkspace(overrides: { [K in keyof LilyConfig]?: Partial<LilyConfig[K]> } = {}, opts: { train?: number; eval?: number; modelDir?: string } = {}): Workspace {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-cli-ws-'));
-  fs.copyFileSync(path.join(tinyEncoder(), 'model.onnx'), path.join(dir, 'model.onnx'));
+  fs.copyFileSync(path.join(opts.modelDir ?? tinyEncoder(), 'model.onnx'), path.join(dir, 'model.onnx'));
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(bertTokenizerJson()));
   const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
   fs.writeFileSync(path.join(dir, 'train.jsonl'), jsonl(sentimentRecords(opts.train ?? 32)));
