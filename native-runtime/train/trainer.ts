@@ -429,6 +429,7 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
     let win = { loss: 0, steps: 0, samples: 0, tokens: 0, since: Date.now() };
     let secPerStep: number | undefined;
     let lastProgress = 0;
+    const loopStart = Date.now();
 
     while (step < totalSteps) {
       if (stopReason) break;
@@ -471,7 +472,8 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
       }
       if (logged || now - lastProgress > 500) {
         lastProgress = now;
-        const perStep = secPerStep ?? (now - started) / 1000 / Math.max(1, step - startStep);
+        // Before the first logged window, the mean since the loop began (eval 0 excluded).
+        const perStep = secPerStep ?? (now - loopStart) / 1000 / Math.max(1, step - startStep);
         emit({ event: 'progress', step, totalSteps, epoch: epochOf(step), loss: res.loss, samplesPerSec: batch.size / Math.max(1e-9, perStep), etaSeconds: perStep * (totalSteps - step) });
       }
       let evaluated = false;
