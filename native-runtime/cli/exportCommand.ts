@@ -3,6 +3,7 @@
 import * as path from 'path';
 import { writePeftAdapter } from '../io/peft';
 import type { ExportResult } from '../protocol';
+import type { ExportResult } from '../protocol';
 import { Command, JSON_OPTION } from './command';
 import { EXIT, InputError, UsageError } from './errors';
 import { ONNX_EXPORTERS } from './exportOnnx';
@@ -25,7 +26,7 @@ export const EXPORTERS: Record<string, Exporter> = {
     const { weights, source } = runAdapterWeights(runDir);
     const cfg = readRunConfig(runDir);
     log(`Exporting ${source} as a PEFT adapter`);
-    return writePeftAdapter(outDir, weights, { task: cfg.model.task, base_model_name_or_path: cfg.model.path });
+    return { files: writePeftAdapter(outDir, weights, { task: cfg.model.task, base_model_name_or_path: cfg.model.path }) };
   },
   ...ONNX_EXPORTERS,
 };
