@@ -3,7 +3,6 @@
 import * as path from 'path';
 import { writePeftAdapter } from '../io/peft';
 import type { ExportResult } from '../protocol';
-import type { ExportResult } from '../protocol';
 import { Command, JSON_OPTION } from './command';
 import { EXIT, InputError, UsageError } from './errors';
 import { ONNX_EXPORTERS } from './exportOnnx';
