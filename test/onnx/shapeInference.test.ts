@@ -46,7 +46,7 @@ describe('shape inference in JS vs onnxruntime', function () {
   for (const kind of ['encoder', 'decoder', 'vit'] as OracleKind[]) {
     it(`types and shapes every value of the torch-exported ${kind}`, async () => {
       const m = exportedModel(kind);
-      const shapes = kind === 'vit' ? { pixel_values: [3, 3, 16, 16] } : { input_ids: [3, 7], attention_mask: [3, 7] };
+      const shapes: Record<string, number[]> = kind === 'vit' ? { pixel_values: [3, 3, 16, 16] } : { input_ids: [3, 7], attention_mask: [3, 7] };
       const count = await compareWithOrt(fixInputs(m.load(), shapes), kind);
       assert.ok(count > 50, `${kind}: only ${count} values compared`);
     });
