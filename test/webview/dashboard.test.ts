@@ -1,13 +1,14 @@
-// The dashboard in headless Chromium, drawn from run data (a real run directory when the demo
-// has produced one, else the generated fixture; see runSource.ts). Every expectation is derived
-// from that snapshot. Screenshots go to test-artifacts/webview/ (git-ignored).
+// The dashboard in headless Chromium, drawn from REAL run directories: the bundled example
+// trained for a few steps by the real CLI at the start of the suite (runSource.ts), a Lily run
+// with a LoRA run at the same budget as its comparison. Every expectation is derived from the
+// files those runs wrote. Screenshots go to test-artifacts/webview/ (git-ignored).
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { RunSnapshot } from '../../native-runtime/protocol';
 import type { EvalMetricLine, LayerSpectrum, TrainMetricLine } from '../../native-runtime/runFiles';
 import { fmtExact } from '../../webview/src/format';
 import { buildWebviewOnce, idle, launchBrowser, openDashboard, type Browser, type DashboardPage } from './browser';
-import { loadRunSource, type RunSource } from './runSource';
+import { realRuns, type RealRuns } from './runSource';
 
 /** Numbers parsed back from text agree with the data to the six digits the UI shows. */
 function assertClose(actual: number, expected: number, what: string): void {
@@ -41,19 +42,21 @@ async function setRange(page: Page, selector: string, value: number): Promise<vo
   await idle(page);
 }
 
-describe('dashboard webview (headless Chromium)', function () {
+describe('dashboard webview on a real run (headless Chromium)', function () {
   this.timeout(60_000);
   let browser: Browser;
-  let source: RunSource;
+  let source: RealRuns;
   let run: RunSnapshot;
   let dash: DashboardPage;
   let page: Page;
 
   before(async function () {
+    // Training both runs takes seconds; a loaded CI machine gets room.
+    this.timeout(240_000);
     buildWebviewOnce();
-    source = await loadRunSource();
-    run = source.fixture.init.run;
-    console.log(`      dashboard tests use the ${source.description}`);
+    source = await realRuns();
+    run = source.lily;
+    console.log(`      real runs: ${source.lily.runDir} (lily), ${source.lora.runDir} (lora)`);
     browser = await launchBrowser();
     dash = await openDashboard(browser, 'main', source.fixture, 'dark');
     page = dash.page;
@@ -78,11 +81,11 @@ describe('dashboard webview (headless Chromium)', function () {
     const facts = (await page.locator('[data-role="facts"]').textContent()) ?? '';
     assert.ok(facts.includes(run.status.trainable_params.toLocaleString('en-US')), `trainable params missing in "${facts}"`);
     assert.ok(facts.includes(run.status.device), 'device missing');
-    if (run.config?.adapter.method === 'lily') {
-      const summary = (await page.locator('[data-role="config-summary"]').textContent()) ?? '';
-      assert.ok(summary.includes(`num_B ${run.config.adapter.num_B}`), summary);
-      assert.ok(summary.includes(`stride_A ${run.config.adapter.stride_A}`), summary);
-    }
+    const adapter = run.config?.adapter;
+    assert.equal(adapter?.method, 'lily', `${run.runDir}/config.json: expected a Lily adapter`);
+    const summary = (await page.locator('[data-role="config-summary"]').textContent()) ?? '';
+    assert.ok(summary.includes(`num_B ${adapter.num_B}`), summary);
+    assert.ok(summary.includes(`stride_A ${adapter.stride_A}`), summary);
   });
 
   it('draws one heatmap cell per layer and B expert of each target', async () => {
@@ -145,19 +148,20 @@ describe('dashboard webview (headless Chromium)', function () {
   });
 
   it('shows the per-class and per-token matrices of router_stats.json', async () => {
+    // A classification run records both (runSource.ts checks it); assert it here too, so this
+    // test cannot pass by skipping its checks.
     const t = run.routerStats!.targets[0];
     const cells = `[data-chart="router:${t.target}"] .cell`;
     const classes = Object.keys(t.per_layer[0].per_class ?? {});
-    if (classes.length) {
-      await page.click('[data-control="heatmap-mode"] [data-value="class"]');
-      await idle(page);
-      assert.deepEqual(await dataValues(page, cells), t.per_layer.flatMap((l) => l.per_class![classes[0]]));
-    }
-    if (t.example) {
-      await page.click('[data-control="heatmap-mode"] [data-value="token"]');
-      await idle(page);
-      assert.deepEqual(await dataValues(page, cells), t.example.probs.flatMap((layer) => layer[0]));
-    }
+    assert.deepEqual([...classes].sort(), [...(run.config?.model.labels ?? [])].sort(), `${run.runDir}/router_stats.json: per_class should hold one mean per label`);
+    await page.click('[data-control="heatmap-mode"] [data-value="class"]');
+    await idle(page);
+    // The class picker starts on the first recorded label.
+    assert.deepEqual(await dataValues(page, cells), t.per_layer.flatMap((l) => l.per_class![classes[0]]));
+    assert.ok(t.example, `${run.runDir}/router_stats.json: ${t.target} has no example (per-token routing)`);
+    await page.click('[data-control="heatmap-mode"] [data-value="token"]');
+    await idle(page);
+    assert.deepEqual(await dataValues(page, cells), t.example.probs.flatMap((layer) => layer[0]));
     await page.click('[data-control="heatmap-mode"] [data-value="reference"]');
     await idle(page);
   });
@@ -232,17 +236,15 @@ describe('dashboard webview (headless Chromium)', function () {
     assert.notEqual(await page.locator(line).getAttribute('d'), linearPath, 'smoothing did not change the curve');
     await setRange(page, '[data-control="smoothing"]', 0);
 
-    const compare = source.fixture.init.compare;
-    if (compare) {
-      const compareTrain = compare.metrics.filter((m) => m.type === 'train').length;
-      const compareLine = '[data-chart="curves:loss"] g[aria-description="compare train loss"] path';
-      assert.equal(await pathVertices(page, compareLine), compareTrain);
-      await page.click('[data-control="show-compare"]');
-      await idle(page);
-      assert.equal(await page.locator(compareLine).count(), 0, 'comparison still drawn after turning the overlay off');
-      await page.click('[data-control="show-compare"]');
-      await idle(page);
-    }
+    // The overlay: the real LoRA run at the same budget (train --compare-lora).
+    const compareTrain = source.lora.metrics.filter((m) => m.type === 'train').length;
+    const compareLine = '[data-chart="curves:loss"] g[aria-description="compare train loss"] path';
+    assert.equal(await pathVertices(page, compareLine), compareTrain);
+    await page.click('[data-control="show-compare"]');
+    await idle(page);
+    assert.equal(await page.locator(compareLine).count(), 0, 'comparison still drawn after turning the overlay off');
+    await page.click('[data-control="show-compare"]');
+    await idle(page);
   });
 
   it('has a table view of the curves with the logged values', async () => {
@@ -258,7 +260,9 @@ describe('dashboard webview (headless Chromium)', function () {
 
   it('draws the expert similarity matrix of each target', async () => {
     await showTab(page, 'experts');
-    for (const t of run.spectrum!.targets.filter((x) => x.expert_similarity)) {
+    const withSimilarity = run.spectrum!.targets.filter((x) => x.expert_similarity);
+    assert.ok(withSimilarity.length > 0, `${run.runDir}/spectrum.json has no expert_similarity`);
+    for (const t of withSimilarity) {
       const n = t.expert_similarity!.length;
       assert.equal(await page.locator(`[data-chart="experts:${t.target}"] g[aria-description="similarity"] rect`).count(), n * n);
     }

@@ -9,6 +9,7 @@ import { fmtExact } from '../../webview/src/format';
 import { DashboardStore } from '../../webview/src/store';
 import { DEFAULT_UI_STATE, restoreUiState } from '../../webview/src/uiState';
 import { lilyParams, makeFixture, rankMeasures, resolveOptions } from './make-fixture';
+import { realRuns } from './runSource';
 
 describe('dashboard data', () => {
   it('EMA extended point by point equals the EMA computed at once, debiased', () => {
@@ -46,7 +47,7 @@ describe('dashboard data', () => {
     assert.ok(Math.abs(entropy([2, 2]) - Math.log(2)) < 1e-12);
   });
 
-  it('fixture numbers follow their definitions (params, ranks, entropies)', () => {
+  it('synthetic fixture numbers follow their definitions (params, ranks, entropies)', () => {
     const o = resolveOptions();
     const run = makeFixture().init.run;
     assert.equal(run.status.trainable_params, lilyParams(o));
@@ -65,15 +66,18 @@ describe('dashboard data', () => {
     }
   });
 
-  it('builds target layouts from router.jsonl alone, before any evaluation', () => {
-    const run = makeFixture().init.run;
+  it('builds target layouts from router.jsonl alone, before any evaluation (real run)', async function () {
+    this.timeout(240_000);
+    const run = (await realRuns()).lily;
     const layouts = targetLayouts(run.config, undefined, undefined, run.router);
     const first = Object.entries(run.router[0].targets)[0];
     assert.equal(layouts[0].target, first[0]);
     assert.equal(layouts[0].layers.length, first[1].length);
     assert.equal(layouts[0].numB, first[1][0].length);
     // stride_A from the config gives the A groups.
-    const stride = run.config!.adapter.method === 'lily' ? run.config!.adapter.stride_A! : 1;
+    const adapter = run.config!.adapter;
+    assert.equal(adapter.method, 'lily');
+    const stride = adapter.stride_A ?? 1;
     assert.deepEqual(layouts[0].layers.map((l) => l.a_group), layouts[0].layers.map((l) => Math.floor(l.index / stride)));
   });
 
@@ -90,7 +94,7 @@ describe('dashboard data', () => {
     assert.equal(restoreUiState({ smoothing: 1.5 }).smoothing, 0);
   });
 
-  it('an append invalidates only the curves and the router replay', () => {
+  it('an append invalidates only the curves and the router replay (synthetic fixture: later messages)', () => {
     const fixture = makeFixture({ initSteps: 50 });
     const store = new DashboardStore();
     assert.deepEqual(store.apply(fixture.init).sort(), ['curves', 'experts', 'header', 'rank', 'router']);

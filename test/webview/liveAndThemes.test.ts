@@ -1,6 +1,7 @@
-// Live updates (append/status/routerStats/spectrum after init), light and dark themes with
-// screenshots, and the plain-browser page out/webview/index.html. Uses the generated fixture:
-// it needs the later part of a run as messages, which only the fixture has.
+// Light and dark themes with screenshots, and the plain-browser page out/webview/index.html,
+// drawn from the real runs of runSource.ts. Live updates (append/status/routerStats/spectrum
+// after init) use the generated fixture: they need a long run's later part as a burst of
+// messages, which a few-step real run directory cannot provide.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import type { Page } from 'playwright-core';
 import type { TrainMetricLine } from '../../native-runtime/runFiles';
 import { ARTIFACTS, buildWebviewOnce, idle, launchBrowser, openDashboard, openFile, WEBVIEW_OUT, type Browser } from './browser';
 import { fixtureScript, makeFixture } from './make-fixture';
+import { realRuns, type RealRuns } from './runSource';
 
 async function renders(page: Page): Promise<Record<string, number>> {
   return (await page.evaluate('({ ...window.__lilyDashboard.stats.renders })')) as Record<string, number>;
@@ -16,9 +18,12 @@ async function renders(page: Page): Promise<Record<string, number>> {
 describe('dashboard webview: live updates, themes, plain-browser page', function () {
   this.timeout(60_000);
   let browser: Browser;
+  let real: RealRuns;
 
-  before(async () => {
+  before(async function () {
+    this.timeout(240_000);
     buildWebviewOnce();
+    real = await realRuns();
     browser = await launchBrowser();
   });
 
@@ -26,7 +31,7 @@ describe('dashboard webview: live updates, themes, plain-browser page', function
     await browser?.close();
   });
 
-  it('extends the charts from append messages, one redraw per frame, hidden tabs untouched', async () => {
+  it('extends the charts from append messages, one redraw per frame, hidden tabs untouched (synthetic fixture: a burst of later messages)', async () => {
     const fixture = makeFixture({ initSteps: 60, noCompare: true });
     const all = makeFixture({ noCompare: true }).init.run;
     const { page, errors } = await openDashboard(browser, 'live', fixture);
@@ -63,9 +68,9 @@ describe('dashboard webview: live updates, themes, plain-browser page', function
   });
 
   for (const theme of ['light', 'dark'] as const) {
-    it(`renders every tab in the ${theme} theme (screenshots in test-artifacts/webview/)`, async () => {
+    it(`renders every tab of the real run in the ${theme} theme (screenshots in test-artifacts/webview/)`, async () => {
       mkdirSync(ARTIFACTS, { recursive: true });
-      const { page, errors, cspViolations } = await openDashboard(browser, `theme-${theme}`, makeFixture(), theme);
+      const { page, errors, cspViolations } = await openDashboard(browser, `theme-${theme}`, real.fixture, theme);
       const background = await page.evaluate('getComputedStyle(document.body).backgroundColor');
       const expected = theme === 'light' ? 'rgb(255, 255, 255)' : 'rgb(31, 31, 31)';
       assert.equal(background, expected, 'theme variables not applied');
@@ -85,7 +90,7 @@ describe('dashboard webview: live updates, themes, plain-browser page', function
   }
 
   it('switches colours when VS Code changes the theme class', async () => {
-    const { page } = await openDashboard(browser, 'theme-switch', makeFixture(), 'dark');
+    const { page } = await openDashboard(browser, 'theme-switch', real.fixture, 'dark');
     const cell = '.router-view .cell[data-row="0"][data-col="0"] >> nth=0';
     const darkColour = await page.locator(cell).evaluate((e: any) => (globalThis as any).getComputedStyle(e).backgroundColor);
     await page.evaluate(`document.body.classList.replace('vscode-dark', 'vscode-light')`);
@@ -95,8 +100,8 @@ describe('dashboard webview: live updates, themes, plain-browser page', function
     await page.close();
   });
 
-  it('runs as a plain local page: out/webview/index.html with fixture.js', async () => {
-    const fixture = makeFixture();
+  it('runs as a plain local page: out/webview/index.html with fixture.js (the real run)', async () => {
+    const fixture = real.fixture;
     writeFileSync(join(WEBVIEW_OUT, 'fixture.js'), fixtureScript(fixture));
     const { page, requests, errors, cspViolations } = await openFile(browser, join(WEBVIEW_OUT, 'index.html'), 'light');
     await idle(page);
