@@ -17,7 +17,7 @@ import { findLinearLayers, matchTargets } from '../adapters/targets';
 import type { ResolvedConfig } from '../config/resolved';
 import { ConfigError } from '../config/validate';
 import type { AdapterWeights, SavedTensorSpec } from '../io/adapterWeights';
-import { writeFileAtomic, readJsonl } from '../io/atomic';
+import { readJsonIfValid, readJsonl, writeFileAtomic } from '../io/atomic';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from '../io/checkpoint';
 import { peftInitialValues } from '../inspect/peftImport';
 import { createRunDir, RunWriter } from '../io/runDir';
@@ -421,7 +421,7 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
   let step = startStep;
   try {
     if (startStep === 0) evalBefore = await doEval(0);
-    else evalBefore = (JSON.parse(fs.readFileSync(writer.file('status'), 'utf8')) as RunStatus).eval_before;
+    else evalBefore = readStatusFile(writer).eval_before;
 
     const evalDue = (s: number) => (t.eval_every ? s % t.eval_every === 0 : s % spe === 0) || s === totalSteps;
     const saveDue = (s: number, evaluated: boolean) => (t.save_every ? s % t.save_every === 0 : evaluated) || s === totalSteps;
@@ -493,7 +493,8 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
       log(`Stopped at step ${step}/${totalSteps}: ${stopReason}. Resume with: lily train ${cfg.configPath} --resume ${runDir}`);
       return finish('stopped', step, `${stopReason} at step ${step}; resume with --resume ${runDir}`);
     }
-    if (evalAfter === undefined && data.eval && step === startStep) evalAfter = await doEval(step);
+    // Resuming a run that had already reached its last step: nothing trained, its last eval stands.
+    if (evalAfter === undefined && step === startStep) evalAfter = readStatusFile(writer).eval;
     writeFinalAdapter(prep, writer, runner, dims);
     if (evalBefore && evalAfter) {
       const k = headline.name;
@@ -505,6 +506,10 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
     log(`error: ${error}`);
     return finish('failed', step, error);
   }
+}
+
+function readStatusFile(writer: RunWriter): Partial<RunStatus> {
+  return readJsonIfValid<RunStatus>(writer.file('status')) ?? {};
 }
 
 function writeFinalAdapter(prep: PreparedTraining, writer: RunWriter, runner: StepRunner, dims: Map<string, number[]>): void {

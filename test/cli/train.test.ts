@@ -89,6 +89,11 @@ describe('cli: lily train', function () {
     const evRun = await lily(['eval', runDir, '--json'], ws.dir);
     assert.strictEqual(evRun.code, 0, evRun.stderr);
     closeMetrics(JSON.parse(evRun.stdout).metrics, status.eval!, 1e-6);
+    // Resuming a finished run trains nothing and adds no log lines.
+    const again = await lily(['train', ws.config, '--resume', runDir], ws.dir);
+    assert.strictEqual(again.code, 0, again.stderr);
+    assert.strictEqual(readJsonl<MetricLine>(path.join(runDir, 'metrics.jsonl')).length, metrics.length);
+    assert.match(again.stdout, /eval accuracy: .* before -> .* after/);
     // And the untrained adapter is the base model: different metrics (the run learned something).
     const base = await lily(['eval', ws.config, '--json'], ws.dir);
     closeMetrics(JSON.parse(base.stdout).metrics, status.eval_before!, 1e-6);
