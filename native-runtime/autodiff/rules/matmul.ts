@@ -1,6 +1,7 @@
 // Matrix products. MatMul broadcasts batch dims (numpy matmul); 1-D operands are promoted
 // to matrices and the dropped axis is restored on the gradient. Gemm handles trans/alpha/beta.
 import type { GradContext, RuleSpec } from '../context';
+import type { DataType } from '../../onnx/ir';
 import { attr } from '../../onnx/ir';
 
 function swapLast2(rank: number): number[] {
@@ -15,6 +16,7 @@ function matmulRule(c: GradContext): (string | undefined)[] {
   const aShape = c.shape(a);
   const bShape = c.shape(b);
   const dtype = c.dtype(a);
+  if (aShape.length >= 2 && bShape.length === 2) return weightMatmulRule(c, aShape, bShape, dtype);
   // Promote 1-D operands: a [K] -> [1, K], b [K] -> [K, 1]; the output lost those axes.
   const a2 = aShape.length === 1 ? c.reshape(a, [1, aShape[0]]) : a;
   const b2 = bShape.length === 1 ? c.reshape(b, [bShape[0], 1]) : b;
@@ -50,6 +52,27 @@ function matmulRule(c: GradContext): (string | undefined)[] {
       c.setShape(gb, bShape, dtype);
     } else c.setShape(gb, gbShape, dtype);
   }
+  return [ga, gb];
+}
+
+// x W with a 2-D W (a linear layer's weight, frozen or trained) and x of any rank >= 2: both
+// gradients as 2-D Gemms over all rows, transposes as Gemm flags.
+//   dx = g W^T: a Transpose node on a frozen weight would be constant-folded by onnxruntime
+//   into a second, transposed copy of the weight; Gemm(transB=1) reads the one copy.
+//   dW = x^T g: one product over all rows, already reduced (no batched [b, K, N] partials).
+function weightMatmulRule(c: GradContext, aShape: number[], bShape: number[], dtype: DataType): (string | undefined)[] {
+  const k = aShape[aShape.length - 1];
+  const n = bShape[1];
+  const rows = aShape.slice(0, -1).reduce((p, d) => p * d, 1);
+  const flat = (x: string, shape: number[]) => (aShape.length === 2 ? x : c.setShape(c.reshape(x, shape), shape, dtype));
+  const g2 = flat(c.GO(0), [rows, n]);
+  let ga: string | undefined;
+  let gb: string | undefined;
+  if (c.needs(0)) {
+    const ga2 = c.setShape(c.op('Gemm', [g2, c.I(1)], { transB: attr.i(1) }), [rows, k], dtype);
+    ga = aShape.length === 2 ? ga2 : c.setShape(c.reshape(ga2, aShape), aShape, dtype);
+  }
+  if (c.needs(1)) gb = c.setShape(c.op('Gemm', [flat(c.I(0), [rows, k]), g2], { transA: attr.i(1) }), [k, n], dtype);
   return [ga, gb];
 }
 
