@@ -13,6 +13,14 @@ import { loadModel, modelToBytes } from '../native-runtime/onnx/proto';
 import { createSession } from '../native-runtime/onnx/session';
 import { buildTrainingStep, STEP_IO } from '../native-runtime/train/step';
 import { makeBatch } from './ours/batch';
+import { liveMemory } from './liveMemory';
+
+/** Resident and peak resident memory now, in MB (Linux /proc). */
+function mem(): string {
+  const st = fs.readFileSync('/proc/self/status', 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(st)?.[1] ?? NaN) / 1024;
+  return `rss ${kb('VmRSS').toFixed(0)} MB, peak ${kb('VmHWM').toFixed(0)} MB`;
+}
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -35,15 +43,20 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const model = loadModel(path.join(dir, 'model.onnx'));
   const t1 = performance.now();
-  console.log(`load ${(t1 - t0).toFixed(0)} ms`);
+  console.log(`load ${(t1 - t0).toFixed(0)} ms; ${mem()}`);
   const graphs = await buildTrainingStep(model, { adapter, task: 'sequence-classification', inputShapes: { input_ids: [B, S], attention_mask: [B, S] }, optimizer: { optimizer: 'adamw', weight_decay: 0.01, max_grad_norm: 1 } });
   const t2 = performance.now();
-  console.log(`build ${(t2 - t1).toFixed(0)} ms`);
+  console.log(`build ${(t2 - t1).toFixed(0)} ms; ${mem()}`);
   const bytes = modelToBytes(graphs.train);
   const t3 = performance.now();
-  console.log(`serialize ${(t3 - t2).toFixed(0)} ms`);
-  const { session } = await createSession(bytes, { device: 'cpu', threads, optimization, profile: true });
+  console.log(`serialize ${(t3 - t2).toFixed(0)} ms; ${mem()}`);
+  // --ort '{"enableCpuMemArena": false}': extra ORT session options, to try them before wiring them in.
+  const extra = JSON.parse(arg('--ort', '{}')) as ort.InferenceSession.SessionOptions;
+  const session = Object.keys(extra).length === 0
+    ? (await createSession(bytes, { device: 'cpu', threads, optimization, profile: true })).session
+    : await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: threads, graphOptimizationLevel: optimization, enableProfiling: true, profileFilePrefix: 'onnxruntime_profile', ...extra });
   const t4 = performance.now();
+  console.log(`session ${(t4 - t3).toFixed(0)} ms; ${mem()}`);
   const g = graphs.train.graph;
   const counts = new Map<string, number>();
   for (const n of g.nodes) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
@@ -52,6 +65,10 @@ async function main(): Promise<void> {
   console.log(`stages: load ${(t1 - t0).toFixed(0)} ms, build step ${(t2 - t1).toFixed(0)} ms, serialize ${(t3 - t2).toFixed(0)} ms (${(bytes.byteLength / 2 ** 20).toFixed(1)} MB), session ${(t4 - t3).toFixed(0)} ms`);
   console.log(`step graph: ${g.nodes.length} nodes, ${g.initializers.size} initializers (${(initBytes / 2 ** 20).toFixed(1)} MB), ${g.inputs.length} inputs, ${g.outputs.length} outputs`);
   console.log('nodes by op: ' + [...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', '));
+  const live = liveMemory(g);
+  console.log(`live activations (graph order): peak ${(live.peakBytes / 2 ** 20).toFixed(0)} MB at node ${live.peakAtNode} of ${g.nodes.length}; by producer: ` +
+    live.byProducer.slice(0, 12).map((p) => `${p.op} ${(p.bytes / 2 ** 20).toFixed(0)} MB (${p.count})`).join(', '));
+  if (process.argv.includes('--live')) for (const v of live.values.slice(0, 40)) console.log(`  ${(v.bytes / 2 ** 20).toFixed(1).padStart(6)} MB ${v.op.padEnd(10)} ${v.name}`);
 
   const batch = makeBatch(B, S, cfg.vocab, cfg.num_labels, 11);
   const feeds: Record<string, ort.Tensor> = { input_ids: batch.input_ids, attention_mask: batch.attention_mask, labels: batch.labels, [STEP_IO.lr]: new ort.Tensor('float32', Float32Array.of(1e-4), []) };
@@ -66,23 +83,38 @@ async function main(): Promise<void> {
     await session.run(feeds);
     times.push(performance.now() - t);
   }
-  console.log(`run ms: ${times.map((x) => x.toFixed(0)).join(', ')} (first includes warm-up)`);
+  console.log(`run ms: ${times.map((x) => x.toFixed(0)).join(', ')} (first includes warm-up); ${mem()}`);
   const file = (session as unknown as { endProfiling(): string }).endProfiling?.() as unknown as string | undefined;
   const prof = findProfile(file);
   if (!prof) return;
-  const events = JSON.parse(fs.readFileSync(prof, 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>;
+  const events = JSON.parse(fs.readFileSync(prof, 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: object[]; output_type_shape?: object[] } }>;
   fs.rmSync(prof);
   const byOp = new Map<string, number>();
+  // The same op on the same shapes, summed: which kernels cost most, and on what.
+  const bySignature = new Map<string, { us: number; count: number }>();
   let total = 0;
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
     const op = e.args?.op_name ?? '?';
     byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
     total += e.dur;
+    const shapes = (e.args?.input_type_shape ?? []).map((x) => JSON.stringify(Object.values(x)[0])).join(' ');
+    const key = `${op} ${shapes} -> ${(e.args?.output_type_shape ?? []).map((x) => JSON.stringify(Object.values(x)[0])).join(' ')}`;
+    const s = bySignature.get(key) ?? { us: 0, count: 0 };
+    s.us += e.dur;
+    s.count++;
+    bySignature.set(key, s);
   }
   const runs = steps + 1;
   console.log(`kernel time per step ${(total / runs / 1000).toFixed(0)} ms; by op (ms/step):`);
   for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${op.padEnd(28)} ${(us / runs / 1000).toFixed(1).padStart(8)}  ${((100 * us) / total).toFixed(1)}%`);
+  const top = Number(arg('--top', '0'));
+  if (top > 0) {
+    console.log(`top ${top} kernels by op and shapes (ms/step, nodes per step):`);
+    for (const [k, v] of [...bySignature].sort((a, b) => b[1].us - a[1].us).slice(0, top)) {
+      console.log(`  ${(v.us / runs / 1000).toFixed(1).padStart(8)}  x${(v.count / runs).toFixed(0).padEnd(4)} ${k}`);
+    }
+  }
   await session.release();
 }
 
