@@ -28,7 +28,7 @@ import type { TrainEvent } from '../protocol';
 import { RUN_FILES, type MetricLine, type RouterLine, type RunState, type RunStatus, type TargetInfo } from '../runFiles';
 import { LABELS } from './data/batch';
 import { openData, type DataPipeline } from './data/pipeline';
-import { EvalAccumulator, headlineMetric, type Metrics } from './metrics';
+import { EvalAccumulator, type Metrics } from './metrics';
 import { Rng, type RngState } from './rng';
 import { learningRate } from './schedule';
 import { StepRunner } from './stepRunner';
@@ -371,7 +371,6 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
   let lastCheckpointStep = prep.resume ? startStep : -1;
   let evalBefore: Metrics | undefined;
   let evalAfter: Metrics | undefined;
-  const headline = headlineMetric(cfg.model.task);
 
   const doEval = async (step: number): Promise<Metrics | undefined> => {
     const metrics = await evaluate(runner, data, cfg.model.task);
@@ -496,10 +495,7 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
     // Resuming a run that had already reached its last step: nothing trained, its last eval stands.
     if (evalAfter === undefined && step === startStep) evalAfter = readStatusFile(writer).eval;
     writeFinalAdapter(prep, writer, runner, dims);
-    if (evalBefore && evalAfter) {
-      const k = headline.name;
-      log(`${k}: ${evalBefore[k]?.toFixed(4)} before -> ${evalAfter[k]?.toFixed(4)} after (${step} steps, ${timeS().toFixed(1)} s)`);
-    }
+    log(`Trained ${step - startStep} steps in ${timeS().toFixed(1)} s`);
     return finish('completed', step);
   } catch (e) {
     const error = `${(e as Error).message}${lastCheckpoint ? ` (last checkpoint: ${lastCheckpoint})` : ''}`;
