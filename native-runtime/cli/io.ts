@@ -12,11 +12,33 @@ export interface CliIO {
 
 export function processIO(): CliIO {
   return {
-    stdout: (t) => { process.stdout.write(t); },
-    stderr: (t) => { process.stderr.write(t); },
+    stdout: writerSurvivingClosedPipe(process.stdout),
+    stderr: writerSurvivingClosedPipe(process.stderr),
     stderrIsTTY: !!process.stderr.isTTY,
     columns: process.stderr.columns || 100,
   };
+}
+
+const writers = new Map<NodeJS.WriteStream, (text: string) => void>();
+
+/**
+ * A reader that goes away must not end the command: `lily train --json` prints its events to
+ * the backend server, which exits on a window reload while the run goes on (the run directory
+ * is the truth), and `lily ... | head` closes early. Node reports a write to a closed pipe
+ * (EPIPE) as an 'error' event on the stream, fatal without a listener: swallow that one and
+ * stop writing to the stream; any other error stays fatal.
+ */
+function writerSurvivingClosedPipe(stream: NodeJS.WriteStream): (text: string) => void {
+  const existing = writers.get(stream);
+  if (existing) return existing;
+  let closed = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+    closed = true;
+  });
+  const write = (text: string) => { if (!closed && !stream.destroyed) stream.write(text); };
+  writers.set(stream, write);
+  return write;
 }
 
 export class Output {
