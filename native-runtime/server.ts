@@ -16,18 +16,19 @@ export function main(): void {
   const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
   const server = new LilyServer({ notify: (method, params) => void connection.sendNotification(method, params) }, process.cwd());
   let exiting = false;
-  const exit = async (code: number) => {
+  const exit = (code: number) => {
     if (exiting) return;
     exiting = true;
-    await server.shutdown();
+    server.shutdown();
     // Exit once everything written so far (the shutdown reply) has left stdout.
     process.stdout.write('', () => process.exit(code));
   };
-  registerHandlers(connection, server, () => void exit(0));
-  // The host went away (window closed, extension host crashed): stop our runs cleanly.
-  connection.onClose(() => void exit(0));
-  process.stdin.on('end', () => void exit(0));
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void exit(0));
+  registerHandlers(connection, server, () => exit(0));
+  // The host went away (window reload or close, extension host crash): exit, leaving training
+  // runs to finish on their own (trainProcesses.ts says why).
+  connection.onClose(() => exit(0));
+  process.stdin.on('end', () => exit(0));
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => exit(0));
   connection.listen();
   console.error(`lily server ${process.pid} listening on stdio (cwd ${process.cwd()})`);
 }

@@ -59,7 +59,11 @@ export function activate(context: vscode.ExtensionContext): LilyExtensionApi {
   return { model, backend, runs, diagnostics };
 }
 
-/** Awaited by VS Code: the backend stops its training runs cleanly (they checkpoint and can be resumed). */
+/**
+ * Awaited by VS Code: shuts the backend server down. Training runs go on in their own detached
+ * processes (a window reload must not stop them); the next window finds them in the runs
+ * directory and can stop them by pid.
+ */
 export async function deactivate(): Promise<void> {
   await backend?.dispose();
   backend = undefined;

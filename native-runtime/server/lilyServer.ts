@@ -95,8 +95,14 @@ export class LilyServer {
     return runCliJson<ExportResult>(lilyCliPath(this.root), args, this.cwd, token);
   }
 
-  async shutdown(): Promise<void> {
-    await this.runs.stopAll();
+  /**
+   * The server is going away (the host asked, or disconnected: a window reload or close). Runs
+   * keep training in their own detached processes; the next server, or the CLI, finds them
+   * through their run directories and can stop them by pid.
+   */
+  shutdown(): void {
+    const left = this.runs.runDirs();
+    if (left.length > 0) console.error(`lily server ${process.pid} exiting; ${left.length} run(s) keep training: ${left.join(', ')}`);
   }
 
   private abs(p: string): string {

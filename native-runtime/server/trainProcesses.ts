@@ -1,6 +1,13 @@
 // Training runs, each in its own `lily train --json` process: session.run blocks the event
 // loop for a whole step (FACTS.md), so the server must never train in-process. This relays the
 // process's TrainEvent lines as protocol notifications.
+//
+// Trainers outlive the server: a window reload ends the extension host and with it this server,
+// but not the runs (issue #5: "the run directory is the truth; a running backend is found again
+// by its pid"). So each trainer is spawned detached (its own session and process group, no
+// signal from our group reaches it), the server never stops runs when it exits, and a trainer
+// whose event pipe closes keeps training (cli/io.ts ignores EPIPE). Only an explicit stop
+// (SIGTERM by the pid in status.json) ends a run early.
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import {
@@ -53,7 +60,7 @@ export class TrainProcesses {
   start(params: TrainParams): Promise<TrainResult> {
     const configPath = path.resolve(this.cwd, params.configPath);
     const args = [this.cliPath(), ...trainArgs({ ...params, configPath })];
-    const child = spawn(process.execPath, args, { cwd: this.cwd, env: nodeChildEnv(), stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const child = spawn(process.execPath, args, { cwd: this.cwd, env: nodeChildEnv(), stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, detached: true });
     const stderrTail = new LineTail(30);
     const stdoutTail = new LineTail(10);
     let run: LiveRun | undefined;
@@ -137,7 +144,8 @@ export class TrainProcesses {
 
   /**
    * Asks a run to stop: SIGTERM makes the trainer write a checkpoint and exit with state
-   * `stopped`. Works for runs started elsewhere (the CLI) too, through status.json's pid.
+   * `stopped`. Works for runs this server did not start (the CLI, or the server of a window
+   * before a reload) through status.json's pid.
    */
   stop(runDir: string): StopResult {
     const dir = path.resolve(this.cwd, runDir);
@@ -152,16 +160,5 @@ export class TrainProcesses {
     }
     process.kill(status.pid, 'SIGTERM');
     return { stopped: true };
-  }
-
-  /** On shutdown: stop our runs gracefully (they checkpoint and can be resumed), wait a little. */
-  async stopAll(timeoutMs = 10000): Promise<void> {
-    const runs = [...this.live.values()];
-    await Promise.all(runs.map((r) => new Promise<void>((resolve) => {
-      if (r.child.exitCode !== null || r.child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => { r.child.kill('SIGKILL'); resolve(); }, timeoutMs);
-      r.child.once('exit', () => { clearTimeout(timer); resolve(); });
-      r.child.kill('SIGTERM');
-    })));
   }
 }
