@@ -4,7 +4,9 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { Methods, type RunStateParams, type StopResult, type TrainParams, type TrainResult, type ValidateConfigResult } from '../native-runtime/protocol';
 import type { Backend } from './backend';
+import { showRunProgress } from './progressNotification';
 import { refuse, UNTRUSTED_REASON, type CommandResult } from './results';
+import { loadRunRecord } from './runRecords';
 import { effectiveState, runItemView, type RunsModel } from './runsModel';
 import type { RunWatcher } from './runWatcher';
 import { readSettings, workspaceRoot } from './settings';
@@ -64,6 +66,12 @@ export class RunManager implements vscode.Disposable {
     const result = await this.backend.request<TrainResult>(Methods.train, params);
     this.output.appendLine(`[lily] ${opts.resume ? 'resumed' : 'started'} ${result.runId} (pid ${result.pid}) in ${result.runDir}`);
     this.watcher()?.refresh(result.runDir);
+    // A config's output.dir outside the watched runs directory: read the run in directly.
+    if (!this.model.get(result.runDir)) {
+      const rec = loadRunRecord(result.runDir);
+      if (rec) this.model.upsert(rec);
+    }
+    void showRunProgress(this.model, result.runDir, (runDir) => this.stop(runDir));
     return { ok: true, ...result };
   }
 
