@@ -1,0 +1,75 @@
+// The walker differentiates an exported exact GELU (Div, Erf, Add, Mul, Mul, in either of the
+// two spellings exporters use) as one Gelu: the gradient is GELU's derivative, computed from x
+// alone (none of the intermediates is read by a gradient node), and the pattern is left alone
+// when an intermediate has another reader.
+import { strict as assert } from 'assert';
+import { buildGradients } from '../../native-runtime/autodiff';
+import { findGeluComposites } from '../../native-runtime/autodiff/composites';
+import type { Model } from '../../native-runtime/onnx/ir';
+import { attr, emptyGraph, GraphBuilder } from '../../native-runtime/onnx/ir';
+import { randomArray, rng, runModel, tensor, toNumbers } from './helpers/ort';
+
+/** loss = sum(w * gelu(x)) with gelu spelled as `form`; optionally another reader of erf(u). */
+function geluModel(form: 'x*a*0.5' | 'x*0.5*a', extraReader = false): { model: Model; intermediates: string[]; loss: string } {
+  const g = emptyGraph('gelu');
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: [3, 4] }, { name: 'w', dtype: 'float32', shape: [3, 4] });
+  const b = new GraphBuilder(g);
+  const u = b.op1('Div', ['x', b.constFloat(Math.SQRT2, 'sqrt2')]);
+  const e = b.op1('Erf', [u]);
+  const a = b.op1('Add', [e, b.constFloat(1, 'one')]);
+  const intermediates = [u, e, a];
+  let y: string;
+  if (form === 'x*a*0.5') {
+    const m = b.op1('Mul', ['x', a]);
+    intermediates.push(m);
+    y = b.op1('Mul', [m, b.constFloat(0.5, 'half')]);
+  } else {
+    const h = b.op1('Mul', ['x', b.constFloat(0.5, 'half')]);
+    intermediates.push(h);
+    y = b.op1('Mul', [h, a]);
+  }
+  let z = b.op1('Mul', [y, 'w']);
+  if (extraReader) z = b.op1('Add', [z, e]);
+  const loss = b.op1('ReduceSum', [z], { keepdims: attr.i(0) });
+  g.outputs.push({ name: loss, dtype: 'float32' });
+  for (const [name, shape] of [[u, [3, 4]], [e, [3, 4]], [a, [3, 4]], [intermediates[3], [3, 4]], [y, [3, 4]], [z, [3, 4]]] as const) {
+    g.valueInfo.set(name, { name, dtype: 'float32', shape: [...shape] });
+  }
+  g.valueInfo.set(loss, { name: loss, dtype: 'float32', shape: [] });
+  return { model: { graph: g, opsetImports: [{ domain: '', version: 17 }], irVersion: 8, producerName: 't', metadata: {} }, intermediates, loss };
+}
+
+function erfApprox(x: number): number {
+  // Abramowitz-Stegun 7.1.26 is too coarse for 1e-5; integrate instead (Simpson, 2000 steps).
+  const n = 2000, h = x / n;
+  let s = 0;
+  for (let i = 0; i <= n; i++) s += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
+  return (2 / Math.sqrt(Math.PI)) * (h / 3) * s;
+}
+
+const geluPrime = (x: number) => 0.5 * (1 + erfApprox(x / Math.SQRT2)) + x * Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
+
+describe('autodiff: composite GELU', () => {
+  for (const form of ['x*a*0.5', 'x*0.5*a'] as const) {
+    it(`differentiates ${form} as one Gelu, from x alone`, async () => {
+      const { model, intermediates, loss } = geluModel(form);
+      assert.equal(findGeluComposites(model.graph).length, 1);
+      const before = model.graph.nodes.length;
+      const grads = buildGradients(model.graph, loss, ['x']);
+      const added = model.graph.nodes.slice(before);
+      for (const v of intermediates) assert.ok(!added.some((n) => n.inputs.includes(v)), `gradient nodes read the intermediate ${v}`);
+      const out = 'dx';
+      model.graph.nodes.push({ name: 'expose', opType: 'Identity', domain: '', inputs: [grads.get('x')!], outputs: [out], attrs: {} });
+      model.graph.outputs.push({ name: out, dtype: 'float32' });
+      const xs = randomArray(12, rng(4)).map((v) => 3 * v);
+      const ws = randomArray(12, rng(5));
+      const got = toNumbers((await runModel(model, { x: tensor('float32', xs, [3, 4]), w: tensor('float32', ws, [3, 4]) }, [out]))[out]);
+      xs.forEach((x, i) => assert.ok(Math.abs(got[i] - ws[i] * geluPrime(x)) < 1e-5, `element ${i}: ${got[i]} vs ${ws[i] * geluPrime(x)}`));
+    });
+  }
+
+  it('leaves the nodes alone when an intermediate has another reader', () => {
+    const { model } = geluModel('x*a*0.5', true);
+    assert.equal(findGeluComposites(model.graph).length, 0);
+  });
+});
