@@ -4,6 +4,7 @@ import { Backend } from './backend';
 import { AdapterCodeLens } from './codeLens';
 import { registerCommands } from './commands';
 import { ConfigDiagnostics } from './configDiagnostics';
+import { ConfigPresence } from './configPresence';
 import { trackContextKeys } from './contextKeys';
 import { DashboardPanel } from './dashboardPanel';
 import { RunManager } from './runManager';
@@ -20,6 +21,8 @@ export interface LilyExtensionApi {
   backend: Backend;
   runs: RunManager;
   diagnostics: ConfigDiagnostics;
+  /** Whether the workspace has a *.lily.json (the `lily.hasConfig` context key of the welcome view). */
+  configs: ConfigPresence;
 }
 
 let backend: Backend | undefined;
@@ -41,10 +44,11 @@ export function activate(context: vscode.ExtensionContext): LilyExtensionApi {
   const tree = new RunsTreeProvider(model);
   const diagnostics = new ConfigDiagnostics(backend);
   const codeLens = new AdapterCodeLens(backend);
+  const configs = new ConfigPresence();
   DashboardPanel.configure({ model, output });
 
   context.subscriptions.push(
-    output, runs, tree, diagnostics, codeLens,
+    output, runs, tree, diagnostics, codeLens, configs,
     vscode.window.createTreeView('lily.runs', { treeDataProvider: tree, showCollapseAll: true }),
     new LilyStatusBar(model, backend.onState.event, backend.onGaveUp.event),
     trackContextKeys(model),
@@ -56,7 +60,7 @@ export function activate(context: vscode.ExtensionContext): LilyExtensionApi {
     vscode.workspace.onDidChangeWorkspaceFolders(() => watchRuns()),
     { dispose: () => void watcher?.close() },
   );
-  return { model, backend, runs, diagnostics };
+  return { model, backend, runs, diagnostics, configs };
 }
 
 /**

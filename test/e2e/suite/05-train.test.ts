@@ -14,6 +14,13 @@ const STEPS = 4;
 describe('Lily: Train', () => {
   let runDir = '';
 
+  it('sees the workspace\'s config, so the Runs view welcome offers Train rather than New Config', async () => {
+    const api = await lilyApi();
+    sentimentExample();
+    assert.strictEqual(await api.configs.ready, true, 'lily.hasConfig is not set although the workspace holds sentiment/sentiment.lily.json');
+    assert.strictEqual(api.configs.hasConfig, true);
+  });
+
   it(`trains the bundled default config for ${STEPS} steps and the run completes`, async function () {
     this.timeout(300_000);
     const api = await lilyApi();
