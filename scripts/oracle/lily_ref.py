@@ -32,23 +32,25 @@ def lily_delta(x, A, B, R, scaling, routing="batch", mask=None):
     """Lily's additive output for one layer.
 
     x [..., d_in]; A [d_in, r]; B [num_B, r, d_out]; R [r, num_B];
-    mask (routing "masked" only): [batch, tokens] with 1 for real tokens, or None.
-    Returns (delta [..., d_out], p) where p is the [num_B] mixture (None in "token" mode).
+    mask (routings "masked" and "token"): [batch, tokens] with 1 for real tokens, or None.
+    Returns (delta [..., d_out], p) where p [num_B] is the mean router probability: the mixture
+    itself for "batch"/"masked"; for "token", only a summary (each token mixes with its own
+    p_tok), averaged over real tokens when a mask is given, as the engine reports it.
     """
+    if routing not in ROUTING_MODES:
+        raise ValueError(f"routing: expected one of {ROUTING_MODES}, got {routing!r}")
     h = x @ A                                   # [..., r]
     p_tok = torch.softmax(h @ R, dim=-1)        # [..., num_B]
-    if routing == "token":
-        per_expert = torch.einsum("...r,erd->...ed", h, B)        # [..., num_B, d_out]
-        return scaling * torch.einsum("...e,...ed->...d", p_tok, per_expert), None
-    if routing == "masked" and mask is not None and x.dim() == 3:
+    if routing != "batch" and mask is not None and x.dim() == 3:
         w = mask.to(p_tok.dtype)[..., None]                       # [batch, tokens, 1]
         p = (p_tok * w).sum(dim=(0, 1)) / w.sum()
-    elif routing in ("batch", "masked"):
+    else:
         # "batch": the mean over ALL batch and token positions, padding included (the
         # reference behaviour). "masked" without token structure falls back to it.
         p = p_tok.reshape(-1, p_tok.shape[-1]).mean(dim=0)
-    else:
-        raise ValueError(f"routing: expected one of {ROUTING_MODES}, got {routing!r}")
+    if routing == "token":
+        per_expert = torch.einsum("...r,erd->...ed", h, B)        # [..., num_B, d_out]
+        return scaling * torch.einsum("...e,...ed->...d", p_tok, per_expert), p
     B_mix = torch.einsum("e,erd->rd", p, B)                       # [r, d_out]
     return scaling * (h @ B_mix), p
 
