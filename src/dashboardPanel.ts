@@ -12,7 +12,7 @@ import { DashboardFeed } from './dashboardFeed';
 import { dashboardHtml, makeNonce, missingBundleHtml } from './dashboardHtml';
 import type { RunsModel } from './runsModel';
 import { effectiveState } from './runsModel';
-import { parseWebviewMessage, resolveInside } from './webviewMessages';
+import { isRunDirectory, parseWebviewMessage, resolveInside, restoredRunDir } from './webviewMessages';
 
 const VIEW_TYPE = 'lily.dashboard';
 /** workspaceState key: the run last shown, for restoring a panel whose page saved no run. */
@@ -58,16 +58,14 @@ export class DashboardPanel implements vscode.Disposable {
   static registerSerializer(context: vscode.ExtensionContext): vscode.Disposable {
     return vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-        const saved = state && typeof state === 'object' && typeof (state as { runDir?: unknown }).runDir === 'string'
-          ? (state as { runDir: string }).runDir : undefined;
-        const runDir = saved ?? context.workspaceState.get<string>(LAST_RUN_KEY);
+        const restored = restoredRunDir(state, context.workspaceState.get<string>(LAST_RUN_KEY));
         panel.webview.options = webviewOptions(context);
-        if (!runDir || !fs.existsSync(runDir)) {
-          panel.webview.html = missingRunHtml(runDir);
+        if ('missing' in restored) {
+          panel.webview.html = missingRunHtml(restored.missing);
           return;
         }
         DashboardPanel.current?.dispose();
-        DashboardPanel.current = new DashboardPanel(panel, context, runDir);
+        DashboardPanel.current = new DashboardPanel(panel, context, restored.runDir);
       },
     });
   }
@@ -158,7 +156,7 @@ export class DashboardPanel implements vscode.Disposable {
 
   /** Only runs the Runs view knows (or folders that hold a status.json) can be selected. */
   private isKnownRun(runDir: string): boolean {
-    return !!DashboardPanel.deps?.model.get(runDir) || fs.existsSync(path.join(runDir, 'status.json'));
+    return !!DashboardPanel.deps?.model.get(runDir) || isRunDirectory(runDir);
   }
 
   private logIgnored(what: string): void {
@@ -224,6 +222,6 @@ function themeKind(): 'light' | 'dark' | 'high-contrast' {
 }
 
 function missingRunHtml(runDir: string | undefined): string {
-  const what = runDir ? `The run at <code>${runDir.replace(/[&<>"]/g, '')}</code> no longer exists.` : 'No run was recorded for this panel.';
+  const what = runDir ? `<code>${runDir.replace(/[&<>"]/g, '')}</code> is not (or no longer) a Lily run directory: it holds no status.json.` : 'No run was recorded for this panel.';
   return `<!DOCTYPE html><html><head><meta charset="UTF-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'"></head><body><p>${what} Open a run's dashboard from the Lily Runs view.</p></body></html>`;
 }

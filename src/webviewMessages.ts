@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { WebviewToHost } from '../native-runtime/protocol';
+import { RUN_FILES } from '../native-runtime/runFiles';
 
 export type ParsedMessage = { ok: true; message: WebviewToHost } | { ok: false; reason: string };
 
@@ -55,4 +56,28 @@ export function resolveInside(root: string, requested: string): string | undefin
     // A path that does not exist cannot be opened anyway; the lexical check above suffices.
   }
   return target;
+}
+
+/**
+ * Whether `dir` is a Lily run directory: an absolute path to a folder holding status.json. A
+ * path from the page (selectRun, the panel's saved state) is trusted only if it is one.
+ */
+export function isRunDirectory(dir: unknown): dir is string {
+  if (!isNonEmptyString(dir) || dir.includes('\0') || !path.isAbsolute(dir)) return false;
+  try {
+    return fs.statSync(path.join(dir, RUN_FILES.status)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The run a dashboard panel restored after a reload shows: the runDir its page saved (the page
+ * wrote that state, so it is checked like a selectRun), else the run the window showed last.
+ * `missing` names what was asked for when it is not (or no longer) a run directory.
+ */
+export function restoredRunDir(state: unknown, lastShown: string | undefined): { runDir: string } | { missing: string | undefined } {
+  const saved = isObj(state) && isNonEmptyString(state.runDir) ? state.runDir : undefined;
+  const wanted = saved ?? lastShown;
+  return isRunDirectory(wanted) ? { runDir: wanted } : { missing: wanted };
 }

@@ -4,8 +4,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { dashboardHtml, makeNonce } from '../../src/dashboardHtml';
-import { parseWebviewMessage, resolveInside } from '../../src/webviewMessages';
-import { tempDir } from './fixtures';
+import { isRunDirectory, parseWebviewMessage, resolveInside, restoredRunDir } from '../../src/webviewMessages';
+import { tempDir, writeRunStatus } from './fixtures';
 
 describe('webview -> host messages', () => {
   it('accepts the four known messages', () => {
@@ -62,6 +62,31 @@ describe('resolveInside (openFile only inside the run dir)', () => {
       this.skip(); // no symlink permission (Windows without developer mode)
     }
     assert.strictEqual(resolveInside(run, 'link.txt'), undefined);
+  });
+});
+
+describe('dashboard panel restore', () => {
+  const root = tempDir('restore');
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('trusts a saved runDir only when it is a run directory (status.json inside), like selectRun', () => {
+    const run = writeRunStatus(root, 'run-a');
+    const last = writeRunStatus(root, 'run-b');
+    const plain = path.join(root, 'not-a-run');
+    fs.mkdirSync(plain);
+    fs.writeFileSync(path.join(plain, 'notes.txt'), 'x');
+
+    assert.ok(isRunDirectory(run));
+    for (const bad of [plain, path.join(plain, 'notes.txt'), path.join(root, 'gone'), 'run-a', '', 42, null, `${run}\0`]) {
+      assert.strictEqual(isRunDirectory(bad), false, JSON.stringify(bad));
+    }
+    assert.deepStrictEqual(restoredRunDir({ runDir: run }, last), { runDir: run });
+    assert.deepStrictEqual(restoredRunDir(undefined, last), { runDir: last }, 'no saved state: the run the window showed last');
+    assert.deepStrictEqual(restoredRunDir({ runDir: 7 }, last), { runDir: last }, 'a malformed state is ignored');
+    // A saved folder that is not a run is refused, not replaced by another run.
+    assert.deepStrictEqual(restoredRunDir({ runDir: plain }, last), { missing: plain });
+    assert.deepStrictEqual(restoredRunDir({ runDir: path.join(root, 'gone') }, undefined), { missing: path.join(root, 'gone') });
+    assert.deepStrictEqual(restoredRunDir(null, undefined), { missing: undefined });
   });
 });
 
