@@ -52,9 +52,9 @@ export const COMMANDS: Record<string, Command> = {
     return run.ok ? s.runs.stop(run.runDir) : run;
   },
 
-  'lily.resume': async (s, arg?: unknown) => {
+  'lily.resume': async (s, arg?: unknown, opts?: { maxSteps?: number }) => {
     const run = await pickRun(s, arg, isResumable, 'Resume which run?', 'no stopped or failed run has a checkpoint to resume from');
-    return run.ok ? s.runs.resume(run.runDir) : run;
+    return run.ok ? s.runs.resume(run.runDir, { maxSteps: opts?.maxSteps }) : run;
   },
 
   'lily.openDashboard': async (s, arg?: unknown) => {

@@ -21,6 +21,8 @@ export interface LilyExtensionApi {
   backend: Backend;
   runs: RunManager;
   diagnostics: ConfigDiagnostics;
+  /** The tree data provider registered for the Runs view (`lily.runs`). */
+  tree: RunsTreeProvider;
   /** Whether the workspace has a *.lily.json (the `lily.hasConfig` context key of the welcome view). */
   configs: ConfigPresence;
 }
@@ -60,7 +62,7 @@ export function activate(context: vscode.ExtensionContext): LilyExtensionApi {
     vscode.workspace.onDidChangeWorkspaceFolders(() => watchRuns()),
     { dispose: () => void watcher?.close() },
   );
-  return { model, backend, runs, diagnostics, configs };
+  return { model, backend, runs, diagnostics, configs, tree };
 }
 
 /**

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { loadCheckpoint } from '../../../native-runtime/io/checkpoint';
-import { lilyApi, readStatus, runCommand, sentimentExample, waitFor, waitForState } from './helpers';
+import { readStatus, runCommand, sentimentExample, waitFor, waitForState } from './helpers';
 
 describe('Lily: Stop', () => {
   let runDir = '';
@@ -50,10 +50,8 @@ describe('Lily: Stop', () => {
   it('a stopped run resumes from its checkpoint and completes', async function () {
     this.timeout(300_000);
     assert.ok(runDir && stoppedAt > 0, 'no stopped run from the previous test');
-    const api = await lilyApi();
-    const example = sentimentExample();
-    const r = await api.runs.start(example.config, { resume: runDir, maxSteps: stoppedAt + 2 });
-    assert.ok(r.ok, `resume refused: ${!r.ok ? r.reason : ''}`);
+    const r = await runCommand<{ runDir: string; pid: number }>('lily.resume', runDir, { maxSteps: stoppedAt + 2 });
+    assert.strictEqual(r.runDir, runDir, 'resume continues the same run directory');
     const status = await waitForState(r.runDir, ['completed'], 240_000);
     assert.strictEqual(status.step, stoppedAt + 2);
     assert.ok(fs.existsSync(path.join(r.runDir, 'adapter', 'adapter_config.json')), 'the resumed run wrote no adapter');
