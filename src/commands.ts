@@ -15,6 +15,7 @@ import { effectiveState, isResumable, runItemView, type RunRecord, type RunsMode
 import { revealPathOfArg, runDirOfArg } from './runsView';
 import type { RunWatcher } from './runWatcher';
 import { workspaceRoot } from './settings';
+import { trustRefusal } from './trustGate';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -87,7 +88,6 @@ export const COMMANDS: Record<string, Command> = {
   'lily.export': async (s, arg?: unknown, format?: ExportParams['format'], out?: string) => {
     const run = await pickRun(s, arg, (r) => r.adapterFiles.length > 0 || r.checkpoints.length > 0, 'Export which run?', 'no run has an adapter or checkpoint yet');
     if (!run.ok) return run;
-    if (!vscode.workspace.isTrusted) return refuse('Export is disabled in an untrusted workspace (it writes files next to the run). Trust the workspace to export.');
     let fmt = format;
     if (!fmt) {
       const pick = await vscode.window.showQuickPick(EXPORT_FORMATS, { title: 'Export as' });
@@ -171,7 +171,8 @@ export function registerCommands(s: Services): vscode.Disposable[] {
   return Object.entries(COMMANDS).map(([id, run]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {
-        const result = await run(s, ...args);
+        const untrusted = trustRefusal(id, vscode.workspace.isTrusted);
+        const result = untrusted ? refuse(untrusted) : await run(s, ...args);
         if (!result.ok && !result.reason.startsWith('cancelled')) void vscode.window.showWarningMessage(`Lily: ${result.reason}`);
         return result;
       } catch (e) {
