@@ -43,6 +43,7 @@ export const trainCommand: Command = {
     const runDir = args.options['run-dir'] as string | undefined;
     if (resume && runDir) throw new UsageError('lily train: --resume continues an existing run directory; do not combine it with --run-dir', 'train');
     if (resume && args.options['compare-lora']) throw new UsageError('lily train: --compare-lora starts a new run; it cannot be combined with --resume', 'train');
+    if (resume && args.options['max-steps'] !== undefined) throw new UsageError('lily train: --resume continues the run\'s own schedule (its config.json records max_steps); do not combine it with --max-steps', 'train');
 
     const bar = out.json ? undefined : new ProgressBar(ctx.io);
     const log = (m: string) => { bar?.clear(); out.log(m); };

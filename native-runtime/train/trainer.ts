@@ -18,7 +18,7 @@ import type { ResolvedConfig } from '../config/resolved';
 import { ConfigError } from '../config/validate';
 import type { AdapterWeights, SavedTensorSpec } from '../io/adapterWeights';
 import { readJsonIfValid, readJsonl, writeFileAtomic } from '../io/atomic';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from '../io/checkpoint';
+import { CHECKPOINT_FILES, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from '../io/checkpoint';
 import { peftInitialValues } from '../inspect/peftImport';
 import { createRunDir, RunWriter } from '../io/runDir';
 import type { Model } from '../onnx/ir';
@@ -39,7 +39,7 @@ import { StepRunner } from './stepRunner';
 export interface TrainRequest {
   /** The validated, resolved config (ignored when resuming: the run's config.json is used). */
   config: ResolvedConfig;
-  /** Overrides training.max_steps (and epochs). */
+  /** Overrides training.max_steps (and epochs) of a new run; recorded in its config.json. Not with `resume`. */
   maxSteps?: number;
   /** Run directory to create instead of a new `<output.dir>/<id>`. */
   runDir?: string;
@@ -197,9 +197,19 @@ function initialAdapter(cfg: ResolvedConfig, model: Model, targets: TargetInfo[]
   }
 }
 
+/** `total_steps` recorded in a checkpoint's trainer.json (undefined for checkpoints without it). */
+function resumedTotalSteps(checkpoint: string): number | undefined {
+  const trainer = readJsonIfValid<Partial<TrainerState>>(path.join(checkpoint, CHECKPOINT_FILES.trainer));
+  const total = trainer?.total_steps;
+  return typeof total === 'number' && Number.isInteger(total) && total > 0 ? total : undefined;
+}
+
 export async function prepareTraining(request: TrainRequest): Promise<PreparedTraining> {
   let cfg = request.config;
   let resume: PreparedTraining['resume'];
+  if (request.resume && request.maxSteps !== undefined) {
+    throw new ConfigError(path.resolve(request.resume), [{ path: ['training', 'max_steps'], severity: 'error', message: 'a resumed run keeps the schedule it was started with (its learning rate at every step depends on the total); resume without a max-steps override, or start a new run' }]);
+  }
   if (request.resume) {
     resume = findResume(request.resume);
     const saved = path.join(resume.runDir, RUN_FILES.config);
@@ -224,7 +234,13 @@ export async function prepareTraining(request: TrainRequest): Promise<PreparedTr
   const initial = initialAdapter(cfg, model, targets, saved);
   const t = cfg.training;
   const spe = data.plan.stepsPerEpoch;
-  const totalSteps = request.maxSteps ?? t.max_steps ?? t.epochs * spe;
+  // A resumed run keeps its own schedule (the learning rate of every step depends on it): the
+  // checkpoint's total, else the run's config.json. A new run records its effective total in
+  // config.json (training.max_steps), so a resume without --max-steps finds it.
+  const totalSteps = resume
+    ? resumedTotalSteps(resume.checkpoint) ?? t.max_steps ?? t.epochs * spe
+    : request.maxSteps ?? t.max_steps ?? t.epochs * spe;
+  if (!resume) cfg = { ...cfg, training: { ...cfg.training, max_steps: totalSteps } };
 
   const first = data.trainBatch(0);
   const inputShapes: Record<string, number[]> = {};

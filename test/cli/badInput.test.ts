@@ -89,5 +89,6 @@ describe('cli: invalid input', function () {
     await expectInvalid(ws, ['train', ws.config, '--device', 'tpu'], /--device expects one of/);
     await expectInvalid(ws, ['trian', ws.config], /unknown command "trian".*"train"/);
     await expectInvalid(ws, ['train'], /missing argument/);
+    await expectInvalid(ws, ['train', ws.config, '--resume', 'runs/x', '--max-steps', '3'], /--resume continues the run's own schedule/);
   });
 });
