@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import {
-  Notifications, type LogParams, type MetricsParams, type ProgressParams, type RouterParams, type RunStateParams,
+  Notifications, type LogParams, type MetricsParams, type ProgressParams, type RunStateParams,
 } from '../native-runtime/protocol';
 import { BackendSupervisor, type BackendState, type RunningBackend } from './backendProcess';
 import { workspaceRoot } from './settings';
@@ -17,7 +17,6 @@ export class Backend implements vscode.Disposable {
 
   readonly onProgress = this.emitter<ProgressParams>();
   readonly onMetrics = this.emitter<MetricsParams>();
-  readonly onRouter = this.emitter<RouterParams>();
   readonly onRunState = this.emitter<RunStateParams>();
   readonly onState = this.emitter<BackendState>();
   /** The restart policy gave up (the reason says so and how to restart). */
@@ -84,7 +83,8 @@ export class Backend implements vscode.Disposable {
   private wire(c: MessageConnection): void {
     c.onNotification(Notifications.progress, (p: ProgressParams) => this.onProgress.fire(p));
     c.onNotification(Notifications.metrics, (p: MetricsParams) => this.onMetrics.fire(p));
-    c.onNotification(Notifications.router, (p: RouterParams) => this.onRouter.fire(p));
+    // Notifications.router is not relayed: the dashboard reads router.jsonl from the run
+    // directory, which also serves runs this backend did not start (CLI, before a reload).
     c.onNotification(Notifications.runState, (p: RunStateParams) => this.onRunState.fire(p));
     c.onNotification(Notifications.log, (p: LogParams) => this.output.appendLine(`[${p.level}] ${p.message}`));
   }

@@ -228,7 +228,8 @@ export class RouterView implements View {
     const headers = ['layer', 'module', 'A group', ...Array.from({ length: numB }, (_, e) => `B${e}`), 'entropy (nats)'];
     const rows = shown.rows.map((row, i) => {
       const layer = layout.layers[i];
-      return [`L${i}`, layer?.module ?? '', layer ? String(layer.a_group) : '', ...row, rowEntropy(shown, i)];
+      // The same label as the heatmap row (the layer's index within its target).
+      return [`L${layer?.index ?? i}`, layer?.module ?? '', layer ? String(layer.a_group) : '', ...row, rowEntropy(shown, i)];
     });
     return renderTable(`Router probabilities of ${layout.target}. ${shown.caption}`, headers, rows);
   }
