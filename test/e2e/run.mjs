@@ -3,6 +3,9 @@
 //   (a) the extension test suite (test/e2e/suite/, compiled to out/test/e2e/suite/) inside the
 //       real extension host of a VS Code server;
 //   (b) a UI scenario in the workbench, driven by Playwright (test/e2e/ui/).
+// First makes sure of its prerequisites (harness/prerequisites.mjs): Chromium (installed by
+// scripts/setup-system.sh when missing) and a current build (`npm run build` when out/ is missing
+// or older than a source).
 // Installs the VS Code server on first use (scripts/setup-vscode.mjs, cached in .vscode-test/),
 // gives each part its own server on a free loopback port with throwaway data dirs and workspace,
 // stops everything it started (also on failure, timeout, Ctrl-C), and ends with
@@ -18,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureVSCodeServer } from '../../scripts/setup-vscode.mjs';
 import { launchBrowser } from './harness/browser.mjs';
 import { runExtensionTests } from './harness/extensionTests.mjs';
+import { ensurePrerequisites } from './harness/prerequisites.mjs';
 import { cleanupAll, onCleanup, withTimeout } from './harness/processes.mjs';
 import { SELF_CHECK_EXPECTATIONS, writeSelfCheckExtension } from './harness/selfCheck.mjs';
 import { startServer } from './harness/server.mjs';
@@ -158,6 +162,7 @@ async function main() {
   // Fresh artifacts: a screenshot left from an earlier run must not pass for this one's.
   rmSync(artifacts, { recursive: true, force: true });
   mkdirSync(artifacts, { recursive: true });
+  ensurePrerequisites(repoRoot, print);
   const vscode = await ensureVSCodeServer();
   const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'lily-e2e-'));
   if (!option('keep')) onCleanup(() => rmSync(tmpRoot, { recursive: true, force: true }));
