@@ -60,6 +60,17 @@ function run(cmd, args, options) {
   });
 }
 
+/**
+ * The environment for a nested npm: without the parent's `npm_*` variables. Under `npm test` they
+ * describe the outer npm (e.g. `npm_config_user_agent` says node/v20), and the inner npm reads
+ * them as its own config: code-server's postinstall then refuses to run, thinking Node is 20.
+ */
+function cleanNpmEnv(extra) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
 /** A private package folder, so nothing lands in the project's own dependency tree. */
 function preparePackageDir(dir, name) {
   mkdirSync(dir, { recursive: true });
@@ -73,7 +84,7 @@ async function ensureNode24(p) {
   preparePackageDir(p.nodeHome, 'vscode-test-node');
   await run('npm', ['install', '--no-audit', '--no-fund', `node@${NODE_VERSION}`], {
     cwd: p.nodeHome,
-    env: { ...process.env, npm_config_yes: 'true' },
+    env: cleanNpmEnv({ npm_config_yes: 'true' }),
   });
   if (!existsSync(p.nodeBin)) {
     throw new Error(`setup-vscode: npm installed node@${NODE_VERSION} but ${p.nodeBin} is missing; delete ${p.nodeHome} and retry`);
@@ -83,8 +94,7 @@ async function ensureNode24(p) {
 async function installCodeServer(p) {
   log(`installing code-server@${CODE_SERVER_VERSION} into ${path.relative(repoRoot, p.codeServerHome)} (~2.5 min, ~620 MB)`);
   preparePackageDir(p.codeServerHome, 'vscode-test-code-server');
-  const env = {
-    ...process.env,
+  const env = cleanNpmEnv({
     // Node 24 first on PATH: code-server's install scripts check the version and node-gyp
     // builds native modules for the Node that runs them.
     PATH: `${path.dirname(p.nodeBin)}${path.delimiter}${process.env.PATH ?? ''}`,
@@ -93,7 +103,7 @@ async function installCodeServer(p) {
     npm_config_nodedir: p.nodeDist,
     npm_config_yes: 'true',
     npm_config_unsafe_perm: 'true',
-  };
+  });
   // `npm` resolves through the PATH above, so its `#!/usr/bin/env node` runs on Node 24 too.
   await run('npm', ['install', '--no-audit', '--no-fund', `code-server@${CODE_SERVER_VERSION}`], { cwd: p.codeServerHome, env });
   if (!existsSync(p.serverMain)) {
