@@ -1,4 +1,5 @@
 // Entry point: only wiring. Each concern lives in its own file (see ARCHITECTURE.md).
+import * as fs from 'fs';
 import * as vscode from 'vscode';
 import { Backend } from './backend';
 import { AdapterCodeLens } from './codeLens';
@@ -10,7 +11,7 @@ import { DashboardPanel } from './dashboardPanel';
 import { RunManager } from './runManager';
 import { RunsModel } from './runsModel';
 import { RunsTreeProvider } from './runsView';
-import { RunWatcher } from './runWatcher';
+import { OUTSIDE_RUNS_KEY, RunWatcher } from './runWatcher';
 import { runsDirectoryPath } from './settings';
 import { LilyStatusBar } from './statusBar';
 import { LilyTaskProvider, TASK_TYPE } from './taskProvider';
@@ -38,11 +39,13 @@ export function activate(context: vscode.ExtensionContext): LilyExtensionApi {
   const watchRuns = () => {
     void watcher?.close();
     const dir = runsDirectoryPath();
-    watcher = dir ? new RunWatcher(dir, model) : undefined;
+    // Runs started from here into a config's own output.dir are not under `dir`: follow them too.
+    const outsideRuns = context.workspaceState.get<string[]>(OUTSIDE_RUNS_KEY, []).filter((d) => fs.existsSync(d));
+    watcher = dir ? new RunWatcher(dir, model, { outsideRuns }) : undefined;
   };
   watchRuns();
 
-  const runs = new RunManager(backend, model, () => watcher, output);
+  const runs = new RunManager(backend, model, () => watcher, output, context.workspaceState);
   const tree = new RunsTreeProvider(model);
   const diagnostics = new ConfigDiagnostics(backend);
   const codeLens = new AdapterCodeLens(backend);

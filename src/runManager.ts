@@ -8,7 +8,7 @@ import { showRunProgress } from './progressNotification';
 import { refuse, UNTRUSTED_REASON, type CommandResult } from './results';
 import { loadRunRecord } from './runRecords';
 import { effectiveState, runItemView, type RunsModel } from './runsModel';
-import type { RunWatcher } from './runWatcher';
+import { OUTSIDE_RUNS_KEY, type RunWatcher } from './runWatcher';
 import { readSettings, workspaceRoot } from './settings';
 
 export interface StartOptions {
@@ -26,6 +26,8 @@ export class RunManager implements vscode.Disposable {
     private readonly model: RunsModel,
     private readonly watcher: () => RunWatcher | undefined,
     private readonly output: vscode.OutputChannel,
+    /** Where runs outside the runs directory are remembered (workspaceState). */
+    private readonly memory?: vscode.Memento,
   ) {
     this.subscriptions.push(
       backend.onProgress.event((p) => { if (!model.applyProgress(p)) watcher()?.refresh(p.runDir); }),
@@ -65,8 +67,11 @@ export class RunManager implements vscode.Disposable {
     };
     const result = await this.backend.request<TrainResult>(Methods.train, params);
     this.output.appendLine(`[lily] ${opts.resume ? 'resumed' : 'started'} ${result.runId} (pid ${result.pid}) in ${result.runDir}`);
-    this.watcher()?.refresh(result.runDir);
-    // A config's output.dir outside the watched runs directory: read the run in directly.
+    const watcher = this.watcher();
+    watcher?.refresh(result.runDir);
+    // A config's output.dir outside the watched runs directory: follow the run by polling, and
+    // remember it, so that the window finds it again after a reload.
+    if (watcher?.track(result.runDir)) void this.memory?.update(OUTSIDE_RUNS_KEY, watcher.outsideRuns().slice(-50));
     if (!this.model.get(result.runDir)) {
       const rec = loadRunRecord(result.runDir);
       if (rec) this.model.upsert(rec);

@@ -8,11 +8,16 @@ import { isProcessAlive } from '../native-runtime/io/runDir';
 import { loadRunRecord, runDirOf, scanRuns } from './runRecords';
 import type { RunsModel } from './runsModel';
 
+/** workspaceState key: runs started from this workspace outside the runs directory. */
+export const OUTSIDE_RUNS_KEY = 'lily.runsOutsideRunsDirectory';
+
 export interface RunWatcherOptions {
   debounceMs?: number;
   /** How often to look for a missing runs directory, and for dead training processes. */
   pollMs?: number;
   isAlive?: (pid: number) => boolean;
+  /** Runs outside `runsDir` to follow from the start (see `track`). */
+  outsideRuns?: string[];
 }
 
 export class RunWatcher {
@@ -22,26 +27,48 @@ export class RunWatcher {
   private readonly debounceMs: number;
   private readonly isAlive: (pid: number) => boolean;
   private closed = false;
+  /** Runs outside the runs directory (a config's own output.dir), re-read on every poll. */
+  private readonly outside = new Set<string>();
   /** Resolves when chokidar has finished its first scan (tests wait on it). */
   ready: Promise<void> = Promise.resolve();
 
   constructor(private readonly runsDir: string, private readonly model: RunsModel, opts: RunWatcherOptions = {}) {
     this.debounceMs = opts.debounceMs ?? 250;
     this.isAlive = opts.isAlive ?? isProcessAlive;
+    for (const runDir of opts.outsideRuns ?? []) this.track(runDir);
     this.rescan();
     this.startWatching();
     // chokidar 4 cannot watch a folder that does not exist yet (before the first run): look
     // for it now and then, and watch it once it appears.
     this.poll = setInterval(() => {
       if (!this.watcher) this.startWatching();
+      this.pollOutsideRuns();
       this.model.markDeadProcesses(this.isAlive);
     }, opts.pollMs ?? 3000);
+  }
+
+  /**
+   * Follows a run that lives outside the runs directory, where chokidar does not look: it is
+   * read now and re-read on every poll while it trains. Returns false for a run inside the
+   * runs directory (watched anyway).
+   */
+  track(runDir: string): boolean {
+    if (runDirOf(this.runsDir, runDir) !== undefined) return false;
+    this.outside.add(runDir);
+    this.refresh(runDir);
+    return true;
+  }
+
+  /** The runs outside the runs directory being followed (to remember across a reload). */
+  outsideRuns(): string[] {
+    return [...this.outside];
   }
 
   /** Re-reads every run (e.g. after the user changed lily.runsDirectory, or on demand). */
   rescan(): void {
     const records = scanRuns(this.runsDir);
     this.model.replaceUnder(this.runsDir, records);
+    for (const runDir of this.outside) this.refresh(runDir);
     this.model.markDeadProcesses(this.isAlive);
   }
 
@@ -59,6 +86,18 @@ export class RunWatcher {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await this.watcher?.close();
+  }
+
+  private pollOutsideRuns(): void {
+    for (const runDir of this.outside) {
+      if (!fs.existsSync(runDir)) {
+        this.outside.delete(runDir);
+        this.model.remove(runDir);
+        continue;
+      }
+      const rec = this.model.get(runDir);
+      if (!rec || rec.status.state === 'running') this.refresh(runDir); // a finished run's files no longer change
+    }
   }
 
   private startWatching(): void {

@@ -159,6 +159,40 @@ describe('RunWatcher on a real folder', function () {
     }
   });
 
+  it('follows a run outside the runs directory (a config\'s own output.dir) by polling, and finds it again when told after a reload', async () => {
+    const ws = tempDir('watch-outside');
+    const runsDir = path.join(ws, '.lily', 'runs');
+    const elsewhere = path.join(ws, 'my-output');
+    const dir = writeRunStatus(elsewhere, 'run-x', { step: 3 });
+    const model = new RunsModel();
+    const watcher = new RunWatcher(runsDir, model, { debounceMs: 50, pollMs: 100 });
+    let reloaded: RunWatcher | undefined;
+    try {
+      assert.strictEqual(model.get(dir), undefined, 'not under the runs directory: unknown until tracked');
+      assert.strictEqual(watcher.track(path.join(runsDir, 'inside')), false, 'a run inside the runs directory is watched anyway');
+      assert.strictEqual(watcher.track(dir), true);
+      assert.strictEqual(model.get(dir)?.status.step, 3);
+      writeRunStatus(elsewhere, 'run-x', { step: 40 });
+      await until(() => model.get(dir)?.status.step === 40, 'the outside run to update');
+      assert.deepStrictEqual(watcher.outsideRuns(), [dir]);
+      watcher.rescan();
+      assert.ok(model.get(dir), 'a rescan of the runs directory keeps the outside run');
+
+      // The next window: a new model and watcher, given what the last one remembered.
+      const model2 = new RunsModel();
+      reloaded = new RunWatcher(runsDir, model2, { debounceMs: 50, pollMs: 100, outsideRuns: watcher.outsideRuns() });
+      assert.strictEqual(model2.get(dir)?.status.step, 40);
+      writeRunStatus(elsewhere, 'run-x', { step: 50, state: 'completed' });
+      await until(() => model2.get(dir)?.status.state === 'completed', 'the outside run to complete');
+      fs.rmSync(dir, { recursive: true, force: true });
+      await until(() => model.get(dir) === undefined && watcher.outsideRuns().length === 0, 'the deleted outside run to go');
+    } finally {
+      await watcher.close();
+      await reloaded?.close();
+      fs.rmSync(ws, { recursive: true, force: true });
+    }
+  });
+
   it('marks a running run failed when its process dies, without any file change', async () => {
     const ws = tempDir('watch-dead');
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
