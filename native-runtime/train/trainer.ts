@@ -269,6 +269,14 @@ export async function prepareTraining(request: TrainRequest): Promise<PreparedTr
 class RouterWindow {
   private sums = new Map<string, Float64Array>();
   private n = 0;
+  /** The unfinished window, as JSON (it rides in checkpoints so a resumed run continues it). */
+  state(): RouterWindowState {
+    return { n: this.n, sums: Object.fromEntries([...this.sums].map(([m, s]) => [m, Array.from(s)])) };
+  }
+  restore(state: RouterWindowState): void {
+    this.n = state.n;
+    this.sums = new Map(Object.entries(state.sums).map(([m, s]) => [m, Float64Array.from(s)]));
+  }
   add(probs: Map<string, Float32Array>): void {
     for (const [module, p] of probs) {
       let s = this.sums.get(module);
@@ -287,6 +295,31 @@ class RouterWindow {
     this.n = 0;
     return out;
   }
+}
+
+interface RouterWindowState {
+  n: number;
+  sums: Record<string, number[]>;
+}
+
+/**
+ * The steps since the last logged one (a train line averages them). A checkpoint stores it, so
+ * a run stopped inside a window and resumed logs the same lines as an uninterrupted run.
+ */
+interface LogWindow {
+  loss: number;
+  steps: number;
+  samples: number;
+  tokens: number;
+  /** Wall-clock seconds the window has run so far (before the checkpoint). */
+  seconds: number;
+  router: RouterWindowState;
+}
+
+function isLogWindow(v: unknown): v is LogWindow {
+  const w = v as Partial<LogWindow> | undefined;
+  return !!w && typeof w.loss === 'number' && typeof w.steps === 'number' && typeof w.samples === 'number' &&
+    typeof w.tokens === 'number' && typeof w.seconds === 'number' && !!w.router && typeof w.router.n === 'number' && typeof w.router.sums === 'object';
 }
 
 /** Drops log lines past `step` (written after the checkpoint a run resumes from). */
@@ -326,12 +359,20 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
   // Resume: restore state before touching any file.
   let startStep = 0;
   let rng = new Rng(t.seed, 0x7a1e);
+  const router = new RouterWindow();
+  let win = { loss: 0, steps: 0, samples: 0, tokens: 0, since: Date.now() };
   if (prep.resume) {
     const ck = loadCheckpoint(prep.resume.checkpoint);
     runner.setParams(new Map([...ck.params].map(([k, v]) => [k, v.data])));
     runner.setOptimizerState({ step: ck.trainer.step, tensors: new Map([...ck.optimizer].map(([k, v]) => [k, v.data])) });
     startStep = ck.trainer.step;
     rng = Rng.fromState(ck.trainer.rng_state as RngState);
+    // Continue the logging window the checkpoint was written in (older checkpoints have none).
+    if (isLogWindow(ck.trainer.log_window)) {
+      const w = ck.trainer.log_window;
+      win = { loss: w.loss, steps: w.steps, samples: w.samples, tokens: w.tokens, since: Date.now() - w.seconds * 1000 };
+      router.restore(w.router);
+    }
     log(`Resuming ${prep.resume.runDir} from step ${startStep} (${path.relative(prep.resume.runDir, prep.resume.checkpoint)})`);
   }
 
@@ -410,9 +451,13 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
     const params = runner.getParams();
     const opt = runner.getOptimizerState();
     const pos = data.plan.position(step);
+    const logWindow: LogWindow = {
+      loss: win.loss, steps: win.steps, samples: win.samples, tokens: win.tokens,
+      seconds: (Date.now() - win.since) / 1000, router: router.state(),
+    };
     const trainer: TrainerState = {
       step, epoch: pos.epoch, position_in_epoch: pos.batch, data_order_seed: t.seed, rng_state: rng.state(),
-      total_steps: totalSteps, method: cfg.adapter.method,
+      total_steps: totalSteps, method: cfg.adapter.method, log_window: logWindow,
     };
     const dir = saveCheckpoint(runDir, step, {
       params: new Map([...params].map(([k, v]) => [k, { dims: dims.get(k)!, data: v }])),
@@ -435,13 +480,13 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
 
   let step = startStep;
   try {
-    if (startStep === 0) evalBefore = await doEval(0);
-    else evalBefore = readStatusFile(writer).eval_before;
+    if (startStep === 0) {
+      evalBefore = await doEval(0);
+      win.since = Date.now(); // throughput counts training only, not the step-0 evaluation
+    } else evalBefore = readStatusFile(writer).eval_before;
 
     const evalDue = (s: number) => (t.eval_every ? s % t.eval_every === 0 : s % spe === 0) || s === totalSteps;
     const saveDue = (s: number, evaluated: boolean) => (t.save_every ? s % t.save_every === 0 : evaluated) || s === totalSteps;
-    const router = new RouterWindow();
-    let win = { loss: 0, steps: 0, samples: 0, tokens: 0, since: Date.now() };
     let secPerStep: number | undefined;
     let lastProgress = 0;
     const loopStart = Date.now();

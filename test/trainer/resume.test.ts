@@ -96,4 +96,21 @@ describe('trainer: stop and resume', function () {
     assert.strictEqual(loadCheckpoint(latestCheckpoint(runDir)!.dir).trainer.step, 6);
     assertSameLogs(runDir, full.runDir);
   });
+
+  it('a stop inside a logging window (log_every 3) resumes to the same metrics.jsonl and router.jsonl', async () => {
+    const settings: Settings = { training: { max_steps: 8, eval_every: 4, save_every: 2, log_every: 3 } };
+    const ref = makeWorkspace(settings);
+    const full = await trainRun(ref, { runDir: path.join(ref.dir, 'run') });
+    assert.strictEqual(full.state, 'completed');
+    assert.deepStrictEqual(metricsOf(full.runDir).filter((l) => l.type === 'train').map((l) => l.step), [3, 6, 8]);
+
+    const ws = makeWorkspace(settings);
+    const runDir = path.join(ws.dir, 'run');
+    const stopped = await trainRun(ws, { runDir }, 4);
+    // Stopped at step 4: steps 4 (logged with 5 and 6 in the window 4-6) are not yet in the log.
+    assert.deepStrictEqual([stopped.state, stopped.step], ['stopped', 4]);
+    const resumed = await trainRun(ws, { resume: runDir });
+    assert.deepStrictEqual([resumed.state, resumed.step], ['completed', 8]);
+    assertSameLogs(runDir, full.runDir);
+  });
 });
