@@ -13,6 +13,8 @@ import { withTimeout } from './processes.mjs';
  */
 export async function runExtensionTests({ label, extensionId, browser, server, extensionRoot, testsIndex, workspace, logFile, resultsFile, timeoutMs, artifacts, print }) {
   const watchdog = new Watchdog(extensionRoot);
+  const logsRoot = path.join(server.dirs.userData, 'logs');
+  watchdog.skipExistingLogs(logsRoot);
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
   let exitCode;
@@ -28,7 +30,7 @@ export async function runExtensionTests({ label, extensionId, browser, server, e
 
   // Stream the suite's report (the extension host writes it to logFile) to our stdout.
   const tail = tailFile(logFile, print);
-  const logsPoll = setInterval(() => watchdog.pollLogs(path.join(server.dirs.userData, 'logs')), 500);
+  const logsPoll = setInterval(() => watchdog.pollLogs(logsRoot), 500);
   const payload = [
     ['extensionDevelopmentPath', server.remoteUri(extensionRoot)],
     ['extensionTestsPath', server.remoteUri(testsIndex)],

@@ -25,10 +25,21 @@ const USER_SETTINGS = {
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
 
-function writeUserSettings(userDataDir) {
+/**
+ * Settings for a server whose windows open their folder in restricted mode: trust is on, never
+ * asked for (no modal dialog), and never granted, so the workspace stays untrusted.
+ */
+export const RESTRICTED_MODE_SETTINGS = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+  'security.workspace.trust.banner': 'never',
+  'security.workspace.trust.emptyWindow': false,
+};
+
+function writeUserSettings(userDataDir, overrides) {
   const dir = path.join(userDataDir, 'User');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2) + '\n');
+  writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ ...USER_SETTINGS, ...overrides }, null, 2) + '\n');
 }
 
 /**
@@ -36,8 +47,9 @@ function writeUserSettings(userDataDir) {
  * @param {string} tmpRoot a throwaway directory
  * @param {Record<string,string>} extraEnv inherited by the extension host (and so by the tests)
  * @param {(line: string) => void} onLine every line the server prints
+ * @param {Record<string, unknown>} [userSettings] merged over USER_SETTINGS (e.g. RESTRICTED_MODE_SETTINGS)
  */
-export async function startServer(vscode, tmpRoot, extraEnv, onLine) {
+export async function startServer(vscode, tmpRoot, extraEnv, onLine, userSettings = {}) {
   const dirs = {
     serverData: path.join(tmpRoot, 'server-data'),
     userData: path.join(tmpRoot, 'user-data'),
@@ -54,7 +66,7 @@ export async function startServer(vscode, tmpRoot, extraEnv, onLine) {
     XDG_RUNTIME_DIR: path.join(dirs.xdg, 'runtime'),
   };
   for (const dir of [...Object.values(dirs), ...Object.values(xdg)]) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeUserSettings(dirs.userData);
+  writeUserSettings(dirs.userData, userSettings);
   const port = await freePort();
   const env = {
     ...process.env,

@@ -43,6 +43,23 @@ export class Watchdog {
   }
 
   /**
+   * Ignores what the extension host logs under `logsRoot` hold now: on a server shared by
+   * several runs, an earlier window's errors (a self-check's activation failure) are not this
+   * run's. Call before the run's window opens.
+   */
+  skipExistingLogs(logsRoot) {
+    if (!existsSync(logsRoot)) return;
+    for (const file of walk(logsRoot)) {
+      if (!/^(remote)?exthost\.log$/i.test(path.basename(file))) continue;
+      try {
+        this.offsets.set(file, statSync(file).size);
+      } catch {
+        // Rotated away between listing and stat: nothing of it to skip.
+      }
+    }
+  }
+
+  /**
    * Reads what was appended to the extension host's own log (`remoteexthost.log`) under
    * `logsRoot` since the last call, and inspects it record by record: a record is a timestamped
    * line plus the untimestamped lines (message, stack) that follow it.
