@@ -133,6 +133,22 @@ export function pruneCheckpoints(runDir: string, keep = 2): string[] {
   return removed;
 }
 
+/**
+ * Removes complete checkpoints newer than `step`. Resuming from an older checkpoint abandons the
+ * timeline after it: its checkpoints must not stay behind to be taken for the latest one (or be
+ * kept by pruning over the resumed run's own). Returns the removed folders.
+ */
+export function removeCheckpointsAfter(runDir: string, step: number): string[] {
+  const removed: string[] = [];
+  for (const c of listCheckpoints(runDir)) {
+    if (c.step <= step) continue;
+    fs.rmSync(c.dir, { recursive: true, force: true });
+    removed.push(c.dir);
+  }
+  if (removed.length) fsyncDir(checkpointsDir(runDir));
+  return removed;
+}
+
 /** Reads a checkpoint folder (as returned by saveCheckpoint or latestCheckpoint). */
 export function loadCheckpoint(dir: string): CheckpointState {
   if (!isComplete(dir)) {

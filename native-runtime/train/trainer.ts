@@ -18,9 +18,9 @@ import type { ResolvedConfig } from '../config/resolved';
 import { ConfigError } from '../config/validate';
 import type { AdapterWeights, SavedTensorSpec } from '../io/adapterWeights';
 import { readJsonIfValid, readJsonl, writeFileAtomic } from '../io/atomic';
-import { CHECKPOINT_FILES, latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from '../io/checkpoint';
+import { CHECKPOINT_FILES, latestCheckpoint, loadCheckpoint, removeCheckpointsAfter, saveCheckpoint, type TrainerState } from '../io/checkpoint';
 import { peftInitialValues } from '../inspect/peftImport';
-import { createRunDir, RunWriter } from '../io/runDir';
+import { createRunDir, isProcessAlive, RunWriter } from '../io/runDir';
 import type { Model } from '../onnx/ir';
 import { loadModel } from '../onnx/proto';
 import type { DeviceRequest } from '../onnx/session';
@@ -180,10 +180,24 @@ export function loraAtSameBudget(cfg: ResolvedConfig, targets: TargetInfo[]): Re
 function findResume(target: string): { runDir: string; checkpoint: string } {
   const abs = path.resolve(target);
   if (!fs.existsSync(abs)) throw new ConfigError(abs, [{ path: [], severity: 'error', message: `--resume: ${abs} does not exist; give a run directory or one of its checkpoints/step-N folders` }]);
-  if (fs.existsSync(path.join(abs, 'trainer.json'))) return { runDir: path.dirname(path.dirname(abs)), checkpoint: abs };
-  const latest = latestCheckpoint(abs);
-  if (!latest) throw new ConfigError(abs, [{ path: [], severity: 'error', message: `--resume: ${abs} has no complete checkpoint (checkpoints/step-N); start a new run instead` }]);
-  return { runDir: abs, checkpoint: latest.dir };
+  let found: { runDir: string; checkpoint: string };
+  if (fs.existsSync(path.join(abs, CHECKPOINT_FILES.trainer))) found = { runDir: path.dirname(path.dirname(abs)), checkpoint: abs };
+  else {
+    const latest = latestCheckpoint(abs);
+    if (!latest) throw new ConfigError(abs, [{ path: [], severity: 'error', message: `--resume: ${abs} has no complete checkpoint (checkpoints/step-N); start a new run instead` }]);
+    found = { runDir: abs, checkpoint: latest.dir };
+  }
+  refuseLiveRun(found.runDir);
+  return found;
+}
+
+/** One writer per run directory: a run whose training process is alive cannot be resumed. */
+function refuseLiveRun(runDir: string): void {
+  const file = path.join(runDir, RUN_FILES.status);
+  const status = readJsonIfValid<Partial<RunStatus>>(file);
+  if (status?.state === 'running' && typeof status.pid === 'number' && isProcessAlive(status.pid)) {
+    throw new ConfigError(file, [{ path: ['state'], severity: 'error', message: `--resume: the run ${runDir} is still running (pid ${status.pid}); stop it first (Ctrl-C where it runs, or Stop in VS Code's Runs view), then resume it` }]);
+  }
 }
 
 function initialAdapter(cfg: ResolvedConfig, model: Model, targets: TargetInfo[], saved: SavedTensorSpec[]): Map<string, Float32Array> | undefined {
@@ -394,6 +408,8 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
   const device = runner.device ?? 'cpu';
   const pid = process.pid;
   if (prep.resume) {
+    // Resuming from an older checkpoint abandons what came after it: its log lines and checkpoints.
+    for (const dir of removeCheckpointsAfter(runDir, startStep)) log(`Removed ${path.relative(runDir, dir)} (after the resumed step ${startStep})`);
     truncateLog(writer.file('metrics'), startStep);
     truncateLog(writer.file('router'), startStep);
     writer.updateStatus({ state: 'running', pid, step: startStep, total_steps: totalSteps, device, device_note: runner.deviceNote, error: undefined, ended_at: undefined });

@@ -113,4 +113,39 @@ describe('trainer: stop and resume', function () {
     assert.deepStrictEqual([resumed.state, resumed.step], ['completed', 8]);
     assertSameLogs(runDir, full.runDir);
   });
+
+  it('resuming from an older checkpoint removes the newer ones of the abandoned timeline', async () => {
+    const ws = makeWorkspace({ training: { max_steps: 8, eval_every: 2, save_every: 2 } });
+    const runDir = path.join(ws.dir, 'run');
+    assert.strictEqual((await trainRun(ws, { runDir })).state, 'completed');
+    assert.deepStrictEqual(listCheckpoints(runDir).map((c) => c.step), [6, 8]);
+
+    // Resume from step-6 and stop at once (before a step): step-8 belongs to the abandoned run.
+    const again = await trainRun(ws, { resume: path.join(runDir, 'checkpoints', 'step-6') }, 'now');
+    assert.deepStrictEqual([again.state, again.step], ['stopped', 6]);
+    assert.deepStrictEqual(listCheckpoints(runDir).map((c) => c.step), [6], 'only the resumed timeline\'s checkpoints remain');
+    assert.strictEqual(latestCheckpoint(runDir)!.step, 6);
+    assert.ok(readJsonl<MetricLine>(path.join(runDir, 'metrics.jsonl')).every((l) => l.step <= 6));
+  });
+
+  it('refuses to resume a run whose status is running with a live pid (two writers)', async () => {
+    const ws = makeWorkspace({ training: { max_steps: 2 } });
+    const runDir = path.join(ws.dir, 'run');
+    assert.strictEqual((await trainRun(ws, { runDir })).state, 'completed');
+    const file = path.join(runDir, 'status.json');
+    // This very process is alive: the run looks like it is being trained right now.
+    fs.writeFileSync(file, JSON.stringify({ ...status(runDir), state: 'running', pid: process.pid }));
+    const config = loadConfig(ws.config, undefined, { cwd: ws.dir });
+    await assert.rejects(prepareTraining({ config, resume: runDir }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, new RegExp(`still running \\(pid ${process.pid}\\)`));
+      assert.match(e.message, /stop it first/);
+      return true;
+    });
+    // A pid that is gone: the run crashed, and resuming it is allowed.
+    fs.writeFileSync(file, JSON.stringify({ ...status(runDir), state: 'running', pid: 2 ** 22 + 12345 }));
+    const prep = await prepareTraining({ config, resume: runDir });
+    prep.data.close();
+    await prep.runner.release();
+  });
 });
