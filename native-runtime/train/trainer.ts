@@ -124,11 +124,18 @@ export function loadConfigModel(cfg: ResolvedConfig): Model {
 function dataInputsOf(cfg: ResolvedConfig, model: Model) {
   const inputs = model.graph.inputs;
   if (!cfg.model.inputs) return inputs;
-  return cfg.model.inputs.map((name) => {
+  const all = inputs.map((i) => i.name).join(', ');
+  const listed = cfg.model.inputs.map((name) => {
     const v = inputs.find((i) => i.name === name);
-    if (!v) throw configError(cfg, ['model', 'inputs'], `"${name}" is not an input of the model (inputs: ${inputs.map((i) => i.name).join(', ')})`);
+    if (!v) throw configError(cfg, ['model', 'inputs'], `"${name}" is not an input of the model (inputs: ${all})`);
     return v;
   });
+  // The step feeds only what the data provides: every graph input needs a value each batch.
+  const missing = inputs.filter((i) => !cfg.model.inputs!.includes(i.name));
+  if (missing.length) {
+    throw configError(cfg, ['model', 'inputs'], `leaves out ${missing.map((i) => `"${i.name}"`).join(', ')}, which the model needs; list every input of the model (${all}), or remove model.inputs to use them all`);
+  }
+  return listed;
 }
 
 function logitsClassesOf(cfg: ResolvedConfig, model: Model): number | undefined {

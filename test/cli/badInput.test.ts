@@ -47,6 +47,11 @@ describe('cli: invalid input', function () {
     await expectInvalid(ws, ['train', ws.config], /tiny\.lily\.json/, /adapter\.target_modules/, /"valu"/, /Available suffixes: .*attention\.self\.value/);
   });
 
+  it('model.inputs leaving out an input of the model names the field and the missing input', async () => {
+    const ws = makeWorkspace({ model: { inputs: ['input_ids'] } });
+    await expectInvalid(ws, ['train', ws.config], /tiny\.lily\.json/, /model\.inputs/, /"attention_mask"/);
+  });
+
   it('a data file that does not exist', async () => {
     const ws = makeWorkspace({ data: { train: 'missing.jsonl' } });
     await expectInvalid(ws, ['train', ws.config], /tiny\.lily\.json/, /data\.train/, /missing\.jsonl/);
