@@ -53,9 +53,9 @@ export const COMMANDS: Record<string, Command> = {
     return run.ok ? s.runs.stop(run.runDir) : run;
   },
 
-  'lily.resume': async (s, arg?: unknown, opts?: { maxSteps?: number }) => {
+  'lily.resume': async (s, arg?: unknown) => {
     const run = await pickRun(s, arg, isResumable, 'Resume which run?', 'no stopped or failed run has a checkpoint to resume from');
-    return run.ok ? s.runs.resume(run.runDir, { maxSteps: opts?.maxSteps }) : run;
+    return run.ok ? s.runs.resume(run.runDir) : run;
   },
 
   'lily.openDashboard': async (s, arg?: unknown) => {

@@ -80,13 +80,13 @@ export class RunManager implements vscode.Disposable {
     return { ok: true, ...result };
   }
 
-  /** `configPath` defaults to the one the run recorded; `maxSteps` is the new end step. */
-  async resume(runDir: string, opts: { configPath?: string; maxSteps?: number } = {}): Promise<CommandResult<TrainResult>> {
+  /** Continues a run on its own schedule (the trainer refuses a new --max-steps with --resume). */
+  async resume(runDir: string, configPath?: string): Promise<CommandResult<TrainResult>> {
     const rec = this.model.get(runDir);
-    const config = opts.configPath ?? rec?.status.config_path;
+    const config = configPath ?? rec?.status.config_path;
     if (!config) return refuse(`cannot resume ${runDir}: its status.json names no config_path; start a new run from the config instead`);
     if (rec && effectiveState(rec) === 'running') return refuse(`${rec.status.name} is still running`);
-    return this.start(config, { resume: runDir, maxSteps: opts.maxSteps });
+    return this.start(config, { resume: runDir });
   }
 
   async stop(runDir: string): Promise<CommandResult<StopResult>> {

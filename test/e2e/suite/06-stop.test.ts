@@ -7,6 +7,8 @@ import * as vscode from 'vscode';
 import { loadCheckpoint } from '../../../native-runtime/io/checkpoint';
 import { readStatus, runCommand, sentimentExample, waitFor, waitForState } from './helpers';
 
+const TOTAL_STEPS = 150;
+
 describe('Lily: Stop', () => {
   let runDir = '';
   let stoppedAt = 0;
@@ -14,8 +16,9 @@ describe('Lily: Stop', () => {
   it('stops a running training and leaves a valid checkpoint', async function () {
     this.timeout(300_000);
     const example = sentimentExample();
-    // Far more steps than the test lets it take: it must be stopped, not finish.
-    const r = await runCommand<{ runDir: string; pid: number }>('lily.train', vscode.Uri.file(example.config), { maxSteps: 100_000 });
+    // Enough steps (~60 ms each here) to be stopped at the first logged step (10), few enough
+    // that the resumed run, which keeps this schedule, finishes soon.
+    const r = await runCommand<{ runDir: string; pid: number }>('lily.train', vscode.Uri.file(example.config), { maxSteps: TOTAL_STEPS });
     runDir = r.runDir;
     await waitFor('the run to make progress (step >= 1 in status.json)', () => {
       const s = readStatus(runDir);
@@ -25,7 +28,7 @@ describe('Lily: Stop', () => {
 
     await runCommand<{ stopped: boolean }>('lily.stop', runDir);
     const status = await waitForState(runDir, ['stopped'], 60_000);
-    assert.ok(status.step >= 1 && status.step < 100_000, `stopped at step ${status.step}`);
+    assert.ok(status.step >= 1 && status.step < TOTAL_STEPS, `stopped at step ${status.step} of ${TOTAL_STEPS}`);
     assert.ok(status.last_checkpoint, 'status.json of a stopped run names no last_checkpoint');
 
     const ckpt = loadCheckpoint(path.join(runDir, status.last_checkpoint));
@@ -50,10 +53,11 @@ describe('Lily: Stop', () => {
   it('a stopped run resumes from its checkpoint and completes', async function () {
     this.timeout(300_000);
     assert.ok(runDir && stoppedAt > 0, 'no stopped run from the previous test');
-    const r = await runCommand<{ runDir: string; pid: number }>('lily.resume', runDir, { maxSteps: stoppedAt + 2 });
+    // The real command, as the Runs view's Resume button runs it: the run keeps its schedule.
+    const r = await runCommand<{ runDir: string; pid: number }>('lily.resume', runDir);
     assert.strictEqual(r.runDir, runDir, 'resume continues the same run directory');
     const status = await waitForState(r.runDir, ['completed'], 240_000);
-    assert.strictEqual(status.step, stoppedAt + 2);
+    assert.strictEqual(status.step, TOTAL_STEPS);
     assert.ok(fs.existsSync(path.join(r.runDir, 'adapter', 'adapter_config.json')), 'the resumed run wrote no adapter');
   });
 });
