@@ -31,6 +31,7 @@ import { openData, type DataPipeline } from './data/pipeline';
 import { EvalAccumulator, type Metrics } from './metrics';
 import { Rng, type RngState } from './rng';
 import { learningRate } from './schedule';
+import { stepBuildConfigError } from './stepErrors';
 import { StepRunner } from './stepRunner';
 
 // ---------------------------------------------------------------------------------------------
@@ -268,17 +269,23 @@ export async function prepareTraining(request: TrainRequest): Promise<PreparedTr
   for (const m of modelInputs) inputShapes[m.name] = [...first.tensors[m.name].dims];
   const device = request.device ?? cfg.runtime.device;
   const threads = request.threads ?? cfg.runtime.threads;
-  const runner = await StepRunner.create(model, inputShapes, {
-    adapter: cfg.adapter,
-    task: cfg.model.task,
-    logitsOutput: cfg.model.output,
-    labelInput: LABELS,
-    optimizer: { optimizer: t.optimizer, betas: t.betas, eps: t.eps, weight_decay: t.weight_decay, momentum: t.momentum, max_grad_norm: t.max_grad_norm },
-    seed: t.seed,
-    initial,
-    device,
-    threads,
-  });
+  let runner: StepRunner;
+  try {
+    runner = await StepRunner.create(model, inputShapes, {
+      adapter: cfg.adapter,
+      task: cfg.model.task,
+      logitsOutput: cfg.model.output,
+      labelInput: LABELS,
+      optimizer: { optimizer: t.optimizer, betas: t.betas, eps: t.eps, weight_decay: t.weight_decay, momentum: t.momentum, max_grad_norm: t.max_grad_norm },
+      seed: t.seed,
+      initial,
+      device,
+      threads,
+    });
+  } catch (e) {
+    data.close();
+    throw stepBuildConfigError(cfg.configPath, e) ?? e;
+  }
   const trainableParams = runner.params.reduce((s, p) => s + p.dims.reduce((a, b) => a * b, 1), 0);
   return { config: cfg, model, data, runner, totalSteps, trainableParams, targets: runner.graphs.injection.targets, saved: runner.graphs.injection.saved, resume, request };
 }

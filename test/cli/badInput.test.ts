@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { lily, makeWorkspace, tinyEncoder, type Workspace } from './workspace';
+import { lily, makeWorkspace, oracleModel, sentimentRecords, tinyEncoder, type Workspace } from './workspace';
 
 function editConfig(ws: Workspace, edit: (c: any) => void): void {
   const c = JSON.parse(fs.readFileSync(ws.config, 'utf8'));
@@ -50,6 +50,26 @@ describe('cli: invalid input', function () {
   it('model.inputs leaving out an input of the model names the field and the missing input', async () => {
     const ws = makeWorkspace({ model: { inputs: ['input_ids'] } });
     await expectInvalid(ws, ['train', ws.config], /tiny\.lily\.json/, /model\.inputs/, /"attention_mask"/);
+  });
+
+  it('masked routing on a model without an attention mask is a config error on adapter.routing', async () => {
+    const ws = makeWorkspace({ adapter: { target_modules: ['qkv'], routing: 'masked', modules_to_save: [] } as object },
+      { modelDir: oracleModel('vit', { num_labels: 2 }) });
+    const images = (n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({
+      pixel_values: Array.from({ length: 3 }, (_c, c) => Array.from({ length: 16 }, (_y, y) => Array.from({ length: 16 }, (_x, x) => ((i + c + y * x) % 7) / 7))),
+      label: i % 2 ? 'positive' : 'negative',
+    })).join('\n') + '\n';
+    fs.writeFileSync(path.join(ws.dir, 'train.jsonl'), images(8));
+    fs.writeFileSync(path.join(ws.dir, 'eval.jsonl'), images(4));
+    await expectInvalid(ws, ['train', ws.config], /tiny\.lily\.json/, /adapter\.routing/, /no attention-mask input/);
+  });
+
+  it('a task whose loss does not fit the model output is a config error on model.task', async () => {
+    const ws = makeWorkspace({ model: { task: 'regression', labels: undefined } });
+    const scores = (n: number, offset: number) => sentimentRecords(n, offset).map((r) => JSON.stringify({ text: r.text, label: r.label === 'positive' ? 1 : 0 })).join('\n') + '\n';
+    fs.writeFileSync(path.join(ws.dir, 'train.jsonl'), scores(16, 0));
+    fs.writeFileSync(path.join(ws.dir, 'eval.jsonl'), scores(4, 1000));
+    await expectInvalid(ws, ['train', ws.config], /tiny\.lily\.json/, /model\.task/, /regression/);
   });
 
   it('a data file that does not exist', async () => {
