@@ -1,5 +1,6 @@
 // `lily train <config>`: validates everything before creating the run directory, then trains
 // with a progress bar (or, with --json, the TrainEvent lines the server relays).
+import * as fs from 'fs';
 import * as path from 'path';
 import type { DeviceRequest } from '../onnx/session';
 import type { TrainEvent } from '../protocol';
@@ -13,6 +14,13 @@ import { Output } from './io';
 import { ProgressBar } from './progress';
 
 const DEVICES: DeviceRequest[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+
+/** A new run needs an empty (or absent) folder: checked before the model is loaded and built. */
+function refuseUsedRunDir(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  if (!fs.statSync(dir).isDirectory()) throw new UsageError(`lily train: --run-dir ${dir} is a file; give a new folder`, 'train');
+  if (fs.readdirSync(dir).length > 0) throw new UsageError(`lily train: --run-dir ${dir} is not empty; choose a new folder, or continue a run there with --resume ${dir}`, 'train');
+}
 
 export const trainCommand: Command = {
   spec: {
@@ -44,6 +52,8 @@ export const trainCommand: Command = {
     if (resume && runDir) throw new UsageError('lily train: --resume continues an existing run directory; do not combine it with --run-dir', 'train');
     if (resume && args.options['compare-lora']) throw new UsageError('lily train: --compare-lora starts a new run; it cannot be combined with --resume', 'train');
     if (resume && args.options['max-steps'] !== undefined) throw new UsageError('lily train: --resume continues the run\'s own schedule (its config.json records max_steps); do not combine it with --max-steps', 'train');
+
+    if (runDir) refuseUsedRunDir(path.resolve(ctx.cwd, runDir));
 
     const bar = out.json ? undefined : new ProgressBar(ctx.io);
     const log = (m: string) => { bar?.clear(); out.log(m); };

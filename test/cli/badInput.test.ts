@@ -108,6 +108,16 @@ describe('cli: invalid input', function () {
     await expectInvalid(ws, ['train', ws.config], /eval\.jsonl:9: field "label": label "neutral" is not one of \["negative","positive"\]/);
   });
 
+  it('a --run-dir that is not empty is refused before the model is loaded', async () => {
+    const ws = makeWorkspace();
+    const runDir = path.join(ws.dir, 'taken');
+    fs.mkdirSync(runDir);
+    fs.writeFileSync(path.join(runDir, 'notes.txt'), 'keep me');
+    const stderr = await expectInvalid(ws, ['train', ws.config, '--run-dir', 'taken'], /--run-dir .*taken.* is not empty/, /--resume/);
+    assert.doesNotMatch(stderr, /Preparing/);
+    assert.deepStrictEqual(fs.readdirSync(runDir), ['notes.txt']);
+  });
+
   it('bad command lines', async () => {
     const ws = makeWorkspace();
     await expectInvalid(ws, ['train', ws.config, '--max-step', '3'], /unknown option --max-step.*--max-steps/);
