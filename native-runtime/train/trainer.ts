@@ -441,10 +441,20 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
   emit({ event: 'started', runDir, runId, pid, totalSteps, device, ...(runner.deviceNote ? { deviceNote: runner.deviceNote } : {}), trainableParams: prep.trainableParams });
   log(`Run ${runId}: ${cfg.adapter.method}, ${prep.trainableParams.toLocaleString('en-US')} trainable parameters, ${totalSteps} steps, device ${device}${runner.deviceNote ? ` (${runner.deviceNote})` : ''}`);
 
+  let step = startStep;
   // Stop requests: between steps only (session.run blocks the event loop during a step).
   let stopReason: string | undefined;
   const requestStop = (why: string) => { stopReason ??= why; };
-  const onSigint = () => { if (stopReason) process.exit(130); requestStop('interrupted (SIGINT)'); };
+  // A second Ctrl-C ends the process at once; status.json must not stay `running` (it would show
+  // a live run until the pid is found gone), so record the stop synchronously before exiting.
+  const onSigint = () => {
+    if (stopReason) {
+      const resumeHint = lastCheckpoint ? `resume from ${lastCheckpoint} with --resume ${runDir}` : 'no checkpoint exists; start the run again';
+      writer.updateStatus({ state: 'stopped', ended_at: new Date().toISOString(), error: `interrupted before a checkpoint was written (second Ctrl-C after step ${step}); ${resumeHint}` });
+      process.exit(130);
+    }
+    requestStop('interrupted (SIGINT)');
+  };
   const onSigterm = () => requestStop('stopped (SIGTERM)');
   const onAbort = () => requestStop('stopped by request');
   if (hooks.handleSignals) { process.on('SIGINT', onSigint); process.on('SIGTERM', onSigterm); }
@@ -508,7 +518,6 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
     return { state, runDir, runId, step, totalSteps, evalBefore, evalAfter, error, lastCheckpoint };
   };
 
-  let step = startStep;
   try {
     if (startStep === 0) {
       evalBefore = await doEval(0);

@@ -161,6 +161,30 @@ describe('cli: lily train', function () {
     closeMetrics(done.eval_before!, stopped.eval_before!, 0);
   });
 
+  it('a second Ctrl-C exits at once and leaves the run stopped, not running', async () => {
+    // A long evaluation after step 1 (4000 samples) holds the graceful stop back: the second
+    // signal arrives during it, as a user's impatient second Ctrl-C does during a long step.
+    const ws = makeWorkspace({ training: { max_steps: 500, eval_every: 1, save_every: 1000 } }, { eval: 4000 });
+    const child = spawn(process.execPath, ['-r', require.resolve('tsx/cjs'), path.join(__dirname, 'runCli.ts'), 'train', ws.config, '--json'], { cwd: ws.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let buffered = '';
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      buffered += d;
+      // (Signals sent back to back would merge into one: the second follows after 50 ms.)
+      if (!sent && /"event":"progress"/.test(buffered)) { sent = true; child.kill('SIGINT'); setTimeout(() => child.kill('SIGINT'), 50); }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    assert.strictEqual(code, 130, stderr);
+    assert.doesNotMatch(buffered, /"event":"finished"/, 'the second signal ended the process before the graceful stop');
+    const status = readJson<RunStatus>(path.join(onlyRun(ws.runsDir), 'status.json'));
+    checkStatus(status);
+    assert.strictEqual(status.state, 'stopped');
+    assert.match(status.error!, /interrupted before a checkpoint was written/);
+    assert.ok(status.ended_at);
+  });
+
   it('stops a diverging run as failed and keeps the last good checkpoint', async () => {
     const ws = makeWorkspace({ training: { optimizer: 'sgd', lr: 1e38, max_grad_norm: 0, max_steps: 6, save_every: 1, eval_every: 100 } });
     const r = await lily(['train', ws.config], ws.dir);
