@@ -1,6 +1,7 @@
 // Trainable-parameter counts (LILY.md): Lily per target
 //   ceil(L/stride_A)*r*d_in + num_B*r*d_out + L*r*num_B,
-// LoRA at rank r': L*r'*(d_in+d_out). Used by `lily budget`, the config hover and "Compare with LoRA".
+// LoRA at rank r': L*r'*(d_in+d_out). Used by `lily init` (the budget beside LoRA's rank), the
+// server's lily/budget request (the config's code lens), "Compare with LoRA" and the spectrum report.
 
 /** One sharing group: its number of adapted layers and weight shape. */
 export interface BudgetTarget {

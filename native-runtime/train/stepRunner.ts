@@ -1,8 +1,10 @@
-// Runs training steps: one ORT session per batch shape (the last batch of an epoch is usually
-// smaller, and padding it would change Lily's batch-mean routing, so a second shape is compiled
-// rather than padded). Parameters and optimizer states live in preallocated Float32Array pairs
-// shared by every shape: each step reads `cur` and ORT writes into `next` (preallocated
-// outputs), then the two swap, so no parameter-sized array is allocated by us per step.
+// Runs training steps: one ORT session per batch shape. Training batches share one shape (the
+// data pipeline drops an epoch's last partial batch), but the eval set's last batch, or a train
+// set smaller than one batch, can be smaller: padding would change Lily's batch-mean routing, so
+// a second shape is compiled rather than padded. Parameters and optimizer states live in
+// preallocated Float32Array pairs shared by every shape: each step reads `cur` and ORT writes
+// into `next` (preallocated outputs), then the two swap, so no parameter-sized array is
+// allocated by us per step.
 import * as ort from 'onnxruntime-node';
 import type { Model } from '../onnx/ir';
 import { modelToBytes } from '../onnx/proto';
