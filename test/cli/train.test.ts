@@ -108,6 +108,7 @@ describe('cli: lily train', function () {
     const r = await lily(['train', demo, '--max-steps', '3', '--run-dir', runDir, '--device', 'cpu', '--threads', '1'], ws.dir);
     assert.strictEqual(r.code, 0, r.stderr);
     assert.match(r.stdout, /eval accuracy: 0\.\d{4} before -> 0\.\d{4} after/);
+    assert.strictEqual((r.stdout + r.stderr).match(/before -> \S+ after/g)?.length, 1, 'the before/after summary is printed once');
     const status = readJson<RunStatus>(path.join(runDir, 'status.json'));
     checkStatus(status);
     assert.deepStrictEqual([status.state, status.step, status.total_steps, status.device], ['completed', 3, 3, 'cpu']);
