@@ -7,7 +7,7 @@
 // allocated by us per step.
 import * as ort from 'onnxruntime-node';
 import type { Model } from '../onnx/ir';
-import { modelToBytes } from '../onnx/proto';
+import { modelToSessionInput } from '../onnx/proto';
 import { createSession, type Device, type DeviceRequest } from '../onnx/session';
 import type { AdapterParam } from '../adapters/inject';
 import { buildTrainingStep, STEP_IO, type StepOptions, type TrainingStepGraphs } from './step';
@@ -240,11 +240,16 @@ export class StepRunner {
     const c = await this.compiledFor(shapes);
     const have = c[kind];
     if (have) return have;
-    const { session, device, note } = await createSession(modelToBytes(c.graphs[kind]), {
+    // Weights travel as views (no 340 MB serialised copy for a BERT-base-sized model).
+    const { bytes, externalData } = modelToSessionInput(c.graphs[kind]);
+    const { session, device, note } = await createSession(bytes, {
       // Every shape runs where the first one landed (`auto` must not pick differently later).
       device: this.device ?? this.opts.device ?? 'cpu',
       threads: this.opts.threads,
       optimization: this.opts.optimization,
+      externalData,
+      // The step reads every frozen weight as W and as W^T: packed, that is two copies.
+      prepack: kind === 'train' ? false : undefined,
     });
     if (!this.device) {
       this.device = device;
