@@ -19,7 +19,7 @@ import { liveMemory } from './liveMemory';
 function mem(): string {
   const st = fs.readFileSync('/proc/self/status', 'utf8');
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(st)?.[1] ?? NaN) / 1024;
-  return `rss ${kb('VmRSS').toFixed(0)} MB, peak ${kb('VmHWM').toFixed(0)} MB`;
+  return `rss ${kb('VmRSS').toFixed(0)} MB, peak ${kb('VmHWM').toFixed(0)} MB, JS array buffers ${(process.memoryUsage().arrayBuffers / 2 ** 20).toFixed(0)} MB`;
 }
 
 function arg(name: string, dflt: string): string {

@@ -195,6 +195,7 @@ async function benchSize([hidden, layers], opts, matmul) {
       lora_ms: round2(loraMs),
       lily_over_lora: round3(oursMs / loraMs),
       first_step_ms: Math.round(oursReady.first_step_ms),
+      first_step_done_ms: Math.round(oursReady.first_step_done_ms),
       first_step_breakdown_ms: { load: Math.round(oursReady.load_ms), build_and_session: Math.round(oursReady.build_and_session_ms), first_run: Math.round(oursReady.first_run_ms) },
       torch_first_step_ms: Math.round(torchReady.first_step_ms),
       first_loss: { ours: oursReady.first_loss, torch: torchReady.first_loss },
