@@ -133,7 +133,10 @@ export async function runUiScenario({ browser, server, extensionRoot, extensionI
       await wb.runCommand('Lily: Open Dashboard');
       // Several runs would ask which one; this workspace has exactly this one.
       state.frame = await wb.webviewFrame();
-      await state.frame.waitForFunction('window.__lilyDashboard && window.__lilyDashboard.stats.frames > 0', null, { timeout: 60_000 });
+      // Polled with evaluate (CDP callFunctionOn): a string predicate in waitForFunction is
+      // compiled with eval inside the page, which the dashboard's CSP (no unsafe-eval) blocks.
+      await waitFor('the dashboard to draw its first frame', async () =>
+        (await state.frame.evaluate(() => Boolean(window.__lilyDashboard && window.__lilyDashboard.stats.frames > 0))) || undefined, 60_000);
       await wb.screenshot('dashboard');
     }],
     ['the router heatmap shows the router statistics of the run', async () => {
