@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { ResolvedConfig } from '../config/resolved';
 import type { AdapterWeights } from '../io/adapterWeights';
-import { writeJsonAtomic } from '../io/atomic';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic';
 import type { Model } from '../onnx/ir';
 import { saveModel } from '../onnx/proto';
 import { createSession, type DeviceRequest } from '../onnx/session';
@@ -66,7 +66,8 @@ function writeModel(model: Model, outDir: string): string[] {
 function copyTokenizer(cfg: ResolvedConfig, outDir: string): string[] {
   if (!fs.existsSync(cfg.model.tokenizer)) return [];
   const dest = path.join(outDir, path.basename(cfg.model.tokenizer));
-  fs.copyFileSync(cfg.model.tokenizer, dest);
+  // Through a temp file and a rename, like every file written into a run directory.
+  writeFileAtomic(dest, fs.readFileSync(cfg.model.tokenizer));
   return [dest];
 }
 

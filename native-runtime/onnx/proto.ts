@@ -5,6 +5,7 @@ import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import type { AttrValue, DataType, Dim, Graph, Model, Node, Tensor, TensorData, ValueInfo } from './ir';
 import { tensorSize } from './ir';
+import { tempPathFor, writeFileAtomic } from '../io/atomic';
 
 const DTYPE_TO_ONNX: Record<DataType, number> = {
   float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, string: 8, bool: 9,
@@ -289,8 +290,11 @@ export function modelToSessionInput(model: Model, thresholdBytes = 4096): { byte
 class ExternalWriter implements TensorSink {
   private offset = 0;
   private readonly fd: number;
+  /** The bytes go to a temp file beside `fullPath`; saveModel renames it into place. */
+  readonly tempPath: string;
   constructor(readonly fullPath: string, readonly location: string, readonly threshold: number) {
-    this.fd = fs.openSync(fullPath, 'w');
+    this.tempPath = tempPathFor(fullPath);
+    this.fd = fs.openSync(this.tempPath, 'w');
   }
   write(t: Tensor): onnx.TensorProto {
     const bytes = tensorBytes(t);
@@ -363,6 +367,9 @@ export function loadModel(file: string): Model {
 /**
  * Writes an .onnx file. With `externalData`, initializers of at least `thresholdBytes`
  * (default 1 KiB) go to `<file>.data` beside it, as models over 2 GB require.
+ * Both files are written to temp files, fsynced and renamed into place (data first, then the
+ * model that points into it), so a reader (VS Code watching a run's export folder) never sees
+ * a half-written file, and a failed save leaves the previous files as they were.
  */
 export function saveModel(model: Model, file: string, opts: { externalData?: boolean; thresholdBytes?: number } = {}): void {
   let ext: ExternalWriter | undefined;
@@ -370,10 +377,17 @@ export function saveModel(model: Model, file: string, opts: { externalData?: boo
     const location = path.basename(file) + '.data';
     ext = new ExternalWriter(path.join(path.dirname(file), location), location, opts.thresholdBytes ?? 1024);
   }
+  let bytes: Uint8Array;
   try {
-    const bytes = onnx.ModelProto.encode(modelToProto(model, {}, ext)).finish();
-    fs.writeFileSync(file, bytes);
-  } finally {
+    bytes = onnx.ModelProto.encode(modelToProto(model, {}, ext)).finish();
     ext?.close();
+    if (ext) fs.renameSync(ext.tempPath, ext.fullPath);
+  } catch (e) {
+    if (ext) {
+      try { ext.close(); } catch { /* already closed */ }
+      fs.rmSync(ext.tempPath, { force: true });
+    }
+    throw e;
   }
+  writeFileAtomic(file, bytes);
 }
