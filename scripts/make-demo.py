@@ -282,7 +282,7 @@ def demo_config(recipe):
                   "labels": ["negative", "positive"], "tokenizer": "tokenizer.json"},
         "data": {"train": "train.jsonl", "eval": "eval.jsonl", "text_field": "text", "label_field": "label",
                  "max_length": MAX_LEN},
-        "adapter": {"method": "lily", "target_modules": ["query", "value"], "r": 16, "stride_A": 1, "num_B": 3,
+        "adapter": {"method": "lily", "target_modules": ["query", "value"], "r": 24, "stride_A": 3, "num_B": 3,
                     "scaling": 1.0, "routing": "batch", "modules_to_save": ["classifier"]},
         "training": {"max_steps": recipe["max_steps"], "batch_size": recipe["batch_size"], "lr": recipe["lr"],
                      "weight_decay": recipe["weight_decay"], "optimizer": "adamw", "schedule": "linear",
