@@ -46,7 +46,7 @@ export const evalCommand: Command = {
     if (!config.data.eval) throw new InputError(`${config.configPath}: data.eval is not set; add an eval file to the config or pass --data FILE`);
     if (fromRun && !adapterArg) config = { ...config, adapter: { ...config.adapter, init: 'default' } };
 
-    const prep = await prepareTraining({ config });
+    const prep = await prepareTraining({ config, evalOnly: true });
     try {
       if (fromRun && !adapterArg) {
         const { weights, source } = runAdapterWeights(target);

@@ -15,6 +15,11 @@ import { buildTrainingStep, STEP_IO, type StepOptions, type TrainingStepGraphs }
 export interface RunnerOptions extends Omit<StepOptions, 'inputShapes'> {
   device?: DeviceRequest;
   threads?: number;
+  /**
+   * Evaluation only (`lily eval`): open no training session (the gradient + optimizer graph is
+   * the larger one for ORT to optimise); `step` refuses.
+   */
+  evalOnly?: boolean;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
@@ -89,7 +94,7 @@ export class StepRunner {
     const graphs = await buildTrainingStep(model, { ...opts, inputShapes });
     const runner = new StepRunner(model, opts, graphs);
     runner.compiled.set(shapeKey(inputShapes), Promise.resolve({ graphs }));
-    await runner.session(inputShapes, 'train');
+    await runner.session(inputShapes, opts.evalOnly ? 'eval' : 'train');
     return runner;
   }
 
@@ -108,6 +113,7 @@ export class StepRunner {
 
   /** One optimizer step on `batch` (data inputs and `labels`) with learning rate `lr`. */
   async step(batch: Record<string, ort.Tensor>, lr: number): Promise<StepResult> {
+    if (this.opts.evalOnly) throw new Error('StepRunner: created with evalOnly (for evaluation), it cannot take training steps; create it without evalOnly to train');
     const shapes = this.batchShapes(batch);
     const { graphs } = await this.compiledFor(shapes);
     const session = await this.session(shapes, 'train');

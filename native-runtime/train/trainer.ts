@@ -50,6 +50,8 @@ export interface TrainRequest {
   compareLora?: boolean;
   device?: DeviceRequest;
   threads?: number;
+  /** Evaluation only (`lily eval`): no training session is opened; the runner cannot step. */
+  evalOnly?: boolean;
 }
 
 /** What an evaluation hook gets (router statistics and spectra are written from here). */
@@ -281,6 +283,7 @@ export async function prepareTraining(request: TrainRequest): Promise<PreparedTr
       initial,
       device,
       threads,
+      evalOnly: request.evalOnly,
     });
   } catch (e) {
     data.close();
