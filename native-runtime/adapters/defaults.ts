@@ -2,29 +2,14 @@
 // values come from config/resolved.ts (one place for every default); this adds the checks, so
 // callers holding a raw section (tests, the budget command) get the same result as the trainer.
 import { DEFAULTS } from '../config/resolved';
+import type { ResolvedLilyAdapter, ResolvedLoraAdapter } from '../config/resolved';
 import type { AdapterSection } from '../config/types';
 
-interface ResolvedCommon {
-  target_modules: string[] | string;
-  exclude_modules?: string[] | string;
-  layers_to_transform?: number[];
-  modules_to_save: string[];
-}
-
-export interface ResolvedLily extends ResolvedCommon {
-  method: 'lily';
-  r: number;
-  stride_A: number;
-  num_B: number;
-  scaling: number;
-  routing: 'batch' | 'masked' | 'token';
-}
-
-export interface ResolvedLora extends ResolvedCommon {
-  method: 'lora';
-  r: number;
-  lora_alpha: number;
-}
+// The adapter section as the trainer resolves it, minus `init` (initial values are passed
+// separately): one definition, in config/resolved.ts.
+export type ResolvedLily = Omit<ResolvedLilyAdapter, 'init'>;
+export type ResolvedLora = Omit<ResolvedLoraAdapter, 'init'>;
+type ResolvedCommon = Omit<ResolvedLily, 'method' | 'r' | 'stride_A' | 'num_B' | 'scaling' | 'routing'>;
 
 export type ResolvedAdapter = ResolvedLily | ResolvedLora;
 

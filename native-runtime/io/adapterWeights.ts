@@ -9,6 +9,7 @@
 //   <module>.lora_A                        [d_in, r]
 //   <module>.lora_B                        [r, d_out]
 //   modules_to_save tensors: the model's initializer name and layout (see SavedTensorSpec)
+import type { ResolvedLilyAdapter, ResolvedLoraAdapter } from '../config/resolved';
 import type { TargetInfo } from '../runFiles';
 
 export interface NamedTensor {
@@ -16,29 +17,9 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
-interface TargetSelectionSettings {
-  target_modules: string[] | string;
-  exclude_modules?: string[] | string;
-  layers_to_transform?: number[];
-  modules_to_save: string[];
-}
-
-/** Lily hyperparameters (a ResolvedConfig adapter or the adapters module's ResolvedLily fits). */
-export interface LilySettings extends TargetSelectionSettings {
-  method: 'lily';
-  r: number;
-  stride_A: number;
-  num_B: number;
-  scaling: number;
-  routing: 'batch' | 'masked' | 'token';
-}
-
-export interface LoraSettings extends TargetSelectionSettings {
-  method: 'lora';
-  r: number;
-  lora_alpha: number;
-}
-
+/** Lily and LoRA hyperparameters: the resolved config's adapter section without `init`. */
+export type LilySettings = Omit<ResolvedLilyAdapter, 'init'>;
+export type LoraSettings = Omit<ResolvedLoraAdapter, 'init'>;
 export type AdapterSettings = LilySettings | LoraSettings;
 
 /** A modules_to_save tensor (the adapters module's SavedTensor fits this shape). */
