@@ -1,16 +1,11 @@
 import { strict as assert } from 'assert';
 import { cosineSimilarity, lowRankProductSingularValues, mat, Mat, rankMeasures } from '../../native-runtime/inspect/linalg';
 import { runTorch } from '../helpers/torch';
+import { mulberry32 } from '../../native-runtime/adapters/init';
 
 function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const u = mulberry32(seed);
+  return () => u() - 0.5;
 }
 
 function randMat(rows: number, cols: number, rnd: () => number): Mat {

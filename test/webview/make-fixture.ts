@@ -14,6 +14,7 @@ import type { LilyConfig } from '../../native-runtime/config/types';
 import type { HostToWebview, RunSnapshot } from '../../native-runtime/protocol';
 import { RUN_FILES, type EvalMetricLine, type LayerSpectrum, type MetricLine, type RouterLine, type RouterStats, type RunStatus, type SpectrumReport, type TargetInfo, type TrainMetricLine } from '../../native-runtime/runFiles';
 import type { DashboardFixture } from '../../webview/fixtureTypes';
+import { mulberry32 } from '../../native-runtime/adapters/init';
 
 export interface FixtureOptions {
   targets?: string[];
@@ -62,17 +63,8 @@ export function resolveOptions(o: FixtureOptions = {}): Required_ {
   };
 }
 
-/** mulberry32: small, seeded, good enough for fixture noise. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded noise for the fixture (the adapters' own mulberry32). */
+const rng = mulberry32;
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());

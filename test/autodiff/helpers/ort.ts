@@ -2,6 +2,7 @@
 import * as ort from 'onnxruntime-node';
 import type { DataType, Model } from '../../../native-runtime/onnx/ir';
 import { modelToBytes } from '../../../native-runtime/onnx/proto';
+import { mulberry32 } from '../../../native-runtime/adapters/init';
 
 export async function session(model: Model): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(modelToBytes(model), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, logSeverityLevel: 3 });
@@ -31,17 +32,8 @@ export async function runModel(model: Model, feeds: Record<string, ort.Tensor>, 
   }
 }
 
-/** A small deterministic PRNG (mulberry32) so tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG so tests are reproducible (the adapters' own mulberry32). */
+export const rng = mulberry32;
 
 export function randomArray(n: number, r: () => number, lo = -1, hi = 1): number[] {
   return Array.from({ length: n }, () => lo + (hi - lo) * r());
