@@ -4,13 +4,15 @@
 // users read and tools outside this project parse.
 //
 //   <output.dir>/<run-id>/
-//     config.json          the resolved config (defaults filled in, paths absolute)
+//     config.json          the resolved config (defaults filled in, paths absolute;
+//                          training.max_steps is the run's effective total, which a resume keeps)
 //     status.json          RunStatus, rewritten atomically on every change
 //     metrics.jsonl        one MetricLine per logged step / evaluation (append-only)
 //     router.jsonl         one RouterLine per logged step (append-only)
 //     router_stats.json    RouterStats over the reference set, at each evaluation
 //     spectrum.json        SpectrumReport, at each evaluation
-//     checkpoints/step-<N>/  trainer state (adapter tensors, optimizer, data position, rng)
+//     checkpoints/step-<N>/  trainer state (adapter tensors, optimizer, data position, rng, the
+//                          unfinished logging window); resuming from step N removes newer ones
 //     adapter/             at the end: PEFT format (adapter_config.json + adapter_model.safetensors)
 //                          and adapter.lily.safetensors (each shared tensor stored once)
 
