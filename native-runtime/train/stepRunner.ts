@@ -256,6 +256,8 @@ export class StepRunner {
       externalData,
       // The step reads every frozen weight as W and as W^T: packed, that is two copies.
       prepack: kind === 'train' ? false : undefined,
+      // ORT's one-block plan of a step's intermediates held about twice the live set.
+      memoryPattern: kind === 'train' ? false : undefined,
     });
     if (!this.device) {
       this.device = device;
