@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const live = liveMemory(g);
   console.log(`live activations (graph order): peak ${(live.peakBytes / 2 ** 20).toFixed(0)} MB at node ${live.peakAtNode} of ${g.nodes.length}; by producer: ` +
     live.byProducer.slice(0, 12).map((p) => `${p.op} ${(p.bytes / 2 ** 20).toFixed(0)} MB (${p.count})`).join(', '));
-  if (process.argv.includes('--live')) for (const v of live.values.slice(0, 40)) console.log(`  ${(v.bytes / 2 ** 20).toFixed(1).padStart(6)} MB ${v.op.padEnd(10)} ${v.name}`);
+  if (process.argv.includes('--live')) for (const v of live.values.slice(0, Number(arg("--live", "40")) || 40)) console.log(`  ${(v.bytes / 2 ** 20).toFixed(1).padStart(6)} MB ${v.op.padEnd(10)} ${v.name}`);
 
   const batch = makeBatch(B, S, cfg.vocab, cfg.num_labels, 11);
   const feeds: Record<string, ort.Tensor> = { input_ids: batch.input_ids, attention_mask: batch.attention_mask, labels: batch.labels, [STEP_IO.lr]: new ort.Tensor('float32', Float32Array.of(1e-4), []) };

@@ -151,7 +151,7 @@ async function benchSize([hidden, layers], opts, matmul) {
     const warm = [await ours.run(2), await torch.run(2), await loraW.run(2)];
     const slowest = Math.max(...warm.map((w) => median(w.ms)));
     const k = Math.max(1, Math.min(MAX_STEPS_PER_ROUND, Math.round(ROUND_TARGET_MS / slowest)));
-    const t = { ours: [], torch: [], lora: [], matmul: [] };
+    const t = { ours: [], torch: [], lora: [], matmul: [], torchMatmul: [] };
     const losses = {};
     for (let round = 0; round < opts.rounds; round++) {
       process.stderr.write(`[${name}] round ${round + 1}/${opts.rounds} (${k} step${k > 1 ? 's' : ''} each) load ${loadAverage()[0]}\n`);
@@ -161,6 +161,8 @@ async function benchSize([hidden, layers], opts, matmul) {
         losses[key] = r.loss;
       }
       t.matmul.push(...(await matmul.worker.run(5)).ms);
+      torch.send({ cmd: 'matmul', m: matmul.shape[0], k: matmul.shape[1], runs: 5 });
+      t.torchMatmul.push(...(await torch.next()).ms);
     }
     const oursRss = await ours.quit();
     const torchRss = await torch.quit();
@@ -190,6 +192,7 @@ async function benchSize([hidden, layers], opts, matmul) {
       ours_gflops: round2(flops / 1e6 / oursMs),
       torch_gflops: round2(flops / 1e6 / torchMs),
       matmul_gflops: round2(matmulGflops),
+      torch_matmul_gflops: round2(matmul.flops / 1e6 / median(t.torchMatmul)),
       flops_fraction: round3(flops / 1e6 / oursMs / matmulGflops),
       torch_flops_fraction: round3(flops / 1e6 / torchMs / matmulGflops),
       lora_ms: round2(loraMs),

@@ -31,6 +31,8 @@ export function formatTable(report) {
   lines.push(`Machine: ${m.cpu_model} (${m.cpu_flags.join(', ') || 'no AVX flags read'}), ${m.cores} cores, ${m.memory_gb} GB; ` +
     `${m.threads} threads per side; Node ${m.node}, onnxruntime-node ${m.onnxruntime_node}, torch ${m.torch}.`);
   lines.push(`Batch ${report.settings.batch} x seq ${report.settings.seq}; Lily on query,value (stride_A 2, num_B 4, batch routing) + classifier; AdamW; medians of ${report.settings.rounds} interleaved rounds after 2 warm-up steps.`);
-  lines.push(`ORT MatMul rate [${report.settings.matmul_shape.join('x')}]: ${mm.map((x) => fmt(x)).join(', ')} GFLOP/s (per size); load average ${report.load_average.start.join(' ')} at start, ${report.load_average.end.join(' ')} at end.`);
+  const tm = report.sizes.map((s) => s.torch_matmul_gflops);
+  lines.push(`MatMul rate [${report.settings.matmul_shape.join('x')}], GFLOP/s per size: ORT ${mm.map((x) => fmt(x)).join(', ')}; torch ${tm.map((x) => fmt(x)).join(', ')}. ` +
+    `Load average ${report.load_average.start.join(' ')} at start, ${report.load_average.end.join(' ')} at end.`);
   return lines.join('\n');
 }

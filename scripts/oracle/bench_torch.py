@@ -7,7 +7,8 @@ Settings: model_dir, adapter (lily_ref.py's adapter dict), modules_to_save, shar
 init.safetensors and batch.safetensors written by bench/ours/trainWorker.ts), threads, lr,
 weight_decay, max_grad_norm. Speaks bench/ours/protocol.ts's line protocol on stdin/stdout:
 it first runs one step and answers {"ready": true, "first_loss", "first_step_ms"}, then serves
-{"cmd": "run", "steps": N} -> {"ms": [...], "loss"} and {"cmd": "quit"} -> {"peak_rss_mb"}.
+{"cmd": "run", "steps": N} -> {"ms": [...], "loss"}, {"cmd": "matmul", "m", "k", "runs"} -> {"ms", "flops_per_run"}
+(torch's MatMul rate) and {"cmd": "quit"} -> {"peak_rss_mb"}.
 """
 import json
 import os
@@ -87,6 +88,23 @@ def main():
                 loss = step()
                 ms.append((time.perf_counter() - t) * 1000)
             reply({"ms": ms, "loss": loss})
+        elif cmd["cmd"] == "matmul":
+            # torch's own float32 MatMul rate on the shape bench/ours/matmulWorker.ts times for
+            # ORT (a chain of four [m, k] x [k, k]), on the same threads: the two BLAS side by side.
+            m, k = int(cmd["m"]), int(cmd["k"])
+            g = torch.Generator().manual_seed(5)
+            ws = [(torch.rand(k, k, generator=g) * 2 - 1) / k ** 0.5 for _ in range(4)]
+            x0 = torch.rand(m, k, generator=g) * 2 - 1
+            ms = []
+            with torch.no_grad():
+                for i in range(int(cmd["runs"]) + 1):
+                    t = time.perf_counter()
+                    x = x0
+                    for w in ws:
+                        x = x @ w
+                    if i > 0:  # the first run warms up
+                        ms.append((time.perf_counter() - t) * 1000)
+            reply({"ms": ms, "flops_per_run": 4 * 2 * m * k * k})
         elif cmd["cmd"] == "quit":
             reply({"peak_rss_mb": peak_rss_mb()})
             return
