@@ -129,37 +129,25 @@ export function sliceAxis(dim: number, start: bigint, end: bigint, step: bigint)
 
 /** Strided selection: per axis, `count` indices from `first` by `step`. */
 export function sliceData(t: IntTensor, axes: { first: number; count: number; step: number }[]): IntTensor {
-  const dims = axes.map((a) => a.count);
   const inStrides = strides(t.dims);
-  const outStrides = strides(dims);
-  const n = numel(dims);
-  const data = new Array<bigint>(n);
-  for (let i = 0; i < n; i++) {
-    let rem = i;
-    let src = 0;
-    for (let k = 0; k < dims.length; k++) {
-      const c = Math.floor(rem / outStrides[k]);
-      rem -= c * outStrides[k];
-      src += (axes[k].first + c * axes[k].step) * inStrides[k];
-    }
-    data[i] = t.data[src];
-  }
-  return { dims, data };
+  const base = axes.reduce((acc, a, k) => acc + a.first * inStrides[k], 0);
+  return strided(t, axes.map((a) => a.count), axes.map((a, k) => a.step * inStrides[k]), base);
 }
 
 export function transposeData(t: IntTensor, perm: number[]): IntTensor {
   const dims = perm.map((p) => t.dims[p]);
   const inStrides = strides(t.dims);
-  return sliceDataPermuted(t, dims, perm.map((p) => inStrides[p]));
+  return strided(t, dims, perm.map((p) => inStrides[p]), 0);
 }
 
-function sliceDataPermuted(t: IntTensor, dims: number[], srcStrides: number[]): IntTensor {
+/** Output element at index (c_0, ..., c_n) reads the input at `base + Σ c_k · srcStrides[k]`. */
+function strided(t: IntTensor, dims: number[], srcStrides: number[], base: number): IntTensor {
   const outStrides = strides(dims);
   const n = numel(dims);
   const data = new Array<bigint>(n);
   for (let i = 0; i < n; i++) {
     let rem = i;
-    let src = 0;
+    let src = base;
     for (let k = 0; k < dims.length; k++) {
       const c = Math.floor(rem / outStrides[k]);
       rem -= c * outStrides[k];

@@ -99,3 +99,17 @@ export function deadPid(): number {
   const r = require('child_process').spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
   return Number(r.stdout);
 }
+
+/** Polls `probe` every 50 ms until it returns something other than undefined. */
+export function waitFor<T>(what: string, probe: () => T | undefined, ms = 60_000): Promise<T> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      const v = probe();
+      if (v !== undefined) return resolve(v);
+      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 50);
+    };
+    tick();
+  });
+}

@@ -13,20 +13,7 @@ import { Methods, type StopResult, type TrainResult } from '../../native-runtime
 import { isProcessAlive, readRunStatus } from '../../native-runtime/io/runDir';
 import type { RunStatus } from '../../native-runtime/runFiles';
 import { makeWorkspace, type Workspace } from '../cli/workspace';
-import { REPO, serverLaunch } from './fixtures';
-
-function waitFor<T>(what: string, probe: () => T | undefined, ms = 60_000): Promise<T> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      const v = probe();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
-}
+import { REPO, serverLaunch, waitFor } from './fixtures';
 
 /** status.json as written (readRunStatus would already turn a dead pid into "failed"). */
 function rawStatus(runDir: string): RunStatus | undefined {

@@ -11,22 +11,9 @@ import {
 } from '../../native-runtime/protocol';
 import { readRunStatus } from '../../native-runtime/io/runDir';
 import { makeWorkspace, type Workspace } from '../cli/workspace';
-import { REPO, serverLaunch } from './fixtures';
+import { REPO, serverLaunch, waitFor } from './fixtures';
 
 interface Received { progress: ProgressParams[]; states: RunStateParams[] }
-
-function waitFor<T>(what: string, probe: () => T | undefined, ms = 60_000): Promise<T> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      const v = probe();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - t0 > ms) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    tick();
-  });
-}
 
 describe('training through the server', function () {
   this.timeout(180_000);
