@@ -14,6 +14,7 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 /** Steps without counts must succeed before any suite can run. */
 const SETUP = [
   ['system packages', 'bash', ['scripts/setup-system.sh']],
+  ['python environment', 'bash', ['scripts/setup-python.sh']],
   ['build', npm, ['run', 'build']],
 ];
 const SUITES = [
