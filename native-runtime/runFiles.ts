@@ -13,6 +13,7 @@
 //     spectrum.json        SpectrumReport, at each evaluation
 //     checkpoints/step-<N>/  trainer state (adapter tensors, optimizer, data position, rng, the
 //                          unfinished logging window); resuming from step N removes newer ones
+//     .lock                held by the one process writing the run (pid + start time; io/runLock.ts)
 //     adapter/             at the end: PEFT format (adapter_config.json + adapter_model.safetensors)
 //                          and adapter.lily.safetensors (each shared tensor stored once)
 
@@ -25,6 +26,8 @@ export const RUN_FILES = {
   spectrum: 'spectrum.json',
   checkpoints: 'checkpoints',
   adapter: 'adapter',
+  /** The one-writer lock (io/runLock.ts): present while a process writes the run. */
+  lock: '.lock',
 } as const;
 
 export type RunState = 'running' | 'completed' | 'failed' | 'stopped';

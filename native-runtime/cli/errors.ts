@@ -1,7 +1,9 @@
 // Exit codes of the `lily` command and the errors that map to them. Invalid input (bad config,
 // missing file, malformed data line, unusable model, bad arguments) is 2, so scripts can tell a
-// mistake to fix from a runtime failure (1). An interrupted run is 130, as shells report SIGINT.
+// mistake to fix from a runtime failure (1). A run directory another live process is writing
+// (io/runLock.ts) is also 2. An interrupted run is 130, as shells report SIGINT.
 import { ConfigError } from '../config/validate';
+import { RunLockedError } from '../io/runLock';
 import { DataError } from '../train/data/errors';
 
 export const EXIT = { ok: 0, failure: 1, invalidInput: 2, interrupted: 130 } as const;
@@ -23,7 +25,8 @@ export class UsageError extends InputError {
 }
 
 export function isInputError(e: unknown): boolean {
-  return e instanceof InputError || e instanceof ConfigError || e instanceof DataError;
+  // A run held by another live process is the user's to resolve (wait or stop it), like bad input.
+  return e instanceof InputError || e instanceof ConfigError || e instanceof DataError || e instanceof RunLockedError;
 }
 
 export function exitCodeOf(e: unknown): number {

@@ -7,6 +7,7 @@ import { Command, JSON_OPTION } from './command';
 import { EXIT, InputError, UsageError } from './errors';
 import { ONNX_EXPORTERS } from './exportOnnx';
 import { Output } from './io';
+import { lockIfInside } from './runLockArg';
 import { isRunDir, readRunConfig, runAdapterWeights } from './runAdapter';
 
 export interface ExportContext {
@@ -52,7 +53,13 @@ export const exportCommand: Command = {
     if (!isRunDir(runDir)) throw new InputError(`${runDir}: not a run directory (no config.json); give a folder under .lily/runs`);
     const outDir = path.resolve(ctx.cwd, (args.options.out as string | undefined) ?? path.join(runDir, 'export', format));
     const calibration = args.options.calibration as string | undefined;
-    const res = await exporter({ runDir, outDir, log: (m) => out.log(m), ...(calibration ? { calibration: path.resolve(ctx.cwd, calibration) } : {}) });
+    const lock = lockIfInside(runDir, outDir, 'lily export', (m) => out.log(m));
+    let res: Awaited<ReturnType<Exporter>>;
+    try {
+      res = await exporter({ runDir, outDir, log: (m) => out.log(m), ...(calibration ? { calibration: path.resolve(ctx.cwd, calibration) } : {}) });
+    } finally {
+      lock?.release();
+    }
     const result: ExportResult = Array.isArray(res) ? { files: res } : res;
     if (out.json) out.emit(result);
     else {

@@ -15,12 +15,14 @@ import { openReferenceData, type ReferenceData } from '../inspect/referenceData'
 import type { Model } from '../onnx/ir';
 import type { InspectResult } from '../protocol';
 import { loadConfigModel } from '../train/trainer';
-import { Command, JSON_OPTION } from './command';
+import type { ParsedArgs } from './args';
+import { Command, JSON_OPTION, type CliContext } from './command';
 import { loadConfigArg } from './configArg';
 import { EXIT, InputError } from './errors';
 import { formatInspection } from './inspectSummary';
 import { Output } from './io';
 import { logitsClasses, loadUserModel } from './model';
+import { lockIfInside } from './runLockArg';
 import { isRunDir, readRunConfig, runAdapterWeights } from './runAdapter';
 
 interface Source {
@@ -112,35 +114,47 @@ export const inspectCommand: Command = {
     const target = path.resolve(ctx.cwd, args.positional[0]);
     if (!fs.existsSync(target)) throw new InputError(`${target} does not exist; give a run directory or an adapter folder`);
     const opt = (name: string) => (args.options[name] as string | undefined) && path.resolve(ctx.cwd, args.options[name] as string);
-    const reference = opt('reference');
-    const src = isRunDir(target)
-      ? fromRun(target, log)
-      : fromAdapter(target, {
-        model: opt('model'), reference, out: opt('out'), allowMismatch: !!args.options['allow-mismatch'], maxLength: args.options['max-length'] as number | undefined, batchSize: args.options['batch-size'] as number | undefined,
-        config: opt('config') ? loadConfigArg(opt('config')!, ctx.cwd, out) : undefined,
-      }, log);
-    if (isRunDir(target) && opt('out')) src.outDir = opt('out')!;
-
-    let ref: ReferenceData | undefined;
+    // Inspecting a run writes router_stats.json and spectrum.json into it (unless --out points
+    // elsewhere): the run's one-writer lock is taken before its adapter is read.
+    const lock = isRunDir(target) ? lockIfInside(target, opt('out') ?? target, 'lily inspect', log) : undefined;
     try {
-      ref = src.config && src.weights.settings.method === 'lily' ? openReferenceData(src.config, src.model, reference) : undefined;
-      if (ref) log(`Reference: ${ref.file}`);
-      else if (src.weights.settings.method === 'lily') log('No reference data: spectra use the uniform mixture, no router statistics (pass --reference FILE).');
-      const result = await inspectAdapter({
-        model: src.model, weights: src.weights, config: ref?.config ?? src.config, step: src.step,
-        reference: ref, exampleIndex: ((args.options.example as number | undefined) ?? 1) - 1,
-        threads: src.config?.runtime.threads,
-      });
-      const files = writeInspection(new RunWriter(src.outDir), result);
-      if (out.json) {
-        out.emit({ ...(result.routerStats ? { routerStats: result.routerStats } : {}), spectrum: result.spectrum, ...(result.metrics ? { metrics: result.metrics } : {}), files } satisfies InspectResult);
-      } else {
-        out.print(formatInspection(result.spectrum, result.routerStats, result.metrics));
-        out.print(`\nwrote ${files.join(', ')}`);
-      }
-      return EXIT.ok;
+      return await inspect(target, args, ctx, out, isRunDir(target));
     } finally {
-      ref?.data.close();
+      lock?.release();
     }
   },
 };
+
+async function inspect(target: string, args: ParsedArgs, ctx: CliContext, out: Output, runDir: boolean): Promise<number> {
+  const log = (m: string) => out.log(m);
+  const opt = (name: string) => (args.options[name] as string | undefined) && path.resolve(ctx.cwd, args.options[name] as string);
+  const reference = opt('reference');
+  const src = runDir
+    ? fromRun(target, log)
+    : fromAdapter(target, {
+      model: opt('model'), reference, out: opt('out'), allowMismatch: !!args.options['allow-mismatch'], maxLength: args.options['max-length'] as number | undefined, batchSize: args.options['batch-size'] as number | undefined,
+      config: opt('config') ? loadConfigArg(opt('config')!, ctx.cwd, out) : undefined,
+    }, log);
+  if (runDir && opt('out')) src.outDir = opt('out')!;
+
+  let ref: ReferenceData | undefined;
+  try {
+    ref = src.config && src.weights.settings.method === 'lily' ? openReferenceData(src.config, src.model, reference) : undefined;
+    if (ref) log(`Reference: ${ref.file}`);
+    else if (src.weights.settings.method === 'lily') log('No reference data: spectra use the uniform mixture, no router statistics (pass --reference FILE).');
+    const result = await inspectAdapter({
+      model: src.model, weights: src.weights, config: ref?.config ?? src.config, step: src.step,
+      reference: ref, exampleIndex: ((args.options.example as number | undefined) ?? 1) - 1,
+      threads: src.config?.runtime.threads,
+    });
+    const files = writeInspection(new RunWriter(src.outDir), result);
+    if (out.json) {
+      out.emit({ ...(result.routerStats ? { routerStats: result.routerStats } : {}), spectrum: result.spectrum, ...(result.metrics ? { metrics: result.metrics } : {}), files } satisfies InspectResult);
+    } else {
+      out.print(formatInspection(result.spectrum, result.routerStats, result.metrics));
+      out.print(`\nwrote ${files.join(', ')}`);
+    }
+    return EXIT.ok;
+  } finally {
+    ref?.data.close();
+  }}

@@ -66,6 +66,7 @@ export const trainCommand: Command = {
       compareLora: !!args.options['compare-lora'],
       device,
       threads: args.options.threads as number | undefined,
+      log,
     });
     try {
       const onEvent = (e: TrainEvent) => {

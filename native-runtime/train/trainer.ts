@@ -21,6 +21,7 @@ import { readJsonIfValid, readJsonl, writeFileAtomic } from '../io/atomic';
 import { CHECKPOINT_FILES, latestCheckpoint, loadCheckpoint, removeCheckpointsAfter, saveCheckpoint, type TrainerState } from '../io/checkpoint';
 import { peftInitialValues } from '../inspect/peftImport';
 import { createRunDir, isProcessAlive, RunWriter } from '../io/runDir';
+import { acquireRunLock, LOCK_FILE, type RunLock } from '../io/runLock';
 import type { Model } from '../onnx/ir';
 import { loadModel } from '../onnx/proto';
 import type { DeviceRequest } from '../onnx/session';
@@ -52,6 +53,8 @@ export interface TrainRequest {
   threads?: number;
   /** Evaluation only (`lily eval`): no training session is opened; the runner cannot step. */
   evalOnly?: boolean;
+  /** Where preparation reports what it did on the user's behalf (e.g. a stale lock removed). */
+  log?: (message: string) => void;
 }
 
 /** What an evaluation hook gets (router statistics and spectra are written from here). */
@@ -101,6 +104,8 @@ export interface PreparedTraining {
   saved: SavedTensorSpec[];
   resume?: { runDir: string; checkpoint: string };
   request: TrainRequest;
+  /** The run directory's one-writer lock (taken by a resume before anything is read or written; by runTraining for a new run); runTraining releases it. */
+  lock?: RunLock;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,19 +191,25 @@ export function loraAtSameBudget(cfg: ResolvedConfig, targets: TargetInfo[]): Re
   };
 }
 
-/** Locates the run directory and checkpoint for `--resume RUN_OR_CKPT`. */
-function findResume(target: string): { runDir: string; checkpoint: string } {
+/**
+ * Locates the run directory and checkpoint for `--resume RUN_OR_CKPT`, taking the run's lock
+ * between the two: the newest checkpoint is only chosen once no other process can be writing one.
+ */
+function findResume(target: string, log?: (m: string) => void): { runDir: string; checkpoint: string; lock: RunLock } {
   const abs = path.resolve(target);
   if (!fs.existsSync(abs)) throw new ConfigError(abs, [{ path: [], severity: 'error', message: `--resume: ${abs} does not exist; give a run directory or one of its checkpoints/step-N folders` }]);
-  let found: { runDir: string; checkpoint: string };
-  if (fs.existsSync(path.join(abs, CHECKPOINT_FILES.trainer))) found = { runDir: path.dirname(path.dirname(abs)), checkpoint: abs };
-  else {
+  const isCheckpoint = fs.existsSync(path.join(abs, CHECKPOINT_FILES.trainer));
+  const runDir = isCheckpoint ? path.dirname(path.dirname(abs)) : abs;
+  const lock = lockRun(runDir, log);
+  try {
+    if (isCheckpoint) return { runDir, checkpoint: abs, lock };
     const latest = latestCheckpoint(abs);
     if (!latest) throw new ConfigError(abs, [{ path: [], severity: 'error', message: `--resume: ${abs} has no complete checkpoint (checkpoints/step-N); start a new run instead` }]);
-    found = { runDir: abs, checkpoint: latest.dir };
+    return { runDir, checkpoint: latest.dir, lock };
+  } catch (e) {
+    lock.release();
+    throw e;
   }
-  refuseLiveRun(found.runDir);
-  return found;
 }
 
 /** One writer per run directory: a run whose training process is alive cannot be resumed. */
@@ -229,13 +240,37 @@ function resumedTotalSteps(checkpoint: string): number | undefined {
 }
 
 export async function prepareTraining(request: TrainRequest): Promise<PreparedTraining> {
-  let cfg = request.config;
   let resume: PreparedTraining['resume'];
   if (request.resume && request.maxSteps !== undefined) {
     throw new ConfigError(path.resolve(request.resume), [{ path: ['training', 'max_steps'], severity: 'error', message: 'a resumed run keeps the schedule it was started with (its learning rate at every step depends on the total); resume without a max-steps override, or start a new run' }]);
   }
+  let lock: RunLock | undefined;
   if (request.resume) {
-    resume = findResume(request.resume);
+    // The lock comes before the run's status is read or anything is written: two resumes racing
+    // for one run both pass a status check, but only one creates the lock file.
+    const found = findResume(request.resume, request.log);
+    resume = { runDir: found.runDir, checkpoint: found.checkpoint };
+    lock = found.lock;
+  }
+  try {
+    return await prepareLocked(request, resume, lock);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+}
+
+/** Takes the run's lock (RunLockedError, exit 2, when a live process holds it). */
+function lockRun(runDir: string, log?: (m: string) => void): RunLock {
+  const lock = acquireRunLock(runDir, 'lily train', log);
+  // Writers that take no lock (older versions) still show a live pid in status.json.
+  try { refuseLiveRun(runDir); } catch (e) { lock.release(); throw e; }
+  return lock;
+}
+
+async function prepareLocked(request: TrainRequest, resume: PreparedTraining['resume'], lock: RunLock | undefined): Promise<PreparedTraining> {
+  let cfg = request.config;
+  if (resume) {
     const saved = path.join(resume.runDir, RUN_FILES.config);
     try {
       cfg = JSON.parse(fs.readFileSync(saved, 'utf8')) as ResolvedConfig;
@@ -290,7 +325,7 @@ export async function prepareTraining(request: TrainRequest): Promise<PreparedTr
     throw stepBuildConfigError(cfg.configPath, e) ?? e;
   }
   const trainableParams = runner.params.reduce((s, p) => s + p.dims.reduce((a, b) => a * b, 1), 0);
-  return { config: cfg, model, data, runner, totalSteps, trainableParams, targets: runner.graphs.injection.targets, saved: runner.graphs.injection.saved, resume, request };
+  return { config: cfg, model, data, runner, totalSteps, trainableParams, targets: runner.graphs.injection.targets, saved: runner.graphs.injection.saved, resume, request, ...(lock ? { lock } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,11 +416,18 @@ export async function evaluate(runner: StepRunner, data: DataPipeline, task: Res
 }
 
 export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}): Promise<TrainOutcome> {
-  const { config: cfg, data, runner, totalSteps } = prep;
+  try {
+    return await openRun(prep, hooks);
+  } finally {
+    prep.lock?.release();
+  }
+}
+
+/** Restores a resumed run's state, creates or reopens (and locks) the run directory, trains. */
+async function openRun(prep: PreparedTraining, hooks: TrainHooks): Promise<TrainOutcome> {
+  const { config: cfg, runner } = prep;
   const t = cfg.training;
   const log = hooks.log ?? (() => undefined);
-  const emit = hooks.onEvent ?? (() => undefined);
-  const dims = new Map(runner.params.map((p) => [p.name, p.dims]));
 
   // Resume: restore state before touching any file.
   let startStep = 0;
@@ -414,12 +456,39 @@ export async function runTraining(prep: PreparedTraining, hooks: TrainHooks = {}
     runId = path.basename(runDir);
   } else if (prep.request.runDir) {
     runDir = path.resolve(prep.request.runDir);
-    if (fs.existsSync(runDir) && fs.readdirSync(runDir).length > 0) throw new Error(`--run-dir ${runDir} exists and is not empty; choose a new folder or use --resume`);
     fs.mkdirSync(runDir, { recursive: true });
+    // Lock first, then check the folder holds nothing but our lock: two runs given the same
+    // --run-dir cannot both pass the check.
+    prep.lock = acquireRunLock(runDir, 'lily train', log);
+    if (fs.readdirSync(runDir).some((n) => n !== LOCK_FILE)) {
+      prep.lock.release();
+      throw new Error(`--run-dir ${runDir} exists and is not empty; choose a new folder or use --resume`);
+    }
     runId = path.basename(runDir);
   } else {
     ({ runId, runDir } = createRunDir(cfg.output.dir, cfg.name));
+    prep.lock = acquireRunLock(runDir, 'lily train', log);
   }
+  return trainLocked(prep, hooks, { runId, runDir, startStep, rng, router, win });
+}
+
+interface RunStart {
+  runId: string;
+  runDir: string;
+  startStep: number;
+  rng: Rng;
+  router: RouterWindow;
+  win: { loss: number; steps: number; samples: number; tokens: number; since: number };
+}
+
+async function trainLocked(prep: PreparedTraining, hooks: TrainHooks, start: RunStart): Promise<TrainOutcome> {
+  const { config: cfg, data, runner, totalSteps } = prep;
+  const t = cfg.training;
+  const log = hooks.log ?? (() => undefined);
+  const emit = hooks.onEvent ?? (() => undefined);
+  const dims = new Map(runner.params.map((p) => [p.name, p.dims]));
+  const { runId, runDir, startStep, router } = start;
+  let { rng, win } = start;
   const writer = new RunWriter(runDir);
   const started = Date.now();
   const device = runner.device ?? 'cpu';
