@@ -276,7 +276,6 @@ MAX_LEN = 32
 
 def demo_config(recipe):
     return {
-        "$schema": "../../schemas/lily.schema.json",
         "name": "sentiment (Lily demo)",
         "model": {"path": "model.onnx", "task": "sequence-classification", "num_labels": 2,
                   "labels": ["negative", "positive"], "tokenizer": "tokenizer.json"},

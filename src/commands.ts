@@ -10,6 +10,7 @@ import type { Backend } from './backend';
 import { DashboardPanel } from './dashboardPanel';
 import { newAdapterConfig, type NewConfigOptions } from './newConfig';
 import { refuse, type CommandResult } from './results';
+import { revealPath } from './reveal';
 import type { RunManager } from './runManager';
 import { effectiveState, isResumable, runItemView, type RunRecord, type RunsModel } from './runsModel';
 import { revealPathOfArg, runDirOfArg } from './runsView';
@@ -101,7 +102,7 @@ export const COMMANDS: Record<string, Command> = {
     const delta = result.metricDelta ? ` (eval change from merging: ${Object.entries(result.metricDelta).map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${v.toPrecision(3)}`).join(', ')})` : '';
     s.output.appendLine(`[export] ${run.runDir} as ${fmt}:\n  ${result.files.join('\n  ')}${delta}`);
     void vscode.window.showInformationMessage(`Lily: exported ${result.files.length} file${result.files.length === 1 ? '' : 's'}${delta}`, 'Reveal').then((c) => {
-      if (c && result.files[0]) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.files[0]));
+      if (c && result.files[0]) void revealPath(result.files[0]);
     });
     return { ok: true, runDir: run.runDir, format: fmt, ...result };
   },
@@ -109,8 +110,8 @@ export const COMMANDS: Record<string, Command> = {
   'lily.revealRun': async (s, arg?: unknown) => {
     const run = await pickRun(s, revealPathOfArg(arg), () => true, 'Reveal which run?', 'there are no runs yet');
     if (!run.ok) return run;
-    await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(run.runDir));
-    return { ok: true, path: run.runDir };
+    const via = await revealPath(run.runDir);
+    return { ok: true, path: run.runDir, via };
   },
 
   'lily.deleteRun': async (s, arg?: unknown, opts?: { confirm?: boolean }) => {

@@ -84,8 +84,6 @@ export async function newAdapterConfig(context: vscode.ExtensionContext, backend
   const configPath = uniqueConfigPath(folder, name, fs.existsSync);
   const text = newConfigText({
     configPath, modelPath, task, targets: chosen,
-    schemaPath: context.asAbsolutePath(path.join('schemas', 'lily.schema.json')),
-    workspaceFolders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
   });
   fs.mkdirSync(folder, { recursive: true });
   fs.writeFileSync(configPath, text, { flag: 'wx' });

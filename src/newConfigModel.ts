@@ -1,7 +1,9 @@
 // Builds the text of a new `<name>.lily.json` from a model and the target groups the user
 // picked, with starting values from LILY.md's advice. No vscode import: tested in Node.
+// No `$schema` is written: package.json's `jsonValidation` gives every `*.lily.json` the schema
+// of the installed extension, wherever the file lives and across updates, while a written path
+// or file URI breaks when the folder is copied or the extension updates (issue #14).
 import * as path from 'path';
-import { pathToFileURL } from 'url';
 import type { LilyConfig, TaskType } from '../native-runtime/config/types';
 import type { TargetGroup } from '../native-runtime/protocol';
 
@@ -13,34 +15,11 @@ export interface NewConfigInput {
   task: TaskType;
   /** The groups picked (at least one). */
   targets: TargetGroup[];
-  /** Absolute path of the extension's schemas/lily.schema.json. */
-  schemaPath: string;
-  /** Workspace folders: the schema is referenced relatively when it lies in the config's folder tree. */
-  workspaceFolders: string[];
 }
 
 /** Forward slashes: configs are shared between Windows and POSIX machines. */
 function portable(rel: string): string {
   return rel.split(path.sep).join('/');
-}
-
-function isInside(root: string, p: string): boolean {
-  const rel = path.relative(root, p);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
-/**
- * `$schema` for a config: a relative path when the config and the schema share a workspace folder
- * (developing the extension, or a vendored copy), else a file URI to the installed extension.
- * `jsonValidation` in package.json validates `*.lily.json` either way; `$schema` serves other editors.
- */
-export function schemaReference(configPath: string, schemaPath: string, workspaceFolders: string[]): string {
-  const shared = workspaceFolders.some((w) => isInside(w, configPath) && isInside(w, schemaPath));
-  if (shared) {
-    const rel = portable(path.relative(path.dirname(configPath), schemaPath));
-    return rel.startsWith('.') ? rel : `./${rel}`;
-  }
-  return pathToFileURL(schemaPath).href;
 }
 
 /** Starting adapter shape: PEFT's r=32 (capped by the smallest dimension), stride_A 2 from 4 layers up, num_B about layers/stride_A. */
@@ -62,7 +41,6 @@ export function newConfig(input: NewConfigInput): LilyConfig {
   };
   const name = path.basename(input.configPath).replace(/\.lily\.json$/i, '');
   const config: LilyConfig = {
-    $schema: schemaReference(input.configPath, input.schemaPath, input.workspaceFolders),
     name,
     model: { path: rel(input.modelPath), task: input.task },
     data: {

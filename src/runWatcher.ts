@@ -1,6 +1,6 @@
 // Keeps the RunsModel in step with the runs directory, so runs started from the CLI (or by
 // another window) appear and update live, and a window reload loses nothing. chokidar 4 (runs
-// on Node 20 and in VS Code's Node 22), debounced per run: a training step rewrites several
+// on Node 20 and in VS Code's Node 22), rate-bounded per run: a training step rewrites several
 // files at once. Also notices runs whose process died without saying so. No vscode import.
 import * as fs from 'fs';
 import { watch, type FSWatcher } from 'chokidar';
@@ -124,9 +124,15 @@ export class RunWatcher {
     this.rescan();
   }
 
+  /**
+   * Re-reads a run at most once per `debounceMs` while its files keep changing. A refresh
+   * already pending is left alone (not restarted): restarting it on every event starved the
+   * view while a fast run (~60 steps/s) rewrote its files more often than the delay, so no row
+   * appeared for seconds and it froze until the run ended. The pending refresh reads the files
+   * when it fires, so it sees every event that came before it.
+   */
   private schedule(runDir: string): void {
-    const prev = this.timers.get(runDir);
-    if (prev) clearTimeout(prev);
+    if (this.timers.has(runDir)) return;
     this.timers.set(runDir, setTimeout(() => {
       this.timers.delete(runDir);
       if (!this.closed) this.refresh(runDir);

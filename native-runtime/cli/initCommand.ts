@@ -1,5 +1,7 @@
 // `lily init <model.onnx>`: inspects the model, proposes targets and a Lily shape, and writes a
-// ready-to-edit `*.lily.json` (with `$schema`, so VS Code validates it as you type).
+// ready-to-edit `*.lily.json`. No `$schema`: VS Code with the Lily extension validates every
+// `*.lily.json` by file name (package.json `jsonValidation`), wherever the file is and across
+// updates; a written path would break when the folder is copied or the package moves.
 import * as fs from 'fs';
 import * as path from 'path';
 import { listTargetGroups } from '../adapters/targets';
@@ -11,7 +13,6 @@ import { Command, JSON_OPTION } from './command';
 import { Output } from './io';
 import { loadUserModel, logitsClasses } from './model';
 import { proposeLilyShape, proposeTargets } from './propose';
-import { schemaRefFor } from './schemaPath';
 import { formatGroups } from './targetsCommand';
 import type { Model } from '../onnx/ir';
 
@@ -84,7 +85,6 @@ export const initCommand: Command = {
     const dir = path.dirname(configPath);
     const classes = logitsClasses(model);
     const config: LilyConfig = {
-      ...(schemaRefFor(configPath) ? { $schema: schemaRefFor(configPath) } : {}),
       name: path.basename(configPath).replace(/(\.lily)?\.json$/, ''),
       model: {
         path: rel(configPath, modelPath),

@@ -4,6 +4,7 @@
 // right, so it can run next to schema errors without piling up follow-on noise.
 import * as fs from 'fs';
 import * as path from 'path';
+import { fileURLToPath } from 'url';
 import type { ConfigDiagnostic } from '../protocol';
 import { formatFromExtension } from './resolved';
 import { diagnostic, show } from './schemaErrors';
@@ -36,6 +37,21 @@ export function fileDiagnostics(config: unknown, configDir: string): ConfigDiagn
     }
     return abs;
   };
+
+  // A `$schema` path that does not resolve (a copied example, a moved extension) makes VS Code
+  // report "Unable to load schema" and drop completion and checks: say why and what to do.
+  const schemaRef = (config as Record<string, unknown>).$schema;
+  if (isStr(schemaRef) && !/^https?:/i.test(schemaRef)) {
+    let abs: string | undefined;
+    try {
+      abs = /^file:/i.test(schemaRef) ? fileURLToPath(schemaRef) : path.resolve(configDir, schemaRef);
+    } catch {
+      abs = undefined;
+    }
+    if (!abs || !fs.existsSync(abs)) {
+      out.push(warning(['$schema'], `${show(schemaRef)} cannot be loaded (${abs ? `no file at ${abs}` : 'not a file URL'}), so the editor loses completion and checks; remove "$schema": VS Code with the Lily extension validates every *.lily.json wherever it is`));
+    }
+  }
 
   const modelPath = mustExist(['model', 'path'], model.path, 'file');
   if (modelPath && path.extname(modelPath).toLowerCase() !== '.onnx') {

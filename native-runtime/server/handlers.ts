@@ -6,6 +6,8 @@ import {
   type ListTargetsParams, type StopParams, type TrainParams, type ValidateConfigParams,
 } from '../protocol';
 import type { LilyServer } from './lilyServer';
+import { isInputError } from '../cli/errors';
+import { isUserFacing } from './startFailure';
 
 /** JSON-RPC error code for "the request was understood but failed" (server-defined range). */
 export const LILY_ERROR = -32001;
@@ -35,7 +37,8 @@ export function registerHandlers(connection: MessageConnection, server: LilyServ
         return await handler(params ?? {}, token);
       } catch (e) {
         const err = e as Error;
-        console.error(`${method} failed: ${err.stack ?? err.message}`);
+        // A user-facing error (invalid input, named file and field) needs no stack in the log.
+        console.error(`${method} failed: ${isUserFacing(e) || isInputError(e) ? err.message : err.stack ?? err.message}`);
         throw new ResponseError(LILY_ERROR, err.message ?? String(e));
       }
     });

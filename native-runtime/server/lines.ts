@@ -30,4 +30,7 @@ export class LineTail {
   text(): string {
     return this.lines.join('\n');
   }
+  list(): string[] {
+    return [...this.lines];
+  }
 }

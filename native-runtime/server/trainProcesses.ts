@@ -18,6 +18,7 @@ import { LineTail, onLines } from './lines';
 import { nodeChildEnv } from './paths';
 import { isProcessAlive } from '../io/runDir';
 import { markFailedIfRunning, readStatus } from './statusFile';
+import { startFailure } from './startFailure';
 
 export interface Notifier {
   notify(method: string, params: unknown): void;
@@ -101,7 +102,7 @@ export class TrainProcesses {
         const how = signal ? `signal ${signal}` : `exit code ${code}`;
         const tail = stderrTail.text() || stdoutTail.text();
         if (!run) {
-          reject(new Error(`training did not start for ${configPath} (${how})${tail ? `:\n${tail}` : ''}`));
+          reject(startFailure(configPath, code, signal, stderrTail.list(), stdoutTail.list()));
           return;
         }
         this.live.delete(run.runDir);

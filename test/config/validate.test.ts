@@ -114,6 +114,16 @@ describe('validateConfigText', () => {
     ]);
   });
 
+  it('warns about a $schema that cannot be loaded (a copied example), and accepts one that can or a URL', () => {
+    const broken = check({ ...base(), $schema: '../../schemas/lily.schema.json' });
+    assert.deepStrictEqual(broken.map((d) => [d.path, d.severity]), [[['$schema'], 'warning']]);
+    assert.match(broken[0].message, /^\$schema: "\.\.\/\.\.\/schemas\/lily\.schema\.json" cannot be loaded \(no file at .*schemas[\/]lily\.schema\.json\).*remove "\$schema"/);
+    assert.strictEqual(check({ ...base(), $schema: 'file:///no/such/lily.schema.json' }).length, 1);
+    fs.writeFileSync(path.join(dir, 'my.schema.json'), '{}');
+    assert.deepStrictEqual(check({ ...base(), $schema: './my.schema.json' }), []);
+    assert.deepStrictEqual(check({ ...base(), $schema: 'https://example.org/lily.schema.json' }), [], 'URLs are not checked (no network here)');
+  });
+
   it('reports missing files relative to the config folder', () => {
     const c = base() as any;
     c.data.train = 'data/missing.jsonl';

@@ -74,10 +74,6 @@ function prepareWorkspace(tmpRoot, name) {
   if (existsSync(sentiment)) cpSync(sentiment, path.join(dir, 'sentiment'), { recursive: true });
   const fixtures = path.join(repoRoot, 'examples', 'workspace');
   if (existsSync(fixtures)) cpSync(fixtures, dir, { recursive: true });
-  // The example's `$schema` is relative to its place in the repository (examples/sentiment/ ->
-  // ../../schemas/); the same two levels up from workspace/sentiment/ is tmpRoot.
-  const schemas = path.join(repoRoot, 'schemas');
-  if (existsSync(schemas)) cpSync(schemas, path.join(tmpRoot, 'schemas'), { recursive: true });
   return dir;
 }
 

@@ -193,6 +193,36 @@ describe('RunWatcher on a real folder', function () {
     }
   });
 
+  it('stays live while a fast run rewrites its files more often than the refresh delay (refreshes are rate-bounded, not restarted)', async () => {
+    const ws = tempDir('watch-fast');
+    const runsDir = path.join(ws, '.lily', 'runs');
+    const dir = writeRunStatus(runsDir, 'fast', { step: 0 });
+    const model = new RunsModel();
+    // A refresh delay of 300 ms and a write every ~15 ms (a ~60 steps/s run): a debounce that
+    // restarts on each event never fires while writes go on.
+    const watcher = new RunWatcher(runsDir, model, { debounceMs: 300, pollMs: 60_000 });
+    const seen: number[] = [];
+    let written = 0;
+    try {
+      await watcher.ready;
+      // Keep writing until the view has shown two different steps of the still-running run,
+      // or give up after 1000 writes (~15 s).
+      while (written < 1000) {
+        written++;
+        writeRunStatus(runsDir, 'fast', { step: written });
+        const shown = model.get(dir)?.status.step;
+        if (shown !== undefined && shown > 0 && !seen.includes(shown)) seen.push(shown);
+        if (seen.length >= 2) break;
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      assert.ok(seen.length >= 2, `the view showed steps ${JSON.stringify(seen)} during ${written} continuous writes; expected live updates`);
+      assert.ok(seen[1] > seen[0] && seen[1] < written + 1, `steps shown must progress while the run writes: ${seen}`);
+    } finally {
+      await watcher.close();
+      fs.rmSync(ws, { recursive: true, force: true });
+    }
+  });
+
   it('marks a running run failed when its process dies, without any file change', async () => {
     const ws = tempDir('watch-dead');
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
