@@ -2,6 +2,7 @@
 // the run directory's config.json all work from this shape, so no other module repeats a default.
 // The static defaults here must equal the `@default` tags in types.ts (which become `default` in
 // the JSON Schema and VS Code's completions); test/config/resolve.test.ts checks they agree.
+import * as fs from 'fs';
 import * as path from 'path';
 import type { LilyConfig, TaskType } from './types';
 
@@ -19,10 +20,10 @@ export interface ResolvedModel {
 export interface ResolvedData {
   train: string;
   eval?: string;
-  /** Format of `train`: `data.format`, else from its extension. */
-  format: 'jsonl' | 'csv';
-  /** Format of `eval` (when given): `data.format`, else from its extension. */
-  eval_format?: 'jsonl' | 'csv';
+  /** Format of `train`: `data.format`, else from its extension (a folder: `arrow`). */
+  format: DataFormat;
+  /** Format of `eval` (when given): `data.format`, else from its extension (a folder: `arrow`). */
+  eval_format?: DataFormat;
   text_field: string;
   text_pair_field?: string;
   label_field: string;
@@ -118,12 +119,27 @@ export const DEFAULTS = {
   output: { dir: '.lily/runs' },
 };
 
+export type DataFormat = NonNullable<LilyConfig['data']['format']>;
+
 /** The data format a file extension implies, or undefined when it implies none. */
-export function formatFromExtension(file: string): 'jsonl' | 'csv' | undefined {
+export function formatFromExtension(file: string): DataFormat | undefined {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.csv') return 'csv';
+  if (ext === '.parquet') return 'parquet';
+  if (ext === '.arrow') return 'arrow';
   return undefined;
+}
+
+/** The format of a data path: its extension's, else `arrow` for a folder (datasets.save_to_disk). */
+export function formatOfPath(file: string): DataFormat | undefined {
+  const byExt = formatFromExtension(file);
+  if (byExt) return byExt;
+  try {
+    return fs.statSync(file).isDirectory() ? 'arrow' : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Display name of a config file when it has no `name`: `sentiment.lily.json` -> `sentiment`. */
@@ -155,8 +171,8 @@ export function resolveConfig(config: LilyConfig, configPath: string, cwd: strin
     ...d,
     train: fromConfig(d.train),
     eval: d.eval !== undefined ? fromConfig(d.eval) : undefined,
-    format: d.format ?? formatFromExtension(d.train) ?? 'jsonl',
-    eval_format: d.eval !== undefined ? d.format ?? formatFromExtension(d.eval) ?? 'jsonl' : undefined,
+    format: d.format ?? formatOfPath(fromConfig(d.train)) ?? 'jsonl',
+    eval_format: d.eval !== undefined ? d.format ?? formatOfPath(fromConfig(d.eval)) ?? 'jsonl' : undefined,
     text_field: d.text_field ?? DEFAULTS.data.text_field,
     label_field: d.label_field ?? DEFAULTS.data.label_field,
     max_length: d.max_length ?? DEFAULTS.data.max_length,

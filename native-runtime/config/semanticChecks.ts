@@ -58,8 +58,16 @@ export function fileDiagnostics(config: unknown, configDir: string): ConfigDiagn
     out.push(warning(['model', 'path'], `expected an exported .onnx model, found ${show(path.basename(modelPath))}`));
   }
   mustExist(['model', 'tokenizer'], model.tokenizer, 'file');
-  mustExist(['data', 'train'], data.train, 'file');
-  mustExist(['data', 'eval'], data.eval, 'file');
+  for (const field of ['train', 'eval'] as const) {
+    // A folder is a datasets.save_to_disk dataset (Arrow shards); anything else must be a file.
+    const rel = data[field];
+    const abs = mustExist(['data', field], rel, isStr(rel) && path.extname(rel) === '' ? 'file or folder' : 'file');
+    if (abs && fs.statSync(abs).isDirectory()) {
+      const arrowFolder = fs.existsSync(path.join(abs, 'state.json')) || fs.existsSync(path.join(abs, 'dataset_dict.json')) || fs.readdirSync(abs).some((f) => f.endsWith('.arrow'));
+      if (!arrowFolder) out.push(diagnostic(['data', field], `folder ${abs} holds no .arrow files and no state.json; point data.${field} at a data file or a folder written by datasets.save_to_disk`));
+      else if (data.format !== undefined && data.format !== 'arrow') out.push(diagnostic(['data', 'format'], `is ${show(data.format)} but data.${field} is a folder of Arrow files; use "arrow" (or drop data.format)`));
+    }
+  }
   if (isStr(adapter.init) && adapter.init !== 'default') {
     const init = mustExist(['adapter', 'init'], adapter.init, 'file or folder');
     if (init && fs.statSync(init).isDirectory() && !fs.existsSync(path.join(init, 'adapter_model.safetensors'))) {
@@ -121,8 +129,9 @@ export function semanticDiagnostics(config: unknown): ConfigDiagnostic[] {
   // Data format: an explicit one, or one the extension implies.
   for (const field of ['train', 'eval'] as const) {
     const file = data[field];
-    if (isStr(file) && data.format === undefined && !formatFromExtension(file)) {
-      out.push(diagnostic(['data', field], `cannot tell the format of ${show(path.basename(file))} from its extension; use .jsonl or .csv, or set data.format`));
+    // A path without an extension may be a save_to_disk folder; fileDiagnostics checks it.
+    if (isStr(file) && data.format === undefined && path.extname(file) !== '' && !formatFromExtension(file)) {
+      out.push(diagnostic(['data', field], `cannot tell the format of ${show(path.basename(file))} from its extension; use .jsonl, .csv, .parquet or .arrow, or set data.format`));
     }
   }
   if (isStr(data.train) && isStr(data.eval) && path.normalize(data.train) === path.normalize(data.eval)) {

@@ -41,12 +41,18 @@ export interface ModelSection {
 }
 
 export interface DataSection {
-  /** Training data: a `.jsonl` or `.csv` file, relative to this config file. */
+  /**
+   * Training data, relative to this config file: a `.jsonl`, `.csv` or `.parquet` file, an Arrow
+   * IPC `.arrow` file, or a folder written by Hugging Face `datasets`' `save_to_disk`.
+   */
   train: string;
   /** Evaluation data (same format as `train`). */
   eval?: string;
-  /** File format (default: from the file extension). */
-  format?: 'jsonl' | 'csv';
+  /**
+   * File format (default: from the file extension; a folder is `arrow`). `parquet` and `arrow`
+   * files written by `datasets` carry `ClassLabel` names, which become the labels.
+   */
+  format?: 'jsonl' | 'csv' | 'parquet' | 'arrow';
   /**
    * Field holding the text to tokenize (default `text`), used when records carry no `input_ids`.
    * @default "text"

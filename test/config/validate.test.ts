@@ -164,7 +164,7 @@ describe('validateConfigText', () => {
     const c = base() as any;
     fs.writeFileSync(path.join(dir, 'data/train.txt'), '');
     c.data.train = 'data/train.txt';
-    assert.deepStrictEqual(check(c).map((d) => d.message), ['data.train: cannot tell the format of "train.txt" from its extension; use .jsonl or .csv, or set data.format']);
+    assert.deepStrictEqual(check(c).map((d) => d.message), ['data.train: cannot tell the format of "train.txt" from its extension; use .jsonl, .csv, .parquet or .arrow, or set data.format']);
     c.data.format = 'jsonl';
     assert.deepStrictEqual(check(c), []);
   });

@@ -1,6 +1,7 @@
 // A dataset file indexed in one streaming pass: for each record its byte range and line are
 // kept (16 bytes per record), never the records themselves, so files larger than memory work.
-// Records are read back by offset when a batch needs them. Shuffling is an exact, seeded
+// Records are read back by offset when a batch needs them. Parquet and Arrow data (columnar.ts)
+// keep their columnar table and build a row object when a batch needs it. Shuffling is an exact, seeded
 // permutation of these record indices (see plan.ts), not a shuffle buffer: every epoch sees
 // every record once, in an order that depends only on (seed, epoch).
 import * as fs from 'fs';
@@ -8,6 +9,7 @@ import { DataError } from './errors';
 import { LabelScheme, LabelStats } from './labels';
 import { checkRecord, Example, parseCsvHeader, parseRecord, RawRecord, RecordSpec, toExample } from './record';
 import { readRange, scanRecords } from './scan';
+import { ColumnarTable, openColumnar } from './columnar';
 
 class GrowableOffsets {
   starts = new Float64Array(1024);
@@ -40,7 +42,13 @@ export class Dataset {
     private readonly offsets: GrowableOffsets,
     readonly header: string[] | undefined,
     readonly labelStats: LabelStats,
+    private readonly table?: ColumnarTable,
   ) {}
+
+  /** `ClassLabel` names of a field (Parquet/Arrow data written by Hugging Face `datasets`). */
+  classLabels(field: string): string[] | undefined {
+    return this.table?.classLabels.get(field);
+  }
 
   /**
    * Scans and validates every record of `spec.file`. Throws a DataError naming the file and
@@ -48,6 +56,7 @@ export class Dataset {
    */
   static index(spec: RecordSpec): Dataset {
     if (!fs.existsSync(spec.file)) throw new DataError(spec.file, undefined, undefined, 'file not found');
+    if (spec.format === 'parquet' || spec.format === 'arrow') return Dataset.indexColumnar(spec);
     const offsets = new GrowableOffsets();
     const stats = new LabelStats(spec.file);
     let header: string[] | undefined;
@@ -64,6 +73,19 @@ export class Dataset {
     return new Dataset(spec, offsets, header, stats);
   }
 
+  /** Validates every row of a columnar table; a row's "line" is its 0-based row index. */
+  private static indexColumnar(spec: RecordSpec): Dataset {
+    const table = openColumnar(spec.file, spec.format as 'parquet' | 'arrow');
+    const offsets = new GrowableOffsets();
+    const stats = new LabelStats(spec.file);
+    for (let i = 0; i < table.numRows; i++) {
+      checkRecord(spec, table.row(i), i, stats);
+      offsets.push(i, 0, i);
+    }
+    if (offsets.count === 0) throw new DataError(spec.file, undefined, undefined, `no rows found (columns: ${table.columns.join(', ') || 'none'})`);
+    return new Dataset(spec, offsets, undefined, stats, table);
+  }
+
   get size(): number {
     return this.offsets.count;
   }
@@ -78,6 +100,7 @@ export class Dataset {
 
   record(i: number): RawRecord {
     if (i < 0 || i >= this.size) throw new RangeError(`record ${i} out of range (dataset has ${this.size})`);
+    if (this.table) return this.table.row(this.offsets.starts[i]);
     this.fd ??= fs.openSync(this.spec.file, 'r');
     const start = this.offsets.starts[i];
     const bytes = readRange(this.fd, start, start + this.offsets.lengths[i]);

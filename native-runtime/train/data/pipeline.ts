@@ -69,7 +69,8 @@ export function openData(cfg: ResolvedConfig, opts: OpenDataOptions): DataPipeli
   const evalDs = evalFile ? Dataset.index({ ...base, file: evalFile, format: cfg.data.eval_format ?? cfg.data.format }) : undefined;
   const scheme = resolveLabelScheme({
     task: cfg.model.task,
-    labels: cfg.model.labels,
+    // Without model.labels, a datasets ClassLabel feature names the classes (Parquet/Arrow data).
+    labels: cfg.model.labels ?? train.classLabels(cfg.data.label_field),
     numLabels: cfg.model.num_labels,
     modelClasses: opts.modelClasses,
     configFile: cfg.configPath,

@@ -5,7 +5,8 @@
 // state (RFC 4180: a doubled quote toggles twice, so it needs no special case).
 import * as fs from 'fs';
 
-export type DataFormat = 'jsonl' | 'csv';
+/** Line-based formats are scanned here; `parquet` and `arrow` are read by columnar.ts. */
+export type DataFormat = 'jsonl' | 'csv' | 'parquet' | 'arrow';
 
 export interface ScannedRecord {
   /** Byte offset of the record's first byte. */
@@ -31,7 +32,7 @@ function isBlank(b: Buffer): boolean {
 }
 
 /** Yields the non-blank records of `file` in order. A UTF-8 BOM at the start is skipped. */
-export function* scanRecords(file: string, format: DataFormat): Generator<ScannedRecord> {
+export function* scanRecords(file: string, format: 'jsonl' | 'csv'): Generator<ScannedRecord> {
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.alloc(CHUNK);
@@ -119,5 +120,7 @@ export function formatFromPath(file: string): DataFormat | undefined {
   const lower = file.toLowerCase();
   if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson') || lower.endsWith('.json')) return 'jsonl';
   if (lower.endsWith('.csv')) return 'csv';
+  if (lower.endsWith('.parquet')) return 'parquet';
+  if (lower.endsWith('.arrow')) return 'arrow';
   return undefined;
 }
