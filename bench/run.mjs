@@ -23,9 +23,11 @@ import { loadAverage, machineInfo } from './lib/machine.mjs';
 import { median, relativeSpread } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 import { Worker } from './lib/worker.mjs';
+import { projectPython } from '../scripts/projectPython.cjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PYTHON = '/usr/bin/python3';
+/** The project venv's Python (torch 2.13); throws, naming scripts/setup-python.sh, when it is missing. */
+const PYTHON = projectPython();
 const LADDER = [[128, 2], [256, 4], [512, 6], [768, 12]];
 const BATCH = 8;
 const SEQ = 128;

@@ -4,7 +4,7 @@ synthetic review language, exported to ONNX with a fresh 2-class head; a Hugging
 tokenizer.json; and a sentence sentiment task where negation and contrast ("not good",
 "... but the ending was dull") defeat a linear probe on the frozen encoder.
 
-    OMP_NUM_THREADS=1 /usr/bin/python3 scripts/make-demo.py [--out examples/sentiment] [--seed 0] [--no-check]
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/make-demo.py [--out examples/sentiment] [--seed 0] [--no-check]
 
 Everything is drawn from --seed (byte-identical output with one thread, ~100 s). The final
 check fine-tunes in torch exactly as the demo config does (Lily on query/value + the

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# System packages the tests need: Debian's PyTorch (the numerical oracle; OpenBLAS so it is
-# not 20-35x slower), Chromium (webview and VS Code tests), libkrb5 (VS Code server).
+# System packages the tests need: Chromium (webview and VS Code tests), libkrb5 (VS Code server).
+# PyTorch and the rest of the Python side live in the project venv (scripts/setup-python.sh).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
-/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null || need+=(python3-torch python3-numpy libopenblas0-openmp)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

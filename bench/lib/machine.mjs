@@ -19,7 +19,7 @@ function torchVersion(python) {
   try {
     return execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } }).trim();
   } catch (e) {
-    throw new Error(`${python} cannot import torch (${e.message.split('\n')[0]}); install Debian's python3-torch and libopenblas0-openmp (see /work/shared/FACTS.md)`);
+    throw new Error(`${python} cannot import torch (${e.message.split('\n')[0]}); run scripts/setup-python.sh (the project venv, torch 2.13) or set LILY_PYTHON`);
   }
 }
 

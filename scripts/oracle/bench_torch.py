@@ -1,7 +1,7 @@
 """PyTorch's side of `npm run bench`: the same exported model, adapter, initial tensors and batch
 as the engine's worker, trained with torch autograd and torch.optim.AdamW, in its own process.
 
-    /usr/bin/python3 scripts/oracle/bench_torch.py '<settings JSON>'
+    .venv/bin/python scripts/oracle/bench_torch.py '<settings JSON>'
 
 Settings: model_dir, adapter (lily_ref.py's adapter dict), modules_to_save, share_dir (holding
 init.safetensors and batch.safetensors written by bench/ours/trainWorker.ts), threads, lr,

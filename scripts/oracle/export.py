@@ -1,6 +1,6 @@
 """Export an oracle model to ONNX, with everything needed to rebuild the same torch model.
 
-    /usr/bin/python3 scripts/oracle/export.py --model encoder|decoder|vit --out DIR [--seed N]
+    .venv/bin/python scripts/oracle/export.py --model encoder|decoder|vit --out DIR [--seed N]
         [--config '{"hidden": 64}'] [--external-data]
 
 DIR receives:
@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,12 +37,18 @@ def export(kind, out_dir, seed=0, config=None, external_data=False, model=None, 
     inputs = models.sample_inputs(kind, model)
     names = list(inputs)
     onnx_path = os.path.join(out_dir, "model.onnx")
-    with torch.no_grad():
+    # dynamo=False is deliberate (module paths in node names), so torch 2.9+'s DeprecationWarning
+    # for the legacy exporter is noise here.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             model, tuple(inputs[n] for n in names), onnx_path,
             input_names=names, output_names=["logits"],
             dynamic_axes={k: v for k, v in type(model).dynamic_axes.items() if k in names or k == "logits"},
             opset_version=opset, do_constant_folding=True,
+            # The TorchScript exporter: its node names carry module paths (the dynamo exporter,
+            # torch.onnx's default since 2.9, names nodes generically; see shared/FACTS.md).
+            dynamo=False,
         )
         logits = model(*(inputs[n] for n in names))
     if external_data:

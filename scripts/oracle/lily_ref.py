@@ -1,7 +1,7 @@
 """Reference Lily and LoRA in PyTorch, exactly as /work/shared/LILY.md defines them, plus a
 small trainer (AdamW / SGD, PyTorch's formulas) to check the ONNX training step against.
 
-    /usr/bin/python3 scripts/oracle/lily_ref.py JOB.json [--out RESULT.json]
+    .venv/bin/python scripts/oracle/lily_ref.py JOB.json [--out RESULT.json]
 
 See scripts/oracle/README.md for the job file, the tensor names and the result.
 """

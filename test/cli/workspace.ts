@@ -5,6 +5,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { projectPython } from '../../scripts/projectPython.cjs';
 import { main } from '../../native-runtime/cli';
 import type { CliIO } from '../../native-runtime/cli/io';
 import type { LilyConfig } from '../../native-runtime/config/types';
@@ -19,7 +20,7 @@ export function oracleModel(kind: string, config: object): string {
   const have = exported.get(key);
   if (have) return have;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-cli-model-'));
-  const r = spawnSync('/usr/bin/python3', [ORACLE, '--model', kind, '--out', dir, '--seed', '1', '--config', JSON.stringify(config)], {
+  const r = spawnSync(projectPython(), [ORACLE, '--model', kind, '--out', dir, '--seed', '1', '--config', JSON.stringify(config)], {
     encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
   if (r.status !== 0) throw new Error(`oracle export failed: ${r.stderr}`);

@@ -1,12 +1,14 @@
-// Runs a Python snippet under Debian's PyTorch (the independent oracle) with JSON in and out.
+// Runs a Python snippet under the project venv's PyTorch (the independent oracle) with JSON in and out.
 import { spawnSync } from 'child_process';
+import { projectPython } from '../../scripts/projectPython.cjs';
 
-export const PYTHON = '/usr/bin/python3';
+/** The project's Python (scripts/projectPython.cjs): .venv/bin/python or $LILY_PYTHON. */
+export { projectPython };
 
 /** Runs `code` (which reads `inp` and must assign `out`) and returns `out`, JSON-decoded. */
 export function runTorch<T = unknown>(code: string, inp: unknown): T {
   const wrapper = `import json, sys\nimport torch\ntorch.set_default_dtype(torch.float64)\ninp = json.load(sys.stdin)\n${code}\nprint(json.dumps(out))\n`;
-  const r = spawnSync(PYTHON, ['-c', wrapper], {
+  const r = spawnSync(projectPython(), ['-c', wrapper], {
     input: JSON.stringify(inp),
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: '1' },

@@ -11,7 +11,7 @@ import { layerTensorNames } from '../../native-runtime/io/adapterWeights';
 import { inspectAdapter, type Inspection } from '../../native-runtime/inspect/inspection';
 import { openReferenceData } from '../../native-runtime/inspect/referenceData';
 import type { RouterStats } from '../../native-runtime/runFiles';
-import { ORACLE_PYTHON, writeSafetensors, type StTensor } from '../oracle/oracleFiles';
+import { projectPython, writeSafetensors, type StTensor } from '../oracle/oracleFiles';
 import { spawnSync } from 'child_process';
 import { encoderConfig, encoderDir, encoderModel, randomWeights, tempDir } from './fixtures';
 
@@ -60,7 +60,7 @@ describe('inspect/router statistics against the torch oracle', function () {
     }
     const jobFile = path.join(dir, 'jobs.json');
     fs.writeFileSync(jobFile, JSON.stringify(jobs));
-    const run = spawnSync(ORACLE_PYTHON, [path.join(__dirname, 'router_oracle.py'), jobFile], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, maxBuffer: 64 << 20 });
+    const run = spawnSync(projectPython(), [path.join(__dirname, 'router_oracle.py'), jobFile], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' }, maxBuffer: 64 << 20 });
     if (run.status !== 0) throw new Error(`router_oracle.py failed: ${run.stderr}`);
     const torch = JSON.parse(run.stdout) as OracleResult[];
     ours.forEach((o, i) => results.set(o.routing, { ours: o.res, torch: torch[i], labels: o.labels }));

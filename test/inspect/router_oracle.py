@@ -4,7 +4,7 @@ layer's per-token router probabilities softmax((x A) R) with forward hooks, and 
 statistics as test/inspect/routerStats.test.ts expects them defined (independently of the
 TypeScript code).
 
-    /usr/bin/python3 router_oracle.py JOBS.json   ->  JSON list on stdout, one result per job
+    .venv/bin/python router_oracle.py JOBS.json   ->  JSON list on stdout, one result per job
 
 JOBS: a list of {"model_dir", "adapter": {"r", "num_B", "scaling", "routing", "layers": [{"module", "A", "B", "R"}]},
       "weights": "tensors.safetensors", "batches": "batches.safetensors" (keys "<k>/input_ids",

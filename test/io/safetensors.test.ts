@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { decodeSafetensors, encodeSafetensors, readSafetensors, toFloat32, writeSafetensors } from '../../native-runtime/io/safetensors';
-import { PYTHON } from '../helpers/torch';
+import { projectPython } from '../helpers/torch';
 
 /** Builds a file by hand: header JSON as given, then `data` bytes. */
 function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), lengthOverride?: bigint): Uint8Array {
@@ -19,7 +19,7 @@ function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), lengthOv
 }
 
 function python(code: string, args: string[]): string {
-  const r = spawnSync(PYTHON, ['-c', code, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  const r = spawnSync(projectPython(), ['-c', code, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
   if (r.status !== 0) throw new Error(`python failed: ${r.stderr}`);
   return r.stdout;
 }

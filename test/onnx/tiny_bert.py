@@ -3,7 +3,7 @@ writes, for one fixed batch, the output and the gradients of loss = sum(logits *
 to every parameter, computed by torch autograd in float64. Used by the specialize and autodiff
 tests as an independent oracle.
 
-usage: /usr/bin/python3 tiny_bert.py OUT_DIR
+usage: .venv/bin/python tiny_bert.py OUT_DIR
 writes OUT_DIR/tiny_bert.onnx and OUT_DIR/oracle.json
 """
 import json
@@ -82,6 +82,7 @@ def main():
         input_names=['input_ids', 'attention_mask'], output_names=['logits'],
         dynamic_axes={'input_ids': {0: 'batch', 1: 'seq'}, 'attention_mask': {0: 'batch', 1: 'seq'}, 'logits': {0: 'batch'}},
         opset_version=17,
+        dynamo=False,  # the TorchScript exporter: module paths in node names
     )
     model64 = model.double()
     w = torch.linspace(-1, 1, ids.shape[0] * CLASSES, dtype=torch.float64).reshape(ids.shape[0], CLASSES)

@@ -4,12 +4,12 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { ORACLE_DIR, ORACLE_PYTHON } from './oracleFiles';
+import { ORACLE_DIR, projectPython } from './oracleFiles';
 
 describe('oracle: Python self-test (scripts/oracle/test_oracle.py)', function () {
   this.timeout(180_000);
   it('passes', () => {
-    const res = spawnSync(ORACLE_PYTHON, [path.join(ORACLE_DIR, 'test_oracle.py')], {
+    const res = spawnSync(projectPython(), [path.join(ORACLE_DIR, 'test_oracle.py')], {
       encoding: 'utf8',
       env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' },
       timeout: 170_000,

@@ -1,14 +1,15 @@
-// Helpers for tests that use the PyTorch oracle (scripts/oracle/*.py): spawning Debian's
-// Python with torch, and reading/writing the safetensors files the scripts exchange.
+// Helpers for tests that use the PyTorch oracle (scripts/oracle/*.py): spawning the project
+// venv's Python (torch 2.13), and reading/writing the safetensors files the scripts exchange.
 // Safetensors layout: u64 little-endian header length N, N bytes of JSON
 // {name: {dtype, shape, data_offsets: [begin, end]}}, then the raw little-endian bytes.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { projectPython } from '../../scripts/projectPython.cjs';
 
-/** Debian's interpreter, the one that sees python3-torch (the first `python3` on PATH does not). */
-export const ORACLE_PYTHON = '/usr/bin/python3';
+/** The project's Python (scripts/projectPython.cjs); throws, naming scripts/setup-python.sh, when missing. */
+export { projectPython };
 export const ORACLE_DIR = path.resolve(__dirname, '../../scripts/oracle');
 
 export type StDtype = 'F64' | 'F32' | 'I64' | 'I32' | 'U8' | 'BOOL';
@@ -74,12 +75,13 @@ export function writeSafetensors(file: string, tensors: Record<string, StTensor>
 
 /** Runs an oracle script with `args`; returns stdout. Throws with stderr when it fails. */
 export function runOracle(script: string, args: string[], opts: { timeoutMs?: number; threads?: number } = {}): string {
-  const res = spawnSync(ORACLE_PYTHON, [path.join(ORACLE_DIR, script), ...args], {
+  const python = projectPython();
+  const res = spawnSync(python, [path.join(ORACLE_DIR, script), ...args], {
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 120_000,
     env: { ...process.env, OMP_NUM_THREADS: String(opts.threads ?? 1), PYTHONDONTWRITEBYTECODE: '1' },
   });
-  if (res.error) throw new Error(`${script}: cannot run ${ORACLE_PYTHON}: ${res.error.message}`);
+  if (res.error) throw new Error(`${script}: cannot run ${python}: ${res.error.message}`);
   if (res.status !== 0) throw new Error(`${script} ${args.join(' ')} failed (exit ${res.status}):\n${res.stderr}`);
   return res.stdout;
 }

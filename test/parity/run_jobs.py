@@ -1,6 +1,6 @@
 """Runs several lily_ref.py jobs in ONE Python process (torch starts once, not once per job).
 
-    /usr/bin/python3 test/parity/run_jobs.py JOBS.json OUT.json
+    .venv/bin/python test/parity/run_jobs.py JOBS.json OUT.json
 
 JOBS.json is a list of job file paths; OUT.json receives the list of results, in order.
 """

@@ -13,7 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { mulberry32 } from '../../native-runtime/adapters/init';
 import type { AdapterSection, TaskType } from '../../native-runtime/config/types';
 import { StepRunner, type StepResult } from '../../native-runtime/train/stepRunner';
-import { ORACLE_PYTHON, writeSafetensors, type StTensor } from '../oracle/oracleFiles';
+import { projectPython, writeSafetensors, type StTensor } from '../oracle/oracleFiles';
 import { exportedModel, type OracleKind } from './exportedModels';
 
 interface Case {
@@ -208,7 +208,7 @@ describe('parity: training step vs PyTorch autograd (lily_ref.py, float64)', fun
       prepared.push({ c, runner, batches, toOracle });
     }
     fs.writeFileSync(path.join(work, 'jobs.json'), JSON.stringify(jobs));
-    const res = spawnSync(ORACLE_PYTHON, [path.join(__dirname, 'run_jobs.py'), path.join(work, 'jobs.json'), path.join(work, 'results.json')], {
+    const res = spawnSync(projectPython(), [path.join(__dirname, 'run_jobs.py'), path.join(work, 'jobs.json'), path.join(work, 'results.json')], {
       encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' },
     });
     assert.equal(res.status, 0, `oracle jobs failed:\n${res.stderr?.slice(-4000)}`);

@@ -1,11 +1,12 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
+import { projectPython } from '../../scripts/projectPython.cjs';
 import { accuracy, EvalAccumulator, macroF1, pearson } from '../../native-runtime/train/metrics';
 import { Rng } from '../../native-runtime/train/rng';
 
 /** Runs a torch snippet that reads JSON on stdin and prints JSON. */
 function torch(script: string, input: unknown): any {
-  const r = spawnSync('/usr/bin/python3', ['-c', `import json,sys,torch\nd=json.load(sys.stdin)\n${script}`], {
+  const r = spawnSync(projectPython(), ['-c', `import json,sys,torch\nd=json.load(sys.stdin)\n${script}`], {
     input: JSON.stringify(input), encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
   if (r.status !== 0) throw new Error(r.stderr);

@@ -1,20 +1,21 @@
-// Spawns Debian's Python (the one that has torch) as the independent oracle.
+// Spawns the project venv's Python (torch 2.13) as the independent oracle.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-export const PYTHON = '/usr/bin/python3';
+import { projectPython } from '../../../scripts/projectPython.cjs';
 
 /** Runs a Python script or `-c` code with JSON on stdin; resolves with stdout. */
 export function runPython(args: string[], stdin = '', cwd?: string): Promise<string> {
   return new Promise((resolve, reject) => {
+    const PYTHON = projectPython();
     const p = spawn(PYTHON, args, { cwd, env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => { out += d; });
     p.stderr.on('data', (d) => { err += d; });
-    p.on('error', (e) => reject(new Error(`cannot start ${PYTHON}: ${e.message} (install python3-torch with apt)`)));
+    p.on('error', (e) => reject(new Error(`cannot start ${PYTHON}: ${e.message} (run scripts/setup-python.sh)`)));
     p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${PYTHON} ${args[0]} exited with ${code}:\n${err}`))));
     p.stdin.end(stdin);
   });
