@@ -74,6 +74,13 @@ export interface ResolvedTraining {
   eval_every?: number;
   log_every: number;
   save_every?: number;
+  divergence: ResolvedDivergence;
+}
+
+export interface ResolvedDivergence {
+  loss_factor: number;
+  grad_norm_limit: number;
+  param_limit: number;
 }
 
 export interface ResolvedConfig {
@@ -115,6 +122,7 @@ export const DEFAULTS = {
     shuffle: true,
     log_every: 10,
   },
+  divergence: { loss_factor: 100, grad_norm_limit: 1e6, param_limit: 1e4 },
   runtime: { device: 'auto' as const },
   output: { dir: '.lily/runs' },
 };
@@ -203,7 +211,10 @@ export function resolveConfig(config: LilyConfig, configPath: string, cwd: strin
     adapter = { ...common, method: 'lora', r, lora_alpha: a.lora_alpha ?? r };
   }
 
-  const training: ResolvedTraining = { ...DEFAULTS.training, betas: [...DEFAULTS.training.betas], ...stripUndefined(config.training ?? {}) };
+  const training: ResolvedTraining = {
+    ...DEFAULTS.training, betas: [...DEFAULTS.training.betas], ...stripUndefined(config.training ?? {}),
+    divergence: resolveDivergence(config.training?.divergence),
+  };
   const runtime = { ...DEFAULTS.runtime, ...stripUndefined(config.runtime ?? {}) };
   const output = { dir: path.resolve(cwd, config.output?.dir ?? DEFAULTS.output.dir) };
 
@@ -219,6 +230,11 @@ export function resolveConfig(config: LilyConfig, configPath: string, cwd: strin
     runtime,
     output,
   };
+}
+
+/** Divergence limits with defaults; also for a run's config.json written before they existed. */
+export function resolveDivergence(d: Partial<ResolvedDivergence> | undefined): ResolvedDivergence {
+  return { ...DEFAULTS.divergence, ...stripUndefined(d ?? {}) };
 }
 
 /** `init` as an absolute path to the safetensors file (a folder means its adapter_model.safetensors). */

@@ -264,6 +264,35 @@ export interface TrainingSection {
    * @minimum 1
    */
   save_every?: number;
+  /**
+   * When a run counts as diverged. It then stops as `failed` (exit 1) at that step, keeps its
+   * last good checkpoint and writes no adapter. Set a limit to 0 to switch that check off.
+   */
+  divergence?: DivergenceSection;
+}
+
+/** Divergence limits, checked after every step (NaN or infinite loss, gradient norm or weights always stop a run). */
+export interface DivergenceSection {
+  /**
+   * Stop when the smoothed loss (exponential average, weight 0.1 on the newest step) rises above
+   * this many times its lowest value so far (but at least 1% of the first step's loss). Default 100.
+   * @minimum 0
+   * @default 100
+   */
+  loss_factor?: number;
+  /**
+   * Stop when the gradient norm (before clipping) exceeds this. Default 1e6.
+   * @minimum 0
+   * @default 1000000
+   */
+  grad_norm_limit?: number;
+  /**
+   * Stop when any trainable weight's magnitude exceeds this. Default 1e4 (adapter weights are
+   * usually below 10).
+   * @minimum 0
+   * @default 10000
+   */
+  param_limit?: number;
 }
 
 export interface RuntimeSection {

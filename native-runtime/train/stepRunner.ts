@@ -162,6 +162,11 @@ export class StepRunner {
     };
   }
 
+  /** The current trainable tensors, by internal name, without copying (valid until the next step). */
+  paramViews(): Array<[string, Float32Array]> {
+    return [...this.paramSlots].map(([k, s]) => [k, s.data]);
+  }
+
   /** Copies of the current trainable tensors, by internal name. */
   getParams(): Map<string, Float32Array> {
     return new Map([...this.paramSlots].map(([k, s]) => [k, Float32Array.from(s.data)]));

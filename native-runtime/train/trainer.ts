@@ -14,7 +14,7 @@ import * as path from 'path';
 import { loraRankAtBudget, lilyParamCount, type BudgetTarget } from '../adapters/budget';
 import { resolveSavedTensors } from '../adapters/modulesToSave';
 import { findLinearLayers, matchTargets } from '../adapters/targets';
-import type { ResolvedConfig } from '../config/resolved';
+import { resolveDivergence, type ResolvedConfig } from '../config/resolved';
 import { ConfigError } from '../config/validate';
 import type { AdapterWeights, SavedTensorSpec } from '../io/adapterWeights';
 import { readJsonIfValid, readJsonl, writeFileAtomic } from '../io/atomic';
@@ -32,6 +32,7 @@ import { openData, type DataPipeline } from './data/pipeline';
 import { EvalAccumulator, type Metrics } from './metrics';
 import { Rng, type RngState } from './rng';
 import { learningRate } from './schedule';
+import { DivergenceMonitor, divergenceHint, maxAbsOf, type DivergenceState } from './divergence';
 import { stepBuildConfigError } from './stepErrors';
 import { StepRunner } from './stepRunner';
 
@@ -382,6 +383,10 @@ interface LogWindow {
   router: RouterWindowState;
 }
 
+function isDivergenceState(v: unknown): v is DivergenceState {
+  return !!v && typeof v === 'object' && Object.values(v).every((x) => typeof x === 'number');
+}
+
 function isLogWindow(v: unknown): v is LogWindow {
   const w = v as Partial<LogWindow> | undefined;
   return !!w && typeof w.loss === 'number' && typeof w.steps === 'number' && typeof w.samples === 'number' &&
@@ -433,6 +438,7 @@ async function openRun(prep: PreparedTraining, hooks: TrainHooks): Promise<Train
   let startStep = 0;
   let rng = new Rng(t.seed, 0x7a1e);
   const router = new RouterWindow();
+  let divergenceState: DivergenceState = {};
   let win = { loss: 0, steps: 0, samples: 0, tokens: 0, since: Date.now() };
   if (prep.resume) {
     const ck = loadCheckpoint(prep.resume.checkpoint);
@@ -440,6 +446,7 @@ async function openRun(prep: PreparedTraining, hooks: TrainHooks): Promise<Train
     runner.setOptimizerState({ step: ck.trainer.step, tensors: new Map([...ck.optimizer].map(([k, v]) => [k, v.data])) });
     startStep = ck.trainer.step;
     rng = Rng.fromState(ck.trainer.rng_state as RngState);
+    divergenceState = isDivergenceState(ck.trainer.divergence) ? ck.trainer.divergence : {};
     // Continue the logging window the checkpoint was written in (older checkpoints have none).
     if (isLogWindow(ck.trainer.log_window)) {
       const w = ck.trainer.log_window;
@@ -469,7 +476,7 @@ async function openRun(prep: PreparedTraining, hooks: TrainHooks): Promise<Train
     ({ runId, runDir } = createRunDir(cfg.output.dir, cfg.name));
     prep.lock = acquireRunLock(runDir, 'lily train', log);
   }
-  return trainLocked(prep, hooks, { runId, runDir, startStep, rng, router, win });
+  return trainLocked(prep, hooks, { runId, runDir, startStep, rng, router, win, divergenceState });
 }
 
 interface RunStart {
@@ -479,6 +486,7 @@ interface RunStart {
   rng: Rng;
   router: RouterWindow;
   win: { loss: number; steps: number; samples: number; tokens: number; since: number };
+  divergenceState: DivergenceState;
 }
 
 async function trainLocked(prep: PreparedTraining, hooks: TrainHooks, start: RunStart): Promise<TrainOutcome> {
@@ -489,6 +497,8 @@ async function trainLocked(prep: PreparedTraining, hooks: TrainHooks, start: Run
   const dims = new Map(runner.params.map((p) => [p.name, p.dims]));
   const { runId, runDir, startStep, router } = start;
   let { rng, win } = start;
+  // Limits from the run's config (a config.json written before they existed gets the defaults).
+  const divergence = new DivergenceMonitor(resolveDivergence(t.divergence), start.divergenceState);
   const writer = new RunWriter(runDir);
   const started = Date.now();
   const device = runner.device ?? 'cpu';
@@ -569,7 +579,7 @@ async function trainLocked(prep: PreparedTraining, hooks: TrainHooks, start: Run
     };
     const trainer: TrainerState = {
       step, epoch: pos.epoch, position_in_epoch: pos.batch, data_order_seed: t.seed, rng_state: rng.state(),
-      total_steps: totalSteps, method: cfg.adapter.method, log_window: logWindow,
+      total_steps: totalSteps, method: cfg.adapter.method, log_window: logWindow, divergence: divergence.snapshot(),
     };
     const dir = saveCheckpoint(runDir, step, {
       params: new Map([...params].map(([k, v]) => [k, { dims: dims.get(k)!, data: v }])),
@@ -607,11 +617,13 @@ async function trainLocked(prep: PreparedTraining, hooks: TrainHooks, start: Run
       const batch = data.trainBatch(step);
       const lr = learningRate(step, { lr: t.lr, schedule: t.schedule, warmup_steps: t.warmup_steps, total_steps: totalSteps });
       const res = await runner.step(batch.tensors, lr);
-      if (!Number.isFinite(res.loss) || !Number.isFinite(res.gradNorm)) {
-        const what = !Number.isFinite(res.loss) ? `the loss became ${res.loss}` : `the gradient norm became ${res.gradNorm}`;
-        const error = `${what} at step ${step + 1} (lr ${lr.toPrecision(3)}); training diverged. ` +
-          (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint}. ` : 'No checkpoint was written. ') +
-          'Lower training.lr, set training.max_grad_norm (e.g. 1.0) or add warmup_steps, then start again.';
+      const verdict = divergence.check(res.loss, res.gradNorm, maxAbsOf(runner.paramViews()));
+      if (verdict) {
+        // The weights after this step are the diverged ones: no checkpoint or adapter is written
+        // from them; the last good checkpoint stays (pruning only runs when a new one is saved).
+        const error = `training diverged at step ${step + 1} (lr ${lr.toPrecision(3)}): ${verdict.reason}. ` +
+          (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} (step ${lastCheckpointStep}). ` : 'No checkpoint was written. ') +
+          divergenceHint(t, verdict);
         log(`error: ${error}`);
         return finish('failed', step, error);
       }
@@ -681,7 +693,15 @@ function readStatusFile(writer: RunWriter): Partial<RunStatus> {
 }
 
 function writeFinalAdapter(prep: PreparedTraining, writer: RunWriter, runner: StepRunner, dims: Map<string, number[]>): void {
-  const weights = adapterWeightsOf(prep, runner.getParams(), dims);
+  const params = runner.getParams();
+  // The step loop stops at the first diverged step; this guards the other ways weights arrive
+  // here (a resumed checkpoint, a run with no steps left), so no adapter is written from them.
+  const limit = resolveDivergence(prep.config.training.divergence).param_limit;
+  const worst = maxAbsOf(params);
+  if (!Number.isFinite(worst.value) || (limit > 0 && worst.value > limit)) {
+    throw new Error(`not writing the adapter: its weight ${worst.name} is ${worst.value} (training.divergence.param_limit ${limit}); the weights diverged`);
+  }
+  const weights = adapterWeightsOf(prep, params, dims);
   writer.writeAdapter(weights, { task: prep.config.model.task, base_model_name_or_path: prep.config.model.path });
 }
 

@@ -19,7 +19,7 @@ describe('config schema', function () {
 
   it('closes every object (additionalProperties: false) and switches the adapter on `method`', () => {
     const defs = generated.definitions;
-    for (const name of ['LilyConfig', 'ModelSection', 'DataSection', 'LilyAdapterConfig', 'LoraAdapterConfig', 'TrainingSection', 'RuntimeSection', 'OutputSection']) {
+    for (const name of ['LilyConfig', 'ModelSection', 'DataSection', 'LilyAdapterConfig', 'LoraAdapterConfig', 'TrainingSection', 'DivergenceSection', 'RuntimeSection', 'OutputSection']) {
       assert.strictEqual(defs[name].additionalProperties, false, name);
     }
     const branches = defs.AdapterSection.allOf.map((b: any) => [b.if.properties.method.const, b.if.required, b.then.$ref]);
@@ -38,6 +38,7 @@ describe('config schema', function () {
     for (const [k, v] of Object.entries(DEFAULTS.training)) assert.deepStrictEqual(dflt('TrainingSection', k), v, `training.${k}`);
     for (const [k, v] of Object.entries(DEFAULTS.lily)) assert.deepStrictEqual(dflt('LilyAdapterConfig', k), v, `lily ${k}`);
     for (const [k, v] of Object.entries(DEFAULTS.data)) assert.deepStrictEqual(dflt('DataSection', k), v, `data.${k}`);
+    for (const [k, v] of Object.entries(DEFAULTS.divergence)) assert.deepStrictEqual(dflt('DivergenceSection', k), v, `training.divergence.${k}`);
     assert.strictEqual(dflt('LoraAdapterConfig', 'r'), DEFAULTS.lora.r);
     assert.strictEqual(dflt('LilyAdapterConfig', 'init'), DEFAULTS.adapter.init);
     assert.strictEqual(dflt('RuntimeSection', 'device'), DEFAULTS.runtime.device);
