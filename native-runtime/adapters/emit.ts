@@ -3,15 +3,14 @@
 // optimizer all emit through these so that they work on models exported at opset 13..18+.
 import type { AttrValue, DataType, GraphBuilder, Model } from '../onnx/ir';
 import { attr, defaultOpset } from '../onnx/ir';
+import { checkTrainableOpset } from '../onnx/opset';
 
 export class Emitter {
   readonly opset: number;
 
   constructor(readonly b: GraphBuilder, model: Model) {
+    checkTrainableOpset(model);
     this.opset = defaultOpset(model);
-    if (this.opset < 13) {
-      throw new Error(`model opset ${this.opset} is too old: adapters and training need opset >= 13; re-export the model with opset_version=17`);
-    }
   }
 
   /** Records a value's dtype and static shape (skipped when a dim is unknown, i.e. negative). */

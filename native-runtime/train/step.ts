@@ -8,6 +8,7 @@ import type { AdapterSection, TaskType } from '../config/types';
 import type { Model } from '../onnx/ir';
 import { GraphBuilder } from '../onnx/ir';
 import { cloneModel, specialize } from '../onnx/specialize';
+import { checkTrainableOpset, raiseToStepOpset } from '../onnx/opset';
 import { buildGradients } from '../autodiff';
 import { resolveAdapterConfig, type ResolvedAdapter } from '../adapters/defaults';
 import { Emitter } from '../adapters/emit';
@@ -80,6 +81,8 @@ const T = DEFAULTS.training;
 export const DEFAULT_OPTIMIZER: OptimizerOptions = { optimizer: T.optimizer, betas: [...T.betas], eps: T.eps, weight_decay: T.weight_decay, momentum: T.momentum, max_grad_norm: T.max_grad_norm };
 
 export async function buildTrainingStep(model: Model, opts: StepOptions): Promise<TrainingStepGraphs> {
+  // First, so that a model too old to train says so rather than failing somewhere later.
+  checkTrainableOpset(model);
   const adapter = resolveAdapterConfig(opts.adapter);
   const optimizer: OptimizerOptions = { ...DEFAULT_OPTIMIZER, ...stripUndefined(opts.optimizer ?? {}) };
   const logits = opts.logitsOutput ?? model.graph.outputs[0]?.name;
@@ -94,6 +97,9 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   const logitsOnly = cloneModel(model);
   logitsOnly.graph.outputs = logitsOnly.graph.outputs.filter((o) => o.name === logits);
   const fwd = await specialize(logitsOnly, opts.inputShapes);
+  // Specialised at the model's own opset; adapters, loss, gradients and optimizer are emitted at
+  // >= 17 (Gather's gradient needs ScatterND's reduction, opset 16). See onnx/opset.ts.
+  raiseToStepOpset(fwd);
   const dataInputs = fwd.graph.inputs.map((i) => i.name);
   const injection = injectAdapters(fwd, adapter, { seed: opts.seed, initial: opts.initial, maskInput, exposeTokenProbs: opts.exposeTokenProbs });
   const e = new Emitter(new GraphBuilder(fwd.graph), fwd);

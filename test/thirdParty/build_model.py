@@ -1,0 +1,72 @@
+"""Builds the third-party-style ONNX files the engine must handle (tests only; tiny, random weights,
+real transformers modeling code, no download). One model per call:
+
+    .venv/bin/python test/thirdParty/build_model.py OUT_ROOT SPEC [SPEC ...]
+
+SPEC is KIND or KIND@OPSET (default opset 14); each model goes to OUT_ROOT/KIND-OPSET/model.onnx,
+built after torch.manual_seed(0), so one KIND at several opsets has the same weights. Several
+specs in one call share the (slow) import of transformers.
+
+KIND:
+  distilbert   DistilBertForSequenceClassification (CLS pooling: Gather on an activation),
+               torch.onnx.export(dynamo=False)
+"""
+import argparse
+import os
+import sys
+import warnings
+
+import torch
+
+VOCAB = 64  # >= the test tokenizer's vocabulary (test/data/fixtures.ts)
+
+
+def export_legacy(model, args, path, input_names, output_names, dynamic_axes, opset):
+    """torch.onnx.export with the TorchScript exporter (module paths in node names)."""
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, args, path, input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True, dynamo=False)
+
+
+def text_inputs(batch=2, seq=6):
+    ids = torch.randint(4, VOCAB, (batch, seq))
+    mask = torch.ones(batch, seq, dtype=torch.long)
+    mask[1, seq - 2:] = 0
+    return ids, mask
+
+
+TEXT_AXES = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
+
+
+def distilbert(out, opset):
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+    cfg = DistilBertConfig(vocab_size=VOCAB, dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+                           max_position_embeddings=64, num_labels=2)
+    cfg._attn_implementation = "eager"  # SDPA exports only from opset 14; eager works at 13 too
+    model = DistilBertForSequenceClassification(cfg).eval()
+    ids, mask = text_inputs()
+    export_legacy(model, (ids, mask), os.path.join(out, "model.onnx"), ["input_ids", "attention_mask"], ["logits"], TEXT_AXES, opset)
+
+
+BUILDERS = {"distilbert": distilbert}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("root")
+    ap.add_argument("specs", nargs="+")
+    a = ap.parse_args()
+    for spec in a.specs:
+        kind, _, opset = spec.partition("@")
+        if kind not in BUILDERS:
+            sys.exit(f"unknown kind {kind!r} (known: {', '.join(sorted(BUILDERS))})")
+        opset = int(opset or 14)
+        out = os.path.join(a.root, f"{kind}-{opset}")
+        os.makedirs(out, exist_ok=True)
+        torch.manual_seed(0)
+        BUILDERS[kind](out, opset)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
