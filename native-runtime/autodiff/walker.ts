@@ -12,6 +12,13 @@ import { FLOAT_DTYPES, findValueInfo, sameShape, valueDtype, valueShape } from '
 export interface GradientOptions {
   /** Default-domain opset of the model (decides ReduceSum/ReduceMean/Split forms). Default 17. */
   opset?: number;
+  /**
+   * Gradients already known for some values (value -> the name of its gradient, same shape).
+   * When given, they start the backward pass instead of the loss: the chunked LM loss
+   * (train/chunkedLoss.ts) computes the hidden state's gradient together with the loss, chunk
+   * by chunk, so nothing between that hidden state and the loss is differentiated here.
+   */
+  seeds?: Map<string, string>;
 }
 
 /** Nodes in topological order (ONNX files normally list them so; this checks and repairs). */
@@ -71,8 +78,9 @@ export function buildGradients(graph: Graph, loss: string, wrt: string[], opts: 
   // Values on a path to the loss, and the nodes to differentiate.
   const needed = new Set<string>();
   const onPath: Node[] = [];
-  if (active.has(loss)) {
-    needed.add(loss);
+  const starts = opts.seeds ? [...opts.seeds.keys()].filter((v) => active.has(v)) : active.has(loss) ? [loss] : [];
+  if (starts.length > 0) {
+    for (const v of starts) needed.add(v);
     for (let k = order.length - 1; k >= 0; k--) {
       const n = order[k];
       if (!n.outputs.some((o) => o && needed.has(o) && active.has(o))) continue;
@@ -102,7 +110,9 @@ export function buildGradients(graph: Graph, loss: string, wrt: string[], opts: 
     return g;
   };
 
-  if (active.has(loss)) {
+  if (opts.seeds) {
+    for (const v of starts) addContribution(v, opts.seeds.get(v)!);
+  } else if (active.has(loss)) {
     const seed = b.constant({
       name: `${sanitize(loss)}_grad_seed`, dtype: 'float32', dims: lossShape, data: Float32Array.of(1),
     });

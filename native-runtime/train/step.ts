@@ -14,6 +14,7 @@ import { resolveAdapterConfig, type ResolvedAdapter } from '../adapters/defaults
 import { Emitter } from '../adapters/emit';
 import { injectAdapters, type AdapterParam, type Injection } from '../adapters/inject';
 import { addLoss, type LossGraph } from './losses';
+import { addChunkedLoss, findLmHead } from './chunkedLoss';
 import { addOptimizer, type OptimizerGraph, type OptimizerOptions } from './optimizers';
 
 export interface StepOptions {
@@ -38,6 +39,12 @@ export interface StepOptions {
   exposeTokenProbs?: boolean;
   /** Train graph: also output each raw (unclipped) gradient as `<param>.grad` (parity checks, debugging). */
   exposeGradients?: boolean;
+  /**
+   * Per-token LM heads (causal-lm, token-classification): `auto` (default) computes the head and
+   * the cross-entropy in chunks of rows in the train graph (train/chunkedLoss.ts) when the head
+   * is a frozen MatMul; a number also sets the rows per chunk; `off` keeps the plain loss.
+   */
+  lossChunks?: 'auto' | 'off' | number;
 }
 
 /** Fixed names of the step's scalar inputs and outputs. */
@@ -75,6 +82,8 @@ export interface TrainingStepGraphs {
   routerOutputs: RouterOutput[];
   /** With exposeGradients: parameter -> its gradient output. */
   gradOutputs?: Map<string, string>;
+  /** The train graph's chunked LM loss, when used: chunk count and rows per chunk. */
+  lossChunks?: { chunks: number; rows: number };
 }
 
 const T = DEFAULTS.training;
@@ -102,24 +111,42 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   raiseToStepOpset(fwd);
   const dataInputs = fwd.graph.inputs.map((i) => i.name);
   const injection = injectAdapters(fwd, adapter, { seed: opts.seed, initial: opts.initial, maskInput, exposeTokenProbs: opts.exposeTokenProbs });
-  const e = new Emitter(new GraphBuilder(fwd.graph), fwd);
-  const loss = addLoss(fwd, e, opts.task, logits, opts.labelInput ?? 'labels');
-  expose(e, loss.loss, STEP_IO.loss);
-  expose(e, loss.count, STEP_IO.lossCount);
   const routerOutputs: RouterOutput[] = injection.layers
     .filter((l) => l.routerOutput)
     .map((l) => ({ module: l.module, target: l.target, output: l.routerOutput!, tokenOutput: l.tokenProbsOutput }));
-
-  const evalModel = cloneModel(fwd);
-
+  const labelInput = opts.labelInput ?? 'labels';
   // Train: drop the per-row router outputs (statistics are computed on the eval graph).
   const train = cloneModel(fwd);
   const tokenOutputs = new Set(routerOutputs.map((r) => r.tokenOutput).filter((t): t is string => !!t));
   train.graph.outputs = train.graph.outputs.filter((o) => !tokenOutputs.has(o.name));
   train.graph.nodes = train.graph.nodes.filter((n) => !n.outputs.some((o) => tokenOutputs.has(o)));
-  const params = injection.params;
-  const grads = buildGradients(train.graph, STEP_IO.loss, params.map((p) => p.name), { opset: e.opset });
+  // The train graph's head: chunked when it is a frozen per-token head (no [tokens, vocab] tensor).
+  const perToken = opts.task === 'causal-lm' || opts.task === 'token-classification';
+  const head = perToken && opts.lossChunks !== 'off' ? findLmHead(train, logits) : undefined;
+
+  const e = new Emitter(new GraphBuilder(fwd.graph), fwd);
+  const loss = addLoss(fwd, e, opts.task, logits, labelInput);
+  expose(e, loss.loss, STEP_IO.loss);
+  expose(e, loss.count, STEP_IO.lossCount);
+  const evalModel = fwd;
+
   const te = new Emitter(new GraphBuilder(train.graph), train);
+  let seeds: Map<string, string> | undefined;
+  let lossChunks: TrainingStepGraphs['lossChunks'];
+  if (head) {
+    train.graph.outputs = train.graph.outputs.filter((o) => o.name !== logits);
+    const chunked = addChunkedLoss(train, te, head, opts.task, labelInput, typeof opts.lossChunks === 'number' ? opts.lossChunks : undefined);
+    expose(te, chunked.loss, STEP_IO.loss);
+    expose(te, chunked.count, STEP_IO.lossCount);
+    seeds = chunked.seeds;
+    lossChunks = { chunks: chunked.chunks, rows: chunked.chunkRows };
+  } else {
+    const plain = addLoss(train, te, opts.task, logits, labelInput);
+    expose(te, plain.loss, STEP_IO.loss);
+    expose(te, plain.count, STEP_IO.lossCount);
+  }
+  const params = injection.params;
+  const grads = buildGradients(train.graph, STEP_IO.loss, params.map((p) => p.name), { opset: te.opset, seeds });
   let gradOutputs: Map<string, string> | undefined;
   if (opts.exposeGradients) {
     gradOutputs = new Map();
@@ -146,6 +173,7 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
     logits,
     routerOutputs,
     gradOutputs,
+    lossChunks,
   };
 }
 

@@ -1,0 +1,74 @@
+// One training configuration of a causal-LM decoder in its own process, for memory
+// measurements: loads MODEL_DIR/model.onnx (scripts/memory/hf_decoder.py), builds the step with
+// StepRunner (Lily on q_proj/v_proj), runs `--steps` steps on a random batch and prints one JSON
+// line: peak RSS (VmHWM, whole process), RSS after the model load, time to the first step
+// (load + build + session) and its run, the median step time. Options travel as StepRunner's.
+//
+//   node --import tsx bench/memory/stepWorker.ts MODEL_DIR [--batch 4] [--seq 256] [--steps 2]
+//     [--threads 2] [--options '{"lossChunks": "off"}']
+import * as fs from 'fs';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { performance } from 'perf_hooks';
+import { mulberry32 } from '../../native-runtime/adapters/init';
+import { loadModel } from '../../native-runtime/onnx/proto';
+import { StepRunner, type RunnerOptions } from '../../native-runtime/train/stepRunner';
+
+function arg(name: string, dflt: string): string {
+  const k = process.argv.indexOf(`--${name}`);
+  return k > 0 ? process.argv[k + 1] : dflt;
+}
+
+/** VmHWM / VmRSS of this process in MB (whole-process peak, native allocations included). */
+export function rssMB(field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function main(): Promise<void> {
+  const dir = process.argv[2];
+  if (!dir) throw new Error('usage: stepWorker.ts MODEL_DIR [--batch B] [--seq S] [--steps N] [--threads T] [--options JSON]');
+  const B = Number(arg('batch', '4'));
+  const S = Number(arg('seq', '256'));
+  const steps = Number(arg('steps', '2'));
+  const extra = JSON.parse(arg('options', '{}')) as Partial<RunnerOptions>;
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { vocab_size: number };
+  const r = mulberry32(17);
+  const ids = BigInt64Array.from({ length: B * S }, () => BigInt(Math.floor(r() * cfg.vocab_size)));
+  const batch = {
+    input_ids: new ort.Tensor('int64', ids, [B, S]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(B * S).fill(1n), [B, S]),
+    labels: new ort.Tensor('int64', BigInt64Array.from(ids), [B, S]),
+  };
+  const t0 = performance.now();
+  const model = loadModel(path.join(dir, 'model.onnx'));
+  const loadedRss = rssMB('VmRSS');
+  const runner = await StepRunner.create(model, { input_ids: [B, S], attention_mask: [B, S] }, {
+    adapter: { method: 'lily', target_modules: ['q_proj', 'v_proj'], r: 16, stride_A: 2, num_B: 4 },
+    task: 'causal-lm',
+    device: 'cpu',
+    threads: Number(arg('threads', '2')),
+    ...extra,
+  });
+  const tCreate = performance.now();
+  const times: number[] = [];
+  let loss = NaN;
+  for (let k = 0; k < steps; k++) {
+    const s = performance.now();
+    loss = (await runner.step(batch, 1e-4)).loss;
+    times.push(performance.now() - s);
+  }
+  const sorted = times.slice(1).sort((a, b) => a - b);
+  console.log(JSON.stringify({
+    batch: B, seq: S, options: extra, loss,
+    loss_chunks: runner.graphs.lossChunks ?? null,
+    peak_rss_mb: Math.round(rssMB('VmHWM')),
+    rss_after_load_mb: Math.round(loadedRss),
+    first_step_ms: Math.round(tCreate - t0),
+    first_run_ms: Math.round(times[0]),
+    step_ms: sorted.length ? Math.round(sorted[Math.floor(sorted.length / 2)]) : null,
+  }));
+  await runner.release();
+}
+
+main().catch((e) => { console.error(e instanceof Error ? e.stack : e); process.exit(1); });

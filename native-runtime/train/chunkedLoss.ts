@@ -1,0 +1,204 @@
+// The LM head and cross-entropy computed in chunks of tokens, so that the training step never
+// holds a [tokens, vocab] tensor. A Qwen2-sized vocabulary (151,936) at 4 x 512 tokens makes
+// 1.2 GB of logits, and the plain loss keeps several such tensors alive (logits, their
+// log-softmax until the backward pass, the gradient of each).
+//
+// The chunks run in one ONNX Loop (a static trip count), whose body takes `c` rows of the hidden
+// state and computes both the loss contribution and the hidden state's gradient:
+//   z = h_c W (+ b)            [c, V]   the LM head on this chunk only
+//   logp = LogSoftmax(z)
+//   loss -= sum_t w_t logp[t, y_t]      w_t = 1/count for a labelled row, 0 otherwise
+//   dz = softmax(z) * w - onehot(y) * w  (the gradient of the mean cross-entropy)
+//   dh_c = dz W^T              [c, d]
+// Cross-entropy's gradient with respect to the logits is known in the forward pass, so no
+// [c, V] tensor outlives its iteration: ORT frees a Loop body's intermediates per iteration,
+// which an unrolled graph could not guarantee (ORT may order the chunks' nodes breadth-first).
+// The step then starts the backward pass at the hidden state with `dh` as its gradient
+// (buildGradients' `seeds`), so the walker never sees the head.
+//
+// Applies when the logits come from MatMul(h, W) with a frozen W ([d, V], or Transpose of a
+// [V, d] table such as a tied embedding), optionally plus a constant bias. A trained head
+// (modules_to_save) falls back to the plain loss.
+import type { Graph, Model, Node } from '../onnx/ir';
+import { attr, emptyGraph, GraphBuilder, producers, consumers } from '../onnx/ir';
+import { Emitter, staticShape } from '../adapters/emit';
+import type { TaskType } from '../config/types';
+import { IGNORE_INDEX, type LossGraph } from './losses';
+
+/** Default rows per chunk: about this many logits ([rows, vocab] float32: 64 MB) at once. */
+export const CHUNK_LOGITS = 16 * 1024 * 1024;
+
+export interface LmHead {
+  /** The hidden state [batch, seq, d] the head reads. */
+  hidden: string;
+  /** The frozen weight initializer. */
+  weight: string;
+  /** `dv`: weight [d, V] (MatMul(h, W)); `vd`: weight [V, d] read through Transpose. */
+  layout: 'dv' | 'vd';
+  bias?: string;
+  d: number;
+  vocab: number;
+  /** Nodes that only compute the logits from `hidden` (removed from the train graph). */
+  nodes: Node[];
+}
+
+/** The LM head producing `logits` when it is a frozen linear map the chunked loss can take over. */
+export function findLmHead(model: Model, logits: string): LmHead | undefined {
+  const g = model.graph;
+  const prod = producers(g);
+  const users = consumers(g);
+  const onlyUser = (value: string, user: Node) => (users.get(value) ?? []).length === 1 && users.get(value)![0] === user;
+  const nodes: Node[] = [];
+  let out = logits;
+  let node = prod.get(out);
+  let bias: string | undefined;
+  if (node && node.opType === 'Add' && node.domain === '') {
+    const [a, b] = node.inputs;
+    const constSide = g.initializers.has(b) ? b : g.initializers.has(a) ? a : undefined;
+    if (!constSide) return undefined;
+    bias = constSide;
+    nodes.push(node);
+    out = constSide === b ? a : b;
+    node = prod.get(out);
+    if (!node || !onlyUser(out, nodes[0])) return undefined;
+  }
+  if (!node || node.opType !== 'MatMul' || node.domain !== '') return undefined;
+  nodes.push(node);
+  const [hidden, wIn] = node.inputs;
+  let weight = wIn;
+  let layout: 'dv' | 'vd' = 'dv';
+  const tr = prod.get(wIn);
+  if (!g.initializers.has(wIn)) {
+    if (!tr || tr.opType !== 'Transpose' || !g.initializers.has(tr.inputs[0])) return undefined;
+    const perm = tr.attrs.perm?.kind === 'ints' ? tr.attrs.perm.value : [1, 0];
+    if (perm.length !== 2 || perm[0] !== 1 || perm[1] !== 0) return undefined;
+    weight = tr.inputs[0];
+    layout = 'vd';
+    if (onlyUser(wIn, node)) nodes.push(tr);
+  }
+  const w = g.initializers.get(weight)!;
+  if (w.dtype !== 'float32' || w.dims.length !== 2) return undefined;
+  const [d, vocab] = layout === 'dv' ? w.dims : [w.dims[1], w.dims[0]];
+  const hShape = staticShape(model, hidden);
+  if (!hShape || hShape.length !== 3 || hShape[2] !== d) return undefined;
+  if (bias) {
+    const bt = g.initializers.get(bias)!;
+    if (bt.dtype !== 'float32' || bt.dims.reduce((a, x) => a * x, 1) !== vocab) return undefined;
+  }
+  return { hidden, weight, layout, bias, d, vocab, nodes };
+}
+
+export interface ChunkedLoss extends LossGraph {
+  /** The hidden state and its gradient: the backward pass starts there. */
+  seeds: Map<string, string>;
+  chunks: number;
+  chunkRows: number;
+}
+
+/**
+ * Replaces the head's nodes in `model` by the chunked loss over `labelInput` (added as an
+ * input). `task` is causal-lm (targets shifted as Hugging Face does) or token-classification.
+ */
+export function addChunkedLoss(model: Model, e: Emitter, head: LmHead, task: TaskType, labelInput: string, chunkRows?: number): ChunkedLoss {
+  const g = model.graph;
+  if (task !== 'causal-lm' && task !== 'token-classification') throw new Error(`chunked loss: task ${task} has no per-token head`);
+  if (g.inputs.some((i) => i.name === labelInput)) throw new Error(`loss: the model already has an input named "${labelInput}"; choose another label input name`);
+  const [bsz, seq, d] = staticShape(model, head.hidden)!;
+  const V = head.vocab;
+  const rows = bsz * seq;
+  const c = Math.max(1, Math.min(rows, chunkRows ?? Math.floor(CHUNK_LOGITS / V)));
+  const K = Math.ceil(rows / c);
+  const padded = K * c;
+  const removed = new Set(head.nodes);
+  g.nodes = g.nodes.filter((n) => !removed.has(n));
+  for (const n of head.nodes) for (const o of n.outputs) g.valueInfo.delete(o);
+  const b = e.b;
+  const scope = 'chunked_loss';
+  g.inputs.push({ name: labelInput, dtype: 'int64', shape: [bsz, seq] });
+
+  // Targets [padded] (causal-lm: labels[:, 1:] then -100), the labelled rows, 1/count weights.
+  let targets = labelInput;
+  if (task === 'causal-lm') {
+    const rest = e.op('Slice', [labelInput, b.constInt64([1], false, `${scope}/start`), b.constInt64([seq], false, `${scope}/end`), b.constInt64([1], false, `${scope}/axis`)], {}, [bsz, seq - 1], scope, 'int64');
+    const ign = b.constant({ name: `${scope}/ignore`, dtype: 'int64', dims: [bsz, 1], data: new BigInt64Array(bsz).fill(BigInt(IGNORE_INDEX)) });
+    targets = e.op('Concat', [rest, ign], { axis: attr.i(1) }, [bsz, seq], scope, 'int64');
+  }
+  let y = e.op('Reshape', [targets, b.constInt64([rows, 1], false, `${scope}/col`)], {}, [rows, 1], scope, 'int64');
+  let hFlat = e.op('Reshape', [head.hidden, b.constInt64([rows, d], false, `${scope}/rows`)], {}, [rows, d], scope);
+  if (padded > rows) {
+    const padY = b.constant({ name: `${scope}/pad_labels`, dtype: 'int64', dims: [padded - rows, 1], data: new BigInt64Array(padded - rows).fill(BigInt(IGNORE_INDEX)) });
+    y = e.op('Concat', [y, padY], { axis: attr.i(0) }, [padded, 1], scope, 'int64');
+    const padH = b.constant({ name: `${scope}/pad_hidden`, dtype: 'float32', dims: [padded - rows, d], data: new Float32Array((padded - rows) * d) });
+    hFlat = e.op('Concat', [hFlat, padH], { axis: attr.i(0) }, [padded, d], scope);
+  }
+  const lo = e.op('GreaterOrEqual', [y, b.constInt64([0], true, `${scope}/zero`)], {}, [padded, 1], scope, 'bool');
+  const hi = e.op('Less', [y, b.constInt64([V], true, `${scope}/vocab`)], {}, [padded, 1], scope, 'bool');
+  const valid = e.op('And', [lo, hi], {}, [padded, 1], scope, 'bool');
+  const ySafe = e.op('Where', [valid, y, b.constInt64([0], true, `${scope}/zero_id`)], {}, [padded, 1], scope, 'int64');
+  const validF = e.op('Cast', [valid], { to: attr.i(1) }, [padded, 1], scope);
+  const labelled = e.setShape(e.reduceSum(validF, undefined, false, scope), []);
+  const count = e.op('Max', [labelled, e.scalar(1, `${scope}/one`)], {}, [], scope);
+  const w = e.op('Div', [validF, count], {}, [padded, 1], scope);
+  const chunkLen = b.constInt64([c], false, `${scope}/chunk`);
+  const axis0 = b.constInt64([0], false, `${scope}/axis0`);
+
+  const body = chunkBody(model, b.fresh(`${scope}_body`), head, { hFlat, ySafe, w, chunkLen, axis0, c, d, V });
+  const zeroLoss = e.scalar(0, `${scope}/zero_loss`);
+  const trips = b.constInt64([K], true, `${scope}/trips`);
+  const [lossSum, dhStack] = b.op('Loop', [trips, '', zeroLoss], { body: { kind: 'graph', value: body } }, { outputs: 2, scope });
+  e.setShape(lossSum, []);
+  e.setShape(dhStack, [K, c, d]);
+  let dh = e.op('Reshape', [dhStack, b.constInt64([padded, d], false, `${scope}/dh_rows`)], {}, [padded, d], scope);
+  if (padded > rows) dh = e.op('Slice', [dh, b.constInt64([0], false, `${scope}/s0`), b.constInt64([rows], false, `${scope}/s1`), axis0], {}, [rows, d], scope);
+  dh = e.op('Reshape', [dh, b.constInt64([bsz, seq, d], false, `${scope}/dh_shape`)], {}, [bsz, seq, d], scope);
+  const loss = e.op('Identity', [lossSum], {}, [], scope);
+  return { loss, count, labels: { name: labelInput, dtype: 'int64', shape: [bsz, seq] }, seeds: new Map([[head.hidden, dh]]), chunks: K, chunkRows: c };
+}
+
+interface BodyInputs { hFlat: string; ySafe: string; w: string; chunkLen: string; axis0: string; c: number; d: number; V: number }
+
+/** One iteration: (i, cond, loss) -> (cond, loss - chunk's sum, dh of the chunk [c, d]). */
+function chunkBody(model: Model, scope: string, head: LmHead, x: BodyInputs): Graph {
+  const body = emptyGraph(scope);
+  const e = new Emitter(new GraphBuilder(body), model);
+  const b = e.b;
+  const { c, d, V } = x;
+  const iter = `${scope}/i`;
+  const cond = `${scope}/cond`;
+  const acc = `${scope}/loss_in`;
+  body.inputs.push({ name: iter, dtype: 'int64', shape: [] }, { name: cond, dtype: 'bool', shape: [] }, { name: acc, dtype: 'float32', shape: [] });
+  // Rows [i*c, i*c + c) of the outer-scope tensors.
+  const iterVec = e.op('Reshape', [iter, b.constInt64([1], false, `${scope}/one_dim`)], {}, [1], scope, 'int64');
+  const start = e.op('Mul', [iterVec, x.chunkLen], {}, [1], scope, 'int64');
+  const end = e.op('Add', [start, x.chunkLen], {}, [1], scope, 'int64');
+  const h = e.op('Slice', [x.hFlat, start, end, x.axis0], {}, [c, d], scope);
+  const y = e.op('Slice', [x.ySafe, start, end, x.axis0], {}, [c, 1], scope, 'int64');
+  const w = e.op('Slice', [x.w, start, end, x.axis0], {}, [c, 1], scope);
+  let z = head.layout === 'dv'
+    ? e.op('MatMul', [h, head.weight], {}, [c, V], scope)
+    : e.op('Gemm', [h, head.weight], { transB: attr.i(1) }, [c, V], scope);
+  if (head.bias) z = e.op('Add', [z, head.bias], {}, [c, V], scope);
+  const logp = e.op('LogSoftmax', [z], { axis: attr.i(1) }, [c, V], scope);
+  const picked = e.op('GatherElements', [logp, y], { axis: attr.i(1) }, [c, 1], scope);
+  const weighted = e.op('Mul', [picked, w], {}, [c, 1], scope);
+  const part = e.setShape(e.reduceSum(weighted, undefined, false, scope), []);
+  const accOut = e.op('Sub', [acc, part], {}, [], scope);
+  // dz = softmax * w - onehot(y) * w
+  const p = e.op('Exp', [logp], {}, [c, V], scope);
+  const pw = e.op('Mul', [p, w], {}, [c, V], scope);
+  const negW = e.op('Neg', [w], {}, [c, 1], scope);
+  let dz: string;
+  if (e.opset >= 16) {
+    dz = e.op('ScatterElements', [pw, y, negW], { axis: attr.i(1), reduction: attr.s('add') }, [c, V], scope);
+  } else {
+    const classes = b.constant({ name: `${scope}/classes`, dtype: 'int64', dims: [1, V], data: BigInt64Array.from({ length: V }, (_, k) => BigInt(k)) });
+    const hot = e.op('Cast', [e.op('Equal', [y, classes], {}, [c, V], scope, 'bool')], { to: attr.i(1) }, [c, V], scope);
+    dz = e.op('Add', [pw, e.op('Mul', [hot, negW], {}, [c, V], scope)], {}, [c, V], scope);
+  }
+  const dh = head.layout === 'dv'
+    ? e.op('Gemm', [dz, head.weight], { transB: attr.i(1) }, [c, d], scope)
+    : e.op('MatMul', [dz, head.weight], {}, [c, d], scope);
+  const condOut = e.op('Identity', [cond], {}, [], scope, 'bool');
+  body.outputs.push({ name: condOut, dtype: 'bool', shape: [] }, { name: accOut, dtype: 'float32', shape: [] }, { name: dh, dtype: 'float32', shape: [c, d] });
+  return body;
+}

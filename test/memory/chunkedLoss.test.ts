@@ -1,0 +1,152 @@
+// The chunked LM head + cross-entropy (train/chunkedLoss.ts): loss and hidden-state gradient
+// equal torch's F.cross_entropy (torch 2.13 in the project venv) and, inside a real training
+// step of a transformers Qwen2 decoder, the adapter gradients equal the plain loss's.
+import { strict as assert } from 'assert';
+import * as ort from 'onnxruntime-node';
+import { Emitter } from '../../native-runtime/adapters/emit';
+import { mulberry32 } from '../../native-runtime/adapters/init';
+import { buildGradients } from '../../native-runtime/autodiff';
+import { GraphBuilder, emptyGraph, type Model } from '../../native-runtime/onnx/ir';
+import { loadModel, modelToBytes } from '../../native-runtime/onnx/proto';
+import { addChunkedLoss, findLmHead } from '../../native-runtime/train/chunkedLoss';
+import { StepRunner } from '../../native-runtime/train/stepRunner';
+import { exportHfDecoder, runVenvTorch } from './hfDecoder';
+
+interface HeadCase { layout: 'dv' | 'vd'; bias: boolean; B: number; S: number; d: number; V: number; rows: number; task: 'causal-lm' | 'token-classification' }
+
+const CASES: HeadCase[] = [
+  { layout: 'dv', bias: false, B: 2, S: 5, d: 4, V: 7, rows: 3, task: 'causal-lm' }, // 10 rows in 4 chunks (padded)
+  { layout: 'vd', bias: true, B: 3, S: 4, d: 5, V: 6, rows: 4, task: 'token-classification' },
+  { layout: 'dv', bias: true, B: 1, S: 6, d: 3, V: 9, rows: 100, task: 'causal-lm' }, // one chunk
+];
+
+/** H (a graph input we differentiate) -> logits = H W (+ b) -> chunked loss; outputs loss, count, dH. */
+function headGraph(c: HeadCase, W: Float32Array, bias: Float32Array): Model {
+  const g = emptyGraph('head');
+  const model: Model = { graph: g, opsetImports: [{ domain: '', version: 17 }], irVersion: 8, producerName: 'test', metadata: {} };
+  const e = new Emitter(new GraphBuilder(g), model);
+  g.inputs.push({ name: 'H', dtype: 'float32', shape: [c.B, c.S, c.d] });
+  e.setShape('H', [c.B, c.S, c.d]);
+  g.initializers.set('W', { name: 'W', dtype: 'float32', dims: c.layout === 'dv' ? [c.d, c.V] : [c.V, c.d], data: W });
+  let wIn = 'W';
+  if (c.layout === 'vd') wIn = e.op('Transpose', ['W'], { perm: { kind: 'ints', value: [1, 0] } }, [c.d, c.V], 't');
+  const mm = c.bias ? 'head_mm' : 'logits';
+  e.b.op('MatMul', ['H', wIn], {}, { outputs: [mm] });
+  e.setShape(mm, [c.B, c.S, c.V]);
+  if (c.bias) {
+    g.initializers.set('bias', { name: 'bias', dtype: 'float32', dims: [c.V], data: bias });
+    e.b.op('Add', [mm, 'bias'], {}, { outputs: ['logits'] });
+    e.setShape('logits', [c.B, c.S, c.V]);
+  }
+  g.outputs.push({ name: 'logits', dtype: 'float32', shape: [c.B, c.S, c.V] });
+  const head = findLmHead(model, 'logits');
+  assert.ok(head, 'the head is found');
+  assert.equal(head.layout, c.layout);
+  const loss = addChunkedLoss(model, e, head, c.task, 'labels', c.rows);
+  g.outputs = g.outputs.filter((o) => o.name !== 'logits');
+  const grads = buildGradients(g, loss.loss, ['H'], { seeds: loss.seeds });
+  for (const [name, v] of [['loss', loss.loss], ['count', loss.count], ['grad', grads.get('H')!]]) {
+    e.b.op('Identity', [v], {}, { outputs: [name] });
+    g.outputs.push({ name, dtype: 'float32' });
+  }
+  return model;
+}
+
+const TORCH = `
+import torch.nn.functional as F
+out = []
+for c in inp:
+    H = torch.tensor(c['H']).reshape(c['B'], c['S'], c['d']).requires_grad_(True)
+    W = torch.tensor(c['W']).reshape(c['d'], c['V']) if c['layout'] == 'dv' else torch.tensor(c['W']).reshape(c['V'], c['d']).T
+    z = H @ W + (torch.tensor(c['b']) if c['bias'] else 0)
+    y = torch.tensor(c['labels'], dtype=torch.long).reshape(c['B'], c['S'])
+    if c['task'] == 'causal-lm':
+        z, y = z[:, :-1], y[:, 1:]
+    loss = F.cross_entropy(z.reshape(-1, c['V']), y.reshape(-1), ignore_index=-100)
+    loss.backward()
+    out.append({'loss': loss.item(), 'grad': H.grad.reshape(-1).tolist()})
+`;
+
+describe('memory/chunked LM loss', function () {
+  this.timeout(120_000);
+
+  it('loss and dL/dhidden equal torch F.cross_entropy (both weight layouts, bias, padded last chunk, -100 ignored)', async () => {
+    const r = mulberry32(11);
+    const inputs = CASES.map((c) => {
+      const n = c.B * c.S;
+      return {
+        ...c,
+        H: Array.from({ length: n * c.d }, () => r() * 4 - 2),
+        W: Array.from({ length: c.d * c.V }, () => r() * 2 - 1),
+        b: Array.from({ length: c.V }, () => r() - 0.5),
+        labels: Array.from({ length: n }, (_, i) => (i % 4 === 2 ? -100 : Math.floor(r() * c.V))),
+      };
+    });
+    const want = runVenvTorch<Array<{ loss: number; grad: number[] }>>(TORCH, inputs);
+    for (const [k, c] of inputs.entries()) {
+      const model = headGraph(c, Float32Array.from(c.W), Float32Array.from(c.b));
+      assert.ok(model.graph.nodes.some((n) => n.opType === 'Loop'), 'the chunks run in a Loop');
+      const s = await ort.InferenceSession.create(modelToBytes(model), { intraOpNumThreads: 1 });
+      const out = await s.run({
+        H: new ort.Tensor('float32', Float32Array.from(c.H), [c.B, c.S, c.d]),
+        labels: new ort.Tensor('int64', BigInt64Array.from(c.labels.map(BigInt)), [c.B, c.S]),
+      });
+      const loss = (out.loss.data as Float32Array)[0];
+      assert.ok(Math.abs(loss - want[k].loss) <= 1e-5 * Math.abs(want[k].loss), `case ${k}: loss ${loss} vs torch ${want[k].loss}`);
+      const grad = out.grad.data as Float32Array;
+      const scale = Math.max(...want[k].grad.map(Math.abs));
+      grad.forEach((v, i) => assert.ok(Math.abs(v - want[k].grad[i]) <= 1e-5 * scale, `case ${k}: dH[${i}] ${v} vs torch ${want[k].grad[i]}`));
+      await s.release();
+    }
+  });
+
+  it('a Qwen2 decoder step: adapter gradients of the chunked loss equal the plain loss to 1e-5; no [tokens, vocab] value in the train graph', async () => {
+    const B = 2;
+    const S = 12;
+    const dir = exportHfDecoder('qwen2', [B, S]);
+    const shapes = { input_ids: [B, S], attention_mask: [B, S] };
+    const r = mulberry32(5);
+    const ids = BigInt64Array.from({ length: B * S }, () => BigInt(Math.floor(r() * 512)));
+    const mask = BigInt64Array.from({ length: B * S }, (_, i) => (i >= B * S - 3 ? 0n : 1n));
+    const labels = BigInt64Array.from(ids, (v, i) => (mask[i] ? v : -100n));
+    const batch = {
+      input_ids: new ort.Tensor('int64', ids, [B, S]),
+      attention_mask: new ort.Tensor('int64', mask, [B, S]),
+      labels: new ort.Tensor('int64', labels, [B, S]),
+    };
+    const grads: Array<Map<string, Float32Array>> = [];
+    const losses: number[] = [];
+    for (const lossChunks of ['off', 5] as const) {
+      const runner = await StepRunner.create(loadModel(`${dir}/model.onnx`), shapes, {
+        adapter: { method: 'lily', target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 },
+        task: 'causal-lm',
+        threads: 1,
+        exposeGradients: true,
+        lossChunks,
+      });
+      if (lossChunks !== 'off') {
+        assert.deepEqual(runner.graphs.lossChunks, { chunks: 5, rows: 5 });
+        const train = runner.graphs.train.graph;
+        for (const n of train.nodes) {
+          for (const o of n.outputs) {
+            const dims = (train.valueInfo.get(o)?.shape ?? []) as number[];
+            assert.ok(!(dims.includes(512) && dims.reduce((a, x) => a * x, 1) >= B * S * 512), `train graph value ${o} [${dims}] holds tokens x vocab`);
+          }
+        }
+      } else assert.equal(runner.graphs.lossChunks, undefined);
+      const res = await runner.step(batch, 1e-3);
+      losses.push(res.loss);
+      grads.push(res.grads!);
+      await runner.release();
+    }
+    assert.ok(Math.abs(losses[0] - losses[1]) <= 1e-5 * Math.abs(losses[0]), `loss ${losses[1]} vs plain ${losses[0]}`);
+    for (const [name, plain] of grads[0]) {
+      const chunked = grads[1].get(name)!;
+      const scale = Math.max(1e-12, ...Array.from(plain, Math.abs));
+      let worst = 0;
+      plain.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - chunked[i]) / scale); });
+      assert.ok(worst <= 1e-5, `${name}: chunked gradient differs by ${worst} (relative to its largest entry)`);
+    }
+    assert.ok([...grads[0].values()].some((g) => g.some((v) => v !== 0)), 'some gradient is non-zero');
+  });
+});
