@@ -5,6 +5,7 @@ import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import type { AttrValue, DataType, Dim, Graph, Model, Node, Tensor, TensorData, ValueInfo } from './ir';
 import { tensorSize } from './ir';
+import { sortNodesTopologically } from './topoSort';
 import { tempPathFor, writeFileAtomic } from '../io/atomic';
 
 const DTYPE_TO_ONNX: Record<DataType, number> = {
@@ -33,6 +34,18 @@ export function bytesPerElement(d: DataType): number {
 
 function toNum(x: number | { toNumber(): number }): number {
   return typeof x === 'number' ? x : x.toNumber();
+}
+
+/**
+ * A 64-bit protobuf integer exactly. Going through a JS number rounds values above 2^53:
+ * INT64_MAX (Slice's "to the end", as keras2onnx and onnx.helper.make_tensor store it in
+ * int64_data) became 2^63, which wraps to INT64_MIN in a BigInt64Array: an empty slice.
+ */
+function toBigInt(x: number | { toNumber(): number }, signed: boolean): bigint {
+  if (typeof x === 'number') return BigInt(x);
+  const long = x as unknown as { low: number; high: number };
+  const v = (BigInt(long.high >>> 0) << 32n) | BigInt(long.low >>> 0);
+  return signed ? BigInt.asIntN(64, v) : BigInt.asUintN(64, v);
 }
 
 /** Typed array view over little-endian bytes (copied so the result is aligned). */
@@ -117,10 +130,9 @@ export function tensorFromProto(p: onnx.ITensorProto, opts: ReadOptions = {}): T
     throw new Error(`initializer ${name}: ${src.length} values for shape ${JSON.stringify(dims)}`);
   }
   for (let i = 0; i < n; i++) {
-    const v = toNum(src[i]);
-    if (data instanceof BigInt64Array) data[i] = BigInt(v);
-    else if (data instanceof BigUint64Array) data[i] = BigInt(v);
-    else (data as Float32Array)[i] = v;
+    if (data instanceof BigInt64Array) data[i] = toBigInt(src[i], true);
+    else if (data instanceof BigUint64Array) data[i] = toBigInt(src[i], false);
+    else (data as Float32Array)[i] = toNum(src[i]);
   }
   return { name, dtype, dims, data };
 }
@@ -211,7 +223,8 @@ export function graphFromProto(g: onnx.IGraphProto, opts: ReadOptions = {}): Gra
   // Older exporters list initializers among the graph inputs; they are not real inputs.
   const inputs = vis(g.input).filter((v) => !initializers.has(v.name));
   const valueInfo = new Map(vis(g.valueInfo).map((v) => [v.name, v]));
-  return { name: g.name ?? 'graph', nodes, inputs, outputs: vis(g.output), initializers, valueInfo };
+  // Out-of-order nodes (ORT accepts them) would break every pass that walks the list.
+  return { name: g.name ?? 'graph', nodes: sortNodesTopologically(nodes), inputs, outputs: vis(g.output), initializers, valueInfo };
 }
 
 export interface WriteOptions {

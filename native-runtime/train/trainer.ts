@@ -24,6 +24,7 @@ import { createRunDir, isProcessAlive, RunWriter } from '../io/runDir';
 import { acquireRunLock, LOCK_FILE, type RunLock } from '../io/runLock';
 import type { Model } from '../onnx/ir';
 import { loadModel } from '../onnx/proto';
+import { opsetTooOld } from '../onnx/opset';
 import type { DeviceRequest } from '../onnx/session';
 import type { TrainEvent } from '../protocol';
 import { RUN_FILES, type MetricLine, type RouterLine, type RunState, type RunStatus, type TargetInfo } from '../runFiles';
@@ -126,6 +127,9 @@ export function loadConfigModel(cfg: ResolvedConfig): Model {
     throw configError(cfg, ['model', 'path'], `cannot load the model (${(e as Error).message}); the file may be truncated or not ONNX: re-export or copy it again`);
   }
   if (model.graph.nodes.length === 0) throw configError(cfg, ['model', 'path'], `${cfg.model.path} has an empty graph; re-export the model`);
+  // Before any other work: an old export fails in many places, and this is the message to see.
+  const tooOld = opsetTooOld(model);
+  if (tooOld) throw configError(cfg, ['model', 'path'], tooOld);
   return model;
 }
 
