@@ -28,6 +28,8 @@ export interface ResolvedData {
   text_pair_field?: string;
   label_field: string;
   max_length: number;
+  /** Set when max_length is the default (not in the config): training lowers it to the model's positions. */
+  max_length_default?: true;
 }
 
 interface ResolvedAdapterCommon {
@@ -184,6 +186,7 @@ export function resolveConfig(config: LilyConfig, configPath: string, cwd: strin
     text_field: d.text_field ?? DEFAULTS.data.text_field,
     label_field: d.label_field ?? DEFAULTS.data.label_field,
     max_length: d.max_length ?? DEFAULTS.data.max_length,
+    ...(d.max_length === undefined ? { max_length_default: true as const } : {}),
   };
   if (data.eval === undefined) { delete data.eval; delete data.eval_format; }
 

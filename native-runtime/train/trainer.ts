@@ -34,6 +34,7 @@ import { EvalAccumulator, type Metrics } from './metrics';
 import { Rng, type RngState } from './rng';
 import { learningRate } from './schedule';
 import { DivergenceMonitor, divergenceHint, maxAbsOf, type DivergenceState } from './divergence';
+import { fitMaxLength } from './maxLength';
 import { stepBuildConfigError } from './stepErrors';
 import { StepRunner } from './stepRunner';
 
@@ -284,6 +285,7 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
     }
   }
   const model = loadConfigModel(cfg);
+  cfg = fitMaxLength(cfg, model, request.log);
   let targets = matchedTargets(cfg, model);
   if (request.compareLora && !resume) {
     cfg = loraAtSameBudget(cfg, targets);
