@@ -45,7 +45,11 @@ export interface TargetGroup {
   /** Full module paths in model order. */
   modules: string[];
 }
-export interface ListTargetsResult { targets: TargetGroup[] }
+export interface ListTargetsResult {
+  targets: TargetGroup[];
+  /** Token positions the model embeds (its position table's rows), when it has such a table. */
+  maxPositions?: number;
+}
 
 export interface ConfigDiagnostic {
   /** Path of the offending field, e.g. `["adapter", "num_B"]` (empty for the whole file). */

@@ -15,6 +15,21 @@ export interface NewConfigInput {
   task: TaskType;
   /** The groups picked (at least one). */
   targets: TargetGroup[];
+  /** The data the user picked (absolute paths) and what was detected in it. */
+  data: NewConfigData;
+  /** Absolute path of tokenizer.json; omitted when the data is pre-tokenized. */
+  tokenizer?: string;
+  /** Token positions the model embeds: data.max_length must not exceed it. */
+  maxPositions?: number;
+}
+
+export interface NewConfigData {
+  train: string;
+  eval?: string;
+  textField?: string;
+  labelField?: string;
+  /** For classification: the number of classes and, for string labels, their names. */
+  labels?: { num_labels: number; labels?: string[] };
 }
 
 /** Forward slashes: configs are shared between Windows and POSIX machines. */
@@ -40,15 +55,20 @@ export function newConfig(input: NewConfigInput): LilyConfig {
     return r.startsWith('.') ? r : `./${r}`;
   };
   const name = path.basename(input.configPath).replace(/\.lily\.json$/i, '');
+  const d = input.data;
   const config: LilyConfig = {
     name,
-    model: { path: rel(input.modelPath), task: input.task },
+    model: {
+      path: rel(input.modelPath),
+      task: input.task,
+      ...(input.tokenizer ? { tokenizer: rel(input.tokenizer) } : {}),
+    },
     data: {
-      train: './data/train.jsonl',
-      eval: './data/eval.jsonl',
-      text_field: 'text',
-      label_field: 'label',
-      max_length: 128,
+      train: rel(d.train),
+      ...(d.eval ? { eval: rel(d.eval) } : {}),
+      ...(d.textField ? { text_field: d.textField } : {}),
+      ...(d.labelField && input.task !== 'causal-lm' ? { label_field: d.labelField } : {}),
+      max_length: Math.min(128, input.maxPositions ?? 128),
     },
     adapter: {
       method: 'lily',
@@ -58,8 +78,10 @@ export function newConfig(input: NewConfigInput): LilyConfig {
     },
     training: { epochs: 3, batch_size: 16, lr: 1e-3, schedule: 'linear', warmup_steps: 10 },
   };
-  if (input.task === 'sequence-classification' || input.task === 'token-classification') config.model.num_labels = 2;
-  if (input.task === 'causal-lm' || input.task === 'regression') delete config.data.label_field;
+  if (input.task === 'sequence-classification' || input.task === 'token-classification') {
+    config.model.num_labels = d.labels?.num_labels ?? 2;
+    if (d.labels?.labels) config.model.labels = d.labels.labels;
+  }
   return config;
 }
 
@@ -86,4 +108,21 @@ export function targetPickItems(groups: TargetGroup[]): Array<{ label: string; d
     picked: anyPreferred ? preferred.test(g.suffix) : i === 0,
     group: g,
   }));
+}
+
+/** tokenizer.json beside the model, or in the folder above (an exported model often sits in onnx/). */
+export function findTokenizerBeside(modelPath: string, exists: (p: string) => boolean): string | undefined {
+  const dir = path.dirname(modelPath);
+  return [path.join(dir, 'tokenizer.json'), path.join(path.dirname(dir), 'tokenizer.json')].find(exists);
+}
+
+/** An evaluation file beside the training file: eval/validation/dev/test with the same extension. */
+export function findEvalBeside(trainPath: string, exists: (p: string) => boolean): string | undefined {
+  const dir = path.dirname(trainPath);
+  const ext = path.extname(trainPath);
+  const base = path.basename(trainPath, ext);
+  const names = ['eval', 'validation', 'valid', 'dev', 'test'];
+  // train.jsonl -> eval.jsonl; sst2-train.jsonl -> sst2-eval.jsonl, ...
+  const candidates = names.flatMap((n) => [n, base.replace(/train/i, n)]).filter((n) => n !== base);
+  return [...new Set(candidates)].map((n) => path.join(dir, n + ext)).find(exists);
 }

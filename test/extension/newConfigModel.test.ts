@@ -1,12 +1,12 @@
 // The new-config scaffold: a config the real validator accepts for the real model, with the
-// picked targets, relative paths, and the schema reference.
+// picked targets and data, relative paths, no $schema; finding tokenizer.json and an eval file.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { validateConfigText } from '../../native-runtime/config/validate';
 import { listTargetGroups } from '../../native-runtime/adapters/targets';
 import { loadModel } from '../../native-runtime/onnx/proto';
-import { newConfigText, suggestedLilyShape, targetPickItems, uniqueConfigPath } from '../../src/newConfigModel';
+import { findEvalBeside, findTokenizerBeside, newConfigText, suggestedLilyShape, targetPickItems, uniqueConfigPath } from '../../src/newConfigModel';
 import { configFixture } from './fixtures';
 
 describe('new adapter config', () => {
@@ -21,23 +21,47 @@ describe('new adapter config', () => {
     assert.strictEqual(v.description, '8→8 · 3 layers');
   });
 
-  it('writes a config that validates against the model once its data exists', () => {
+  it('writes the picked data, fields, labels and tokenizer, and the config validates as written', () => {
     const configPath = path.join(fx.dir, 'sub', 'my.lily.json');
     fs.mkdirSync(path.join(fx.dir, 'sub', 'data'), { recursive: true });
     for (const f of ['train.jsonl', 'eval.jsonl']) fs.writeFileSync(path.join(fx.dir, 'sub', 'data', f), '{"text":"a","label":0}\n');
     const picked = groups.filter((g) => g.suffix === 'attention.self.value' || g.suffix === 'attention.self.query');
+    const tokenizer = path.join(fx.dir, 'tokenizer.json');
     const text = newConfigText({
-      configPath, modelPath: fx.modelPath, task: 'sequence-classification', targets: picked,
+      configPath, modelPath: fx.modelPath, task: 'sequence-classification', targets: picked, tokenizer,
+      data: {
+        train: path.join(fx.dir, 'sub', 'data', 'train.jsonl'), eval: path.join(fx.dir, 'sub', 'data', 'eval.jsonl'),
+        textField: 'sentence', labelField: 'polarity', labels: { num_labels: 3, labels: ['neg', 'neutral', 'pos'] },
+      },
     });
     const cfg = JSON.parse(text);
     assert.strictEqual(cfg.model.path, '../model.onnx');
+    // The files the user picked, relative to the config; the detected fields and label names.
+    assert.deepStrictEqual(cfg.data, { train: './data/train.jsonl', eval: './data/eval.jsonl', text_field: 'sentence', label_field: 'polarity', max_length: 128 });
+    const short = JSON.parse(newConfigText({ configPath, modelPath: fx.modelPath, task: 'sequence-classification', targets: picked, data: { train: path.join(fx.dir, 'a.jsonl') }, maxPositions: 32 }));
+    assert.strictEqual(short.data.max_length, 32, 'never more tokens than the model has positions');
+    assert.strictEqual(cfg.model.tokenizer, '../tokenizer.json');
+    assert.strictEqual(cfg.model.num_labels, 3);
+    assert.deepStrictEqual(cfg.model.labels, ['neg', 'neutral', 'pos']);
     assert.deepStrictEqual(cfg.adapter.target_modules.sort(), ['attention.self.query', 'attention.self.value']);
     assert.strictEqual(cfg.name, 'my');
     // No $schema: a path or file URI breaks when the folder is copied or the extension updates;
     // package.json's jsonValidation maps every *.lily.json to the installed schema instead.
     assert.strictEqual(cfg.$schema, undefined);
+    fs.writeFileSync(tokenizer, '{}');
     const errors = validateConfigText(text, configPath).filter((d) => d.severity === 'error');
     assert.deepStrictEqual(errors, []);
+  });
+
+  it('finds tokenizer.json beside the model or one folder up, and an eval file beside the training data', () => {
+    const files = new Set(['/m/onnx/../tokenizer.json', '/m/tokenizer.json', '/d/eval.jsonl', '/d/sst2-validation.csv']);
+    const exists = (p: string) => files.has(p) || files.has(path.normalize(p));
+    assert.strictEqual(findTokenizerBeside('/m/model.onnx', exists), '/m/tokenizer.json');
+    assert.strictEqual(findTokenizerBeside('/m/onnx/model.onnx', exists), '/m/tokenizer.json');
+    assert.strictEqual(findTokenizerBeside('/x/model.onnx', exists), undefined);
+    assert.strictEqual(findEvalBeside('/d/train.jsonl', exists), '/d/eval.jsonl');
+    assert.strictEqual(findEvalBeside('/d/sst2-train.csv', exists), '/d/sst2-validation.csv');
+    assert.strictEqual(findEvalBeside('/d/train.csv', exists), undefined, 'same extension only');
   });
 
   it('suggests stride_A 2 and num_B ~ layers/stride_A for deeper targets, r capped by the width', () => {

@@ -1,15 +1,17 @@
-// "Lily: New Adapter Config", run without prompts (its options), writes a config for the
-// bundled model that the real backend validates without errors and that VS Code shows
-// without problems.
+// "Lily: New Adapter Config", run without prompts (its options: the answers a user gives),
+// writes a config for the bundled model with the picked data, the detected fields and label
+// names and the tokenizer found beside the model; the real backend validates it without errors,
+// VS Code shows it without problems, and it trains as written.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Methods, type ListTargetsResult, type ValidateConfigResult } from '../../../native-runtime/protocol';
-import { lilyApi, runCommand, sentimentExample, waitFor } from './helpers';
+import { lilyApi, runCommand, sentimentExample, waitFor, waitForState } from './helpers';
 
 describe('Lily: New Adapter Config', () => {
-  it('writes a config for the bundled model that validates without errors', async () => {
+  it('writes a config for the bundled model with the picked data that validates without errors and trains as written', async function () {
+    this.timeout(300_000);
     const api = await lilyApi();
     const example = sentimentExample();
     const { targets } = await api.backend.request<ListTargetsResult>(Methods.listTargets, { modelPath: example.model });
@@ -20,6 +22,7 @@ describe('Lily: New Adapter Config', () => {
 
     const r = await runCommand<{ configPath: string }>('lily.newConfig', vscode.Uri.file(example.model), {
       targets: chosen, task: 'sequence-classification', name: 'e2e-new', noOpen: true,
+      train: path.join(example.dir, 'train.jsonl'), eval: path.join(example.dir, 'eval.jsonl'),
     });
     assert.strictEqual(r.configPath, path.join(example.dir, 'e2e-new.lily.json'));
     const config = JSON.parse(fs.readFileSync(r.configPath, 'utf8'));
@@ -28,12 +31,12 @@ describe('Lily: New Adapter Config', () => {
     assert.strictEqual(config.adapter.method, 'lily');
     assert.deepStrictEqual([...config.adapter.target_modules].sort(), [...chosen].sort());
 
-    // The scaffold names data files the user provides next; provide them as a user would.
-    for (const field of ['train', 'eval'] as const) {
-      const dest = path.resolve(example.dir, config.data[field]);
-      fs.mkdirSync(path.dirname(dest), { recursive: true });
-      fs.copyFileSync(path.join(example.dir, `${field}.jsonl`), dest);
-    }
+    // The data the user picked, the fields and label names detected in it, the tokenizer beside the model.
+    assert.deepStrictEqual([config.data.train, config.data.eval, config.data.text_field, config.data.label_field], ['./train.jsonl', './eval.jsonl', 'text', 'label']);
+    assert.deepStrictEqual(config.model.labels, ['negative', 'positive']);
+    assert.strictEqual(config.model.num_labels, 2);
+    assert.strictEqual(config.model.tokenizer, './tokenizer.json');
+    assert.strictEqual(config.$schema, undefined, 'no $schema path to break: jsonValidation maps *.lily.json');
     const v = await api.backend.request<ValidateConfigResult>(Methods.validateConfig, { configPath: r.configPath });
     assert.deepStrictEqual(v.diagnostics.filter((d) => d.severity === 'error'), [], 'the backend reports errors in the new config');
 
@@ -46,6 +49,12 @@ describe('Lily: New Adapter Config', () => {
     await waitFor('no Lily errors in the Problems of the new config', () =>
       vscode.languages.getDiagnostics(doc.uri).some((d) => d.source === 'lily' && d.severity === vscode.DiagnosticSeverity.Error) ? undefined : true);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+
+    // As written, it trains (a few steps).
+    const run = await runCommand<{ runDir: string }>('lily.train', vscode.Uri.file(r.configPath), { maxSteps: 3 });
+    const done = await waitForState(run.runDir, ['completed'], 240_000);
+    assert.strictEqual(done.step, 3);
+    fs.rmSync(r.configPath);
   });
 
   it('refuses a target the model does not have, naming the ones it has', async () => {
