@@ -1,10 +1,11 @@
 // What "Lily: New Adapter Config" learns from the first rows of a data file the user picked:
 // its fields, which one holds the text and which the label, and the label names, so that the
 // config it writes trains as written (issue #14: it used to invent ./data/*.jsonl paths).
-// Reads with the backend's own record scanner and parser (JSONL, CSV), so a file that previews
+// Reads with the backend's own record scanner and parser (JSONL, CSV; Parquet, Arrow), so a file that previews
 // here parses the same way in training. No vscode import: tested in plain Node.
 import { parseCsvHeader, parseRecord, type RawRecord } from '../native-runtime/train/data/record';
 import { formatFromPath, scanRecords } from '../native-runtime/train/data/scan';
+import { openColumnar } from '../native-runtime/train/data/columnar';
 
 export interface DataPreview {
   file: string;
@@ -25,8 +26,13 @@ export interface DataPreview {
 /** Reads the first `limit` records of a JSONL or CSV file; throws a DataError naming FILE:LINE. */
 export function readFirstRows(file: string, limit = 50): RawRecord[] {
   const format = formatFromPath(file);
-  if (!format) throw new Error(`${file}: cannot tell the data format from the extension; use .jsonl or .csv`);
+  if (!format) throw new Error(`${file}: cannot tell the data format from the extension; use .jsonl, .csv, .parquet or .arrow`);
   const rows: RawRecord[] = [];
+  if (format === 'parquet' || format === 'arrow') {
+    const table = openColumnar(file, format);
+    for (let i = 0; i < Math.min(limit, table.numRows); i++) rows.push(table.row(i));
+    return rows;
+  }
   let header: string[] | undefined;
   for (const rec of scanRecords(file, format)) {
     if (format === 'csv' && !header) {

@@ -110,7 +110,7 @@ export async function newAdapterConfig(context: vscode.ExtensionContext, backend
   return { ok: true, configPath };
 }
 
-const DATA_FILTERS = { 'Data (JSON Lines, CSV)': ['jsonl', 'csv'] };
+const DATA_FILTERS = { 'Data (JSON Lines, CSV, Parquet, Arrow)': ['jsonl', 'csv', 'parquet', 'arrow'] };
 
 /** Asks for (or takes) the training and eval files and confirms the detected fields. */
 async function pickData(modelDir: string, task: TaskType, opts: NewConfigOptions): Promise<CommandResult<{ data: NewConfigData; pretokenized: boolean }>> {
