@@ -58,6 +58,12 @@ export interface ConfigDiagnostic {
   severity: 'error' | 'warning';
   /** Nearest valid name for a misspelled key, when there is one. */
   suggestion?: string;
+  /**
+   * A JSON Schema violation: VS Code's JSON validation reports the same problem from the same
+   * schema (`jsonValidation`) as you type, so the editor shows it once (VS Code's) and keeps
+   * only the suggestion as a quick fix. The CLI prints every diagnostic.
+   */
+  fromSchema?: boolean;
 }
 export interface ValidateConfigParams { configPath: string; text?: string }
 export interface ValidateConfigResult { diagnostics: ConfigDiagnostic[] }

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { findFieldRange } from '../native-runtime/config/validate';
 import { Methods, type BudgetResult } from '../native-runtime/protocol';
 import type { Backend } from './backend';
+import { budgetUnavailableTitle } from './codeLensModel';
 import { formatParams } from './runsModel';
 
 export class AdapterCodeLens implements vscode.CodeLensProvider, vscode.Disposable {
@@ -36,8 +37,7 @@ export class AdapterCodeLens implements vscode.CodeLensProvider, vscode.Disposab
         command: '',
       };
     } catch (e) {
-      const msg = (e as Error).message.split('\n')[0];
-      lens.command = { title: `Budget unavailable: ${msg.length > 90 ? msg.slice(0, 87) + '...' : msg}`, tooltip: (e as Error).message, command: '' };
+      lens.command = { title: budgetUnavailableTitle((e as Error).message), tooltip: (e as Error).message, command: '' };
     }
     return lens;
   }

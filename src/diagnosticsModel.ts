@@ -12,6 +12,26 @@ export interface EditorDiagnostic {
   suggestion?: string;
   /** Whether the range covers the property's key (unknown fields) rather than its value. */
   onKey: boolean;
+  /** VS Code's JSON validation reports it from the same schema: shown once, as VS Code's. */
+  fromSchema?: boolean;
+}
+
+/**
+ * What the Problems panel gets from Lily: everything but schema violations, which VS Code's
+ * JSON validation already reports as you type (two entries per problem before). Schema
+ * violations with a suggestion stay available as quick fixes on VS Code's diagnostic.
+ */
+export function splitForEditor(diags: EditorDiagnostic[]): { shown: EditorDiagnostic[]; fixesOnly: EditorDiagnostic[] } {
+  return {
+    shown: diags.filter((d) => !d.fromSchema),
+    fixesOnly: diags.filter((d) => d.fromSchema && d.suggestion !== undefined),
+  };
+}
+
+/** Whether two ranges share a position (a fix applies to a diagnostic it overlaps). */
+export function overlaps(a: EditorDiagnostic['range'], b: EditorDiagnostic['range']): boolean {
+  const before = (p: Position, q: Position) => p.line < q.line || (p.line === q.line && p.character < q.character);
+  return !before(a.end, b.start) && !before(b.end, a.start);
 }
 
 /** Offset -> 0-based position, over precomputed line starts (one pass per document). */
@@ -62,6 +82,7 @@ export function toEditorDiagnostics(text: string, diagnostics: ConfigDiagnostic[
       message: d.message,
       severity: d.severity,
       ...(d.suggestion !== undefined ? { suggestion: d.suggestion } : {}),
+      ...(d.fromSchema ? { fromSchema: true } : {}),
       onKey,
     });
   }

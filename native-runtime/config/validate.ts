@@ -30,7 +30,7 @@ export function validateConfigText(text: string, configPath: string): ConfigDiag
   }
   const config: unknown = JSON.parse(text);
   const configDir = path.dirname(path.resolve(configPath));
-  const all = [...schemaDiagnostics(config), ...semanticDiagnostics(config), ...fileDiagnostics(config, configDir)];
+  const all = [...schemaDiagnostics(config).map((d) => ({ ...d, fromSchema: true })), ...semanticDiagnostics(config), ...fileDiagnostics(config, configDir)];
   const seen = new Set<string>();
   return all.filter((d) => {
     const key = JSON.stringify(d.path) + d.message;

@@ -21,6 +21,7 @@ import { runCliJson, type Cancellable } from './cliJson';
 import { ModelCache } from './modelCache';
 import { findPackageRoot, lilyCliPath, packageVersion } from './paths';
 import { semanticDiagnostics } from './semanticChecks';
+import { UserFacingError } from './startFailure';
 import { TrainProcesses, type Notifier } from './trainProcesses';
 
 export class LilyServer {
@@ -49,18 +50,25 @@ export class LilyServer {
     const configPath = this.abs(p.configPath);
     const text = p.text ?? readConfigText(configPath);
     const diagnostics = validateConfigText(text, configPath);
-    if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
-    const config = JSON.parse(text) as LilyConfig;
-    return { diagnostics: [...diagnostics, ...semanticDiagnostics(config, configPath, this.models)] };
+    let config: unknown;
+    try {
+      config = JSON.parse(text);
+    } catch {
+      return { diagnostics }; // a syntax error: validateConfigText reported it
+    }
+    // Model and target checks run beside schema errors elsewhere, so every problem shows at once.
+    return { diagnostics: [...diagnostics, ...semanticDiagnostics(config, configPath, this.models, diagnostics)] };
   }
 
   budget(p: BudgetParams): BudgetResult {
     const configPath = this.abs(p.configPath);
     const text = p.text ?? readConfigText(configPath);
-    const errors = validateConfigText(text, configPath).filter((d) => d.severity === 'error');
+    // Only the model and the adapter decide the budget: a missing data file does not hide it.
+    const errors = validateConfigText(text, configPath)
+      .filter((d) => d.severity === 'error' && (d.path.length === 0 || d.path[0] === 'model' || d.path[0] === 'adapter'));
     if (errors.length > 0) {
-      const e = errors[0];
-      throw new Error(`${configPath}: ${e.path.length ? `${e.path.join('.')}: ` : ''}${e.message} (fix the config to see its budget)`);
+      // Messages start with their field path already.
+      throw new UserFacingError(`${errors[0].message} (fix it to see the budget)`);
     }
     const config = JSON.parse(text) as LilyConfig;
     const modelPath = path.resolve(path.dirname(configPath), config.model.path);

@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import { validateConfigText } from '../../native-runtime/config/validate';
-import { LineIndex, toEditorDiagnostics } from '../../src/diagnosticsModel';
+import { LineIndex, overlaps, splitForEditor, toEditorDiagnostics } from '../../src/diagnosticsModel';
 import { configFixture } from './fixtures';
 
 /** The text a range covers. */
@@ -25,6 +25,21 @@ describe('config diagnostics -> editor ranges', () => {
     assert.deepStrictEqual(idx.position(5), { line: 1, character: 2 });
     assert.deepStrictEqual(idx.position(7), { line: 2, character: 0 });
     assert.deepStrictEqual(idx.position(8), { line: 3, character: 0 });
+  });
+
+  it('leaves schema violations to VS Code\'s JSON validation (one entry per problem) but keeps their fixes', () => {
+    const text = good.replace('"num_B": 2', '"num_b": 2').replace('"r": 4', '"r": 0').replace('data/train.jsonl', 'data/gone.jsonl');
+    const { shown, fixesOnly } = splitForEditor(toEditorDiagnostics(text, validateConfigText(text, fx.configPath)));
+    assert.deepStrictEqual(shown.map((d) => d.message.split(':')[0]), ['data.train'], 'only what the schema cannot say');
+    assert.deepStrictEqual(fixesOnly.map((d) => [slice(text, d.range), d.suggestion]), [['"num_b"', 'num_B']]);
+  });
+
+  it('overlaps: ranges sharing a position', () => {
+    const r = (l1: number, c1: number, l2: number, c2: number) => ({ start: { line: l1, character: c1 }, end: { line: l2, character: c2 } });
+    assert.ok(overlaps(r(1, 2, 1, 9), r(1, 5, 1, 6)));
+    assert.ok(overlaps(r(1, 2, 1, 9), r(1, 9, 2, 0)), 'touching');
+    assert.ok(!overlaps(r(1, 2, 1, 9), r(2, 0, 2, 3)));
+    assert.ok(!overlaps(r(3, 0, 3, 1), r(1, 0, 2, 9)));
   });
 
   it('underlines an out-of-range value', () => {

@@ -67,10 +67,21 @@ describe('backend server over stdio JSON-RPC', function () {
     const r = await backend.request<ValidateConfigResult>(Methods.validateConfig, { configPath: fx.configPath, text });
     assert.strictEqual(r.diagnostics.length, 1, JSON.stringify(r.diagnostics));
     const d = r.diagnostics[0];
-    assert.deepStrictEqual(d.path, ['adapter', 'target_modules']);
+    assert.deepStrictEqual(d.path, ['adapter', 'target_modules', 0], 'on the entry, not the whole list');
     assert.strictEqual(d.severity, 'error');
-    assert.match(d.message, /"valeu" matches no linear layer/);
+    assert.match(d.message, /^adapter\.target_modules\[0\]: "valeu" matches no linear layer/);
     assert.match(d.message, /did you mean "value"/);
+    assert.strictEqual(d.suggestion, 'value', 'the nearest suffix becomes a quick fix');
+  });
+
+  it('shows a target typo together with schema errors elsewhere, each once', async () => {
+    const cfg = JSON.parse(fs.readFileSync(fx.configPath, 'utf8'));
+    cfg.adapter.target_modules = ['query', 'vlaue'];
+    cfg.adapter.r = 0;
+    cfg.adapter.stirde_A = 2;
+    const r = await backend.request<ValidateConfigResult>(Methods.validateConfig, { configPath: fx.configPath, text: JSON.stringify(cfg) });
+    const brief = r.diagnostics.map((d) => `${d.path.join('.')}${d.fromSchema ? ' (schema)' : ''}`).sort();
+    assert.deepStrictEqual(brief, ['adapter.r (schema)', 'adapter.stirde_A (schema)', 'adapter.target_modules.1'], JSON.stringify(r.diagnostics));
   });
 
   it('reports schema errors from unsaved text (not the file on disk)', async () => {
@@ -88,6 +99,15 @@ describe('backend server over stdio JSON-RPC', function () {
     assert.strictEqual(r.lora_rank_at_budget, 4);
     assert.strictEqual(r.targets.length, 1);
     assert.deepStrictEqual(r.targets[0].layers.map((l) => l.a_group), [0, 1, 2]);
+  });
+
+  it('computes the budget while a data file is missing, and names the adapter field that blocks it', async () => {
+    const cfg = JSON.parse(fs.readFileSync(fx.configPath, 'utf8'));
+    cfg.data.train = 'data/missing.jsonl';
+    const r = await backend.request<BudgetResult>(Methods.budget, { configPath: fx.configPath, text: JSON.stringify(cfg) });
+    assert.strictEqual(r.trainable_params, 184);
+    cfg.adapter.r = 0;
+    await assert.rejects(backend.request(Methods.budget, { configPath: fx.configPath, text: JSON.stringify(cfg) }), /^Error: adapter\.r: .*\(fix it to see the budget\)$/);
   });
 
   it('answers inspect for a run directory from its last evaluation files', async () => {

@@ -1,6 +1,8 @@
-// A config with mistakes gets diagnostics from the extension (source "lily") on the right
-// lines: a misspelled key with its correction as a quick fix, a value below its minimum, and a
-// data file that does not exist.
+// A config with mistakes gets one diagnostic per problem, all at once, on the exact range:
+// schema violations from VS Code's JSON validation (the same schema, through jsonValidation) —
+// a misspelled key, with Lily's correction as a quick fix, and a value below its minimum — and
+// from Lily (source "lily") what the schema cannot say: a target that matches no layer of the
+// model (on the entry, with a quick fix) and a data file that does not exist.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,7 +15,7 @@ const BROKEN = `{
   "data": { "train": "./sentiment/train.jsonl", "eval": "./sentiment/no-such-eval.jsonl" },
   "adapter": {
     "method": "lily",
-    "target_modules": ["value"],
+    "target_modules": ["query", "vlaue"],
     "r": 0,
     "num_b": 4
   }
@@ -31,27 +33,32 @@ describe('config diagnostics', () => {
     const doc = await vscode.workspace.openTextDocument(file);
     await vscode.window.showTextDocument(doc);
 
-    const diags = await waitFor('Lily diagnostics for broken.lily.json', () => {
-      const d = vscode.languages.getDiagnostics(doc.uri).filter((x) => x.source === 'lily');
-      return d.length >= 3 ? d : undefined;
+    // Everything shows at once: schema problems (VS Code) and model/file problems (Lily).
+    const diags = await waitFor('diagnostics for broken.lily.json from VS Code and Lily', () => {
+      const d = vscode.languages.getDiagnostics(doc.uri);
+      return d.filter((x) => x.source === 'lily').length >= 2 && d.filter((x) => x.source !== 'lily').length >= 2 ? d : undefined;
     }, 30_000);
-    const describe = diags.map((d) => `line ${d.range.start.line}: ${d.message}`).join('\n');
-    const find = (re: RegExp) => diags.find((d) => re.test(d.message));
+    const describe = diags.map((d) => `line ${d.range.start.line} [${d.source}]: ${d.message}`).join('\n');
+    // One diagnostic per problem: no line carries two.
+    for (const needle of ['"num_b"', '"r": 0', '"vlaue"', 'no-such-eval']) {
+      const on = diags.filter((d) => d.range.start.line === lineOf(needle));
+      assert.strictEqual(on.length, 1, `expected one diagnostic on the line of ${needle}; got:\n${describe}`);
+    }
 
-    const misspelled = find(/num_b/);
-    assert.ok(misspelled, `no diagnostic for the misspelled key "num_b"; got:\n${describe}`);
-    assert.strictEqual(misspelled.range.start.line, lineOf('"num_b"'));
-    assert.strictEqual(misspelled.severity, vscode.DiagnosticSeverity.Error);
+    const misspelled = diags.find((d) => d.range.start.line === lineOf('"num_b"'))!;
+    assert.notStrictEqual(misspelled.source, 'lily', 'a schema violation is shown by VS Code\'s JSON validation');
     const fixes = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', doc.uri, misspelled.range);
     assert.ok(fixes?.some((f) => /num_B/.test(f.title)), `no quick fix offering "num_B"; got: ${fixes?.map((f) => f.title).join(', ')}`);
 
-    const rank = find(/adapter\.r\b/);
-    assert.ok(rank, `no diagnostic for adapter.r = 0 (minimum 1); got:\n${describe}`);
-    assert.strictEqual(rank.range.start.line, lineOf('"r": 0'));
+    const typo = diags.find((d) => d.source === 'lily' && /vlaue/.test(d.message));
+    assert.ok(typo, `no diagnostic for the target typo "vlaue" beside the schema errors; got:\n${describe}`);
+    assert.strictEqual(doc.getText(typo.range), '"vlaue"', 'the typo is underlined on its entry, not the whole list');
+    const typoFixes = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', doc.uri, typo.range);
+    assert.ok(typoFixes?.some((f) => f.title === 'Change to "value"'), `no quick fix for the target; got: ${typoFixes?.map((f) => f.title).join(', ')}`);
 
-    const missing = find(/no-such-eval\.jsonl/);
+    const missing = diags.find((d) => /no-such-eval\.jsonl/.test(d.message));
     assert.ok(missing, `no diagnostic for the missing eval file; got:\n${describe}`);
-    assert.strictEqual(missing.range.start.line, lineOf('no-such-eval'));
+    assert.strictEqual(missing.source, 'lily');
 
     // Training refuses it up front instead of failing a second later in the trainer.
     const r = await vscode.commands.executeCommand<{ ok: boolean; reason?: string }>('lily.train', vscode.Uri.file(file), { maxSteps: 1 });
@@ -60,13 +67,13 @@ describe('config diagnostics', () => {
     assert.strictEqual(api.model.list().filter((run) => run.status.config_path === file).length, 0, 'no run may start from a broken config');
 
     // Fixing the mistakes clears them (validated on save).
-    const fixed = BROKEN.replace('"r": 0', '"r": 4').replace('"num_b"', '"num_B"').replace('no-such-eval', 'eval');
+    const fixed = BROKEN.replace('"r": 0', '"r": 4').replace('"num_b"', '"num_B"').replace('no-such-eval', 'eval').replace('"vlaue"', '"value"');
     const edit = new vscode.WorkspaceEdit();
     edit.replace(doc.uri, new vscode.Range(0, 0, doc.lineCount, 0), fixed);
     await vscode.workspace.applyEdit(edit);
     await doc.save();
-    await waitFor('the Lily errors of broken.lily.json to clear after fixing it', () => {
-      const left = vscode.languages.getDiagnostics(doc.uri).filter((x) => x.source === 'lily' && x.severity === vscode.DiagnosticSeverity.Error);
+    await waitFor('the problems of broken.lily.json to clear after fixing it', () => {
+      const left = vscode.languages.getDiagnostics(doc.uri);
       if (left.length > 0) throw new Error(`still: ${left.map((d) => `line ${d.range.start.line}: ${d.message}`).join('; ')}`);
       return true;
     }, 30_000);
