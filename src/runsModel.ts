@@ -195,19 +195,37 @@ function evalSummary(ev: Record<string, number> | undefined): string {
   return k === undefined ? '' : `${k} ${formatNumber(ev[k])}`;
 }
 
+/** Whether the latest eval is the one before training (no eval since): say so, not pass it off as the result. */
+function evalIsBeforeTraining(s: RunStatus): boolean {
+  return !!s.eval && !!s.eval_before && JSON.stringify(s.eval) === JSON.stringify(s.eval_before) && s.step > 0;
+}
+
+/** The Metrics row: the latest eval (marked when it is the before-training one), else the loss. */
+function metricsSummary(s: RunStatus): string {
+  const ev = evalSummary(s.eval);
+  if (ev && evalIsBeforeTraining(s)) return `${ev} before training${s.loss !== undefined ? ` · loss ${formatNumber(s.loss)}` : ''}`;
+  if (ev && s.eval_before) {
+    const k = ev.split(' ')[0];
+    const before = s.eval_before[k];
+    return before !== undefined ? `${ev} (before ${formatNumber(before)})` : ev;
+  }
+  return ev || (s.loss !== undefined ? `loss ${formatNumber(s.loss)}` : '');
+}
+
 export function runItemView(r: RunRecord): RunItemView {
   const s = r.status;
   const state = effectiveState(r);
   const progress = `${s.step}/${s.total_steps}`;
   const parts: string[] = [];
   if (state === 'running') {
-    parts.push(progress, `${percent(s.step, s.total_steps)}%`);
+    // Short enough for the default sidebar width; percent and ETA are in the tooltip. The
+    // status bar shows this same text, so the two never disagree.
+    parts.push(progress);
     if (s.loss !== undefined) parts.push(`loss ${formatNumber(s.loss)}`);
-    if (s.eta_s !== undefined) parts.push(`ETA ${formatDuration(s.eta_s)}`);
   } else if (state === 'completed') {
     parts.push(`${s.step} steps`);
     const ev = evalSummary(s.eval);
-    if (ev) parts.push(ev);
+    if (ev && !evalIsBeforeTraining(s)) parts.push(ev);
     else if (s.loss !== undefined) parts.push(`loss ${formatNumber(s.loss)}`);
   } else {
     parts.push(`${state} at ${progress}`);
@@ -218,7 +236,9 @@ export function runItemView(r: RunRecord): RunItemView {
     : s.error;
   const tooltip = [
     `${s.name} (${s.method}, ${s.task})`,
-    `State: ${state}${state === 'running' ? ` — step ${progress} (${percent(s.step, s.total_steps)}%)` : ''}`,
+    `State: ${state}${state === 'running' ? ` — step ${progress} (${percent(s.step, s.total_steps)}%)${s.eta_s !== undefined ? `, ETA ${formatDuration(s.eta_s)}` : ''}` : ''}`,
+    ...(s.loss !== undefined ? [`Training loss: ${formatNumber(s.loss)}`] : []),
+    ...(s.eval ? [`Eval: ${evalSummary(s.eval)}${evalIsBeforeTraining(s) ? ' (before training)' : ''}`] : []),
     `Device: ${s.device}${s.device_note ? ` (${s.device_note})` : ''}`,
     `Trainable parameters: ${formatNumber(s.trainable_params)}`,
     `Started: ${s.started_at}`,
@@ -257,9 +277,12 @@ export function runChildren(r: RunRecord, join: (...p: string[]) => string): Chi
   metrics.push({ label: 'Trainable parameters', description: formatNumber(s.trainable_params), icon: 'symbol-numeric' });
   metrics.push({ label: 'Device', description: s.device, tooltip: s.device_note, icon: 'chip' });
   const error = r.processGone ? `process ${s.pid} is gone` : s.error;
+  const state = effectiveState(r);
   const out: ChildView[] = [];
-  if (error && effectiveState(r) !== 'running') out.push({ label: 'Error', description: error.split('\n')[0], tooltip: error, icon: 'warning' });
-  out.push({ label: 'Metrics', description: evalSummary(s.eval) || (s.loss !== undefined ? `loss ${formatNumber(s.loss)}` : ''), icon: 'graph', children: metrics });
+  // A stop the user asked for is not an error ("stopped (SIGTERM)" read as a failure).
+  if (error && state === 'stopped') out.push({ label: 'Stopped', description: `at step ${s.step}${r.checkpoints.length ? ' · resumable' : ''}`, tooltip: error, icon: 'debug-pause' });
+  else if (error && state !== 'running') out.push({ label: 'Error', description: error.split('\n')[0], tooltip: error, icon: 'warning' });
+  out.push({ label: 'Metrics', description: metricsSummary(s), icon: 'graph', children: metrics });
   if (r.checkpoints.length > 0) {
     out.push({
       label: 'Checkpoints', description: String(r.checkpoints.length), icon: 'save-all',
@@ -282,10 +305,11 @@ export function statusBarSummary(running: RunRecord[]): { text: string; tooltip:
   const r = running[0];
   const s = r.status;
   if (running.length === 1) {
-    const loss = s.loss !== undefined ? ` · loss ${formatNumber(s.loss)}` : '';
+    // The Runs row's own text: both read the same record through the same function.
+    const v = runItemView(r);
     return {
-      text: `$(sync~spin) Lily ${s.name} ${percent(s.step, s.total_steps)}%${loss}`,
-      tooltip: `${runItemView(r).description}\nClick to open the dashboard`,
+      text: `$(sync~spin) Lily ${s.name}: ${v.description}`,
+      tooltip: `${v.tooltip}\nClick to open the dashboard`,
       runDir: r.runDir,
     };
   }

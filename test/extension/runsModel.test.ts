@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadRunRecord, scanRuns } from '../../src/runRecords';
 import { RunWatcher } from '../../src/runWatcher';
-import { RunsModel, effectiveState, formatDuration, runChildren, runItemView } from '../../src/runsModel';
+import { RunsModel, effectiveState, formatDuration, runChildren, runItemView, statusBarSummary } from '../../src/runsModel';
 import { deadPid, tempDir, writeRunStatus } from './fixtures';
 
 function until(cond: () => boolean, what: string, ms = 8000): Promise<void> {
@@ -27,11 +27,14 @@ describe('runs tree model', () => {
   const root = tempDir('runs');
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  it('describes a running run: step/total, percent, loss, ETA, spinning icon', () => {
+  it('describes a running run briefly (step/total, loss; percent and ETA in the tooltip), and the status bar says the same', () => {
     const dir = writeRunStatus(root, 'r-running', { step: 25, total_steps: 200, loss: 0.51234, eta_s: 125 });
-    const v = runItemView(loadRunRecord(dir)!);
+    const rec = loadRunRecord(dir)!;
+    const v = runItemView(rec);
     assert.strictEqual(v.label, 'sentiment');
-    assert.strictEqual(v.description, '25/200 · 12% · loss 0.5123 · ETA 2m 5s');
+    assert.strictEqual(v.description, '25/200 · loss 0.5123', 'fits the default sidebar width beside the name');
+    assert.match(v.tooltip, /step 25\/200 \(12%\), ETA 2m 5s/);
+    assert.strictEqual(statusBarSummary([rec])!.text, '$(sync~spin) Lily sentiment: 25/200 · loss 0.5123', 'the status bar shows the row\'s own text');
     assert.deepStrictEqual(v.icon, { id: 'sync~spin' });
     assert.strictEqual(v.contextValue, 'lilyRun:running');
   });
@@ -52,6 +55,7 @@ describe('runs tree model', () => {
     assert.deepStrictEqual(kids.map((k) => k.label), ['Metrics', 'Checkpoints', 'Adapter']);
     const metrics = kids[0].children!;
     assert.strictEqual(metrics.find((m) => m.label === 'Eval accuracy')!.description, '0.9125 (before 0.5)');
+    assert.strictEqual(kids[0].description, 'accuracy 0.9125 (before 0.5)');
     assert.deepStrictEqual(kids[1].children!.map((c) => c.label), ['step-20', 'step-100', 'step-200'], 'sorted by step, partial writes hidden');
     assert.strictEqual(kids[2].children![0].path, path.join(dir, 'adapter', 'adapter_config.json'));
   });
@@ -62,6 +66,16 @@ describe('runs tree model', () => {
     const sv = runItemView(loadRunRecord(stopped)!);
     assert.strictEqual(sv.contextValue, 'lilyRun:stopped:resumable');
     assert.match(sv.description, /^stopped at 40\/100/);
+    // A stop the user asked for is not shown as an error.
+    const stoppedByUser = writeRunStatus(root, 'r-sigterm', { state: 'stopped', step: 40, error: 'stopped (SIGTERM)' });
+    const kids = runChildren(loadRunRecord(stoppedByUser)!, path.join);
+    assert.deepStrictEqual(kids.map((k) => k.label), ['Stopped', 'Metrics']);
+    assert.strictEqual(kids[0].icon, 'debug-pause');
+    // The only eval is the one before training: say so rather than show it as the result.
+    const early = writeRunStatus(root, 'r-early', { state: 'completed', step: 20, loss: 0.4, eval: { accuracy: 0.51 }, eval_before: { accuracy: 0.51 } });
+    const earlyRec = loadRunRecord(early)!;
+    assert.strictEqual(runChildren(earlyRec, path.join)[0].description, 'accuracy 0.51 before training · loss 0.4');
+    assert.strictEqual(runItemView(earlyRec).description, '20 steps · loss 0.4');
     const failed = writeRunStatus(root, 'r-failed', { state: 'failed', step: 3, error: 'out of memory\nat step 3' });
     const rec = loadRunRecord(failed)!;
     assert.strictEqual(runItemView(rec).contextValue, 'lilyRun:failed');
@@ -105,7 +119,7 @@ describe('runs tree model', () => {
     const changes: Array<string[] | 'all'> = [];
     model.onDidChange((c) => changes.push(c));
     assert.strictEqual(model.applyProgress({ runDir: dir, step: 20, totalSteps: 50, epoch: 0, loss: 0.25, samplesPerSec: 99, etaSeconds: 30 }), true);
-    assert.strictEqual(runItemView(model.get(dir)!).description, '20/50 · 40% · loss 0.25 · ETA 30s');
+    assert.strictEqual(runItemView(model.get(dir)!).description, '20/50 · loss 0.25');
     // A notification for a run the model does not know changes nothing.
     assert.strictEqual(model.applyProgress({ runDir: '/elsewhere', step: 1, totalSteps: 2, epoch: 0, loss: 1, samplesPerSec: 1, etaSeconds: 1 }), false);
     // A stale file read (status.json rewritten less often than progress) does not move it back.

@@ -101,14 +101,14 @@ export async function runUiScenario({ browser, server, extensionRoot, extensionI
     ['the Lily view and the status bar show the progress', async () => {
       await wb.openViewContainer('Lily');
       const name = state.status().name;
-      // While running, the row reads "<name> <step>/<total> · <n>% · loss ..." and the status
-      // bar "Lily <name> <n>%". Both must be seen before the run ends.
+      // While running, the row reads "<name> <step>/<total> · loss ..." and the status bar
+      // "Lily <name>: <step>/<total> · loss ..." (the same text). Both must be seen before the run ends.
       const row = await waitFor(`a running row for ${name} in the Runs view`, async () => {
         const s = state.status();
         if (s?.state === 'failed') throw fatal(`the run failed: ${s.error}`);
         if (s && s.state !== 'running') throw fatal(`the run ended (${s.state}) before its progress was seen in the Runs view; rows: ${(await wb.sideBarRows()).join(' | ')}`);
         // Real progress: a step past 0.
-        return (await wb.sideBarRows()).find((r) => r.includes(name) && /\b([1-9]\d*)\/\d+ · \d+%/.test(r));
+        return (await wb.sideBarRows()).find((r) => r.includes(name) && /\b([1-9]\d*)\/\d+\b/.test(r));
       }, 120_000, 100);
       const bar = await waitFor('the Lily status bar item', async () => {
         const s = state.status();
