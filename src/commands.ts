@@ -95,9 +95,24 @@ export const COMMANDS: Record<string, Command> = {
       if (!pick) return refuse('cancelled: no format picked');
       fmt = pick.label;
     }
+    let dest = out;
+    if (!dest && !format) {
+      // Asked only when the format was asked too (a caller passing a format wants the default).
+      const defaultDir = path.join(run.runDir, 'export', fmt);
+      const where = await vscode.window.showQuickPick([
+        { label: '$(folder) Inside the run', description: vscode.workspace.asRelativePath(defaultDir), choose: false },
+        { label: '$(folder-opened) Choose a folder…', description: 'e.g. beside your application, or a models folder', choose: true },
+      ], { title: `Export ${fmt} to` });
+      if (!where) return refuse('cancelled: no destination picked');
+      if (where.choose) {
+        const picked = await vscode.window.showOpenDialog({ title: `Export ${fmt} into this folder`, canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Export here', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+        if (!picked?.[0]) return refuse('cancelled: no destination folder picked');
+        dest = picked[0].fsPath;
+      }
+    }
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Exporting ${path.basename(run.runDir)} as ${fmt}` },
-      () => s.backend.request<ExportResult>(Methods.export, { runDir: run.runDir, format: fmt, ...(out ? { out } : {}) }),
+      () => s.backend.request<ExportResult>(Methods.export, { runDir: run.runDir, format: fmt, ...(dest ? { out: dest } : {}) }),
     );
     const delta = result.metricDelta ? ` (eval change from merging: ${Object.entries(result.metricDelta).map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${v.toPrecision(3)}`).join(', ')})` : '';
     s.output.appendLine(`[export] ${run.runDir} as ${fmt}:\n  ${result.files.join('\n  ')}${delta}`);

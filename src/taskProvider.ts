@@ -1,11 +1,14 @@
 // A `lily` task type: `{ "type": "lily", "config": "path/to/x.lily.json" }` trains as a VS Code
 // task (in the terminal panel, with the CLI's human-readable progress). A custom execution, so
 // that closing the terminal sends SIGTERM: the trainer then writes a checkpoint and stops,
-// instead of being killed mid-step.
+// instead of being killed mid-step. It ends with the CLI's exit code, after its message; an
+// exit within VS Code's launch window (~0.5 s, e.g. a config error found at once) would read as
+// "The terminal process failed to launch", so the end is reported no sooner than MIN_RUN_MS.
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { readSettings } from './settings';
+import { MIN_RUN_MS, endLine } from './taskModel';
 
 export const TASK_TYPE = 'lily';
 
@@ -62,13 +65,15 @@ class TrainTerminal implements vscode.Pseudoterminal {
   readonly onDidWrite = this.write.event;
   readonly onDidClose = this.done.event;
   private child: ChildProcess | undefined;
+  private openedAt = 0;
 
   constructor(private readonly cli: string, private readonly args: string[], private readonly cwd: string) {}
 
   open(): void {
+    this.openedAt = Date.now();
     if (!vscode.workspace.isTrusted) {
       this.write.fire('Training is disabled in an untrusted workspace. Trust the workspace to run this task.\r\n');
-      this.done.fire(1);
+      this.finish(1);
       return;
     }
     this.write.fire(`> lily ${this.args.join(' ')}\r\n`);
@@ -78,11 +83,17 @@ class TrainTerminal implements vscode.Pseudoterminal {
     const out = (b: Buffer) => this.write.fire(b.toString('utf8').replace(/\r?\n/g, '\r\n'));
     child.stdout.on('data', out);
     child.stderr.on('data', out);
-    child.on('error', (e) => { this.write.fire(`cannot start lily: ${e.message}\r\n`); this.done.fire(1); });
+    child.on('error', (e) => { this.write.fire(`cannot start lily: ${e.message}\r\n`); this.finish(1); });
     child.on('close', (code, signal) => {
-      this.write.fire(`\r\nlily train ${signal ? `ended by ${signal}` : `exited with code ${code}`}\r\n`);
-      this.done.fire(code ?? 1);
+      this.write.fire(`\r\n${endLine(code, signal)}\r\n`);
+      this.finish(code ?? 1);
     });
+  }
+
+  /** Ends the task with `code`, not inside VS Code's launch window (see the file comment). */
+  private finish(code: number): void {
+    const wait = Math.max(0, this.openedAt + MIN_RUN_MS - Date.now());
+    setTimeout(() => this.done.fire(code), wait);
   }
 
   close(): void {

@@ -139,4 +139,35 @@ describe('first use: the copied example, failed starts, live runs, reveal', () =
     assert.strictEqual(r.path, copiedRun);
     assert.strictEqual(r.via, commands.includes('revealFileInOS') && vscode.env.remoteName === undefined && vscode.env.uiKind === vscode.UIKind.Desktop ? 'os' : 'explorer');
   });
+
+  it('a lily task whose config has errors ends with the CLI\'s exit code 2 (not "failed to launch")', async function () {
+    this.timeout(120_000);
+    const dir = path.join(workspaceRoot(), 'no-tokenizer');
+    const bad = path.join(dir, 'bad-task.lily.json');
+    fs.writeFileSync(bad, JSON.stringify({ model: { path: 'model.onnx', task: 'sequence-classification' }, data: { train: 'train.jsonl' }, adapter: { method: 'lily', target_modules: ['value'], r: 0 } }));
+    const tasks = await vscode.tasks.fetchTasks({ type: 'lily' });
+    const task = tasks.find((t) => String(t.definition.config).endsWith('bad-task.lily.json'));
+    assert.ok(task, `no lily task for bad-task.lily.json; tasks: ${tasks.map((t) => t.definition.config).join(', ')}`);
+    const started = Date.now();
+    const ended = new Promise<number | undefined>((resolve) => {
+      const sub = vscode.tasks.onDidEndTaskProcess((e) => {
+        if (e.execution.task.definition.config === task.definition.config) { sub.dispose(); resolve(e.exitCode); }
+      });
+    });
+    await vscode.tasks.executeTask(task);
+    const code = await Promise.race([ended, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
+    assert.strictEqual(code, 2, 'the task ends with the CLI\'s exit code');
+    // VS Code calls a terminal that ends within 500 ms of launch "failed to launch".
+    assert.ok(Date.now() - started >= 500, 'the task must not end inside the launch window');
+    fs.rmSync(bad);
+  });
+
+  it('"Lily: Export Adapter" writes to the destination given', async function () {
+    this.timeout(120_000);
+    assert.ok(copiedRun, 'no run from the first test');
+    const dest = path.join(workspaceRoot(), 'exported-adapter');
+    const r = await runCommand<{ files: string[] }>('lily.export', copiedRun, 'peft', dest);
+    assert.ok(r.files.length > 0 && r.files.every((f) => f.startsWith(dest + path.sep)), `files: ${r.files.join(', ')}`);
+    assert.ok(fs.existsSync(path.join(dest, 'adapter_config.json')));
+  });
 });
