@@ -1,7 +1,7 @@
 // What the backend server does for each request. Long work (training, inspect, export) runs in
 // `lily` CLI processes; the rest (reading a model's layers, validating a config) is quick and
 // runs here, with parsed models cached.
-import { maxPositions } from '../onnx/positions';
+import { positionLimit } from '../onnx/positionLimit';
 import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
 import { listTargetGroups } from '../adapters/targets';
@@ -42,7 +42,7 @@ export class LilyServer {
 
   listTargets(p: ListTargetsParams): ListTargetsResult {
     const model = this.models.get(this.abs(p.modelPath));
-    const positions = maxPositions(model);
+    const positions = positionLimit(model)?.maxPositions;
     return { targets: listTargetGroups(model), ...(positions !== undefined ? { maxPositions: positions } : {}) };
   }
 

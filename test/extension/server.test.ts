@@ -10,7 +10,7 @@ import {
 } from '../../native-runtime/protocol';
 import { RunWriter } from '../../native-runtime/io/runDir';
 import type { RouterStats, SpectrumReport } from '../../native-runtime/runFiles';
-import { configFixture, runStatus, serverLaunch, type ConfigFixture } from './fixtures';
+import { REPO, configFixture, runStatus, serverLaunch, type ConfigFixture } from './fixtures';
 
 describe('backend server over stdio JSON-RPC', function () {
   this.timeout(60_000);
@@ -51,6 +51,13 @@ describe('backend server over stdio JSON-RPC', function () {
   it('resolves a relative model path against its working directory', async () => {
     const r = await backend.request<ListTargetsResult>(Methods.listTargets, { modelPath: 'model.onnx' });
     assert.ok(r.targets.length > 0);
+  });
+
+  it('tells how many positions a model embeds (a new config must not ask for more tokens)', async () => {
+    const demo = await backend.request<ListTargetsResult>(Methods.listTargets, { modelPath: path.join(REPO, 'examples', 'sentiment', 'model.onnx') });
+    assert.strictEqual(demo.maxPositions, 32);
+    const none = await backend.request<ListTargetsResult>(Methods.listTargets, { modelPath: 'model.onnx' });
+    assert.strictEqual(none.maxPositions, undefined, 'the fixture has no position table');
   });
 
   it('reports a missing model as an error naming the file', async () => {
