@@ -3,6 +3,7 @@
 import { closest } from 'fastest-levenshtein';
 import type { Graph, Model, Node } from '../onnx/ir';
 import { consumers, getAttrInt, getAttrInts, producers } from '../onnx/ir';
+import { moduleFromNameScopes } from '../onnx/nodeMetadata';
 import type { TargetGroup } from '../protocol';
 
 export interface LinearLayer {
@@ -68,15 +69,19 @@ function followingBias(graph: Graph, cons: Map<string, Node[]>, out: string, dOu
 
 /**
  * A module path from the node name (`/encoder/layer.3/attention/self/value/MatMul` ->
- * `encoder.layer.3.attention.self.value`), else from the weight or bias initializer name
- * (`...value.weight`), else the node name itself.
+ * `encoder.layer.3.attention.self.value`, torch's TorchScript exporter), else from the node's
+ * name scopes (torch's dynamo exporter, whose node names are generic: `node_linear_3`), else
+ * from the weight or bias initializer name (`h.0.attn.c_attn.weight` behind a `Gemm_67`), else
+ * the node name itself.
  */
-export function moduleNameOf(nodeName: string, weight: string, bias?: string): string {
+export function moduleNameOf(nodeName: string, weight: string, bias?: string, metadata?: Record<string, string>): string {
   if (nodeName.includes('/')) {
     const parts = nodeName.split('/').filter(Boolean);
     parts.pop(); // the op's own name, e.g. MatMul or MatMul_1
     if (parts.length > 0) return parts.join('.');
   }
+  const scoped = moduleFromNameScopes(metadata);
+  if (scoped) return scoped;
   if (weight.endsWith('.weight') && !weight.includes('::')) return weight.slice(0, -'.weight'.length);
   if (bias && bias.endsWith('.bias') && !bias.includes('::')) return bias.slice(0, -'.bias'.length);
   return nodeName.replace(/[^A-Za-z0-9_.]/g, '_');
@@ -106,7 +111,7 @@ export function findLinearLayers(model: Model): LinearLayer[] {
       found = { node: node.name, weight: node.inputs[1], d_in: dIn, d_out: dOut, kind: 'gemm', transB, bias: c && g.initializers.has(c) ? c : undefined };
     }
     if (!found) continue;
-    layers.push({ module: moduleNameOf(node.name, found.weight, found.bias), ...found });
+    layers.push({ module: moduleNameOf(node.name, found.weight, found.bias, node.metadata), ...found });
   }
   // Two nodes in one module (rare) would collide in adapter files: make names unique.
   const seen = new Map<string, number>();
@@ -140,7 +145,45 @@ export function listTargetGroups(model: Model): TargetGroup[] {
     if (!grp) groups.set(key, (grp = { suffix, d_in: l.d_in, d_out: l.d_out, modules: [] }));
     grp.modules.push(l.module);
   }
-  return [...groups.values()];
+  return distinctSuffixes([...groups.values()]);
+}
+
+/**
+ * Groups that share a suffix but differ in shape (TF exports: `...attention.output.dense.Tensordot`
+ * and `...output.dense.Tensordot` both end in `output.dense.Tensordot`) would show the same name.
+ * Each such group gets the longest name tail all its modules share instead, which is still a
+ * valid `target_modules` entry (`attention.output.dense.Tensordot`). Groups whose modules have
+ * identical tails keep the suffix: one `target_modules` entry matches them all, and the trainer
+ * keys them `suffix@d_inxd_out`, which `lily targets` shows (see formatGroups).
+ */
+function distinctSuffixes(groups: TargetGroup[]): TargetGroup[] {
+  const bySuffix = new Map<string, TargetGroup[]>();
+  for (const g of groups) bySuffix.set(g.suffix, [...(bySuffix.get(g.suffix) ?? []), g]);
+  for (const same of bySuffix.values()) {
+    if (same.length < 2) continue;
+    for (const g of same) {
+      const tail = commonTail(g.modules.map((m) => m.split('.')));
+      if (tail.length > g.suffix.split('.').length) g.suffix = tail.join('.');
+    }
+  }
+  return groups;
+}
+
+/** The longest list of trailing components all `names` share, stopping before a layer index. */
+function commonTail(names: string[][]): string[] {
+  const out: string[] = [];
+  for (let k = 1; ; k++) {
+    const part = names[0][names[0].length - k];
+    if (part === undefined || isIndex(part) || /\d$/.test(part) || names.some((n) => n[n.length - k] !== part)) return out;
+    out.unshift(part);
+  }
+}
+
+/** The name `lily targets` shows for each group: its suffix, with the shape where two groups share one. */
+export function displayNames(groups: TargetGroup[]): string[] {
+  const count = new Map<string, number>();
+  for (const g of groups) count.set(g.suffix, (count.get(g.suffix) ?? 0) + 1);
+  return groups.map((g) => (count.get(g.suffix)! > 1 ? `${g.suffix}@${g.d_in}x${g.d_out}` : g.suffix));
 }
 
 /** The layer index of a module: the number after `layer.`/`layers.`/`h.`/`blocks.`, else the first number component. */

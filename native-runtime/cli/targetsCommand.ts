@@ -1,6 +1,6 @@
 // `lily targets <model.onnx>`: the adaptable linear layers, grouped by target suffix.
 import * as path from 'path';
-import { listTargetGroups } from '../adapters/targets';
+import { displayNames, listTargetGroups } from '../adapters/targets';
 import type { ListTargetsResult, TargetGroup } from '../protocol';
 import { EXIT } from './errors';
 import { Command, JSON_OPTION } from './command';
@@ -8,12 +8,13 @@ import { Output } from './io';
 import { loadUserModel } from './model';
 
 export function formatGroups(groups: TargetGroup[]): string {
-  const width = Math.max(6, ...groups.map((g) => g.suffix.length));
+  const names = displayNames(groups);
+  const width = Math.max(6, ...names.map((n) => n.length));
   const lines = [`${'target'.padEnd(width)}  ${'d_in'.padStart(6)}  ${'d_out'.padStart(6)}  layers  modules`];
-  for (const g of groups) {
+  groups.forEach((g, k) => {
     const mods = g.modules.length <= 2 ? g.modules.join(', ') : `${g.modules[0]} ... ${g.modules[g.modules.length - 1]}`;
-    lines.push(`${g.suffix.padEnd(width)}  ${String(g.d_in).padStart(6)}  ${String(g.d_out).padStart(6)}  ${String(g.modules.length).padStart(6)}  ${mods}`);
-  }
+    lines.push(`${names[k].padEnd(width)}  ${String(g.d_in).padStart(6)}  ${String(g.d_out).padStart(6)}  ${String(g.modules.length).padStart(6)}  ${mods}`);
+  });
   return lines.join('\n');
 }
 

@@ -48,6 +48,8 @@ export interface Node {
   inputs: string[];
   outputs: string[];
   attrs: Record<string, AttrValue>;
+  /** The node's metadata_props, when the file has any (dynamo exports keep module paths there). */
+  metadata?: Record<string, string>;
 }
 
 export interface Graph {

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import type { AttrValue, DataType, Dim, Graph, Model, Node, Tensor, TensorData, ValueInfo } from './ir';
 import { tensorSize } from './ir';
+import { readNodeMetadata } from './nodeMetadata';
 import { sortNodesTopologically } from './topoSort';
 import { tempPathFor, writeFileAtomic } from '../io/atomic';
 
@@ -203,6 +204,9 @@ function valueInfoToProto(v: ValueInfo): onnx.ValueInfoProto {
   });
 }
 
+/** A decoded NodeProto with the metadata_props onnx-proto cannot decode (see nodeMetadata.ts). */
+type WithMetadata = onnx.INodeProto & { lilyMetadata?: Record<string, string> };
+
 export function graphFromProto(g: onnx.IGraphProto, opts: ReadOptions = {}): Graph {
   const initializers = new Map<string, Tensor>();
   for (const t of g.initializer ?? []) initializers.set(t.name ?? '', tensorFromProto(t, opts));
@@ -216,6 +220,7 @@ export function graphFromProto(g: onnx.IGraphProto, opts: ReadOptions = {}): Gra
       inputs: [...(n.input ?? [])],
       outputs: [...(n.output ?? [])],
       attrs,
+      ...((n as WithMetadata).lilyMetadata ? { metadata: (n as WithMetadata).lilyMetadata } : {}),
     };
   });
   const vis = (list: onnx.IValueInfoProto[] | null | undefined) =>
@@ -342,6 +347,8 @@ export function modelFromBytes(bytes: Uint8Array, opts: ReadOptions = {}): Model
   if (!(m.opsetImport ?? []).some((o) => !o.domain || o.domain === 'ai.onnx')) {
     throw new Error('not a valid ONNX model (no opset_import for the default domain; the file may be truncated)');
   }
+  const metadata = readNodeMetadata(bytes);
+  metadata.forEach((md, k) => { const n = m.graph!.node?.[k]; if (md && n) (n as WithMetadata).lilyMetadata = md; });
   let graph: Graph;
   if (opts.adoptBytes) {
     // Everything else first (node attributes may hold tensors in these bytes), then the weights.
