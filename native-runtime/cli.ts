@@ -7,13 +7,14 @@ import type { Command, CliContext } from './cli/command';
 import { EXIT, exitCodeOf, isInputError } from './cli/errors';
 import { evalCommand } from './cli/evalCommand';
 import { exportCommand } from './cli/exportCommand';
+import { importCommand } from './cli/importCommand';
 import { initCommand } from './cli/initCommand';
 import { inspectCommand } from './cli/inspectCommand';
 import { CliIO, processIO } from './cli/io';
 import { targetsCommand } from './cli/targetsCommand';
 import { trainCommand } from './cli/trainCommand';
 
-const COMMANDS: Command[] = [initCommand, targetsCommand, trainCommand, evalCommand, inspectCommand, exportCommand];
+const COMMANDS: Command[] = [importCommand, initCommand, targetsCommand, trainCommand, evalCommand, inspectCommand, exportCommand];
 
 function version(): string {
   // eslint-disable-next-line @typescript-eslint/no-var-requires

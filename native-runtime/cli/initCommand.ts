@@ -11,6 +11,7 @@ import { budgetOf } from '../server/budgetOf';
 import { EXIT, InputError } from './errors';
 import { Command, JSON_OPTION } from './command';
 import { Output } from './io';
+import { readImportManifest } from './importManifest';
 import { loadUserModel, logitsClasses } from './model';
 import { proposeLilyShape, proposeTargets } from './propose';
 import { formatGroups } from './targetsCommand';
@@ -35,7 +36,7 @@ function rel(from: string, to: string): string {
 
 /** Data files next to the config, when there are any; otherwise the conventional names. */
 function dataFile(dir: string, stem: string): string {
-  for (const ext of ['jsonl', 'csv']) if (fs.existsSync(path.join(dir, `${stem}.${ext}`))) return `${stem}.${ext}`;
+  for (const ext of ['jsonl', 'csv', 'parquet']) if (fs.existsSync(path.join(dir, `${stem}.${ext}`))) return `${stem}.${ext}`;
   return `${stem}.jsonl`;
 }
 
@@ -52,7 +53,7 @@ export const initCommand: Command = {
     options: [
       { name: 'out', kind: 'string', value: 'FILE', help: 'Config file to write (default: <model>.lily.json beside the model).' },
       { name: 'targets', kind: 'list', value: 'a,b', help: 'Target suffixes to adapt instead of the proposal, comma-separated.' },
-      { name: 'task', kind: 'string', value: 'TASK', help: `Task (${TASKS.join(', ')}); default: guessed from the output shape.` },
+      { name: 'task', kind: 'string', value: 'TASK', help: `Task (${TASKS.join(', ')}); default: the one \`lily import\` recorded, else guessed from the output shape.` },
       { name: 'force', kind: 'bool', help: 'Overwrite an existing config file.' },
       JSON_OPTION,
     ],
@@ -63,7 +64,9 @@ export const initCommand: Command = {
     const model = loadUserModel(modelPath);
     const groups = listTargetGroups(model);
     if (groups.length === 0) throw new InputError(`${modelPath}: no adaptable linear layers (MatMul/Gemm with a 2-D float32 weight) found; nothing to adapt`);
-    const task = (args.options.task as TaskType | undefined) ?? guessTask(model);
+    // A model written by `lily import` carries its task and class names (lily-import.json).
+    const imported = readImportManifest(path.dirname(modelPath));
+    const task = (args.options.task as TaskType | undefined) ?? imported?.task ?? guessTask(model);
     if (!TASKS.includes(task)) throw new InputError(`--task: expected one of ${TASKS.join(', ')}, got "${task}"`);
 
     const targets = (args.options.targets as string[] | undefined) ?? proposeTargets(groups);
@@ -90,6 +93,7 @@ export const initCommand: Command = {
         path: rel(configPath, modelPath),
         task,
         ...(task.endsWith('classification') && classes !== undefined ? { num_labels: classes } : {}),
+        ...(task.endsWith('classification') && imported?.labels && imported.labels.length === (classes ?? imported.labels.length) ? { labels: imported.labels } : {}),
       },
       data: { train: dataFile(dir, 'train'), eval: dataFile(dir, 'eval'), max_length: 128 },
       adapter,
