@@ -30,6 +30,10 @@ export interface ResolvedData {
   max_length: number;
   /** Set when max_length is the default (not in the config): training lowers it to the model's positions. */
   max_length_default?: true;
+  padding: 'max_length' | 'longest' | 'buckets';
+  /** Ascending; present with `padding: "buckets"` only. */
+  buckets?: number[];
+  packing: boolean;
 }
 
 interface ResolvedAdapterCommon {
@@ -104,7 +108,7 @@ export interface ResolvedConfig {
 
 /** Static defaults, by section. Kept in one place so the schema-agreement test can read them. */
 export const DEFAULTS = {
-  data: { text_field: 'text', label_field: 'label', max_length: 128 },
+  data: { text_field: 'text', label_field: 'label', max_length: 128, padding: 'max_length' as const, packing: false },
   lily: { r: 32, stride_A: 1, num_B: 2, scaling: 1, routing: 'batch' as const },
   lora: { r: 8 },
   adapter: { init: 'default' },
@@ -130,6 +134,12 @@ export const DEFAULTS = {
 };
 
 export type DataFormat = NonNullable<LilyConfig['data']['format']>;
+
+/** 1/4, 1/2 and all of `maxLength`, rounded up to multiples of 8, without repeats. */
+export function defaultBuckets(maxLength: number): number[] {
+  const up8 = (n: number) => Math.min(maxLength, Math.ceil(n / 8) * 8);
+  return [...new Set([up8(maxLength / 4), up8(maxLength / 2), maxLength])].sort((x, y) => x - y);
+}
 
 /** The data format a file extension implies, or undefined when it implies none. */
 export function formatFromExtension(file: string): DataFormat | undefined {
@@ -187,7 +197,11 @@ export function resolveConfig(config: LilyConfig, configPath: string, cwd: strin
     label_field: d.label_field ?? DEFAULTS.data.label_field,
     max_length: d.max_length ?? DEFAULTS.data.max_length,
     ...(d.max_length === undefined ? { max_length_default: true as const } : {}),
+    padding: d.padding ?? DEFAULTS.data.padding,
+    packing: d.packing ?? DEFAULTS.data.packing,
   };
+  if (data.padding === 'buckets') data.buckets = d.buckets ? [...d.buckets].sort((x, y) => x - y) : defaultBuckets(data.max_length);
+  else delete data.buckets;
   if (data.eval === undefined) { delete data.eval; delete data.eval_format; }
 
   const a = config.adapter;

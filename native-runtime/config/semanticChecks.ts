@@ -138,6 +138,20 @@ export function semanticDiagnostics(config: unknown): ConfigDiagnostic[] {
     out.push(warning(['data', 'eval'], 'the eval file is the training file: eval metrics will not show overfitting'));
   }
 
+  // Padding and packing.
+  const maxLength = isNum(data.max_length) ? data.max_length : 128;
+  if (Array.isArray(data.buckets)) {
+    const b = data.buckets as unknown[];
+    b.forEach((n, i) => {
+      if (isNum(n) && n > maxLength) out.push(diagnostic(['data', 'buckets', i], `bucket ${n} is longer than data.max_length (${maxLength}): rows are never longer than max_length; use lengths up to ${maxLength}`));
+      if (b.indexOf(n) !== i) out.push(warning(['data', 'buckets', i], `bucket ${show(n)} is listed twice`));
+    });
+    if (data.padding !== 'buckets') out.push(warning(['data', 'buckets'], 'ignored unless data.padding is "buckets"'));
+  }
+  if (data.packing === true && isStr(model.task) && model.task !== 'causal-lm') {
+    out.push(diagnostic(['data', 'packing'], `packing puts several documents in one row, which only a causal LM can train on; task is ${show(model.task)}: remove data.packing`));
+  }
+
   // Training.
   if (isNum(training.epochs) && isNum(training.max_steps)) {
     out.push(warning(['training', 'epochs'], 'ignored because training.max_steps is set'));

@@ -72,7 +72,42 @@ export interface DataSection {
    * @default 128
    */
   max_length?: number;
+  /**
+   * How training and eval batches are padded. `max_length`: every batch to `max_length` (one step
+   * graph). `longest`: each batch to its longest row, as Hugging Face's `DataCollatorWithPadding`
+   * does (one step graph per distinct length, compiled on first use). `buckets`: each batch to the
+   * smallest of `buckets` that holds its longest row (a few step graphs sharing one set of
+   * trainable and optimizer buffers and the frozen weights). With the default `batch` routing the
+   * router averages over padded positions too, exactly as PEFT does: to match a PEFT run's
+   * numbers, pad the way it did (`longest` for dynamic padding).
+   * @default "max_length"
+   */
+  padding?: 'max_length' | 'longest' | 'buckets';
+  /**
+   * Sequence lengths for `padding: "buckets"`, ascending (default: 1/4, 1/2 and all of `max_length`,
+   * rounded up to multiples of 8). A batch longer than the largest bucket is padded to `max_length`.
+   */
+  buckets?: BucketLength[];
+  /**
+   * Causal LM only: pack several documents into each training row of `max_length` tokens
+   * (consecutive records in file order, a longer one truncated; rows are then shuffled). Each
+   * document gets its own positions (`position_ids` from 0) and attends only to itself:
+   * `attention_mask` carries the document number (1, 2, ...; 0 = padding), so the model must be
+   * exported with a mask that compares those numbers (scripts/oracle/hf_models.py writes such
+   * models); the first token of each document is not predicted from the previous document. This
+   * changes results: a step holds more documents (fewer steps per epoch), and the default `batch`
+   * routing averages over the packed tokens instead of padding. Eval batches are not packed.
+   * @default false
+   */
+  packing?: boolean;
 }
+
+/**
+ * A bucket's sequence length in tokens.
+ * @asType integer
+ * @minimum 1
+ */
+type BucketLength = number;
 
 /**
  * The adapter: `method` selects Lily or LoRA and which other fields apply.

@@ -34,7 +34,7 @@ describe('loadConfig', () => {
     assert.strictEqual(c.model.tokenizer, path.join(dir, 'm/tokenizer.json'));
     assert.deepStrictEqual(c.data, {
       train: path.join(dir, 'train.jsonl'), eval: path.join(dir, 'eval.csv'), format: 'jsonl', eval_format: 'csv',
-      text_field: 'text', label_field: 'label', max_length: 128, max_length_default: true,
+      text_field: 'text', label_field: 'label', max_length: 128, max_length_default: true, padding: 'max_length', packing: false,
     });
     assert.deepStrictEqual(c.adapter, {
       method: 'lily', target_modules: ['value'], modules_to_save: [], init: 'default',

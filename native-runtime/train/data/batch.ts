@@ -4,7 +4,8 @@
 import * as ort from 'onnxruntime-node';
 import type { DataType, ValueInfo } from '../../onnx/ir';
 import type { LabelScheme } from './labels';
-import type { Example } from './record';
+import type { PackedRow } from './packing';
+import { isSequenceInput, type Example } from './record';
 
 export interface Batch {
   tensors: Record<string, ort.Tensor>;
@@ -30,28 +31,42 @@ function makeTensor(dtype: DataType, values: number[], dims: number[], name: str
   }
 }
 
-export function collate(examples: Example[], modelInputs: ValueInfo[], scheme: LabelScheme): Batch {
+/**
+ * Stacks examples (sequences padded to max_length on the right) into a batch. With `seqLength`
+ * the sequence inputs and per-token labels are cut to that many positions (padding.ts decides
+ * it; it must not cut a real token: see Example.extent).
+ */
+export function collate(examples: Example[], modelInputs: ValueInfo[], scheme: LabelScheme, seqLength?: number): Batch {
   if (examples.length === 0) throw new Error('collate: empty batch');
   const B = examples.length;
   const tensors: Record<string, ort.Tensor> = {};
+  const cut = (data: number[], dims: number[], sequence: boolean) =>
+    seqLength !== undefined && sequence && dims.length === 1 && dims[0] > seqLength ? { data: data.slice(0, seqLength), dims: [seqLength] } : { data, dims };
   for (const m of modelInputs) {
     const first = examples[0].inputs.get(m.name);
     if (!first) throw new Error(`collate: example has no value for model input ${m.name}`);
     const values: number[] = [];
+    let dims = first.dims;
     for (const ex of examples) {
       const v = ex.inputs.get(m.name)!;
       if (v.dims.join('x') !== first.dims.join('x')) {
         throw new Error(`line ${ex.line}: ${m.name} has shape [${v.dims}] but line ${examples[0].line} has [${first.dims}]; records in a batch must agree`);
       }
-      for (const x of v.data) values.push(x);
+      const c = cut(v.data, v.dims, isSequenceInput(m));
+      dims = c.dims;
+      for (const x of c.data) values.push(x);
     }
-    tensors[m.name] = makeTensor(m.dtype, values, [B, ...first.dims], m.name);
+    tensors[m.name] = makeTensor(m.dtype, values, [B, ...dims], m.name);
   }
   if (examples[0].label !== undefined) {
     if (Array.isArray(examples[0].label)) {
-      const T = examples[0].label.length;
       const values: number[] = [];
-      for (const ex of examples) values.push(...(ex.label as number[]));
+      let T = 0;
+      for (const ex of examples) {
+        const c = cut(ex.label as number[], [(ex.label as number[]).length], true);
+        T = c.dims[0];
+        values.push(...c.data);
+      }
       tensors[LABELS] = makeTensor('int64', values, [B, T], LABELS);
     } else {
       const values = examples.map((ex) => ex.label as number);
@@ -65,4 +80,28 @@ export function collate(examples: Example[], modelInputs: ValueInfo[], scheme: L
     lines: examples.map((ex) => ex.line),
     firstTokens: examples[0].tokenStrings,
   };
+}
+
+/**
+ * A batch of packed rows (packing.ts): `input_ids`, `attention_mask` (document numbers),
+ * `position_ids` and `labels`; any other model input is an error (packing is for causal LMs
+ * whose inputs are those).
+ */
+export function collatePacked(rows: PackedRow[], modelInputs: ValueInfo[], lines: number[]): Batch {
+  if (rows.length === 0) throw new Error('collatePacked: empty batch');
+  const B = rows.length;
+  const T = rows[0].input_ids.length;
+  const tensors: Record<string, ort.Tensor> = {};
+  const pick: Record<string, (r: PackedRow) => number[]> = {
+    input_ids: (r) => r.input_ids,
+    attention_mask: (r) => r.segments,
+    position_ids: (r) => r.positions,
+  };
+  for (const m of modelInputs) {
+    const get = pick[m.name];
+    if (!get) throw new Error(`packing: the model input ${m.name} cannot be packed (a packed batch has input_ids, attention_mask and position_ids)`);
+    tensors[m.name] = makeTensor(m.dtype, rows.flatMap(get), [B, T], m.name);
+  }
+  tensors[LABELS] = makeTensor('int64', rows.flatMap((r) => r.labels), [B, T], LABELS);
+  return { tensors, size: B, tokens: rows.reduce((s, r) => s + r.tokens, 0), lines };
 }

@@ -4,10 +4,12 @@
 import * as fs from 'fs';
 import type { ResolvedConfig } from '../../config/resolved';
 import type { ValueInfo } from '../../onnx/ir';
-import { Batch, collate } from './batch';
+import { Batch, collate, collatePacked } from './batch';
 import { Dataset } from './dataset';
 import { DataError } from './errors';
 import { LabelScheme, resolveLabelScheme } from './labels';
+import { packExamples, packRows } from './packing';
+import { paddedLength } from './padding';
 import { BatchPlan, sequentialBatches } from './plan';
 import type { RecordSpec } from './record';
 import { loadTokenizer, TextTokenizer } from './tokenizer';
@@ -79,8 +81,21 @@ export function openData(cfg: ResolvedConfig, opts: OpenDataOptions): DataPipeli
   const t = cfg.training;
   // Keep every training step's batch the same size: the default "batch" routing averages over
   // the batch, so a small last batch would weigh its samples differently.
-  const plan = new BatchPlan(train.size, t.batch_size, t.seed, t.shuffle, true);
-  const load = (ds: Dataset, indices: number[]) => collate(indices.map((i) => ds.example(i, scheme)), opts.modelInputs, scheme);
+  const load = (ds: Dataset, indices: number[]) => {
+    const examples = indices.map((i) => ds.example(i, scheme));
+    return collate(examples, opts.modelInputs, scheme, paddedLength(cfg.data, Math.max(...examples.map((ex) => ex.extent))));
+  };
+  // With packing the plan shuffles packed rows (made once, in file order), not records.
+  const rows = cfg.data.packing ? packedRows(cfg, train, scheme, opts.modelInputs) : undefined;
+  const plan = new BatchPlan(rows ? rows.length : train.size, t.batch_size, t.seed, t.shuffle, true);
+  const padId = tokenizer?.padId ?? 0;
+  const trainBatch = rows
+    ? (step: number) => {
+      const picked = plan.indicesForStep(step).map((r) => rows[r]);
+      const packed = picked.map((docs) => packExamples(docs.map((i) => train.example(i, scheme)), cfg.data.max_length, padId));
+      return collatePacked(packed, opts.modelInputs, picked.map((docs) => train.lineOf(docs[0])));
+    }
+    : (step: number) => load(train, plan.indicesForStep(step));
 
   return {
     train,
@@ -90,7 +105,7 @@ export function openData(cfg: ResolvedConfig, opts: OpenDataOptions): DataPipeli
     modelInputs: opts.modelInputs,
     labelNames: scheme.kind === 'class' ? scheme.names : undefined,
     plan,
-    trainBatch: (step) => load(train, plan.indicesForStep(step)),
+    trainBatch,
     *evalBatches(batchSize = t.batch_size, limit) {
       if (!evalDs) return;
       const n = Math.min(evalDs.size, limit ?? Infinity);
@@ -101,4 +116,21 @@ export function openData(cfg: ResolvedConfig, opts: OpenDataOptions): DataPipeli
       evalDs?.close();
     },
   };
+}
+
+/** Rows of record indices for `data.packing` (checked here: the task and the model's inputs). */
+function packedRows(cfg: ResolvedConfig, train: Dataset, scheme: LabelScheme, modelInputs: ValueInfo[]): number[][] {
+  if (cfg.model.task !== 'causal-lm') {
+    throw new DataError(cfg.configPath, undefined, 'data.packing', `packing is for causal LM; task is "${cfg.model.task}"`);
+  }
+  const names = modelInputs.map((m) => m.name);
+  if (!names.includes('position_ids')) {
+    throw new DataError(cfg.configPath, undefined, 'data.packing', `the model has no position_ids input (inputs: ${names.join(', ')}), so packed documents would continue each other's positions; export it with position_ids and a document-number mask (scripts/oracle/hf_models.py), or remove data.packing`);
+  }
+  const other = names.filter((n) => !['input_ids', 'attention_mask', 'position_ids'].includes(n));
+  if (other.length) {
+    throw new DataError(cfg.configPath, undefined, 'data.packing', `the model input(s) ${other.join(', ')} cannot be packed (a packed row has input_ids, attention_mask and position_ids); remove data.packing`);
+  }
+  const lengths = Array.from({ length: train.size }, (_, i) => train.example(i, scheme).extent);
+  return packRows(lengths, cfg.data.max_length);
 }

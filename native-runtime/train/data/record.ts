@@ -34,6 +34,11 @@ export interface Example {
   label?: number | number[];
   /** Non-padding tokens (for tokens/s). */
   tokens: number;
+  /**
+   * Positions up to and including the last non-padding one: trimming the sequence inputs to
+   * this many keeps every real token (padding is on the right). See padding.ts.
+   */
+  extent: number;
   /** Token strings, when the record was tokenized here. */
   tokenStrings?: string[];
   line: number;
@@ -270,6 +275,8 @@ export function toExample(spec: RecordSpec, rec: RawRecord, line: number, scheme
   }
   mask ??= fit(new Array<number>(realLen).fill(1), T, 0);
   const tokens = mask.reduce((s, x) => s + (x ? 1 : 0), 0);
+  let extent = mask.length;
+  while (extent > 0 && !mask[extent - 1]) extent--;
 
   let label: number | number[] | undefined;
   const lf = spec.labelField;
@@ -290,5 +297,5 @@ export function toExample(spec: RecordSpec, rec: RawRecord, line: number, scheme
     } else perToken = perItem;
     label = fit(perToken, T, IGNORE_INDEX);
   }
-  return { inputs, label, tokens, tokenStrings, line };
+  return { inputs, label, tokens, extent, tokenStrings, line };
 }

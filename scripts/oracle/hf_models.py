@@ -1,0 +1,150 @@
+"""Hugging Face models for the bench and the packing tests, built by transformers' own modeling
+code from a config (random weights, seeded: nothing is downloaded) and exported to ONNX with the
+TorchScript exporter (`dynamo=False`: node names keep the module paths PEFT uses).
+
+    .venv/bin/python scripts/oracle/hf_models.py --kind bert|llama --out DIR [--seed N] [--config '{...}']
+    .venv/bin/python scripts/oracle/hf_models.py --selfcheck
+
+Kinds:
+  bert   BertForSequenceClassification; inputs input_ids, attention_mask (0/1); output logits [B, C]
+  llama  LlamaForCausalLM (grouped-query attention when num_key_value_heads < num_attention_heads);
+         inputs input_ids, attention_mask, position_ids; output logits [B, T, V]. `attention_mask`
+         carries document numbers (1, 2, ...; 0 = padding) so that packed rows work (data.packing):
+         a query sees the keys at or before it of its own document. For a 0/1 mask this is exactly
+         the mask transformers builds from a 2D padding mask (checked by --selfcheck), so unpacked
+         batches compute what a user's LlamaForCausalLM(input_ids, attention_mask) computes.
+DIR receives model.onnx, config.json ({"kind", "seed", "hf_config", "inputs"}) and
+state.safetensors (the torch state_dict), which `load(DIR)` turns back into the same torch model.
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
+
+
+class DocumentMaskLlama(LlamaForCausalLM):
+    """LlamaForCausalLM whose attention_mask holds document numbers (see the module docstring)."""
+
+    def forward(self, input_ids, attention_mask, position_ids):  # noqa: D401 (positional for export)
+        return super().forward(input_ids=input_ids, attention_mask=document_bias(attention_mask),
+                               position_ids=position_ids, use_cache=False).logits
+
+
+def document_bias(doc):
+    """[B, T] document numbers -> additive [B, 1, T, T] mask: 0 where allowed, float32 min elsewhere."""
+    t = doc.shape[1]
+    pos = torch.arange(t, device=doc.device)
+    causal = pos[None, :] <= pos[:, None]
+    q, k = doc[:, :, None], doc[:, None, :]
+    # A padding query (0) sees every earlier real key, as transformers' 2D-mask path does.
+    allowed = causal[None] & (k > 0) & ((q == k) | (q == 0))
+    return torch.where(allowed, 0.0, torch.finfo(torch.float32).min)[:, None]
+
+
+class BertLogits(BertForSequenceClassification):
+    def forward(self, input_ids, attention_mask):  # noqa: D401
+        return super().forward(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+DEFAULTS = {
+    "bert": dict(vocab_size=30522, hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512,
+                 max_position_embeddings=512, num_labels=2),
+    "llama": dict(vocab_size=32000, hidden_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                  intermediate_size=344, max_position_embeddings=2048, tie_word_embeddings=False),
+}
+INPUTS = {"bert": ["input_ids", "attention_mask"], "llama": ["input_ids", "attention_mask", "position_ids"]}
+
+
+def build(kind, overrides=None, seed=0):
+    cfg = {**DEFAULTS[kind], **(overrides or {})}
+    torch.manual_seed(seed)
+    if kind == "bert":
+        model = BertLogits(BertConfig(**cfg, attn_implementation="eager"))
+    else:
+        model = DocumentMaskLlama(LlamaConfig(**cfg, attn_implementation="eager"))
+    return model.eval()
+
+
+def sample(kind, model, batch=2, seq=8):
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(1, model.config.vocab_size, (batch, seq), generator=g)
+    mask = torch.ones(batch, seq, dtype=torch.long)
+    mask[1:, seq // 2:] = 0
+    if kind == "bert":
+        return (ids, mask)
+    return (ids, mask, torch.arange(seq).expand(batch, seq).contiguous())
+
+
+def export(kind, out, overrides=None, seed=0):
+    os.makedirs(out, exist_ok=True)
+    model = build(kind, overrides, seed)
+    names = INPUTS[kind]
+    axes = {n: {0: "batch", 1: "seq"} for n in names}
+    axes["logits"] = {0: "batch"} if kind == "bert" else {0: "batch", 1: "seq"}
+    with torch.no_grad():
+        torch.onnx.export(model, sample(kind, model), os.path.join(out, "model.onnx"), input_names=names,
+                          output_names=["logits"], dynamic_axes=axes, opset_version=17, do_constant_folding=True,
+                          dynamo=False)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({"kind": kind, "seed": seed, "hf_config": model.config.to_diff_dict(), "overrides": overrides or {},
+                   "inputs": names}, f, indent=1)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, os.path.join(out, "state.safetensors"))
+    return model
+
+
+def load(model_dir):
+    """The torch model `export` wrote to `model_dir` (same class, same weights), in eval mode."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        manifest = json.load(f)
+    model = build(manifest["kind"], manifest["overrides"], manifest["seed"])
+    model.load_state_dict(load_file(os.path.join(model_dir, "state.safetensors")))
+    return model.eval(), manifest
+
+
+def selfcheck():
+    """DocumentMaskLlama on a 0/1 mask == transformers' own 2D-mask path; a packed row == its documents alone."""
+    model = build("llama", {"vocab_size": 64, "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2})
+    ids, mask, pos = sample("llama", model, 3, 10)
+    with torch.no_grad():
+        ours = model(ids, mask, pos)
+        theirs = LlamaForCausalLM.forward(model, input_ids=ids, attention_mask=mask, use_cache=False).logits
+        real = mask.bool()
+        gap_real = (ours - theirs)[real].abs().max().item()
+        gap_pad = (ours - theirs)[~real].abs().max().item()
+        a, b = ids[0, :4], ids[1, :5]
+        packed = model(torch.cat([a, b, ids[2, :1]])[None], torch.tensor([[1] * 4 + [2] * 5 + [0]]),
+                       torch.tensor([list(range(4)) + list(range(5)) + [0]]))
+        alone_a = model(a[None], torch.ones(1, 4, dtype=torch.long), torch.arange(4)[None])
+        alone_b = model(b[None], torch.ones(1, 5, dtype=torch.long), torch.arange(5)[None])
+        gap_pack = max((packed[0, :4] - alone_a[0]).abs().max().item(), (packed[0, 4:9] - alone_b[0]).abs().max().item())
+    return {"real": gap_real, "padding": gap_pad, "packed": gap_pack}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kind", choices=sorted(DEFAULTS))
+    ap.add_argument("--out")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--config", default="{}", help="JSON object of transformers config overrides")
+    ap.add_argument("--selfcheck", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    if args.selfcheck:
+        print(json.dumps(selfcheck()))
+        return
+    if not args.kind or not args.out:
+        raise SystemExit("hf_models.py: --kind and --out are required (or --selfcheck)")
+    try:
+        overrides = json.loads(args.config)
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"--config: not valid JSON ({e})")
+    export(args.kind, args.out, overrides, args.seed)
+    print(json.dumps({"out": os.path.abspath(args.out), "kind": args.kind}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

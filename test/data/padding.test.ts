@@ -1,0 +1,102 @@
+// data.padding and data.packing at the data level: the lengths a batch is cut to, that no real
+// token is ever cut, and what a packed row holds (document numbers, positions, ignore labels).
+import * as assert from 'assert';
+import * as path from 'path';
+import { defaultBuckets, resolveConfig } from '../../native-runtime/config/resolved';
+import type { LilyConfig } from '../../native-runtime/config/types';
+import type { ValueInfo } from '../../native-runtime/onnx/ir';
+import { DataError } from '../../native-runtime/train/data/errors';
+import { IGNORE_INDEX } from '../../native-runtime/train/data/labels';
+import { packRows } from '../../native-runtime/train/data/packing';
+import { paddedLength, possibleLengths } from '../../native-runtime/train/data/padding';
+import { openData } from '../../native-runtime/train/data/pipeline';
+import { bertTokenizerJson, tempDir, writeFile } from './fixtures';
+
+const CLS_INPUTS: ValueInfo[] = [
+  { name: 'input_ids', dtype: 'int64', shape: ['batch', 'seq'] },
+  { name: 'attention_mask', dtype: 'int64', shape: ['batch', 'seq'] },
+];
+const LM_INPUTS: ValueInfo[] = [...CLS_INPUTS, { name: 'position_ids', dtype: 'int64', shape: ['batch', 'seq'] }];
+const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+const ints = (t: { data: unknown }) => [...(t.data as BigInt64Array)].map(Number);
+
+function setup(rows: object[], data: Partial<LilyConfig['data']>, task: LilyConfig['model']['task'] = 'sequence-classification', batch = 2) {
+  const dir = tempDir();
+  writeFile(dir, 'tokenizer.json', JSON.stringify(bertTokenizerJson()));
+  writeFile(dir, 'train.jsonl', jsonl(rows));
+  const config: LilyConfig = {
+    model: { path: 'model.onnx', task },
+    data: { train: 'train.jsonl', max_length: 16, ...data },
+    adapter: { method: 'lora', target_modules: ['value'] },
+    training: { batch_size: batch, shuffle: false },
+  };
+  return resolveConfig(config, path.join(dir, 'x.lily.json'), dir);
+}
+
+describe('data/padding', () => {
+  it('pads to max_length, to the longest row, or to the smallest bucket that holds it', () => {
+    const base = { max_length: 128, buckets: [32, 64, 128] };
+    assert.strictEqual(paddedLength({ ...base, padding: 'max_length' }, 5), 128);
+    assert.strictEqual(paddedLength({ ...base, padding: 'longest' }, 5), 5);
+    assert.strictEqual(paddedLength({ ...base, padding: 'longest' }, 500), 128);
+    assert.strictEqual(paddedLength({ ...base, padding: 'buckets' }, 32), 32);
+    assert.strictEqual(paddedLength({ ...base, padding: 'buckets' }, 33), 64);
+    assert.strictEqual(paddedLength({ ...base, padding: 'buckets', buckets: [16] }, 17), 128);
+    assert.deepStrictEqual(possibleLengths({ ...base, padding: 'buckets', buckets: [16] }), [16, 128]);
+    assert.deepStrictEqual(defaultBuckets(128), [32, 64, 128]);
+    assert.deepStrictEqual(defaultBuckets(100), [32, 56, 100]);
+    assert.deepStrictEqual(defaultBuckets(4), [4]);
+  });
+
+  it('cuts a batch to its longest row (longest) and keeps every real token and label', () => {
+    const rows = [{ text: 'the movie was great', label: 1 }, { text: 'not fun', label: 0 }, { text: 'a film', label: 0 }, { text: 'a', label: 1 }];
+    const full = openData(setup(rows, {}), { modelInputs: CLS_INPUTS });
+    const longest = openData(setup(rows, { padding: 'longest' }), { modelInputs: CLS_INPUTS });
+    const a = full.trainBatch(0), b = longest.trainBatch(0);
+    assert.deepStrictEqual(a.tensors.input_ids.dims, [2, 16]);
+    assert.deepStrictEqual(b.tensors.input_ids.dims, [2, 6]); // [CLS] the movie was great [SEP]
+    for (const name of ['input_ids', 'attention_mask']) {
+      const x = ints(a.tensors[name]), y = ints(b.tensors[name]);
+      for (let r = 0; r < 2; r++) assert.deepStrictEqual(y.slice(r * 6, r * 6 + 6), x.slice(r * 16, r * 16 + 6));
+      assert.ok(x.every((v, i) => i % 16 < 6 || v === 0), `${name}: only padding is cut`);
+    }
+    assert.deepStrictEqual(ints(b.tensors.labels), ints(a.tensors.labels));
+    assert.strictEqual(b.tokens, a.tokens);
+    assert.deepStrictEqual(longest.trainBatch(1).tensors.input_ids.dims, [2, 4]);
+  });
+
+  it('cuts causal-LM labels with the inputs (buckets)', () => {
+    const rows = [{ text: 'the movie was great' }, { text: 'not fun' }];
+    const p = openData(setup(rows, { padding: 'buckets', buckets: [4, 8] }, 'causal-lm'), { modelInputs: CLS_INPUTS });
+    const b = p.trainBatch(0);
+    assert.deepStrictEqual(b.tensors.input_ids.dims, [2, 8]);
+    assert.deepStrictEqual(b.tensors.labels.dims, [2, 8]);
+    assert.deepStrictEqual(ints(b.tensors.labels).slice(0, 8), [2, 4, 5, 6, 7, 3, IGNORE_INDEX, IGNORE_INDEX]);
+  });
+});
+
+describe('data/packing', () => {
+  it('groups documents next-fit in order, one row per document that fills it', () => {
+    assert.deepStrictEqual(packRows([3, 4, 2, 8, 1, 9], 8), [[0, 1], [2], [3], [4], [5]]);
+    assert.deepStrictEqual(packRows([3, 4, 1, 5, 3], 8), [[0, 1, 2], [3, 4]]);
+  });
+
+  it('packs documents with their own numbers, positions from 0 and no label across a boundary', () => {
+    const rows = [{ text: 'the movie' }, { text: 'not fun' }, { text: 'a film was bad bad bad bad bad' }];
+    const p = openData(setup(rows, { packing: true, max_length: 10 }, 'causal-lm', 1), { modelInputs: LM_INPUTS });
+    assert.strictEqual(p.plan.datasetSize, 2, 'two rows: 4 + 4 tokens, then 10');
+    const b = p.trainBatch(0);
+    assert.deepStrictEqual(b.tensors.input_ids.dims, [1, 10]);
+    assert.deepStrictEqual(ints(b.tensors.input_ids), [2, 4, 5, 3, 2, 10, 13, 3, 0, 0]);
+    assert.deepStrictEqual(ints(b.tensors.attention_mask), [1, 1, 1, 1, 2, 2, 2, 2, 0, 0]);
+    assert.deepStrictEqual(ints(b.tensors.position_ids), [0, 1, 2, 3, 0, 1, 2, 3, 0, 0]);
+    const X = IGNORE_INDEX;
+    assert.deepStrictEqual(ints(b.tensors.labels), [X, 4, 5, 3, X, 10, 13, 3, X, X]);
+    assert.strictEqual(b.tokens, 8);
+  });
+
+  it('refuses packing for a model without position_ids, naming data.packing', () => {
+    const cfg = setup([{ text: 'the movie' }], { packing: true }, 'causal-lm');
+    assert.throws(() => openData(cfg, { modelInputs: CLS_INPUTS }), (e: unknown) => e instanceof DataError && e.field === 'data.packing' && /position_ids/.test(e.detail));
+  });
+});
