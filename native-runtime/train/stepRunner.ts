@@ -21,6 +21,13 @@ export interface RunnerOptions extends Omit<StepOptions, 'inputShapes'> {
    */
   evalOnly?: boolean;
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Feed the frozen float32 weights to every session as inputs from one set of buffers instead
+   * of handing them to ORT as initializers, which ORT copies into each session. With several
+   * batch shapes (length buckets) or an eval session beside the train one, each extra session
+   * then costs its activations only, not another copy of the model.
+   */
+  shareFrozenWeights?: boolean;
 }
 
 export interface StepResult {
@@ -72,12 +79,19 @@ interface Compiled {
   graphs: TrainingStepGraphs;
   train?: ort.InferenceSession;
   eval?: ort.InferenceSession;
+  /** Frozen weights each session takes as inputs (shareFrozenWeights). */
+  lifted: { train: string[]; eval: string[] };
 }
+
+/** Float32 initializers at least this large (elements) are shared as inputs. */
+const SHARED_WEIGHT_MIN_ELEMENTS = 1024;
 
 export class StepRunner {
   private readonly compiled = new Map<string, Promise<Compiled>>();
   private readonly paramSlots = new Map<string, Slot>();
   private readonly stateSlots = new Map<string, Slot[]>();
+  /** shareFrozenWeights: one tensor per frozen weight, fed to every session. */
+  private readonly frozen = new Map<string, { data: unknown; tensor: ort.Tensor }>();
   private steps = 0;
   device: Device | undefined;
   deviceNote: string | undefined;
@@ -93,9 +107,18 @@ export class StepRunner {
   static async create(model: Model, inputShapes: Record<string, number[]>, opts: RunnerOptions): Promise<StepRunner> {
     const graphs = await buildTrainingStep(model, { ...opts, inputShapes });
     const runner = new StepRunner(model, opts, graphs);
-    runner.compiled.set(shapeKey(inputShapes), Promise.resolve({ graphs }));
+    runner.compiled.set(shapeKey(inputShapes), Promise.resolve({ graphs, lifted: { train: [], eval: [] } }));
     await runner.session(inputShapes, opts.evalOnly ? 'eval' : 'train');
     return runner;
+  }
+
+  /**
+   * Builds the step graph for another batch shape and opens its session now (e.g. every length
+   * bucket at start-up), so that no step later pays for it. Frozen weights are shared with the
+   * graphs already open, and the trainable and optimizer buffers are the same ones.
+   */
+  async prepare(inputShapes: Record<string, number[]>): Promise<void> {
+    await this.session(inputShapes, this.opts.evalOnly ? 'eval' : 'train');
   }
 
   /** Trainable tensors in a fixed order (adapter tensors, then modules_to_save). */
@@ -115,10 +138,11 @@ export class StepRunner {
   async step(batch: Record<string, ort.Tensor>, lr: number): Promise<StepResult> {
     if (this.opts.evalOnly) throw new Error('StepRunner: created with evalOnly (for evaluation), it cannot take training steps; create it without evalOnly to train');
     const shapes = this.batchShapes(batch);
-    const { graphs } = await this.compiledFor(shapes);
+    const c = await this.compiledFor(shapes);
+    const { graphs } = c;
     const session = await this.session(shapes, 'train');
     const t = this.steps + 1;
-    const feeds: Record<string, ort.Tensor> = { ...this.dataFeeds(batch, graphs), [STEP_IO.lr]: scalar(lr), [STEP_IO.step]: scalar(t) };
+    const feeds: Record<string, ort.Tensor> = { ...this.dataFeeds(batch, graphs), ...this.frozenFeeds(c.lifted.train), [STEP_IO.lr]: scalar(lr), [STEP_IO.step]: scalar(t) };
     const fetches: Record<string, ort.Tensor | null> = { [STEP_IO.loss]: null, [STEP_IO.gradNorm]: null };
     for (const r of graphs.routerOutputs) fetches[r.output] = null;
     for (const g of graphs.gradOutputs?.values() ?? []) fetches[g] = null;
@@ -147,9 +171,10 @@ export class StepRunner {
   /** Forward + loss on `batch` with the current parameters; no update. */
   async evaluate(batch: Record<string, ort.Tensor>): Promise<EvalResult> {
     const shapes = this.batchShapes(batch);
-    const { graphs } = await this.compiledFor(shapes);
+    const c = await this.compiledFor(shapes);
+    const { graphs } = c;
     const session = await this.session(shapes, 'eval');
-    const feeds: Record<string, ort.Tensor> = this.dataFeeds(batch, graphs);
+    const feeds: Record<string, ort.Tensor> = { ...this.dataFeeds(batch, graphs), ...this.frozenFeeds(c.lifted.eval) };
     for (const p of graphs.params) feeds[p.name] = this.paramSlots.get(p.name)!.cur;
     const out = await session.run(feeds);
     const tokenOutputs = graphs.routerOutputs.filter((r) => r.tokenOutput);
@@ -213,6 +238,35 @@ export class StepRunner {
     this.compiled.clear();
   }
 
+  /**
+   * With shareFrozenWeights: `model` with its large float32 initializers turned into inputs
+   * (the same tensor objects for every session), and their names.
+   */
+  private liftFrozen(model: Model): { model: Model; lifted: string[] } {
+    if (!this.opts.shareFrozenWeights) return { model, lifted: [] };
+    const initializers = new Map(model.graph.initializers);
+    const inputs = [...model.graph.inputs];
+    const lifted: string[] = [];
+    for (const [name, t] of model.graph.initializers) {
+      if (t.dtype !== 'float32' || !(t.data instanceof Float32Array) || t.data.length < SHARED_WEIGHT_MIN_ELEMENTS) continue;
+      let f = this.frozen.get(name);
+      if (!f) {
+        f = { data: t.data, tensor: new ort.Tensor('float32', t.data, t.dims) };
+        this.frozen.set(name, f);
+      } else if (f.data !== t.data) continue; // same name, other values (a shape-specific constant): stays
+      initializers.delete(name);
+      inputs.push({ name, dtype: 'float32', shape: [...t.dims] });
+      lifted.push(name);
+    }
+    return { model: { ...model, graph: { ...model.graph, initializers, inputs } }, lifted };
+  }
+
+  private frozenFeeds(names: string[]): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const n of names) feeds[n] = this.frozen.get(n)!.tensor;
+    return feeds;
+  }
+
   private batchShapes(batch: Record<string, ort.Tensor>): Record<string, number[]> {
     const shapes: Record<string, number[]> = {};
     for (const name of this.first.dataInputs) {
@@ -240,7 +294,7 @@ export class StepRunner {
     let c = this.compiled.get(key);
     if (!c) {
       // Same adapter config and seed: identical tensor names and shapes; the values stay ours.
-      c = buildTrainingStep(this.model, { ...this.opts, inputShapes: shapes }).then((graphs) => ({ graphs }));
+      c = buildTrainingStep(this.model, { ...this.opts, inputShapes: shapes }).then((graphs) => ({ graphs, lifted: { train: [], eval: [] } }));
       this.compiled.set(key, c);
       c.catch(() => this.compiled.delete(key));
     }
@@ -251,8 +305,10 @@ export class StepRunner {
     const c = await this.compiledFor(shapes);
     const have = c[kind];
     if (have) return have;
+    const { model, lifted } = this.liftFrozen(c.graphs[kind]);
+    c.lifted[kind] = lifted;
     // Weights travel as views (no 340 MB serialised copy for a BERT-base-sized model).
-    const { bytes, externalData } = modelToSessionInput(c.graphs[kind]);
+    const { bytes, externalData } = modelToSessionInput(model);
     const { session, device, note } = await createSession(bytes, {
       // Every shape runs where the first one landed (`auto` must not pick differently later).
       device: this.device ?? this.opts.device ?? 'cpu',

@@ -326,6 +326,8 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       device,
       threads,
       evalOnly: request.evalOnly,
+      // Several step graphs (one per padded length): one copy of the frozen weights for all.
+      shareFrozenWeights: cfg.data.padding !== 'max_length',
     });
   } catch (e) {
     data.close();

@@ -30,10 +30,10 @@ function exportModels(dir: string): void {
 const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat(), (v) => BigInt(v)), [rows.length, rows[0].length]);
 const pad = (a: number[], n: number, v = 0) => [...a, ...new Array<number>(n - a.length).fill(v)];
 
-async function losses(dir: string, task: TaskType, adapter: AdapterSection, batches: Array<Record<string, ort.Tensor>>): Promise<number[]> {
+async function losses(dir: string, task: TaskType, adapter: AdapterSection, batches: Array<Record<string, ort.Tensor>>, shareFrozenWeights = false): Promise<number[]> {
   const model = loadModel(path.join(dir, 'model.onnx'));
   const shapes = Object.fromEntries(model.graph.inputs.map((i) => [i.name, [...batches[0][i.name].dims]]));
-  const runner = await StepRunner.create(model, shapes, { adapter, task, threads: 1, seed: 5, optimizer: { weight_decay: 0.01 } });
+  const runner = await StepRunner.create(model, shapes, { adapter, task, threads: 1, seed: 5, optimizer: { weight_decay: 0.01 }, shareFrozenWeights });
   // A non-zero B so that every adapter tensor gets a gradient.
   const params = runner.getParams();
   for (const p of runner.params) if (p.role === 'lora_B' || p.role === 'lily_B') params.set(p.name, params.get(p.name)!.map((_, k) => Math.sin(k) * 0.05));
@@ -70,9 +70,9 @@ describe('train/padding: buckets and packing in the step', function () {
     { method: 'lora', target_modules: ['query', 'value'], r: 4, lora_alpha: 8, modules_to_save: ['classifier'] },
     { method: 'lily', target_modules: ['query', 'value'], r: 4, num_B: 2, routing: 'masked', modules_to_save: ['classifier'] },
   ] as AdapterSection[]) {
-    it(`${adapter.method}${adapter.method === 'lily' ? ' (masked routing)' : ''}: batches cut to 5 and 8 positions train like batches of 16`, async () => {
+    it(`${adapter.method}${adapter.method === 'lily' ? ' (masked routing)' : ''}: batches cut to 5 and 8 positions (two graphs sharing the frozen weights) train like batches of 16`, async () => {
       const full = await losses(path.join(dir, 'bert'), 'sequence-classification', adapter, [clsBatch(16, [0, 1]), clsBatch(16, [1, 1]), clsBatch(16, [0, 1])]);
-      const cut = await losses(path.join(dir, 'bert'), 'sequence-classification', adapter, [clsBatch(5, [0, 1]), clsBatch(8, [1, 1]), clsBatch(5, [0, 1])]);
+      const cut = await losses(path.join(dir, 'bert'), 'sequence-classification', adapter, [clsBatch(5, [0, 1]), clsBatch(8, [1, 1]), clsBatch(5, [0, 1])], true);
       assertClose(cut, full, 2e-5, 'bucketed vs max_length');
       assert.ok(Math.abs(full[2] - full[0]) > 1e-4, 'the steps changed the parameters');
     });
