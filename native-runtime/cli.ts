@@ -64,8 +64,11 @@ export async function main(argv: string[], io: CliIO = processIO(), cwd: string 
     return await command.run(args, ctx);
   } catch (e) {
     const err = e as Error;
-    if (isInputError(e)) io.stderr(`lily ${name}: ${err.message}\n`);
-    else io.stderr(`lily ${name}: error: ${process.env.LILY_DEBUG ? err.stack : err.message}\n`);
+    // Messages thrown with their command's prefix (`lily train: --device expects ...`) get it once.
+    const prefix = `lily ${name}: `;
+    const message = err.message?.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    if (isInputError(e)) io.stderr(`${prefix}${message}\n`);
+    else io.stderr(`${prefix}error: ${process.env.LILY_DEBUG ? err.stack : message}\n`);
     return exitCodeOf(e);
   }
 }

@@ -3,9 +3,10 @@
 // stderr, which the host shows in its "Lily" output channel. No vscode import: this runs in
 // plain Node. Training, inspection and export run in their own `lily` CLI processes, because
 // onnxruntime's session.run blocks the event loop and the server must keep answering.
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { createMessageConnection, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { registerHandlers } from './server/handlers';
 import { LilyServer } from './server/lilyServer';
+import { ValidatingMessageReader } from './server/rpcReader';
 
 export function main(): void {
   // Libraries that print with console.log would corrupt the protocol stream: send it to stderr.
@@ -13,7 +14,11 @@ export function main(): void {
   console.info = console.error;
   console.debug = console.error;
 
-  const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+  const writer = new StreamMessageWriter(process.stdout);
+  // A broken frame leaves the stream unreadable: exit non-zero, so the host's restart policy
+  // starts a fresh server (a live but deaf one would never be restarted).
+  const reader = new ValidatingMessageReader(process.stdin, writer, () => exit(1));
+  const connection = createMessageConnection(reader, writer);
   const server = new LilyServer({ notify: (method, params) => void connection.sendNotification(method, params) }, process.cwd());
   let exiting = false;
   const exit = (code: number) => {

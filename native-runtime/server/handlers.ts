@@ -7,6 +7,8 @@ import {
 } from '../protocol';
 import type { LilyServer } from './lilyServer';
 import { isInputError } from '../cli/errors';
+import { paramsProblem } from './paramCheck';
+import { RPC_ERRORS } from './rpcReader';
 import { isUserFacing } from './startFailure';
 
 /** JSON-RPC error code for "the request was understood but failed" (server-defined range). */
@@ -33,6 +35,11 @@ export function registerHandlers(connection: MessageConnection, server: LilyServ
   };
   for (const [method, handler] of Object.entries(table)) {
     connection.onRequest(method, async (params: unknown, token: CancellationToken) => {
+      const problem = paramsProblem(method, params);
+      if (problem) {
+        console.error(`${method} refused: ${problem}`);
+        throw new ResponseError(RPC_ERRORS.invalidParams, `Invalid params: ${problem}`);
+      }
       try {
         return await handler(params ?? {}, token);
       } catch (e) {
