@@ -25,6 +25,7 @@ import { acquireRunLock, LOCK_FILE, type RunLock } from '../io/runLock';
 import type { Model } from '../onnx/ir';
 import { loadModel } from '../onnx/proto';
 import { opsetTooOld } from '../onnx/opset';
+import { bindEmptyPast, CacheExportError } from '../onnx/kvCache';
 import type { DeviceRequest } from '../onnx/session';
 import type { TrainEvent } from '../protocol';
 import { RUN_FILES, type MetricLine, type RouterLine, type RunState, type RunStatus, type TargetInfo } from '../runFiles';
@@ -131,6 +132,13 @@ export function loadConfigModel(cfg: ResolvedConfig): Model {
   // Before any other work: an old export fails in many places, and this is the message to see.
   const tooOld = opsetTooOld(model);
   if (tooOld) throw configError(cfg, ['model', 'path'], tooOld);
+  // Decoder exports with a KV cache: train on an empty past (or say which export to use).
+  try {
+    bindEmptyPast(model);
+  } catch (e) {
+    if (e instanceof CacheExportError) throw configError(cfg, ['model', 'path'], e.message);
+    throw e;
+  }
   return model;
 }
 

@@ -8,8 +8,11 @@ built after torch.manual_seed(0), so one KIND at several opsets has the same wei
 specs in one call share the (slow) import of transformers.
 
 KIND:
-  distilbert   DistilBertForSequenceClassification (CLS pooling: Gather on an activation),
-               torch.onnx.export(dynamo=False)
+  distilbert          DistilBertForSequenceClassification (CLS pooling: Gather on an activation),
+                      torch.onnx.export(dynamo=False)
+  gpt2-optimum        GPT2LMHeadModel, save_pretrained + optimum's main_export, task text-generation
+  gpt2-optimum-past   the same model (same seed), task text-generation-with-past (KV-cache inputs
+                      past_key_values.N.key/value, attention mask over past + sequence)
 """
 import argparse
 import os
@@ -49,7 +52,24 @@ def distilbert(out, opset):
     export_legacy(model, (ids, mask), os.path.join(out, "model.onnx"), ["input_ids", "attention_mask"], ["logits"], TEXT_AXES, opset)
 
 
-BUILDERS = {"distilbert": distilbert}
+def gpt2_optimum(out, opset, with_past):
+    """A tiny GPT-2 saved with save_pretrained and exported by optimum's ONNX exporter."""
+    import tempfile
+    from optimum.exporters.onnx import main_export
+    from transformers import GPT2Config, GPT2LMHeadModel
+    cfg = GPT2Config(vocab_size=VOCAB, n_positions=64, n_embd=32, n_layer=2, n_head=2)
+    with tempfile.TemporaryDirectory() as src, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        GPT2LMHeadModel(cfg).eval().save_pretrained(src)
+        task = "text-generation-with-past" if with_past else "text-generation"
+        main_export(src, output=out, task=task, opset=opset, no_post_process=True, do_validation=False)
+
+
+BUILDERS = {
+    "distilbert": distilbert,
+    "gpt2-optimum": lambda out, opset: gpt2_optimum(out, opset, False),
+    "gpt2-optimum-past": lambda out, opset: gpt2_optimum(out, opset, True),
+}
 
 
 def main():

@@ -12,6 +12,7 @@ logits [batch, 2]) per name:
   generic-names      node names without module paths (MatMul_3, Gemm_9), weights h.0.attn.c_attn.weight
   dynamo-names       node names node_linear_N, weights val_N, module paths only in the nodes'
                      metadata_props pkg.torch.onnx.name_scopes (torch's dynamo exporter)
+  use-cache-branch   plain with an extra bool input use_cache_branch, as optimum's merged decoders have
   tf-suffixes        layers named like a TF export (bert.encoder.layer_0....), two linear families
                      whose last three components agree (attention.output.dense.Tensordot, output.dense.Tensordot)
 Every variant computes the same function with the same weights as `plain`.
@@ -101,9 +102,9 @@ def graph_nodes(int64_data_slice=False, naming="torchscript", body=QUERY, layer=
     return nodes, inits
 
 
-def text_model(nodes, inits, opset=17, extra_opsets=()):
+def text_model(nodes, inits, opset=17, extra_opsets=(), extra_inputs=()):
     ins = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
-           helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])]
+           helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]), *extra_inputs]
     outs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", CLASSES])]
     g = helper.make_graph(nodes, "third_party", ins, outs, inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset), *extra_opsets], producer_name="hand_models")
@@ -131,6 +132,7 @@ BUILDERS = {
     "slice-int64-data": slice_int64_data,
     "generic-names": lambda: text_model(*graph_nodes(naming="generic", body=[("attn.c_attn", D, D)], layer="h.{i}")),
     "dynamo-names": lambda: text_model(*graph_nodes(naming="dynamo", body=[("attn.c_attn", D, D)], layer="h.{i}")),
+    "use-cache-branch": lambda: text_model(*graph_nodes(), extra_inputs=[helper.make_tensor_value_info("use_cache_branch", TensorProto.BOOL, [1])]),
     "tf-suffixes": lambda: text_model(*graph_nodes(body=TF_LIKE, layer="bert.encoder.layer_{i}")),
 }
 

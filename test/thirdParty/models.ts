@@ -50,8 +50,8 @@ export function handModels(names: string[]): Record<string, string> {
 }
 
 /** Trains `modelDir` for `steps` AdamW steps on the toy sentiment data; returns exit code, stderr and the logged train losses. */
-export async function trainToy(modelDir: string, adapter: object, steps = 3): Promise<{ code: number; stderr: string; losses: number[] }> {
-  const ws = makeWorkspace({ adapter, training: { max_steps: steps, eval_every: steps, log_every: 1 } }, { modelDir, train: 16, eval: 8 });
+export async function trainToy(modelDir: string, adapter: object, steps = 3, model: object = {}): Promise<{ code: number; stderr: string; losses: number[] }> {
+  const ws = makeWorkspace({ model, adapter, training: { max_steps: steps, eval_every: steps, log_every: 1 } }, { modelDir, train: 16, eval: 8 });
   const r = await lily(['train', ws.config], ws.dir);
   const runs = fs.existsSync(ws.runsDir) ? fs.readdirSync(ws.runsDir) : [];
   const metrics = runs.length ? path.join(ws.runsDir, runs[0], 'metrics.jsonl') : '';
