@@ -45,8 +45,20 @@ export interface TargetGroup {
   /** Full module paths in model order. */
   modules: string[];
 }
+/** A linear weight inside a fused (e.g. com.microsoft) op, out of the adapters' reach. */
+export interface HiddenWeight {
+  node: string;
+  /** `domain.opType`, e.g. `com.microsoft.Attention`. */
+  op: string;
+  weight: string;
+  dims: number[];
+  /** What the weight is, e.g. `query, key and value projections in one matrix`. */
+  holds: string;
+}
 export interface ListTargetsResult {
   targets: TargetGroup[];
+  /** Linear weights hidden inside fused ops (an ORT-optimized export), when there are any. */
+  hidden?: HiddenWeight[];
   /** Token positions the model embeds (its position table's rows), when it has such a table. */
   maxPositions?: number;
 }

@@ -1,5 +1,6 @@
 // `lily targets <model.onnx>`: the adaptable linear layers, grouped by target suffix.
 import * as path from 'path';
+import { hiddenLinearWeights, hiddenWeightsNote } from '../adapters/fusedOps';
 import { displayNames, listTargetGroups } from '../adapters/targets';
 import type { ListTargetsResult, TargetGroup } from '../protocol';
 import { EXIT } from './errors';
@@ -29,17 +30,20 @@ export const targetsCommand: Command = {
   async run(args, ctx) {
     const out = new Output(ctx.io, !!args.options.json);
     const file = path.resolve(ctx.cwd, args.positional[0]);
-    const groups = listTargetGroups(loadUserModel(file));
+    const model = loadUserModel(file);
+    const groups = listTargetGroups(model);
+    const hidden = hiddenLinearWeights(model);
     if (out.json) {
-      out.emit({ targets: groups } satisfies ListTargetsResult);
+      out.emit({ targets: groups, ...(hidden.length ? { hidden } : {}) } satisfies ListTargetsResult);
       return EXIT.ok;
     }
     if (groups.length === 0) {
       out.print(`${file}: no adaptable linear layers (MatMul/Gemm with a 2-D float32 weight initializer) found.`);
-      return EXIT.ok;
+    } else {
+      out.print(`${file}: ${groups.reduce((s, g) => s + g.modules.length, 0)} linear layers in ${groups.length} target groups\n`);
+      out.print(formatGroups(groups));
     }
-    out.print(`${file}: ${groups.reduce((s, g) => s + g.modules.length, 0)} linear layers in ${groups.length} target groups\n`);
-    out.print(formatGroups(groups));
+    if (hidden.length) out.print(`\nNote: ${hiddenWeightsNote(hidden)}`);
     return EXIT.ok;
   },
 };

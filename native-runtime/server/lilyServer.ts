@@ -4,6 +4,7 @@
 import { positionLimit } from '../onnx/positionLimit';
 import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
+import { hiddenLinearWeights } from '../adapters/fusedOps';
 import { listTargetGroups } from '../adapters/targets';
 import { validateConfigText } from '../config/validate';
 import type { LilyConfig } from '../config/types';
@@ -43,7 +44,8 @@ export class LilyServer {
   listTargets(p: ListTargetsParams): ListTargetsResult {
     const model = this.models.get(this.abs(p.modelPath));
     const positions = positionLimit(model)?.maxPositions;
-    return { targets: listTargetGroups(model), ...(positions !== undefined ? { maxPositions: positions } : {}) };
+    const hidden = hiddenLinearWeights(model);
+    return { targets: listTargetGroups(model), ...(positions !== undefined ? { maxPositions: positions } : {}), ...(hidden.length ? { hidden } : {}) };
   }
 
   validateConfig(p: ValidateConfigParams): ValidateConfigResult {

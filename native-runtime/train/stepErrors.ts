@@ -20,6 +20,11 @@ const RULES: FieldRule[] = [
   { pattern: /^initial adapter tensor/, field: () => ['adapter', 'init'] },
   { pattern: /^loss\b/, field: () => ['model', 'task'], hint: 'check that model.task matches what the model outputs (model.output)' },
   { pattern: /^model opset/, field: () => ['model', 'path'] },
+  {
+    pattern: /^autodiff: no gradient rule for op (com\.microsoft\.\w+)/,
+    field: () => ['model', 'path'],
+    hint: 'the model holds ONNX Runtime fused ops (com.microsoft contrib ops from the transformer optimizer or optimum --optimize), which the engine cannot differentiate; export the model again without that optimization (torch.onnx.export, or optimum-cli export onnx without --optimize)',
+  },
   { pattern: /^optimizer: no gradient/, field: () => ['adapter', 'modules_to_save'] },
 ];
 

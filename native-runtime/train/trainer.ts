@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loraRankAtBudget, lilyParamCount, type BudgetTarget } from '../adapters/budget';
 import { resolveSavedTensors } from '../adapters/modulesToSave';
+import { hiddenLinearWeights, hiddenWeightsNote } from '../adapters/fusedOps';
 import { findLinearLayers, matchTargets } from '../adapters/targets';
 import { resolveDivergence, type ResolvedConfig } from '../config/resolved';
 import { ConfigError } from '../config/validate';
@@ -175,8 +176,11 @@ export function matchedTargets(cfg: ResolvedConfig, model: Model): TargetInfo[] 
   try {
     matched = matchTargets(findLinearLayers(model), cfg.adapter);
   } catch (e) {
-    const msg = (e as Error).message;
+    let msg = (e as Error).message;
     const field = /^adapter\.(\w+)/.exec(msg)?.[1] ?? 'target_modules';
+    // Targets missing because an optimizer fused them away: say where they went.
+    const hidden = hiddenWeightsNote(hiddenLinearWeights(model));
+    if (hidden) msg += `. ${hidden}`;
     throw new ConfigError(cfg.configPath, [{ path: ['adapter', field], severity: 'error', message: msg }]);
   }
   const strideA = cfg.adapter.method === 'lily' ? cfg.adapter.stride_A : 1;

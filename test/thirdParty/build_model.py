@@ -10,6 +10,8 @@ specs in one call share the (slow) import of transformers.
 KIND:
   distilbert          DistilBertForSequenceClassification (CLS pooling: Gather on an activation),
                       torch.onnx.export(dynamo=False)
+  bert-ort-optimized  BertForSequenceClassification, exported, then fused by onnxruntime.transformers'
+                      optimizer (model.onnx; the export before fusion is unoptimized.onnx)
   gpt2-optimum        GPT2LMHeadModel, save_pretrained + optimum's main_export, task text-generation
   gpt2-optimum-past   the same model (same seed), task text-generation-with-past (KV-cache inputs
                       past_key_values.N.key/value, attention mask over past + sequence)
@@ -65,8 +67,26 @@ def gpt2_optimum(out, opset, with_past):
         main_export(src, output=out, task=task, opset=opset, no_post_process=True, do_validation=False)
 
 
+def bert_ort_optimized(out, opset):
+    """A tiny BERT classifier exported by torch, then fused by onnxruntime's transformer optimizer
+    (com.microsoft Attention / SkipLayerNormalization / EmbedLayerNormalization / BiasGelu)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+    from transformers import BertConfig, BertForSequenceClassification
+    cfg = BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=64, num_labels=2)
+    cfg._attn_implementation = "eager"  # the attention pattern the optimizer recognises
+    model = BertForSequenceClassification(cfg).eval()
+    ids, mask = text_inputs()
+    raw = os.path.join(out, "unoptimized.onnx")
+    export_legacy(model, (ids, mask), raw, ["input_ids", "attention_mask"], ["logits"], TEXT_AXES, opset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optimize_model(raw, model_type="bert", num_heads=2, hidden_size=32).save_model_to_file(os.path.join(out, "model.onnx"))
+
+
 BUILDERS = {
     "distilbert": distilbert,
+    "bert-ort-optimized": bert_ort_optimized,
     "gpt2-optimum": lambda out, opset: gpt2_optimum(out, opset, False),
     "gpt2-optimum-past": lambda out, opset: gpt2_optimum(out, opset, True),
 }
