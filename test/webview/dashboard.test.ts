@@ -81,6 +81,7 @@ describe('dashboard webview on a real run (headless Chromium)', function () {
     const facts = (await page.locator('[data-role="facts"]').textContent()) ?? '';
     assert.ok(facts.includes(run.status.trainable_params.toLocaleString('en-US')), `trainable params missing in "${facts}"`);
     assert.ok(facts.includes(run.status.device), 'device missing');
+    assert.doesNotMatch(facts, /\(using /, 'the device note must not repeat the device ("cpu (using cpu (...))")');
     const adapter = run.config?.adapter;
     assert.equal(adapter?.method, 'lily', `${run.runDir}/config.json: expected a Lily adapter`);
     const summary = (await page.locator('[data-role="config-summary"]').textContent()) ?? '';
@@ -99,6 +100,22 @@ describe('dashboard webview on a real run (headless Chromium)', function () {
       assert.deepEqual(await dataValues(page, `[data-chart="router:${t.target}"] .cell`), t.per_layer.flatMap((l) => l.mean));
     }
     assert.equal(await page.locator('.router-view .cell').count(), total);
+  });
+
+  it('sizes heatmap cells to the panel: a few experts fill the card\'s width, not 3 tiny cells', async () => {
+    const t = run.routerStats!.targets[0];
+    const card = page.locator(`[data-chart="router:${t.target}"]`);
+    const cardWidth = (await card.boundingBox())!.width;
+    const cell = (await card.locator('.cell').first().boundingBox())!;
+    // (before: at most 48 px each, whatever the panel's width)
+    assert.ok(cell.width >= 100 && cell.width * t.num_B >= cardWidth * 0.4, `${t.num_B} cells of ${cell.width.toFixed(0)} px in a ${cardWidth.toFixed(0)} px card`);
+    assert.ok(cell.height >= 24, `cell height ${cell.height} px`);
+    // Narrower panel: the cells follow.
+    await page.setViewportSize({ width: 700, height: 900 });
+    await idle(page);
+    await page.waitForFunction((sel: string) => (globalThis as any).document.querySelector(sel).getBoundingClientRect().width < 200, `[data-chart="router:${t.target}"] .cell`);
+    await page.setViewportSize({ width: 1200, height: 900 });
+    await idle(page);
   });
 
   it('shows the exact value, entropy and A group of a hovered cell', async () => {
@@ -265,6 +282,10 @@ describe('dashboard webview on a real run (headless Chromium)', function () {
     for (const t of withSimilarity) {
       const n = t.expert_similarity!.length;
       assert.equal(await page.locator(`[data-chart="experts:${t.target}"] g[aria-description="similarity"] rect`).count(), n * n);
+      // A colour legend beside each matrix.
+      const legend = page.locator(`[data-chart="experts:${t.target}"] [data-role="similarity-legend"]`);
+      assert.match((await legend.textContent()) ?? '', /−1.*1/);
+      assert.match((await legend.locator('.legend-ramp').getAttribute('style')) ?? '', /linear-gradient/);
     }
   });
 

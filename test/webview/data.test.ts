@@ -5,7 +5,7 @@ import { decimateMinMax } from '../../webview/src/data/decimate';
 import { EmaSeries } from '../../webview/src/data/ema';
 import { entropy } from '../../webview/src/data/routing';
 import { targetLayouts } from '../../webview/src/data/targets';
-import { fmtExact } from '../../webview/src/format';
+import { fmtDevice, fmtExact } from '../../webview/src/format';
 import { DashboardStore } from '../../webview/src/store';
 import { DEFAULT_UI_STATE, restoreUiState } from '../../webview/src/uiState';
 import { lilyParams, makeFixture, rankMeasures, resolveOptions } from './make-fixture';
@@ -117,5 +117,14 @@ describe('dashboard data', () => {
     assert.equal(fmtExact(1 / 3), '0.333333');
     assert.equal(fmtExact(123456789), '123457000');
     assert.equal(fmtExact(0), '0');
+  });
+});
+
+describe('device label', () => {
+  it('does not repeat the device from the backend\'s note', () => {
+    assert.equal(fmtDevice('cpu', 'using cpu (cuda: provider not installed; webgpu: no adapter)'), 'cpu · skipped cuda: provider not installed; webgpu: no adapter');
+    assert.equal(fmtDevice('cpu', 'using cpu'), 'cpu');
+    assert.equal(fmtDevice('cuda', undefined), 'cuda');
+    assert.equal(fmtDevice('cpu', 'fell back after an error'), 'cpu · fell back after an error');
   });
 });

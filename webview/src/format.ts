@@ -30,3 +30,15 @@ export function fmtDuration(seconds: number): string {
   if (m > 0) return `${m}m ${sec}s`;
   return `${sec}s`;
 }
+
+/**
+ * The device a run uses, with the reason others were skipped: the backend's note reads
+ * "using cpu (cuda: provider not installed; ...)", which repeated the device ("cpu (using cpu
+ * (cuda: ...))"). -> "cpu · cuda: provider not installed; ...".
+ */
+export function fmtDevice(device: string, note: string | undefined): string {
+  if (!note) return device;
+  const m = /^using (\S+)(?: \((.*)\))?$/.exec(note.trim());
+  if (m && m[1] === device) return m[2] ? `${device} · skipped ${m[2]}` : device;
+  return `${device} · ${note}`;
+}

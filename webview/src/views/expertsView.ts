@@ -83,6 +83,14 @@ export class ExpertsView implements View {
         n <= 16 ? Plot.text(cells, { x: (d: Cell) => `B${d.j}`, y: (d: Cell) => `B${d.i}`, text: (d: Cell) => d.value.toFixed(2), fill: theme.foreground, fontSize: n > 8 ? 8 : 10 }) : null,
       ],
     });
-    card.footer.replaceChildren(el('span', { class: 'caption', text: 'Colour: −1 (opposite) through 0 (unrelated) to 1 (same direction).' }));
+    // The colour legend: the same three stops as the cells' scale.
+    const ramp = el('span', { class: 'legend-ramp', attrs: { 'aria-hidden': 'true' } });
+    ramp.style.backgroundImage = `linear-gradient(to right, ${theme.red}, ${theme.background}, ${theme.blue})`;
+    card.footer.replaceChildren(
+      el('div', { class: 'similarity-legend', attrs: { 'data-role': 'similarity-legend', 'aria-label': 'Colour scale: −1 (opposite) to 1 (same direction)' } }, [
+        el('span', { class: 'legend-label', text: '−1 opposite' }), ramp, el('span', { class: 'legend-label', text: '1 same' }),
+      ]),
+      el('span', { class: 'caption', text: '0 (background colour): unrelated. Values near 1 off the diagonal: redundant experts.' }),
+    );
   }
 }

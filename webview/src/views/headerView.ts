@@ -2,7 +2,7 @@
 // state and progress; the run pickers when the host sent a run list.
 import type { LilyConfig } from '../../../native-runtime/config/types';
 import { el } from '../dom';
-import { fmtCount, fmtDuration, fmtShort } from '../format';
+import { fmtCount, fmtDuration, fmtShort, fmtDevice } from '../format';
 import { createDropdown, type Choice } from '../toolkit';
 import type { View, ViewContext } from './context';
 
@@ -55,7 +55,7 @@ export class HeaderView implements View {
     this.progressLabel.textContent = `step ${s.step} / ${s.total_steps} · epoch ${s.epoch}` + (s.state === 'running' && s.eta_s !== undefined ? ` · ETA ${fmtDuration(s.eta_s)}` : '');
     const facts: Array<[string, string]> = [
       ['Trainable parameters', fmtCount(s.trainable_params)],
-      ['Device', s.device + (s.device_note ? ` (${s.device_note})` : '')],
+      ['Device', fmtDevice(s.device, s.device_note)],
       ['Throughput', s.samples_per_s !== undefined ? `${fmtShort(s.samples_per_s)} samples/s` : '–'],
       ['Loss', s.loss !== undefined ? fmtShort(s.loss) : '–'],
       ['Task', s.task],

@@ -6,6 +6,15 @@ import { el } from '../dom';
 import { fmtShort } from '../format';
 import { mix, type ThemeColors } from '../theme';
 
+/** Widest a cell grows (px): wider says nothing more. */
+const MAX_CELL_WIDTH = 140;
+
+/** Cell height for a cell width: half as tall as wide, within [12, 36] px (dense grids [10, 18]). */
+export function cellHeight(cellWidth: number, rows: number): number {
+  const [lo, hi] = rows > 24 ? [10, 18] : [12, 36];
+  return Math.round(Math.max(lo, Math.min(hi, cellWidth / 2)));
+}
+
 export interface HeatmapGridOptions {
   label: string;
   rowHeader: string;
@@ -33,7 +42,10 @@ export class HeatmapGrid {
     const cols = options.colLabels.length;
     const grid = el('div', { class: 'heatmap-grid', attrs: { role: 'grid', 'aria-label': options.label, 'aria-rowcount': rows + 1, 'aria-colcount': cols + 1 } });
     if (rows > 24) grid.classList.add('dense');
-    grid.style.gridTemplateColumns = `max-content repeat(${cols}, minmax(12px, 48px))`;
+    // Cells share the panel's width (a 3-expert heatmap was 3 tiny cells in a wide panel), up to
+    // a readable maximum; their height follows their width (see fitToWidth).
+    grid.style.gridTemplateColumns = `max-content repeat(${cols}, minmax(12px, 1fr))`;
+    grid.style.maxWidth = `${Math.max(360, cols * MAX_CELL_WIDTH + 160)}px`;
     const header = el('div', { class: 'heatmap-row', attrs: { role: 'row' } }, [
       el('div', { class: 'corner', text: options.rowHeader, attrs: { role: 'columnheader' } }),
       ...options.colLabels.map((label) => el('div', { class: 'col-label', text: label, attrs: { role: 'columnheader' } })),
@@ -82,6 +94,16 @@ export class HeatmapGrid {
     });
     grid.addEventListener('focusout', () => this.hideTooltip());
     grid.addEventListener('keydown', (e) => this.onKey(e));
+    // Follow the panel's width as the user resizes it.
+    if (typeof ResizeObserver !== 'undefined') new ResizeObserver(() => this.fitToWidth()).observe(grid);
+  }
+
+  /** Sets the cells' height from their current width. */
+  fitToWidth(): void {
+    const first = this.cells[0]?.[0];
+    if (!first) return;
+    const width = first.getBoundingClientRect().width;
+    if (width > 0) this.element.style.setProperty('--cell-h', `${cellHeight(width, this.cells.length)}px`);
   }
 
   /** Same shape as the one this grid was built for? (Else the owner builds a new grid.) */
