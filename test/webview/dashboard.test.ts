@@ -179,6 +179,22 @@ describe('dashboard webview on a real run (headless Chromium)', function () {
     await page.click('[data-control="heatmap-mode"] [data-value="token"]');
     await idle(page);
     assert.deepEqual(await dataValues(page, cells), t.example.probs.flatMap((layer) => layer[0]));
+    // The sentence, each token coloured by its dominant expert (mean over the layers).
+    const chips = page.locator(`[data-chart="router:${t.target}"] [data-role="token-strip"] .token`);
+    assert.deepEqual(await chips.allTextContents(), t.example.tokens);
+    const dominant = t.example.tokens.map((_, i) => {
+      const mean = new Array(t.num_B).fill(0);
+      for (const layer of t.example!.probs) layer[i].forEach((p, e) => { mean[e] += p; });
+      return mean.indexOf(Math.max(...mean));
+    });
+    assert.deepEqual((await chips.evaluateAll((cs: any[]) => cs.map((c) => c.dataset.expert))).map(Number), dominant);
+    assert.equal(await page.locator(`[data-chart="router:${t.target}"] [data-role="token-legend"] .token-legend-item`).count(), t.num_B);
+    // Clicking a token shows its matrix.
+    const pick = Math.min(2, t.example.tokens.length - 1);
+    await chips.nth(pick).click();
+    await idle(page);
+    assert.deepEqual(await dataValues(page, cells), t.example.probs.flatMap((layer) => layer[pick]));
+    assert.equal(await chips.nth(pick).getAttribute('aria-selected'), 'true');
     await page.click('[data-control="heatmap-mode"] [data-value="reference"]');
     await idle(page);
   });

@@ -54,3 +54,29 @@ export function matrixMax(rows: readonly (readonly number[])[]): number {
   for (const row of rows) for (const v of row) if (Number.isFinite(v) && v > max) max = v;
   return max;
 }
+
+/** One token of the example input: the expert it is routed to most (mean over the target's layers) and how clearly. */
+export interface TokenRouting {
+  token: string;
+  /** Mean routing probabilities over the layers, per expert. */
+  mean: number[];
+  /** argmax of `mean`. */
+  expert: number;
+  /** 0 when the mean is uniform over the experts, 1 when all of it goes to one. */
+  strength: number;
+}
+
+export function tokenRouting(target: RouterStatsTarget): TokenRouting[] {
+  const example = target.example;
+  if (!example || example.probs.length === 0) return [];
+  const layers = example.probs.length;
+  const uniform = 1 / Math.max(1, target.num_B);
+  return example.tokens.map((token, t) => {
+    const mean = new Array<number>(target.num_B).fill(0);
+    for (const layer of example.probs) (layer[t] ?? []).forEach((p, e) => { mean[e] += p / layers; });
+    let expert = 0;
+    for (let e = 1; e < mean.length; e++) if (mean[e] > mean[expert]) expert = e;
+    const strength = uniform >= 1 ? 1 : Math.max(0, Math.min(1, (mean[expert] - uniform) / (1 - uniform)));
+    return { token, mean, expert, strength };
+  });
+}

@@ -3,7 +3,8 @@
 // one token of the example input, or a logged training step replayed with the step slider.
 import { el } from '../dom';
 import { fmtExact } from '../format';
-import { classLabels, classMatrix, entropy, matrixMax, referenceMatrix, tokenMatrix, trainingMatrix, type RouterStatsTarget } from '../data/routing';
+import { classLabels, classMatrix, entropy, matrixMax, referenceMatrix, tokenMatrix, tokenRouting, trainingMatrix, type RouterStatsTarget } from '../data/routing';
+import { renderTokenStrip } from './tokenStrip';
 import type { TargetLayout } from '../data/targets';
 import type { RunModel } from '../store';
 import { createDropdown, createRadioGroup, type Choice } from '../toolkit';
@@ -110,7 +111,15 @@ export class RouterView implements View {
       panel.grid.describe = (row, col, value) => describeCell(layout, shown, row, col, value);
       if (panel.card.tableOn) panel.card.table.replaceChildren(this.table(layout, shown));
       else panel.grid.update(shown.rows, shown.domainMax, this.ctx.theme());
-      panel.card.footer.replaceChildren(el('span', { class: 'caption', text: shown.caption }));
+      const statsTarget = run.routerStats?.targets.find((t) => t.target === layout.target);
+      const strip = mode === 'token' && statsTarget?.example
+        ? [renderTokenStrip(tokenRouting(statsTarget), Number(this.tokenPick.value) || 0, this.ctx.theme(), (index) => {
+          this.ctx.ui.tokenIndex = index;
+          this.ctx.saveUi();
+          this.ctx.invalidate(['router']);
+        })]
+        : [];
+      panel.card.footer.replaceChildren(...strip, el('span', { class: 'caption', text: shown.caption }));
     }
     for (const [name, panel] of this.panels) {
       if (!seen.has(name)) {
