@@ -232,6 +232,14 @@ describe('dashboard webview on a real run (headless Chromium)', function () {
       const maxRank = Math.max(...layers.map((l) => l.numerical_rank));
       const maxHeight = Math.max(...heights);
       layers.forEach((l, i) => assertClose(heights[i] / maxHeight, l.numerical_rank / maxRank, `bar height of layer ${i}`));
+      // Comparison mode: the LoRA run's measured ranks, one tick per layer, beside Lily's bars.
+      const lora = source.lora.spectrum?.targets.find((x) => x.target === t.target);
+      assert.ok(lora, `${source.lora.runDir}/spectrum.json has no ${t.target}`);
+      const ticks = page.locator(`${chart} g[aria-description="compared run numerical rank"] line`);
+      assert.equal(await ticks.count(), Math.min(lora.layers.length, t.layers.length));
+      const loraLayers: LayerSpectrum[] = lora.layers;
+      const titles = await ticks.evaluateAll((ls: any[]) => ls.map((l) => l.querySelector('title')?.textContent ?? ''));
+      titles.forEach((title, i) => assert.match(title, new RegExp(`numerical rank ${loraLayers[i].numerical_rank}\\b`), `tick ${i}: ${title}`));
     }
   });
 

@@ -94,6 +94,7 @@ export class RankView implements View {
   }
 
   private drawTarget(panel: TargetPanel, target: SpectrumTarget): void {
+    const compared = this.comparedRanks(target);
     const rows: LayerRow[] = (target.layers as SpectrumLayer[]).map((l, index) => ({
       index,
       module: l.module,
@@ -112,8 +113,8 @@ export class RankView implements View {
       panel.card.table.replaceChildren(
         renderTable(
           `Rank of ΔW per layer for ${target.target}. Bound r = ${target.r}; LoRA rank at the same budget = ${target.lora_rank_at_budget}.`,
-          ['layer', 'module', 'A group', 'numerical rank', 'effective rank', 'stable rank'],
-          rows.map((r) => [`L${r.index}`, r.module, String(r.a_group), r.numerical, r.effective, r.stable]),
+          ['layer', 'module', 'A group', 'numerical rank', 'effective rank', 'stable rank', ...(compared.length ? [`${compared[0].name} numerical rank`, `${compared[0].name} effective rank`] : [])],
+          rows.map((r) => [`L${r.index}`, r.module, String(r.a_group), r.numerical, r.effective, r.stable, ...(compared.length ? [compared[r.index]?.numerical ?? NaN, compared[r.index]?.effective ?? NaN] : [])]),
         ),
       );
     } else {
@@ -122,13 +123,25 @@ export class RankView implements View {
     this.drawSpectrum(panel, target, selected);
   }
 
+  /**
+   * In comparison mode: the compared run's measured ranks for the same target, by layer index
+   * (the LoRA run trained at the same budget), so both methods' ranks sit side by side.
+   */
+  private comparedRanks(target: SpectrumTarget): Array<{ index: number; numerical: number; effective: number; name: string }> {
+    const other = this.ctx.store.compare;
+    const t = other?.spectrum?.targets.find((x) => x.target === target.target);
+    if (!other || !t) return [];
+    return (t.layers as SpectrumLayer[]).map((l, index) => ({ index, numerical: l.numerical_rank, effective: l.effective_rank, name: `${other.name} (${other.status.method})` }));
+  }
+
   private drawBars(panel: TargetPanel, target: SpectrumTarget, rows: LayerRow[], selected: number): void {
     const theme = this.ctx.theme();
+    const compared = this.comparedRanks(target).filter((c) => c.index < rows.length);
     const width = chartWidth(panel.card.chart);
     const marginLeft = 40;
     const marginRight = 120;
     const band = (width - marginLeft - marginRight) / Math.max(1, rows.length);
-    const top = Math.max(target.r, target.lora_rank_at_budget, ...rows.map((r) => r.numerical)) * 1.08;
+    const top = Math.max(target.r, target.lora_rank_at_budget, ...rows.map((r) => r.numerical), ...compared.map((c) => c.numerical)) * 1.08;
     const indices = rows.map((r) => r.index);
     const chart: PlotElement = drawPlot(panel.card.chart, {
       width,
@@ -145,6 +158,7 @@ export class RankView implements View {
         Plot.text([target.r], { y: (d: number) => d, frameAnchor: 'right', dx: 4, textAnchor: 'start', text: () => `bound r = ${target.r}`, fill: theme.red }),
         Plot.ruleY([target.lora_rank_at_budget], { stroke: theme.green, strokeWidth: 1.5, ariaDescription: 'LoRA rank at the same budget' }),
         Plot.text([target.lora_rank_at_budget], { y: (d: number) => d, frameAnchor: 'right', dx: 4, dy: target.lora_rank_at_budget === target.r ? 12 : 0, textAnchor: 'start', text: () => `LoRA rank ${target.lora_rank_at_budget}`, fill: theme.green }),
+        compared.length ? Plot.tickY(compared, { x: 'index', y: 'numerical', stroke: theme.purple, strokeWidth: 3, ariaDescription: 'compared run numerical rank', title: (d: { index: number; numerical: number; effective: number; name: string }) => `L${d.index} ${d.name}\nnumerical rank ${d.numerical}\neffective rank ${fmtExact(d.effective)}` }) : null,
         Plot.ruleY([0]),
       ],
     });
@@ -159,6 +173,7 @@ export class RankView implements View {
         { label: 'effective rank', color: theme.orange, kind: 'bar' },
         { label: `bound r (${target.r})`, color: theme.red, kind: 'dashed' },
         { label: `LoRA rank at the same budget (${target.lora_rank_at_budget})`, color: theme.green, kind: 'line' },
+        ...(compared.length ? [{ label: `${compared[0].name}: measured numerical rank`, color: theme.purple, kind: 'line' as const }] : []),
       ]),
       el('span', { class: 'caption', text: 'Click a layer to see its singular values.' }),
     );
