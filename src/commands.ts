@@ -8,6 +8,7 @@ import { Methods, type ExportParams, type ExportResult, type InspectResult } fro
 import { RUN_FILES, type LayerSpectrum } from '../native-runtime/runFiles';
 import type { Backend } from './backend';
 import { DashboardPanel } from './dashboardPanel';
+import { importHfModel, type ImportOptions } from './importModel';
 import { newAdapterConfig, type NewConfigOptions } from './newConfig';
 import { refuse, type CommandResult } from './results';
 import { revealPath } from './reveal';
@@ -38,6 +39,8 @@ const EXPORT_FORMATS: Array<{ label: ExportParams['format']; detail: string }> =
 /** The table. Ids match package.json `contributes.commands`. */
 export const COMMANDS: Record<string, Command> = {
   'lily.newConfig': (s, uri?: vscode.Uri, opts?: NewConfigOptions) => newAdapterConfig(s.context, s.backend, uri, opts),
+
+  'lily.importModel': (s, source?: unknown, opts?: ImportOptions) => importHfModel(s.context, s.backend, s.output, source, opts),
 
   'lily.train': async (s, arg?: unknown, opts?: { maxSteps?: number }) => {
     const config = await pickConfig(arg);

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TaskType } from '../native-runtime/config/types';
+import { readImportManifest } from '../native-runtime/cli/importManifest';
 import { Methods, type ListTargetsResult } from '../native-runtime/protocol';
 import type { Backend } from './backend';
 import { labelSettings, previewData, readFirstRows, rowSummary, type DataPreview } from './dataPreviewModel';
@@ -75,7 +76,10 @@ export async function newAdapterConfig(context: vscode.ExtensionContext, backend
     chosen = picks.map((p) => p.group);
   }
 
-  let task = opts.task;
+  // A model written by `lily import` records its task and class names (lily-import.json, from
+  // config.json's architectures and id2label): no task question, and the head's own label order.
+  const imported = readImportManifest(path.dirname(modelPath));
+  let task = opts.task ?? imported?.task;
   if (!task) {
     const t = await vscode.window.showQuickPick(TASKS, { title: 'What is the model trained for?' });
     if (!t) return refuse('cancelled: no task picked');
@@ -84,6 +88,9 @@ export async function newAdapterConfig(context: vscode.ExtensionContext, backend
 
   const data = await pickData(path.dirname(modelPath), task, opts);
   if (!data.ok) return data;
+  if (imported?.num_labels && (task === 'sequence-classification' || task === 'token-classification')) {
+    data.data.labels = { num_labels: imported.num_labels, ...(imported.labels ? { labels: imported.labels } : {}) };
+  }
   const tokenizer = data.pretokenized ? undefined : await pickTokenizer(modelPath, opts.tokenizer);
   if (!data.pretokenized && !tokenizer) {
     return refuse('cancelled: no tokenizer.json picked; text data needs the model\'s tokenizer (save it beside the model, e.g. with tokenizer.save_pretrained, or pre-tokenize the data into input_ids)');

@@ -14,6 +14,8 @@ export const TRUST_REQUIRED: Readonly<Record<string, string>> = {
   'lily.inspect':
     'Inspect is disabled in an untrusted workspace: it runs `lily inspect`, which loads the run\'s model and writes router_stats.json and spectrum.json into the run. ' +
     `The dashboard still shows the run's last inspection. ${howToTrust} inspect.`,
+  'lily.importModel':
+    `Import is disabled in an untrusted workspace: it runs a Python interpreter (lily.pythonPath may come from the workspace) and writes the model into it. ${howToTrust} import.`,
   'lily.export':
     `Export is disabled in an untrusted workspace: it loads the run's model and writes files next to the run. ${howToTrust} export.`,
 };

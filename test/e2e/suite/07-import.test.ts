@@ -1,0 +1,64 @@
+// "Lily: Import Hugging Face Model..." on a save_pretrained folder (a tiny BERT classifier made by
+// transformers in the project venv): the real optimum export under a progress notification, the
+// New Adapter Config flow prefilled from the model (task, labels), then Train through the real
+// backend and Open Dashboard on the run.
+import * as assert from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { REPO_ROOT, lilyApi, runCommand, waitFor, waitForState, workspaceRoot } from './helpers';
+
+const VENV_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
+
+const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+const ROWS = ['the movie was great', 'not fun', 'a film was good', 'the film was bad', 'playing was fun', 'not good'].map((text, i) => ({ text, label: ['negative', 'positive'][(i + 1) % 2] }));
+
+describe('Lily: Import Hugging Face Model', function () {
+  this.timeout(360_000);
+
+  it('imports a save_pretrained folder, prefills the new config, trains it and opens the dashboard', async () => {
+    const api = await lilyApi();
+    const root = workspaceRoot();
+    const hfRoot = path.join(root, 'hf');
+    const made = spawnSync(VENV_PYTHON, [path.join(REPO_ROOT, 'scripts', 'oracle', 'tiny_hf.py'), '--out', hfRoot, '--kinds', 'bert'], { encoding: 'utf8' });
+    assert.strictEqual(made.status, 0, `making the tiny model failed: ${made.stderr}`);
+    await vscode.workspace.getConfiguration('lily').update('pythonPath', VENV_PYTHON, vscode.ConfigurationTarget.Workspace);
+
+    // The user's data (string labels, as the model's id2label names them).
+    const data = path.join(root, 'import-data');
+    fs.mkdirSync(data, { recursive: true });
+    fs.writeFileSync(path.join(data, 'train.jsonl'), jsonl(ROWS));
+    fs.writeFileSync(path.join(data, 'eval.jsonl'), jsonl(ROWS));
+
+    const r = await runCommand<{ modelPath: string; configPath: string }>('lily.importModel', path.join(hfRoot, 'bert'), {
+      newConfig: {
+        targets: ['attention.self.query', 'attention.self.value'], name: 'e2e-import', noOpen: true,
+        train: path.join(data, 'train.jsonl'), eval: path.join(data, 'eval.jsonl'), textField: 'text', labelField: 'label',
+      },
+    });
+    assert.strictEqual(r.modelPath, path.join(root, 'bert-onnx', 'model.onnx'));
+    for (const f of ['model.onnx', 'tokenizer.json', 'lily-import.json']) assert.ok(fs.existsSync(path.join(root, 'bert-onnx', f)), `${f} was not written`);
+    assert.strictEqual(r.configPath, path.join(root, 'e2e-import.lily.json'));
+    const config = JSON.parse(fs.readFileSync(r.configPath, 'utf8'));
+    assert.strictEqual(config.model.task, 'sequence-classification', 'task prefilled from config.json architectures');
+    assert.deepStrictEqual(config.model.labels, ['negative', 'positive'], 'labels prefilled from id2label');
+    assert.strictEqual(config.model.num_labels, 2);
+
+    assert.strictEqual(path.resolve(root, config.data.train), path.join(data, 'train.jsonl'));
+    // A short run.
+    config.data.max_length = 16;
+    config.training = { ...config.training, batch_size: 3, warmup_steps: 0 };
+    fs.writeFileSync(r.configPath, JSON.stringify(config, null, 2));
+
+    const run = await runCommand<{ runDir: string }>('lily.train', vscode.Uri.file(r.configPath), { maxSteps: 3 });
+    const status = await waitForState(run.runDir, ['completed'], 240_000);
+    assert.strictEqual(status.step, 3);
+    assert.ok(Number.isFinite(status.loss), `no finite loss: ${status.loss}`);
+    await waitFor('the extension to see the import run as completed', () => api.model.get(run.runDir)?.status.state === 'completed' || undefined, 15_000);
+
+    const dash = await runCommand<{ runDir: string }>('lily.openDashboard', run.runDir);
+    assert.strictEqual(dash.runDir, run.runDir);
+    await vscode.workspace.getConfiguration('lily').update('pythonPath', undefined, vscode.ConfigurationTarget.Workspace);
+  });
+});
