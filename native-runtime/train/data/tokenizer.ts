@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { boundText } from './boundText';
 
 export interface Encoded {
   ids: number[];
@@ -31,8 +32,13 @@ interface AddedTokenJson { id: number; content: string; special?: boolean }
 const PAD_CANDIDATES = ['[PAD]', '<pad>', '<|pad|>', '<PAD>', '[pad]'];
 const EOS_CANDIDATES = ['</s>', '<|endoftext|>', '<eos>', '<|eos|>', '[SEP]'];
 
+export interface TokenizerOptions {
+  /** Cut long texts before tokenizing (boundText.ts; default true). Off only to compare against whole-text encodings. */
+  boundInput?: boolean;
+}
+
 /** Loads `tokenizer.json` (and `tokenizer_config.json` beside it when present). */
-export function loadTokenizer(file: string): TextTokenizer {
+export function loadTokenizer(file: string, options: TokenizerOptions = {}): TextTokenizer {
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -78,7 +84,12 @@ export function loadTokenizer(file: string): TextTokenizer {
   const prefix = at >= 0 ? probeWith.slice(0, at) : [];
   const suffix = at >= 0 ? probeWith.slice(at + probeWithout.length) : [];
 
-  const isSpecial = (id: number) => special.has(id);
+  // The unknown token is "special" in added_tokens, but it stands for text: it must not split
+  // segments, or truncation removes words between [UNK]s instead of cutting the text's end.
+  const model = (json.model ?? {}) as { unk_token?: unknown; unk_id?: unknown };
+  const unkId = typeof model.unk_token === 'string' ? lookup(model.unk_token) : typeof model.unk_id === 'number' ? model.unk_id : undefined;
+  const isSpecial = (id: number) => special.has(id) && id !== unkId;
+  const countTokens = (s: string) => tok.encode(s, { add_special_tokens: false }).ids.length;
 
   function truncate(e: Encoded, maxLength: number): Encoded {
     if (e.ids.length <= maxLength) return e;
@@ -111,11 +122,16 @@ export function loadTokenizer(file: string): TextTokenizer {
     padId: padId ?? 0,
     idToToken: (id) => tok.id_to_token(id),
     encode(text, pair, maxLength) {
-      const enc = tok.encode(text, { text_pair: pair ?? null, return_token_type_ids: true });
+      // Each text alone is cut to what max_length can keep (boundText.ts): longest-first
+      // truncation never keeps more than maxLength tokens of either, so the result is unchanged.
+      const bound = (s: string) => (options.boundInput === false ? s : boundText(s, maxLength, countTokens));
+      const enc = tok.encode(bound(text), { text_pair: pair === undefined ? null : bound(pair), return_token_type_ids: true });
       const typeIds = enc.token_type_ids ?? enc.ids.map(() => 0);
       return truncate({ ids: enc.ids, typeIds, tokens: enc.tokens }, maxLength);
     },
     encodeWords(words, maxLength) {
+      // Every word gives at least one token: words past maxLength cannot be among those kept.
+      if (words.length > maxLength && options.boundInput !== false) words = words.slice(0, maxLength);
       const ids = [...prefix];
       const wordIds = prefix.map(() => -1);
       words.forEach((w, k) => {
