@@ -13,7 +13,7 @@ import { loadModel, modelToBytes } from '../native-runtime/onnx/proto';
 import { createSession } from '../native-runtime/onnx/session';
 import { buildTrainingStep, STEP_IO } from '../native-runtime/train/step';
 import { makeBatch } from './ours/batch';
-import { liveMemory } from './liveMemory';
+import { liveMemory } from '../native-runtime/train/liveMemory';
 
 /** Resident and peak resident memory now, in MB (Linux /proc). */
 function mem(): string {

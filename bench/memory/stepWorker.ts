@@ -13,6 +13,7 @@ import { performance } from 'perf_hooks';
 import { mulberry32 } from '../../native-runtime/adapters/init';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { StepRunner, type RunnerOptions } from '../../native-runtime/train/stepRunner';
+import { estimateStepMemory } from '../../native-runtime/train/memoryEstimate';
 
 function arg(name: string, dflt: string): string {
   const k = process.argv.indexOf(`--${name}`);
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     ...extra,
   });
   const tCreate = performance.now();
+  const sessionRss = rssMB('VmRSS');
   const times: number[] = [];
   let loss = NaN;
   for (let k = 0; k < steps; k++) {
@@ -58,14 +60,18 @@ async function main(): Promise<void> {
     loss = (await runner.step(batch, 1e-4)).loss;
     times.push(performance.now() - s);
   }
+  const est = estimateStepMemory(runner.graphs, { evaluates: false });
+  const mb = (b: number) => Math.round(b / 2 ** 20);
   const sorted = times.slice(1).sort((a, b) => a - b);
   console.log(JSON.stringify({
     batch: B, seq: S, options: extra, loss,
     loss_chunks: runner.graphs.lossChunks ?? null,
     peak_rss_mb: Math.round(rssMB('VmHWM')),
     rss_after_load_mb: Math.round(loadedRss),
+    rss_after_session_mb: Math.round(sessionRss),
     first_step_ms: Math.round(tCreate - t0),
     first_run_ms: Math.round(times[0]),
+    estimate_mb: Object.fromEntries(Object.entries(est).map(([k, v]) => [k, mb(v)])),
     step_ms: sorted.length ? Math.round(sorted[Math.floor(sorted.length / 2)]) : null,
   }));
   await runner.release();

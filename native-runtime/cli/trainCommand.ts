@@ -5,7 +5,8 @@ import * as path from 'path';
 import type { DeviceRequest } from '../onnx/session';
 import type { TrainEvent } from '../protocol';
 import { headlineMetric } from '../train/metrics';
-import { prepareTraining, runTraining } from '../train/trainer';
+import { planTrainingMemory, prepareTraining, runTraining } from '../train/trainer';
+import { estimateRows, formatMB } from '../train/memoryEstimate';
 import { Command, JSON_OPTION } from './command';
 import { loadConfigArg } from './configArg';
 import { EXIT, UsageError } from './errors';
@@ -39,6 +40,8 @@ export const trainCommand: Command = {
       { name: 'compare-lora', kind: 'bool', help: 'Train LoRA at the same trainable-parameter budget instead (run name suffixed -lora).' },
       { name: 'device', kind: 'string', value: 'X', help: `Execution provider: ${DEVICES.join(', ')} (overrides runtime.device).` },
       { name: 'threads', kind: 'int', value: 'N', help: 'Intra-op threads (overrides runtime.threads).' },
+      { name: 'dry-run', kind: 'bool', help: 'Build the step, print the expected peak memory (weights, activations, logits, adapter, optimizer) and whether it fits; train nothing. Exit 2 when it does not fit.' },
+      { name: 'ignore-memory-estimate', kind: 'bool', help: 'Start even when the memory estimate exceeds the available memory.' },
       JSON_OPTION,
     ],
   },
@@ -53,6 +56,19 @@ export const trainCommand: Command = {
     if (resume && args.options['compare-lora']) throw new UsageError('lily train: --compare-lora starts a new run; it cannot be combined with --resume', 'train');
     if (resume && args.options['max-steps'] !== undefined) throw new UsageError('lily train: --resume continues the run\'s own schedule (its config.json records max_steps); do not combine it with --max-steps', 'train');
 
+    if (args.options['dry-run']) {
+      if (resume) throw new UsageError('lily train: --dry-run plans a new run; give the config, not --resume', 'train');
+      const plan = await planTrainingMemory({ config, maxSteps: args.options['max-steps'] as number | undefined, compareLora: !!args.options['compare-lora'], device, threads: args.options.threads as number | undefined, log: (m) => out.log(m) });
+      if (out.json) out.emit({ event: 'memory', estimate: plan.memory, available: plan.available, inputShapes: plan.inputShapes, fits: !plan.overBudget, overBudget: plan.overBudget });
+      else {
+        const shapes = Object.entries(plan.inputShapes).map(([k, v]) => `${k} [${v.join(', ')}]`).join(', ');
+        out.print(`Expected peak memory for ${shapes}:`);
+        for (const [k, v] of estimateRows(plan.memory)) out.print(`  ${k.padEnd(12)}${v.padStart(10)}`);
+        out.print(`  available   ${formatMB(plan.available.bytes).padStart(10)}  (${plan.available.source})`);
+        out.print(plan.overBudget ? `does not fit: ${plan.overBudget}` : 'fits');
+      }
+      return plan.overBudget ? EXIT.invalidInput : EXIT.ok;
+    }
     if (runDir) refuseUsedRunDir(path.resolve(ctx.cwd, runDir));
 
     const bar = out.json ? undefined : new ProgressBar(ctx.io);
@@ -67,6 +83,7 @@ export const trainCommand: Command = {
       device,
       threads: args.options.threads as number | undefined,
       log,
+      ignoreMemoryEstimate: !!args.options['ignore-memory-estimate'],
     });
     try {
       const onEvent = (e: TrainEvent) => {

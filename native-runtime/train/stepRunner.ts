@@ -104,8 +104,10 @@ export class StepRunner {
   }
 
   /** Builds the step for `inputShapes` (the usual batch shape) and opens its session. */
-  static async create(model: Model, inputShapes: Record<string, number[]>, opts: RunnerOptions): Promise<StepRunner> {
-    const graphs = await buildTrainingStep(model, { ...opts, inputShapes });
+  static async create(model: Model, inputShapes: Record<string, number[]>, opts: RunnerOptions, prebuilt?: TrainingStepGraphs): Promise<StepRunner> {
+    // `prebuilt`: the graphs of buildTrainingStep(model, {...opts, inputShapes}) when the caller
+    // already built them (the trainer estimates memory from them before any session exists).
+    const graphs = prebuilt ?? await buildTrainingStep(model, { ...opts, inputShapes });
     const runner = new StepRunner(model, opts, graphs);
     runner.compiled.set(shapeKey(inputShapes), Promise.resolve({ graphs, lifted: { train: [], eval: [] } }));
     await runner.session(inputShapes, opts.evalOnly ? 'eval' : 'train');

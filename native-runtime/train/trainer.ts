@@ -38,7 +38,10 @@ import { learningRate } from './schedule';
 import { DivergenceMonitor, divergenceHint, maxAbsOf, type DivergenceState } from './divergence';
 import { fitMaxLength } from './maxLength';
 import { stepBuildConfigError } from './stepErrors';
-import { StepRunner } from './stepRunner';
+import { StepRunner, type RunnerOptions } from './stepRunner';
+import { buildTrainingStep } from './step';
+import { estimateStepMemory, type MemoryEstimate } from './memoryEstimate';
+import { memoryPlan, type MemoryPlan } from './memoryBudget';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -60,6 +63,8 @@ export interface TrainRequest {
   evalOnly?: boolean;
   /** Where preparation reports what it did on the user's behalf (e.g. a stale lock removed). */
   log?: (message: string) => void;
+  /** Start even when the memory estimate exceeds the available memory (default: refuse, exit 2). */
+  ignoreMemoryEstimate?: boolean;
 }
 
 /** What an evaluation hook gets (router statistics and spectra are written from here). */
@@ -109,6 +114,8 @@ export interface PreparedTraining {
   saved: SavedTensorSpec[];
   resume?: { runDir: string; checkpoint: string };
   request: TrainRequest;
+  /** Expected peak memory of the run, modelled from its step graphs (memoryEstimate.ts). */
+  memory: MemoryEstimate;
   /** The run directory's one-writer lock (taken by a resume before anything is read or written; by runTraining for a new run); runTraining releases it. */
   lock?: RunLock;
 }
@@ -286,7 +293,18 @@ function lockRun(runDir: string, log?: (m: string) => void): RunLock {
   return lock;
 }
 
-async function prepareLocked(request: TrainRequest, resume: PreparedTraining['resume'], lock: RunLock | undefined): Promise<PreparedTraining> {
+/**
+ * `lily train --dry-run`: everything `prepareTraining` checks and builds except the sessions,
+ * and the run's expected peak memory against what is available. Writes nothing.
+ */
+export async function planTrainingMemory(request: TrainRequest): Promise<MemoryPlan> {
+  if (request.resume) throw new ConfigError(path.resolve(request.resume), [{ path: [], severity: 'error', message: 'a dry run plans a new run; give the config instead of --resume' }]);
+  return prepareLocked(request, undefined, undefined, true);
+}
+
+async function prepareLocked(request: TrainRequest, resume: PreparedTraining['resume'], lock: RunLock | undefined): Promise<PreparedTraining>;
+async function prepareLocked(request: TrainRequest, resume: undefined, lock: undefined, dryRun: true): Promise<MemoryPlan>;
+async function prepareLocked(request: TrainRequest, resume: PreparedTraining['resume'], lock: RunLock | undefined, dryRun = false): Promise<PreparedTraining | MemoryPlan> {
   let cfg = request.config;
   if (resume) {
     const saved = path.join(resume.runDir, RUN_FILES.config);
@@ -325,9 +343,7 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   for (const m of modelInputs) inputShapes[m.name] = [...first.tensors[m.name].dims];
   const device = request.device ?? cfg.runtime.device;
   const threads = request.threads ?? cfg.runtime.threads;
-  let runner: StepRunner;
-  try {
-    runner = await StepRunner.create(model, inputShapes, {
+  const runnerOpts: RunnerOptions = {
       adapter: cfg.adapter,
       task: cfg.model.task,
       logitsOutput: cfg.model.output,
@@ -340,13 +356,27 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       evalOnly: request.evalOnly,
       // Several step graphs (one per padded length): one copy of the frozen weights for all.
       shareFrozenWeights: cfg.data.padding !== 'max_length',
-    });
+  };
+  let runner: StepRunner;
+  let memory: MemoryEstimate;
+  try {
+    const graphs = await buildTrainingStep(model, { ...runnerOpts, inputShapes });
+    memory = estimateStepMemory(graphs, { evaluates: !!data.eval || !!request.evalOnly, sharedWeights: !!runnerOpts.shareFrozenWeights });
+    const plan = memoryPlan(cfg, memory, inputShapes);
+    if (dryRun) {
+      data.close();
+      return plan;
+    }
+    if (!request.evalOnly && !request.ignoreMemoryEstimate && plan.overBudget) {
+      throw new ConfigError(cfg.configPath, [{ path: ['training', 'batch_size'], severity: 'error', message: `${plan.overBudget} (lily train --ignore-memory-estimate starts anyway)` }]);
+    }
+    runner = await StepRunner.create(model, inputShapes, runnerOpts, graphs);
   } catch (e) {
     data.close();
     throw stepBuildConfigError(cfg.configPath, e) ?? e;
   }
   const trainableParams = runner.params.reduce((s, p) => s + p.dims.reduce((a, b) => a * b, 1), 0);
-  return { config: cfg, model, data, runner, totalSteps, trainableParams, targets: runner.graphs.injection.targets, saved: runner.graphs.injection.saved, resume, request, ...(lock ? { lock } : {}) };
+  return { config: cfg, model, data, runner, totalSteps, trainableParams, targets: runner.graphs.injection.targets, saved: runner.graphs.injection.saved, resume, request, memory, ...(lock ? { lock } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------

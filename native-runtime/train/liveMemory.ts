@@ -2,8 +2,8 @@
 // value from its producer until its last consumer, and report the peak of the live bytes and
 // what is live at that peak, grouped by producer op. Graph inputs, initializers and graph
 // outputs are not counted (they belong to the caller or to the weights).
-import type { Graph } from '../native-runtime/onnx/ir';
-import { bytesPerElement } from '../native-runtime/onnx/proto';
+import type { Graph } from '../onnx/ir';
+import { bytesPerElement } from '../onnx/proto';
 
 export interface LiveReport {
   peakBytes: number;

@@ -1,0 +1,61 @@
+// `lily train --dry-run` and the refusal of a run whose memory estimate does not fit, through
+// the real CLI on the bundled demo (examples/sentiment). LILY_MEMORY_LIMIT_MB stands in for a
+// small machine.
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CONFIG = path.join(ROOT, 'examples/sentiment/sentiment.lily.json');
+
+function lily(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(ROOT, 'test/cli/runCli.ts'), ...args], {
+    encoding: 'utf8', cwd: ROOT, env: { ...process.env, ...env },
+  });
+}
+
+describe('memory: lily train --dry-run and the memory check', function () {
+  this.timeout(120_000);
+
+  it('--dry-run prints every part of the estimate, says it fits, exits 0 and writes no run', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-dry-'));
+    const r = lily(['train', CONFIG, '--dry-run', '--run-dir', path.join(dir, 'run')]);
+    assert.equal(r.status, 0, r.stderr);
+    for (const part of ['weights', 'activations', 'logits', 'adapter', 'optimizer', 'runtime', 'total', 'available']) {
+      assert.match(r.stdout, new RegExp(`^  ${part} +\\d+ MB`, 'm'), `${part} row in:\n${r.stdout}`);
+    }
+    assert.match(r.stdout, /^fits$/m);
+    assert.deepEqual(fs.readdirSync(dir), [], 'a dry run creates nothing');
+    const j = lily(['train', CONFIG, '--dry-run', '--json']);
+    const plan = JSON.parse(j.stdout.trim().split('\n').pop()!);
+    assert.equal(plan.event, 'memory');
+    const e = plan.estimate;
+    assert.equal(e.total, e.weights + e.activations + e.logits + e.adapter + e.optimizer + e.runtime);
+    assert.ok(e.weights > 0 && e.activations > 0 && e.adapter > 0 && e.optimizer > 0, JSON.stringify(e));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('over the available memory: train refuses with exit 2 before creating the run, naming options that fit', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-refuse-'));
+    const j = JSON.parse(lily(['train', CONFIG, '--dry-run', '--json']).stdout.trim().split('\n').pop()!);
+    // Between the fixed parts and the total: a smaller batch fits, this one does not.
+    const fixed = j.estimate.total - j.estimate.activations - j.estimate.logits;
+    const limitMB = String(Math.ceil((fixed + j.estimate.activations * 0.3) / 0.9 / 2 ** 20));
+    const dry = lily(['train', CONFIG, '--dry-run'], { LILY_MEMORY_LIMIT_MB: limitMB });
+    assert.equal(dry.status, 2, dry.stdout + dry.stderr);
+    assert.match(dry.stdout, /does not fit/);
+    const run = path.join(dir, 'run');
+    const r = lily(['train', CONFIG, '--max-steps', '1', '--run-dir', run], { LILY_MEMORY_LIMIT_MB: limitMB });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /sentiment\.lily\.json: the run needs about \d+ MB \(weights \d+ MB, activations \d+ MB, logits/);
+    const m = /training\.batch_size (\d+) \(now (\d+)\) would fit/.exec(r.stderr);
+    assert.ok(m, r.stderr);
+    assert.ok(Number(m[1]) >= 1 && Number(m[1]) < Number(m[2]));
+    assert.ok(!fs.existsSync(run), 'nothing was created');
+    const forced = lily(['train', CONFIG, '--max-steps', '1', '--run-dir', run, '--ignore-memory-estimate'], { LILY_MEMORY_LIMIT_MB: limitMB });
+    assert.equal(forced.status, 0, forced.stderr);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
