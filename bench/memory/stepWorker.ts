@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     loss = (await runner.step(batch, 1e-4)).loss;
     times.push(performance.now() - s);
   }
-  const est = estimateStepMemory(runner.graphs, { evaluates: false });
+  const est = estimateStepMemory(runner.graphs, { evaluates: false, sharedWeights: !!extra.shareFrozenWeights });
   const mb = (b: number) => Math.round(b / 2 ** 20);
   const sorted = times.slice(1).sort((a, b) => a - b);
   console.log(JSON.stringify({
