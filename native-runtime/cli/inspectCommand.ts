@@ -49,6 +49,10 @@ function configForAdapter(dir: string, model: Model, modelPath: string, weights:
   let peftConfig: Record<string, unknown> = {};
   try { peftConfig = JSON.parse(fs.readFileSync(path.join(dir, PEFT_FILES.config), 'utf8')) as Record<string, unknown>; } catch { /* compact adapter: no PEFT config */ }
   let task = PEFT_TASKS[String(peftConfig.task_type)];
+  // No task_type: how io/peft.ts writes a classification adapter whose head was not trained (PEFT's
+  // SEQ_CLS wrapper would demand the head's weights). Rank-2 logits can only be that; rank 3 could
+  // be a causal LM or a token classifier, so it stays a question for --config.
+  if ((peftConfig.task_type ?? null) === null && model.graph.outputs[0]?.shape?.length === 2) task = 'sequence-classification';
   if (task === 'sequence-classification' && logitsClasses(model) === 1) task = 'regression';
   if (!task) throw new InputError(`${dir}: cannot tell the task (adapter_config.json task_type is ${JSON.stringify(peftConfig.task_type ?? null)}); pass --config with a *.lily.json that describes the model and data`);
   const { method, target_modules, modules_to_save } = weights.settings;

@@ -53,11 +53,29 @@ export interface PeftWriteInfo {
   revision?: string | null;
 }
 
+/** The head modules PEFT's SEQ_CLS / TOKEN_CLS models add to modules_to_save by themselves. */
+const PEFT_HEAD_MODULES = ['classifier', 'score'];
+
+/**
+ * PEFT's task_type for the file. PeftModelForSequenceClassification (and TokenClassification)
+ * wraps the `classifier`/`score` head as a module to save and then requires its weights in the
+ * file: PeftModel.from_pretrained raised KeyError 'base_model.model.classifier.weight' on an
+ * adapter trained with a frozen head. Such an adapter is written without a task_type, which
+ * PEFT loads as a plain PeftModel computing the same logits.
+ */
+function peftTaskType(w: AdapterWeights, task: TaskType | undefined): string | null {
+  if (!task) return null;
+  const type = TASK_TYPES[task];
+  if (type !== 'SEQ_CLS' && type !== 'TOKEN_CLS') return type;
+  const savesHead = w.saved.some((t) => PEFT_HEAD_MODULES.some((m) => t.peftName === `${m}.weight` || t.peftName.endsWith(`.${m}.weight`)));
+  return savesHead ? type : null;
+}
+
 /** adapter_config.json for the adapter. */
 export function peftAdapterConfig(w: AdapterWeights, info: PeftWriteInfo = {}): Record<string, unknown> {
   const s = w.settings;
   const common = {
-    task_type: info.task ? TASK_TYPES[info.task] : null,
+    task_type: peftTaskType(w, info.task),
     base_model_name_or_path: info.base_model_name_or_path ?? null,
     revision: info.revision ?? null,
     inference_mode: true,

@@ -23,6 +23,18 @@ describe('PEFT adapter format', () => {
   beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-peft-')); });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+  it('writes no task_type for a classifier adapter without the head (PEFT\'s SEQ_CLS wrapper would demand its weights)', () => {
+    const w = makeWeights(lilySettings());
+    const headNames = new Set(w.saved.map((t) => t.name));
+    assert.ok(headNames.size > 0);
+    const noHead = { ...w, saved: [], tensors: new Map([...w.tensors].filter(([k]) => !headNames.has(k))), settings: { ...w.settings, modules_to_save: [] } };
+    const cfg = (x: typeof w, task: 'sequence-classification' | 'causal-lm') => {
+      const d = fs.mkdtempSync(path.join(dir, 'x'));
+      return JSON.parse(fs.readFileSync(writePeftAdapter(d, x, { task })[0], 'utf8')).task_type;
+    };
+    assert.deepStrictEqual([cfg(w, 'sequence-classification'), cfg(noHead, 'sequence-classification'), cfg(noHead, 'causal-lm')], ['SEQ_CLS', null, 'CAUSAL_LM']);
+  });
+
   it('writes Lily with PEFT keys and shapes, one identical copy of each shared tensor per layer', () => {
     const w = makeWeights(lilySettings());
     const files = writePeftAdapter(dir, w, { task: 'sequence-classification', base_model_name_or_path: 'roberta-base' });
