@@ -28,15 +28,9 @@ interface Known {
   /** Text the error must contain. */
   error: RegExp;
   why: string;
-  /** The message is onnxruntime's own (a defect in itself, fixed with the item). */
-  ortMessage?: boolean;
 }
 /** Combinations that fail today, with the reason (issue #11's item where the engine is at fault). */
 const KNOWN_FAILURES: Known[] = [
-  ...['bert', 'roberta', 'distilbert', 'vit'].map((m): Known => ({
-    match: [m, 'torchscript-14', '*'], error: /Unrecognized attribute: reduction for operator ScatterND/, ortMessage: true,
-    why: '#11 item 1: the CLS Gather\'s gradient is a ScatterND with reduction (opset 16+)',
-  })),
   // GPT-2's dynamo export trains: its Conv1D weights keep names the layers are recognised by.
   ...['bert', 'roberta', 'distilbert', 'llama', 'qwen2', 'mistral', 'vit'].map((m): Known => ({
     match: [m, 'dynamo', '*'], error: /matches no linear layer of the model/,
@@ -97,7 +91,7 @@ describe('Hugging Face zoo: lily train vs PEFT (Lily and LoRA, 10 AdamW steps)',
             set({ status: 'fails', note: known ? known.why : first.slice(0, 160) });
             assert.ok(known, `lily train failed (exit ${run.code}):\n${run.stderr.slice(-3000)}`);
             assert.match(run.stderr, known.error);
-            if (!known.ortMessage) assert.doesNotMatch(run.stderr, ORT_INTERNAL, 'the failure shows an onnxruntime internal message');
+            assert.doesNotMatch(run.stderr, ORT_INTERNAL, 'the failure shows an onnxruntime internal message');
             return;
           }
           const peft = e.peft[method];
