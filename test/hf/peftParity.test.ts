@@ -30,17 +30,9 @@ interface Known {
   why: string;
 }
 /** Combinations that fail today, with the reason (issue #11's item where the engine is at fault). */
-const KNOWN_FAILURES: Known[] = [
-  // GPT-2's dynamo export trains: its Conv1D weights keep names the layers are recognised by.
-  ...['bert', 'roberta', 'distilbert', 'llama', 'qwen2', 'mistral', 'vit'].map((m): Known => ({
-    match: [m, 'dynamo', '*'], error: /matches no linear layer of the model/,
-    why: '#11 item 6: generic node names (node_linear_3); layers not named from metadata_props',
-  })),
-  {
-    match: ['*', 'optimum-with-past', '*'], error: /the model input past_key_values\.0\.key \(float32\) is missing from the record/,
-    why: '#11 item 4: past_key_values.* inputs are not fed an empty past',
-  },
-];
+// Empty since hf-engine's fixes for #11 items 1 (opset 14), 4 (KV-cache exports) and 6 (dynamo's
+// generic node names) landed; a combination that breaks again goes here with its reason.
+const KNOWN_FAILURES: Known[] = [];
 
 const knownFailure = (name: string, exporter: string, method: string) => KNOWN_FAILURES.find((k) =>
   [name, exporter, method].every((v, i) => k.match[i] === '*' || k.match[i] === v));
