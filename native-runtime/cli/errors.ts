@@ -3,6 +3,7 @@
 // mistake to fix from a runtime failure (1). A run directory another live process is writing
 // (io/runLock.ts) is also 2. An interrupted run is 130, as shells report SIGINT.
 import { ConfigError } from '../config/validate';
+import { CheckpointDamagedError } from '../io/checkpointManifest';
 import { RunLockedError } from '../io/runLock';
 import { DataError } from '../train/data/errors';
 
@@ -26,7 +27,7 @@ export class UsageError extends InputError {
 
 export function isInputError(e: unknown): boolean {
   // A run held by another live process is the user's to resolve (wait or stop it), like bad input.
-  return e instanceof InputError || e instanceof ConfigError || e instanceof DataError || e instanceof RunLockedError;
+  return e instanceof InputError || e instanceof ConfigError || e instanceof DataError || e instanceof RunLockedError || e instanceof CheckpointDamagedError;
 }
 
 export function exitCodeOf(e: unknown): number {

@@ -6,7 +6,7 @@ import { findLinearLayers } from '../adapters/targets';
 import { resolveSavedTensors } from '../adapters/modulesToSave';
 import type { ResolvedConfig } from '../config/resolved';
 import type { AdapterWeights } from '../io/adapterWeights';
-import { latestCheckpoint, loadCheckpoint } from '../io/checkpoint';
+import { newestIntactCheckpoint } from '../io/checkpoint';
 import { COMPACT_ADAPTER_FILE, readCompactAdapter } from '../io/compactAdapter';
 import { RUN_FILES } from '../runFiles';
 import { loadConfigModel, matchedTargets } from '../train/trainer';
@@ -28,12 +28,15 @@ export function readRunConfig(runDir: string): ResolvedConfig {
 export function runAdapterWeights(runDir: string): { weights: AdapterWeights; source: string } {
   const compact = path.join(runDir, RUN_FILES.adapter, COMPACT_ADAPTER_FILE);
   if (fs.existsSync(compact)) return { weights: readCompactAdapter(compact), source: compact };
-  const ck = latestCheckpoint(runDir);
-  if (!ck) throw new InputError(`${runDir}: the run has neither ${RUN_FILES.adapter}/${COMPACT_ADAPTER_FILE} nor a checkpoint; nothing to export (did it fail before the first checkpoint?)`);
+  const { checkpoint: ck, skipped } = newestIntactCheckpoint(runDir);
+  if (!ck) {
+    const damaged = skipped.length ? ` (damaged: ${skipped.map((s) => `${path.basename(s.dir)}: ${s.reason}`).join('; ')})` : '';
+    throw new InputError(`${runDir}: the run has neither ${RUN_FILES.adapter}/${COMPACT_ADAPTER_FILE} nor an intact checkpoint${damaged}; nothing to export (did it fail before the first checkpoint?)`);
+  }
   const cfg = readRunConfig(runDir);
   const model = loadConfigModel(cfg);
   const targets = matchedTargets(cfg, model);
   const saved = resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save);
-  const state = loadCheckpoint(ck.dir);
+  const state = ck.state;
   return { weights: { settings: cfg.adapter, targets, saved, tensors: state.params }, source: ck.dir };
 }

@@ -2,6 +2,7 @@
 //   params.safetensors     trainable tensors (internal names, float32)
 //   optimizer.safetensors  optimizer state tensors (e.g. Adam moments), float32
 //   trainer.json           TrainerState: step, epoch, position in the epoch, rng and data-order seeds
+//   manifest.json          step + sha256 and size of each file above, written last (checkpointManifest.ts)
 // A checkpoint is built in a hidden temp folder and renamed to step-<N> only when every file is
 // written and fsynced, so a crash never leaves a half-written folder that looks complete; readers
 // only consider `step-<N>` folders and also check their files are all there.
@@ -10,10 +11,12 @@ import * as path from 'path';
 import { RUN_FILES } from '../runFiles';
 import type { NamedTensor } from './adapterWeights';
 import { fsyncDir, writeJsonAtomic } from './atomic';
+import { CheckpointDamagedError, verifyCheckpoint, writeManifest } from './checkpointManifest';
 import { isProcessAlive } from './runDir';
 import { readSafetensors, toFloat32, writeSafetensors, type TensorInput } from './safetensors';
 
 export const CHECKPOINT_FILES = { params: 'params.safetensors', optimizer: 'optimizer.safetensors', trainer: 'trainer.json' } as const;
+export { CheckpointDamagedError } from './checkpointManifest';
 const STEP_DIR = /^step-(\d+)$/;
 
 /** The trainer's position; any extra JSON fields the trainer needs ride along. */
@@ -63,6 +66,7 @@ export function saveCheckpoint(runDir: string, step: number, state: CheckpointSt
     writeSafetensors(path.join(tmp, CHECKPOINT_FILES.params), asInput(state.params), { step: String(step) });
     writeSafetensors(path.join(tmp, CHECKPOINT_FILES.optimizer), asInput(state.optimizer), { step: String(step) });
     writeJsonAtomic(path.join(tmp, CHECKPOINT_FILES.trainer), { ...state.trainer, step });
+    writeManifest(tmp, step, Object.values(CHECKPOINT_FILES));
     fsyncDir(tmp);
     if (fs.existsSync(finalDir)) {
       // Move the old one aside first: rename cannot replace a non-empty folder.
@@ -149,22 +153,65 @@ export function removeCheckpointsAfter(runDir: string, step: number): string[] {
   return removed;
 }
 
-/** Reads a checkpoint folder (as returned by saveCheckpoint or latestCheckpoint). */
+/**
+ * Reads a checkpoint folder (as returned by saveCheckpoint or latestCheckpoint), verified: the
+ * manifest's checksums (when it has one: older checkpoints do not), the step in trainer.json,
+ * manifest and folder name agreeing, and finite tensors. A damaged checkpoint throws
+ * CheckpointDamagedError saying which file and why.
+ */
 export function loadCheckpoint(dir: string): CheckpointState {
   if (!isComplete(dir)) {
     const missing = Object.values(CHECKPOINT_FILES).filter((f) => !fs.existsSync(path.join(dir, f)));
-    throw new Error(`${dir}: not a complete checkpoint (missing ${missing.join(', ')}); resume from another one (latestCheckpoint lists complete ones)`);
+    throw new CheckpointDamagedError(dir, `missing ${missing.join(', ')}`);
   }
+  const manifestStep = verifyCheckpoint(dir);
   const tensors = (file: string): Map<string, NamedTensor> => {
-    const f = readSafetensors(path.join(dir, file));
-    return new Map([...f.tensors].map(([name, t]) => [name, { dims: t.shape, data: toFloat32(t, `${path.join(dir, file)}: tensor "${name}"`) }]));
+    let f;
+    try {
+      f = readSafetensors(path.join(dir, file));
+    } catch (e) {
+      throw new CheckpointDamagedError(dir, `${file} is unreadable (${(e as Error).message})`);
+    }
+    const out = new Map<string, NamedTensor>();
+    for (const [name, t] of f.tensors) {
+      const data = toFloat32(t, `${path.join(dir, file)}: tensor "${name}"`);
+      // Training never saves non-finite weights (divergence stops it first): NaN here is damage.
+      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) throw new CheckpointDamagedError(dir, `${file}: tensor "${name}" holds ${data[i]} at index ${i}`);
+      out.set(name, { dims: t.shape, data });
+    }
+    return out;
   };
   const trainerFile = path.join(dir, CHECKPOINT_FILES.trainer);
   let trainer: TrainerState;
   try {
     trainer = JSON.parse(fs.readFileSync(trainerFile, 'utf8')) as TrainerState;
   } catch (e) {
-    throw new Error(`${trainerFile}: unreadable trainer state (${(e as Error).message}); resume from an older checkpoint`);
+    throw new CheckpointDamagedError(dir, `${CHECKPOINT_FILES.trainer} is unreadable (${(e as Error).message})`);
+  }
+  const folderStep = STEP_DIR.exec(path.basename(dir));
+  if (folderStep && trainer.step !== Number(folderStep[1])) {
+    throw new CheckpointDamagedError(dir, `${CHECKPOINT_FILES.trainer} says step ${JSON.stringify(trainer.step)} but the folder is ${path.basename(dir)}`);
+  }
+  if (manifestStep !== undefined && trainer.step !== manifestStep) {
+    throw new CheckpointDamagedError(dir, `${CHECKPOINT_FILES.trainer} says step ${JSON.stringify(trainer.step)} but its manifest says ${manifestStep}`);
   }
   return { params: tensors(CHECKPOINT_FILES.params), optimizer: tensors(CHECKPOINT_FILES.optimizer), trainer };
+}
+
+/**
+ * The newest checkpoint that loads and verifies, with the damaged newer ones it skipped (and
+ * why): a bit flip or a truncated file in the latest checkpoint costs the steps since the one
+ * before, not the run.
+ */
+export function newestIntactCheckpoint(runDir: string): { checkpoint?: CheckpointRef & { state: CheckpointState }; skipped: Array<{ dir: string; reason: string }> } {
+  const skipped: Array<{ dir: string; reason: string }> = [];
+  for (const c of listCheckpoints(runDir).reverse()) {
+    try {
+      return { checkpoint: { ...c, state: loadCheckpoint(c.dir) }, skipped };
+    } catch (e) {
+      if (!(e instanceof CheckpointDamagedError)) throw e;
+      skipped.push({ dir: c.dir, reason: e.reason });
+    }
+  }
+  return { skipped };
 }

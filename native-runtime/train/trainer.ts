@@ -19,7 +19,7 @@ import { resolveDivergence, type ResolvedConfig } from '../config/resolved';
 import { ConfigError } from '../config/validate';
 import type { AdapterWeights, SavedTensorSpec } from '../io/adapterWeights';
 import { readJsonIfValid, readJsonl, writeFileAtomic } from '../io/atomic';
-import { CHECKPOINT_FILES, latestCheckpoint, loadCheckpoint, removeCheckpointsAfter, saveCheckpoint, type TrainerState } from '../io/checkpoint';
+import { CHECKPOINT_FILES, loadCheckpoint, newestIntactCheckpoint, removeCheckpointsAfter, saveCheckpoint, type TrainerState } from '../io/checkpoint';
 import { peftInitialValues } from '../inspect/peftImport';
 import { createRunDir, isProcessAlive, RunWriter } from '../io/runDir';
 import { acquireRunLock, LOCK_FILE, type RunLock } from '../io/runLock';
@@ -227,10 +227,19 @@ function findResume(target: string, log?: (m: string) => void): { runDir: string
   const runDir = isCheckpoint ? path.dirname(path.dirname(abs)) : abs;
   const lock = lockRun(runDir, log);
   try {
-    if (isCheckpoint) return { runDir, checkpoint: abs, lock };
-    const latest = latestCheckpoint(abs);
-    if (!latest) throw new ConfigError(abs, [{ path: [], severity: 'error', message: `--resume: ${abs} has no complete checkpoint (checkpoints/step-N); start a new run instead` }]);
-    return { runDir, checkpoint: latest.dir, lock };
+    if (isCheckpoint) {
+      loadCheckpoint(abs); // verified now: a damaged one named on the command line is exit 2
+      return { runDir, checkpoint: abs, lock };
+    }
+    // The newest checkpoint that verifies; damaged newer ones are skipped, saying why.
+    const { checkpoint, skipped } = newestIntactCheckpoint(abs);
+    for (const s of skipped) log?.(`warning: skipping ${path.relative(runDir, s.dir)}: ${s.reason}`);
+    if (!checkpoint) {
+      const why = skipped.length ? ` (${skipped.length} damaged: ${skipped.map((s) => `${path.basename(s.dir)}: ${s.reason}`).join('; ')})` : '';
+      throw new ConfigError(abs, [{ path: [], severity: 'error', message: `--resume: ${abs} has no intact checkpoint (checkpoints/step-N)${why}; start a new run instead` }]);
+    }
+    if (skipped.length) log?.(`Resuming from ${path.relative(runDir, checkpoint.dir)}, the newest intact checkpoint`);
+    return { runDir, checkpoint: checkpoint.dir, lock };
   } catch (e) {
     lock.release();
     throw e;

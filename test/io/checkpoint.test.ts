@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CHECKPOINT_FILES, type CheckpointState, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../native-runtime/io/checkpoint';
+import { MANIFEST_FILE } from '../../native-runtime/io/checkpointManifest';
 import { values } from './adapterFixtures';
 
 function state(step: number): CheckpointState {
@@ -28,7 +29,7 @@ describe('checkpoints', () => {
   it('saves into checkpoints/step-<N>/ and loads back exactly', () => {
     const dir = saveCheckpoint(runDir, 120, state(120));
     assert.strictEqual(dir, path.join(runDir, 'checkpoints', 'step-120'));
-    assert.deepStrictEqual(fs.readdirSync(dir).sort(), Object.values(CHECKPOINT_FILES).sort());
+    assert.deepStrictEqual(fs.readdirSync(dir).sort(), [...Object.values(CHECKPOINT_FILES), MANIFEST_FILE].sort());
     const back = loadCheckpoint(dir);
     assert.deepStrictEqual(back.params, state(120).params);
     assert.deepStrictEqual(back.optimizer, state(120).optimizer);
@@ -47,7 +48,7 @@ describe('checkpoints', () => {
     fs.mkdirSync(path.join(root, 'step-30'));
     fs.copyFileSync(path.join(root, 'step-10', CHECKPOINT_FILES.params), path.join(root, 'step-30', CHECKPOINT_FILES.params));
     assert.deepStrictEqual(latestCheckpoint(runDir), { dir: path.join(root, 'step-10'), step: 10 });
-    assert.throws(() => loadCheckpoint(path.join(root, 'step-30')), /step-30: not a complete checkpoint \(missing optimizer\.safetensors, trainer\.json\); resume from another one/);
+    assert.throws(() => loadCheckpoint(path.join(root, 'step-30')), /step-30: damaged checkpoint: missing optimizer\.safetensors, trainer\.json; resume from another checkpoint/);
     // The next save clears the dead process's leftover.
     saveCheckpoint(runDir, 40, state(40));
     assert.ok(!fs.existsSync(tmp));
