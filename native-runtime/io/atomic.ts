@@ -30,8 +30,29 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/**
+ * Puts the file being written into a failed write's message: Node says only `ENOSPC: no space
+ * left on device, write`, and a user with a full disk needs to know which file (and so which
+ * disk). The error keeps its `code`.
+ */
+export function nameFileInError(file: string, e: unknown): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.message === 'string' && err.code && !err.message.includes(file)) {
+    err.message = `cannot write ${file}: ${err.message}${err.code === 'ENOSPC' || err.code === 'EDQUOT' ? ' (free some space on that disk, then resume the run)' : ''}`;
+  }
+  return e;
+}
+
 /** Writes `data` to `file` atomically: temp file in the same folder, write, fsync, rename, fsync folder. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  try {
+    writeFileAtomicUnnamed(file, data);
+  } catch (e) {
+    throw nameFileInError(file, e);
+  }
+}
+
+function writeFileAtomicUnnamed(file: string, data: string | Uint8Array): void {
   const tmp = tempPathFor(file);
   const fd = fs.openSync(tmp, 'w');
   try {
@@ -67,8 +88,9 @@ export function writeJsonAtomic(file: string, value: unknown): void {
 export function appendLine(file: string, obj: unknown): void {
   const line = JSON.stringify(obj);
   if (line === undefined || line.includes('\n')) throw new Error(`appendLine(${file}): expected a JSON-serialisable value`);
-  const fd = fs.openSync(file, 'a+');
+  let fd: number | undefined;
   try {
+    fd = fs.openSync(file, 'a+');
     const size = fs.fstatSync(fd).size;
     let prefix = '';
     if (size > 0) {
@@ -78,8 +100,10 @@ export function appendLine(file: string, obj: unknown): void {
     }
     fs.writeSync(fd, prefix + line + '\n');
     fs.fsyncSync(fd);
+  } catch (e) {
+    throw nameFileInError(file, e);
   } finally {
-    fs.closeSync(fd);
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 

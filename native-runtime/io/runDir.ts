@@ -8,7 +8,7 @@ import type { LilyConfig } from '../config/types';
 import type { RunSnapshot } from '../protocol';
 import { RUN_FILES, type MetricLine, type RouterLine, type RouterStats, type RunStatus, type SpectrumReport } from '../runFiles';
 import type { AdapterWeights } from './adapterWeights';
-import { appendLine, readJsonIfValid, readJsonl, writeJsonAtomic } from './atomic';
+import { appendLine, fsyncDir, readJsonIfValid, readJsonl, writeJsonAtomic } from './atomic';
 import { COMPACT_ADAPTER_FILE, writeCompactAdapter } from './compactAdapter';
 import { type PeftWriteInfo, writePeftAdapter } from './peft';
 
@@ -90,12 +90,34 @@ export class RunWriter {
 
   /** The final adapter: PEFT folder files plus the compact adapter.lily.safetensors, in `adapter/`. */
   writeAdapter(weights: AdapterWeights, info: PeftWriteInfo = {}): string[] {
+    // Written as a whole: into a temp folder, then renamed, so `adapter/` is complete or absent
+    // (a full disk used to leave 2 of its 3 files). A previous adapter is replaced only then.
     const dir = this.file('adapter');
-    const files = writePeftAdapter(dir, weights, info);
-    const compact = path.join(dir, COMPACT_ADAPTER_FILE);
-    writeCompactAdapter(compact, weights);
-    return [...files, compact];
+    const tmp = path.join(this.runDir, `.adapter.tmp-${process.pid}-${Date.now()}`);
+    try {
+      const names = writePeftAdapter(tmp, weights, info).map((f) => path.basename(f));
+      writeCompactAdapter(path.join(tmp, COMPACT_ADAPTER_FILE), weights);
+      fsyncDir(tmp);
+      replaceDir(tmp, dir);
+      return [...names, COMPACT_ADAPTER_FILE].map((n) => path.join(dir, n));
+    } catch (e) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
   }
+}
+
+/** Renames folder `from` to `to`, replacing an existing `to` (moved aside first: rename cannot replace a non-empty folder). */
+function replaceDir(from: string, to: string): void {
+  if (fs.existsSync(to)) {
+    const old = `${to}.old-${process.pid}-${Date.now()}`;
+    fs.renameSync(to, old);
+    fs.renameSync(from, to);
+    fs.rmSync(old, { recursive: true, force: true });
+  } else {
+    fs.renameSync(from, to);
+  }
+  fsyncDir(path.dirname(to));
 }
 
 /** True while a process with this id exists (EPERM: it exists but belongs to someone else). */

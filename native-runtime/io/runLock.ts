@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { RUN_FILES } from '../runFiles';
+import { nameFileInError } from './atomic';
 import { isProcessAlive } from './runDir';
 
 export const LOCK_FILE = RUN_FILES.lock;
@@ -76,9 +77,13 @@ function tryCreate(file: string, owner: LockOwner): boolean {
   try {
     fs.writeSync(fd, JSON.stringify(owner) + '\n');
     fs.fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // A lock we could not fill in (a full disk) must not stay behind as an empty, ownerless file.
     fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw nameFileInError(file, e);
   }
+  fs.closeSync(fd);
   return true;
 }
 
