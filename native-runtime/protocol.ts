@@ -99,6 +99,14 @@ export interface TrainParams {
   compareWithLora?: boolean;
   device?: 'auto' | 'cpu' | 'cuda' | 'webgpu';
   threads?: number;
+  /** Train on this backend instead of the config's runtime.backend (`torch`: PyTorch + PEFT). */
+  backend?: 'onnx' | 'torch';
+  /** Torch backend: the Python interpreter. */
+  python?: string;
+  /** Torch backend: local processes (overrides runtime.processes). */
+  processes?: number;
+  /** Torch backend: launch template with {script} and {args} (overrides runtime.launch). */
+  launch?: string;
 }
 export interface TrainResult { runId: string; runDir: string; pid: number }
 

@@ -169,3 +169,21 @@ export interface SpectrumReport {
     expert_similarity?: number[][];
   }>;
 }
+
+/**
+ * The files a trainer writes, by kind: the root of the generated JSON Schema
+ * `schemas/run-files.schema.json` (`npm run schema`), which writers in other languages (the torch
+ * backend's Python) are validated against in tests, so their runs read exactly like the engine's.
+ */
+export interface RunFilesContract {
+  /** status.json */
+  status: RunStatus;
+  /** One line of metrics.jsonl. */
+  metric: MetricLine;
+  /** One line of router.jsonl. */
+  router: RouterLine;
+  /** router_stats.json */
+  router_stats: RouterStats;
+  /** spectrum.json */
+  spectrum: SpectrumReport;
+}

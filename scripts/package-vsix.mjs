@@ -79,7 +79,7 @@ function ignoreFileFor(target) {
 
 const REQUIRED = [
   'package.json', 'out/src/extension.js', 'out/native-runtime/server.js', 'out/native-runtime/cli.js', 'bin/lily.js',
-  'schemas/lily.schema.json', 'out/webview/dashboard.js', 'out/webview/dashboard.css', 'media/icon.png',
+  'schemas/lily.schema.json', 'out/native-runtime/torch/lily_train.py', 'out/webview/dashboard.js', 'out/webview/dashboard.css', 'media/icon.png',
   'node_modules/vscode-jsonrpc/package.json', 'node_modules/onnxruntime-node/package.json',
 ];
 

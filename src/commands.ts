@@ -2,6 +2,7 @@
 // did (a CommandResult), so tests in a real VS Code can run them through executeCommand and
 // check; refusals and failures are also shown to the user here, once, in the same words.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Methods, type ExportParams, type ExportResult, type InspectResult } from '../native-runtime/protocol';
@@ -16,7 +17,9 @@ import type { RunManager } from './runManager';
 import { effectiveState, isResumable, runItemView, type RunRecord, type RunsModel } from './runsModel';
 import { revealPathOfArg, runDirOfArg } from './runsView';
 import type { RunWatcher } from './runWatcher';
-import { workspaceRoot } from './settings';
+import { resolvePython } from './pythonInterpreter';
+import { readSettings, workspaceRoot } from './settings';
+import { torchLaunchChoices, type TorchLaunch } from './torchLaunch';
 import { trustRefusal } from './trustGate';
 
 export interface Services {
@@ -45,6 +48,16 @@ export const COMMANDS: Record<string, Command> = {
   'lily.train': async (s, arg?: unknown, opts?: { maxSteps?: number }) => {
     const config = await pickConfig(arg);
     return config.ok ? s.runs.start(config.configPath, { maxSteps: opts?.maxSteps }) : config;
+  },
+
+  'lily.trainTorch': async (s, arg?: unknown, opts?: { maxSteps?: number; processes?: number; launch?: string }) => {
+    const config = await pickConfig(arg);
+    if (!config.ok) return config;
+    const how = opts?.processes !== undefined || opts?.launch ? { processes: opts.processes, launch: opts.launch } : await pickTorchLaunch(config.configPath);
+    if (!how) return refuse('cancelled: no launch picked');
+    const { python, source } = await resolvePython(vscode.Uri.file(config.configPath));
+    s.output.appendLine(`[lily] torch backend with ${python} (from ${source})`);
+    return s.runs.start(config.configPath, { maxSteps: opts?.maxSteps, torch: { python, ...how } });
   },
 
   'lily.compareLora': async (s, arg?: unknown, opts?: { maxSteps?: number }) => {
@@ -219,6 +232,29 @@ async function pickConfig(arg: unknown): Promise<CommandResult<{ configPath: str
   if (files.length === 1) return { ok: true, configPath: files[0].fsPath };
   const pick = await vscode.window.showQuickPick(files.map((f) => ({ label: path.basename(f.fsPath), description: vscode.workspace.asRelativePath(f), uri: f })), { title: 'Train which config?' });
   return pick ? { ok: true, configPath: pick.uri.fsPath } : refuse('cancelled: no config picked');
+}
+
+/** Local processes or the launch template from settings (lily.torch.launch). */
+async function pickTorchLaunch(configPath: string): Promise<TorchLaunch | undefined> {
+  const choices = torchLaunchChoices(os.cpus().length, readSettings().torchLaunch, configuredProcesses(configPath));
+  const pick = await vscode.window.showQuickPick(choices.map((c) => ({ label: c.label, description: c.description, detail: c.detail, choice: c })), {
+    title: `Train ${path.basename(configPath)} on PyTorch`,
+    placeHolder: 'Where to run: processes on this machine, or the launch template (lily.torch.launch)',
+  });
+  if (pick?.choice.openSettings) {
+    await vscode.commands.executeCommand('workbench.action.openSettings', 'lily.torch.launch');
+    return undefined;
+  }
+  return pick?.choice.launch;
+}
+
+function configuredProcesses(configPath: string): number | undefined {
+  try {
+    const p = (JSON.parse(fs.readFileSync(configPath, 'utf8')) as { runtime?: { processes?: unknown } }).runtime?.processes;
+    return typeof p === 'number' ? p : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The run a command acts on: its argument (tree item, path), the only candidate, or a pick. */

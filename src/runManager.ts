@@ -1,5 +1,6 @@
 // Starting, stopping and resuming runs through the backend, and keeping the Runs model in step
 // with the backend's notifications. Enforces workspace trust and lily.maxConcurrentRuns.
+import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Methods, type RunStateParams, type StopResult, type TrainParams, type TrainResult, type ValidateConfigResult } from '../native-runtime/protocol';
@@ -16,6 +17,8 @@ export interface StartOptions {
   maxSteps?: number;
   /** Run directory to resume (its config is the one the run recorded). */
   resume?: string;
+  /** Train on PyTorch + PEFT (Lily: Train on PyTorch...), with these launch choices. */
+  torch?: { python: string; processes?: number; launch?: string };
 }
 
 export class RunManager implements vscode.Disposable {
@@ -49,7 +52,9 @@ export class RunManager implements vscode.Disposable {
     // where the Problems view already shows the details.
     if (!opts.resume) {
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === configPath);
-      const v = await this.backend.request<ValidateConfigResult>(Methods.validateConfig, { configPath, text: doc?.getText() });
+      // The torch backend validates with its own rules (model.path may be a Hugging Face folder).
+      const text = opts.torch ? withTorchBackend(doc?.getText() ?? readText(configPath)) : doc?.getText();
+      const v = await this.backend.request<ValidateConfigResult>(Methods.validateConfig, { configPath, text });
       const errors = v.diagnostics.filter((d) => d.severity === 'error');
       if (errors.length > 0) {
         return refuse(`${path.basename(configPath)} has ${errors.length} error${errors.length === 1 ? '' : 's'}; first: ${errors[0].message}. Fix ${errors.length === 1 ? 'it' : 'them'} (see Problems) and train again.`);
@@ -64,6 +69,11 @@ export class RunManager implements vscode.Disposable {
       ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
       ...(opts.resume ? { resume: opts.resume } : {}),
       ...(opts.compareWithLora ? { compareWithLora: true } : {}),
+      ...(opts.torch ? {
+        backend: 'torch' as const, python: opts.torch.python,
+        ...(opts.torch.processes !== undefined ? { processes: opts.torch.processes } : {}),
+        ...(opts.torch.launch ? { launch: opts.torch.launch } : {}),
+      } : {}),
     };
     const result = await this.backend.request<TrainResult>(Methods.train, params);
     this.output.appendLine(`[lily] ${opts.resume ? 'resumed' : 'started'} ${result.runId} (pid ${result.pid}) in ${result.runDir}`);
@@ -120,5 +130,20 @@ export class RunManager implements vscode.Disposable {
         if (c === 'Open Dashboard') void vscode.commands.executeCommand('lily.openDashboard', p.runDir);
       });
     }
+  }
+}
+
+function readText(file: string): string | undefined {
+  try { return fs.readFileSync(file, 'utf8'); } catch { return undefined; }
+}
+
+/** The config text as the torch backend reads it (`runtime.backend: "torch"`); unparsable text stays as it is. */
+function withTorchBackend(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const c = JSON.parse(text) as { runtime?: object };
+    return JSON.stringify({ ...c, runtime: { ...(c.runtime ?? {}), backend: 'torch' } });
+  } catch {
+    return text;
   }
 }

@@ -12,6 +12,8 @@ export interface LilySettings {
   /** As configured (relative to the first workspace folder unless absolute). */
   runsDirectory: string;
   maxConcurrentRuns: number;
+  /** Launch template for "Lily: Train on PyTorch..." (empty: none). */
+  torchLaunch: string;
 }
 
 export function readSettings(): LilySettings {
@@ -22,6 +24,7 @@ export function readSettings(): LilySettings {
     threads: threads && threads > 0 ? Math.floor(threads) : undefined,
     runsDirectory: c.get<string>('runsDirectory', '.lily/runs') || '.lily/runs',
     maxConcurrentRuns: Math.max(1, Math.floor(c.get<number>('maxConcurrentRuns', 1))),
+    torchLaunch: c.get<string>('torch.launch', '').trim(),
   };
 }
 

@@ -7,7 +7,11 @@ import type { TrainEvent } from '../protocol';
 import { headlineMetric } from '../train/metrics';
 import { planTrainingMemory, prepareTraining, runTraining } from '../train/trainer';
 import { estimateRows, formatMB } from '../train/memoryEstimate';
-import { Command, JSON_OPTION } from './command';
+import { loadConfig, type ResolvedConfig } from '../config/validate';
+import { readJsonIfValid } from '../io/atomic';
+import { trainTorch } from '../torch/run';
+import type { ParsedArgs } from './args';
+import { Command, JSON_OPTION, type CliContext } from './command';
 import { loadConfigArg } from './configArg';
 import { EXIT, UsageError } from './errors';
 import { EVALUATE_HOOKS } from './hooks';
@@ -21,6 +25,68 @@ function refuseUsedRunDir(dir: string): void {
   if (!fs.existsSync(dir)) return;
   if (!fs.statSync(dir).isDirectory()) throw new UsageError(`lily train: --run-dir ${dir} is a file; give a new folder`, 'train');
   if (fs.readdirSync(dir).length > 0) throw new UsageError(`lily train: --run-dir ${dir} is not empty; choose a new folder, or continue a run there with --resume ${dir}`, 'train');
+}
+
+/** The config file asks for the torch backend (unreadable files go the usual way, to their error). */
+function configNamesTorch(file: string): boolean {
+  try {
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { runtime?: { backend?: string } }).runtime?.backend === 'torch';
+  } catch {
+    return false;
+  }
+}
+
+/** A run directory (or one of its checkpoints) made by the torch backend. */
+function isTorchRun(target: string): boolean {
+  for (const dir of [target, path.dirname(path.dirname(target))]) {
+    const cfg = readJsonIfValid<{ runtime?: { backend?: string } }>(path.join(dir, 'config.json'));
+    if (cfg) return cfg.runtime?.backend === 'torch';
+  }
+  return false;
+}
+
+/** `lily train --backend torch`: the run is trained by PyTorch + PEFT (native-runtime/torch/). */
+async function trainOnTorch(args: ParsedArgs, ctx: CliContext, out: Output): Promise<number> {
+  const file = path.resolve(ctx.cwd, args.positional[0]);
+  const resume = args.options.resume as string | undefined;
+  const runDir = args.options['run-dir'] as string | undefined;
+  if (args.options['compare-lora']) throw new UsageError('lily train: --compare-lora runs on the onnx backend; drop --backend torch', 'train');
+  if (args.options['dry-run']) throw new UsageError('lily train: --dry-run estimates the onnx engine\'s memory; it does not apply to the torch backend', 'train');
+  if (resume && runDir) throw new UsageError('lily train: --resume continues an existing run directory; do not combine it with --run-dir', 'train');
+  if (resume && args.options['max-steps'] !== undefined) throw new UsageError('lily train: --resume continues the run\'s own schedule (its config.json records max_steps); do not combine it with --max-steps', 'train');
+  if (runDir) refuseUsedRunDir(path.resolve(ctx.cwd, runDir));
+  // Validate with the torch backend's rules (model.path may be a Hugging Face folder).
+  let text: string | undefined;
+  try {
+    const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { runtime?: Record<string, unknown> };
+    if (raw && typeof raw === 'object') text = JSON.stringify({ ...raw, runtime: { ...(raw.runtime ?? {}), backend: 'torch' } });
+  } catch { /* loadConfig reports the syntax error with its position */ }
+  const config = loadConfig(file, text, { cwd: ctx.cwd, onWarning: (d) => out.log(`warning: ${file}: ${d.message}`) });
+  if (args.options.device !== undefined) config.runtime.device = args.options.device as ResolvedConfig['runtime']['device'];
+  if (args.options.threads !== undefined) config.runtime.threads = args.options.threads as number;
+  if (args.options.processes !== undefined) { config.runtime.processes = args.options.processes as number; delete config.runtime.launch; }
+  if (args.options.launch !== undefined) config.runtime.launch = args.options.launch as string;
+  const bar = out.json ? undefined : new ProgressBar(ctx.io);
+  const log = (m: string) => { bar?.clear(); out.log(m); };
+  log(`Preparing ${file} for the torch backend ...`);
+  const outcome = await trainTorch({
+    config,
+    maxSteps: args.options['max-steps'] as number | undefined,
+    runDir: runDir ? path.resolve(ctx.cwd, runDir) : undefined,
+    resume: resume ? path.resolve(ctx.cwd, resume) : undefined,
+    python: args.options.python as string | undefined,
+    cwd: ctx.cwd,
+  }, {
+    log,
+    onStderr: (line) => log(line),
+    onEvent: (e) => {
+      if (out.json) out.emit(e);
+      else if (e.event === 'progress') bar!.update({ step: e.step, total: e.totalSteps, epoch: e.epoch, loss: e.loss, samplesPerSec: e.samplesPerSec, etaSeconds: e.etaSeconds });
+    },
+  });
+  bar?.clear();
+  out.print(`${outcome.state}: ${outcome.runDir}${outcome.error ? `\n${outcome.error}` : ''}`);
+  return outcome.state === 'completed' ? EXIT.ok : outcome.state === 'stopped' ? EXIT.interrupted : EXIT.failure;
 }
 
 export const trainCommand: Command = {
@@ -42,6 +108,10 @@ export const trainCommand: Command = {
       { name: 'threads', kind: 'int', value: 'N', help: 'Intra-op threads (overrides runtime.threads).' },
       { name: 'dry-run', kind: 'bool', help: 'Build the step, print the expected peak memory (weights, activations, logits, adapter, optimizer) and whether it fits; train nothing. Exit 2 when it does not fit.' },
       { name: 'ignore-memory-estimate', kind: 'bool', help: 'Start even when the memory estimate exceeds the available memory.' },
+      { name: 'backend', kind: 'string', value: 'B', help: 'onnx (this engine) or torch (PyTorch + PEFT, torchrun; overrides runtime.backend).' },
+      { name: 'python', kind: 'string', value: 'PATH', help: 'Torch backend: the Python interpreter (default: $LILY_PYTHON, ./.venv/bin/python, python3).' },
+      { name: 'processes', kind: 'int', value: 'N', help: 'Torch backend: local training processes (overrides runtime.processes).' },
+      { name: 'launch', kind: 'string', value: 'TEMPLATE', help: 'Torch backend: launch command line with {script} and {args} (overrides runtime.launch).' },
       JSON_OPTION,
     ],
   },
@@ -49,9 +119,13 @@ export const trainCommand: Command = {
     const out = new Output(ctx.io, !!args.options.json);
     const device = args.options.device as DeviceRequest | undefined;
     if (device !== undefined && !DEVICES.includes(device)) throw new UsageError(`lily train: --device expects one of ${DEVICES.join(', ')}, got "${device}"`, 'train');
-    const config = loadConfigArg(args.positional[0], ctx.cwd, out);
+    const backend = args.options.backend as string | undefined;
+    if (backend !== undefined && backend !== 'onnx' && backend !== 'torch') throw new UsageError(`lily train: --backend expects onnx or torch, got "${backend}"`, 'train');
     const resume = args.options.resume as string | undefined;
     const runDir = args.options['run-dir'] as string | undefined;
+    const useTorch = backend === 'torch' || (backend === undefined && (resume ? isTorchRun(path.resolve(ctx.cwd, resume)) : configNamesTorch(path.resolve(ctx.cwd, args.positional[0]))));
+    if (useTorch) return trainOnTorch(args, ctx, out);
+    const config = loadConfigArg(args.positional[0], ctx.cwd, out);
     if (resume && runDir) throw new UsageError('lily train: --resume continues an existing run directory; do not combine it with --run-dir', 'train');
     if (resume && args.options['compare-lora']) throw new UsageError('lily train: --compare-lora starts a new run; it cannot be combined with --resume', 'train');
     if (resume && args.options['max-steps'] !== undefined) throw new UsageError('lily train: --resume continues the run\'s own schedule (its config.json records max_steps); do not combine it with --max-steps', 'train');

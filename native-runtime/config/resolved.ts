@@ -89,6 +89,16 @@ export interface ResolvedDivergence {
   param_limit: number;
 }
 
+export interface ResolvedRuntime {
+  device: 'auto' | 'cpu' | 'cuda' | 'webgpu';
+  threads?: number;
+  backend: 'onnx' | 'torch';
+  /** Torch backend: local training processes. */
+  processes: number;
+  /** Torch backend: the launch template (with `{script}` and `{args}`), when given. */
+  launch?: string;
+}
+
 export interface ResolvedConfig {
   /** Absolute path of the `*.lily.json` file. */
   configPath: string;
@@ -101,7 +111,7 @@ export interface ResolvedConfig {
   data: ResolvedData;
   adapter: ResolvedAdapter;
   training: ResolvedTraining;
-  runtime: { device: 'auto' | 'cpu' | 'cuda' | 'webgpu'; threads?: number };
+  runtime: ResolvedRuntime;
   /** `dir` is absolute (resolved against the working directory, not the config folder). */
   output: { dir: string };
 }
@@ -129,7 +139,7 @@ export const DEFAULTS = {
     log_every: 10,
   },
   divergence: { loss_factor: 100, grad_norm_limit: 1e6, param_limit: 1e4 },
-  runtime: { device: 'auto' as const },
+  runtime: { device: 'auto' as const, backend: 'onnx' as const, processes: 1 },
   output: { dir: '.lily/runs' },
 };
 
@@ -162,6 +172,11 @@ export function formatOfPath(file: string): DataFormat | undefined {
   }
 }
 
+/** The torch backend's model is a Hugging Face folder unless the path names an `.onnx` file. */
+function isModelFolder(config: LilyConfig): boolean {
+  return config.runtime?.backend === 'torch' && path.extname(config.model.path).toLowerCase() !== '.onnx';
+}
+
 /** Display name of a config file when it has no `name`: `sentiment.lily.json` -> `sentiment`. */
 export function nameFromConfigPath(configPath: string): string {
   return path.basename(configPath).replace(/(\.lily)?\.jsonc?$/i, '');
@@ -183,7 +198,7 @@ export function resolveConfig(config: LilyConfig, configPath: string, cwd: strin
     path: modelPath,
     tokenizer: config.model.tokenizer !== undefined
       ? fromConfig(config.model.tokenizer)
-      : path.join(path.dirname(modelPath), 'tokenizer.json'),
+      : path.join(isModelFolder(config) ? modelPath : path.dirname(modelPath), 'tokenizer.json'),
   };
 
   const d = config.data;

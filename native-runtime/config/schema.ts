@@ -10,6 +10,23 @@ import * as path from 'path';
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const TYPES_FILE = path.join(REPO_ROOT, 'native-runtime', 'config', 'types.ts');
 export const SCHEMA_FILE = path.join(REPO_ROOT, 'schemas', 'lily.schema.json');
+export const RUN_FILES_TYPES_FILE = path.join(REPO_ROOT, 'native-runtime', 'runFiles.ts');
+export const RUN_FILES_SCHEMA_FILE = path.join(REPO_ROOT, 'schemas', 'run-files.schema.json');
+
+/** Generator settings shared by both schemas. */
+const GENERATOR_OPTIONS = {
+  // Only types.ts is compiled; a full type check would drag in the whole project.
+  skipTypeCheck: true,
+  expose: 'export',
+  topRef: true,
+  jsDoc: 'extended',
+  markdownDescription: true,
+  additionalProperties: false,
+  // `@discriminator method` on AdapterSection becomes if/then per method, so validators
+  // (ajv, VS Code) check an adapter against the variant its `method` names.
+  discriminatorType: 'json-schema',
+  sortProps: true,
+} as const;
 
 /** The schema as generated from types.ts (type `LilyConfig`). */
 export function generateSchema(): Record<string, unknown> {
@@ -18,23 +35,27 @@ export function generateSchema(): Record<string, unknown> {
   const generator = require('ts-json-schema-generator') as typeof import('ts-json-schema-generator');
   const schema = generator
     .createGenerator({
+      ...GENERATOR_OPTIONS,
       path: TYPES_FILE,
       type: 'LilyConfig',
-      // Only types.ts is compiled; a full type check would drag in the whole project.
-      skipTypeCheck: true,
-      expose: 'export',
-      topRef: true,
-      jsDoc: 'extended',
-      markdownDescription: true,
-      additionalProperties: false,
-      // `@discriminator method` on AdapterSection becomes if/then per method, so validators
-      // (ajv, VS Code) check an adapter against the variant its `method` names.
-      discriminatorType: 'json-schema',
-      sortProps: true,
     })
     .createSchema('LilyConfig') as Record<string, unknown>;
   requireDiscriminatorInIfs(schema);
   return { title: 'Lily training configuration (*.lily.json)', ...schema };
+}
+
+/**
+ * The run directory's files (runFiles.ts, root type RunFilesContract): `definitions.RunStatus`,
+ * `MetricLine`, `RouterLine`, ... validate status.json and each .jsonl line. Objects are closed, so
+ * a writer that adds or misspells a field fails its test.
+ */
+export function generateRunFilesSchema(): Record<string, unknown> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const generator = require('ts-json-schema-generator') as typeof import('ts-json-schema-generator');
+  const schema = generator
+    .createGenerator({ ...GENERATOR_OPTIONS, path: RUN_FILES_TYPES_FILE, type: 'RunFilesContract' })
+    .createSchema('RunFilesContract') as Record<string, unknown>;
+  return { title: 'Lily run directory files (status.json, metrics.jsonl, router.jsonl, ...)', ...schema };
 }
 
 type SchemaNode = { [key: string]: unknown };
@@ -62,8 +83,9 @@ export function schemaText(schema: Record<string, unknown> = generateSchema()): 
 }
 
 if (require.main === module) {
-  const text = schemaText();
   fs.mkdirSync(path.dirname(SCHEMA_FILE), { recursive: true });
-  fs.writeFileSync(SCHEMA_FILE, text);
-  process.stdout.write(`wrote ${path.relative(process.cwd(), SCHEMA_FILE)} (${text.length} bytes)\n`);
+  for (const [file, text] of [[SCHEMA_FILE, schemaText()], [RUN_FILES_SCHEMA_FILE, schemaText(generateRunFilesSchema())]] as const) {
+    fs.writeFileSync(file, text);
+    process.stdout.write(`wrote ${path.relative(process.cwd(), file)} (${text.length} bytes)\n`);
+  }
 }

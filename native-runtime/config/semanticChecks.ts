@@ -53,8 +53,14 @@ export function fileDiagnostics(config: unknown, configDir: string): ConfigDiagn
     }
   }
 
-  const modelPath = mustExist(['model', 'path'], model.path, 'file');
-  if (modelPath && path.extname(modelPath).toLowerCase() !== '.onnx') {
+  const runtime = isObj(config.runtime) ? config.runtime : {};
+  const torchBackend = runtime.backend === 'torch';
+  const modelPath = mustExist(['model', 'path'], model.path, torchBackend ? 'file or folder' : 'file');
+  if (modelPath && torchBackend) {
+    if (fs.statSync(modelPath).isDirectory() && !fs.existsSync(path.join(modelPath, 'config.json'))) {
+      out.push(diagnostic(['model', 'path'], `folder ${modelPath} holds no config.json; the torch backend needs a Hugging Face model folder (save_pretrained), or an .onnx model imported by lily import`));
+    }
+  } else if (modelPath && path.extname(modelPath).toLowerCase() !== '.onnx') {
     out.push(warning(['model', 'path'], `expected an exported .onnx model, found ${show(path.basename(modelPath))}`));
   }
   mustExist(['model', 'tokenizer'], model.tokenizer, 'file');
@@ -150,6 +156,27 @@ export function semanticDiagnostics(config: unknown): ConfigDiagnostic[] {
   }
   if (data.packing === true && isStr(model.task) && model.task !== 'causal-lm') {
     out.push(diagnostic(['data', 'packing'], `packing puts several documents in one row, which only a causal LM can train on; task is ${show(model.task)}: remove data.packing`));
+  }
+
+  // Runtime: torch-backend fields (the torch backend checks what needs the model itself).
+  const runtime = isObj(config.runtime) ? config.runtime : {};
+  const torchOnly = (['processes', 'launch'] as const).filter((f) => runtime[f] !== undefined);
+  if (runtime.backend !== 'torch') {
+    for (const f of torchOnly) out.push(warning(['runtime', f], `only used by the torch backend; set runtime.backend to "torch" or remove it`));
+  } else {
+    if (isStr(runtime.launch) && !runtime.launch.includes('{script}')) {
+      out.push(diagnostic(['runtime', 'launch'], 'the launch template must contain {script} (where the trainer script goes) and usually {args}, e.g. "torchrun --nproc-per-node 4 {script} {args}"'));
+    }
+    if (isStr(runtime.launch) && runtime.processes !== undefined) {
+      out.push(warning(['runtime', 'processes'], 'ignored because runtime.launch is set (the template says how many processes start)'));
+    }
+    if (isNum(runtime.processes) && isNum(training.batch_size) && training.batch_size % runtime.processes !== 0) {
+      out.push(diagnostic(['training', 'batch_size'], `the global batch ${training.batch_size} does not divide among ${runtime.processes} processes; use a multiple of runtime.processes`));
+    }
+    if (adapter.method === 'lily' && (adapter.routing === 'masked' || adapter.routing === 'token')) {
+      out.push(diagnostic(['adapter', 'routing'], `routing "${adapter.routing}" has no PEFT equivalent (PEFT's Lily averages the router over the whole batch); use "batch" with the torch backend, or the onnx backend`));
+    }
+    if (runtime.device === 'webgpu') out.push(diagnostic(['runtime', 'device'], 'the torch backend runs on cpu or cuda; use "auto", "cpu" or "cuda"'));
   }
 
   // Training.

@@ -20,7 +20,10 @@ export interface LilyConfig {
 export type TaskType = 'sequence-classification' | 'regression' | 'causal-lm' | 'token-classification';
 
 export interface ModelSection {
-  /** Path to the exported `.onnx` model, relative to this config file. */
+  /**
+   * Path to the exported `.onnx` model, relative to this config file. With `runtime.backend: "torch"`:
+   * a Hugging Face model folder (with `config.json`), or an `.onnx` model imported by `lily import`.
+   */
   path: string;
   /** What the model is trained for; selects the loss and the eval metrics. */
   task: TaskType;
@@ -342,6 +345,30 @@ export interface RuntimeSection {
    * @minimum 1
    */
   threads?: number;
+  /**
+   * Which engine trains: `onnx` (this extension's own engine, one machine, no Python) or `torch`
+   * (PyTorch + PEFT through `native-runtime/torch/`, launched with torchrun or `launch`, for
+   * multi-process and multi-machine runs). With `torch`, `model.path` names a Hugging Face model
+   * folder (or an `.onnx` file whose source folder `lily import` recorded). Default `onnx`.
+   * @default "onnx"
+   */
+  backend?: 'onnx' | 'torch';
+  /**
+   * Torch backend: training processes on this machine (torchrun `--nproc-per-node`, gloo on CPU,
+   * nccl on GPUs). `training.batch_size` is the global batch and must divide by it. Default 1.
+   * @asType integer
+   * @minimum 1
+   * @default 1
+   */
+  processes?: number;
+  /**
+   * Torch backend: a launch command line instead of local processes, with `{script}` (the
+   * trainer's Python entry point) and `{args}` (its arguments), e.g. for two machines
+   * `torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint head:29500 {script} {args}`
+   * or `srun --nodes 2 torchrun ... {script} {args}`. The run directory must be on storage every
+   * machine sees.
+   */
+  launch?: string;
 }
 
 export interface OutputSection {

@@ -33,6 +33,10 @@ export function trainArgs(p: TrainParams): string[] {
   if (p.compareWithLora) args.push('--compare-lora');
   if (p.device) args.push('--device', p.device);
   if (p.threads !== undefined) args.push('--threads', String(p.threads));
+  if (p.backend) args.push('--backend', p.backend);
+  if (p.python) args.push('--python', p.python);
+  if (p.processes !== undefined) args.push('--processes', String(p.processes));
+  if (p.launch) args.push('--launch', p.launch);
   return args;
 }
 

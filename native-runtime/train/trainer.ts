@@ -220,7 +220,7 @@ export function loraAtSameBudget(cfg: ResolvedConfig, targets: TargetInfo[]): Re
  * Locates the run directory and checkpoint for `--resume RUN_OR_CKPT`, taking the run's lock
  * between the two: the newest checkpoint is only chosen once no other process can be writing one.
  */
-function findResume(target: string, log?: (m: string) => void): { runDir: string; checkpoint: string; lock: RunLock } {
+export function findResume(target: string, log?: (m: string) => void): { runDir: string; checkpoint: string; lock: RunLock } {
   const abs = path.resolve(target);
   if (!fs.existsSync(abs)) throw new ConfigError(abs, [{ path: [], severity: 'error', message: `--resume: ${abs} does not exist; give a run directory or one of its checkpoints/step-N folders` }]);
   const isCheckpoint = fs.existsSync(path.join(abs, CHECKPOINT_FILES.trainer));

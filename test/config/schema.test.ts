@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import { DEFAULTS } from '../../native-runtime/config/resolved';
-import { SCHEMA_FILE, generateSchema, schemaText } from '../../native-runtime/config/schema';
+import { RUN_FILES_SCHEMA_FILE, SCHEMA_FILE, generateRunFilesSchema, generateSchema, schemaText } from '../../native-runtime/config/schema';
 
 describe('config schema', function () {
   this.timeout(60000);
@@ -14,6 +14,12 @@ describe('config schema', function () {
     const committed = fs.readFileSync(SCHEMA_FILE, 'utf8');
     if (committed !== schemaText(generated)) {
       assert.fail('schemas/lily.schema.json is out of date with native-runtime/config/types.ts: run `npm run schema` and commit the result');
+    }
+  });
+
+  it('the committed schemas/run-files.schema.json matches runFiles.ts', () => {
+    if (fs.readFileSync(RUN_FILES_SCHEMA_FILE, 'utf8') !== schemaText(generateRunFilesSchema())) {
+      assert.fail('schemas/run-files.schema.json is out of date with native-runtime/runFiles.ts: run `npm run schema` and commit the result');
     }
   });
 

@@ -1,5 +1,5 @@
 // Workspace Trust: an untrusted workspace refuses every command that runs a `lily` process
-// writing files (train, compare with LoRA, resume, inspect, export, import) with a reason that says how
+// writing files (train, train on PyTorch, compare with LoRA, resume, inspect, export, import) with a reason that says how
 // to trust it, and lets the read-only ones through; a trusted workspace refuses nothing.
 import * as assert from 'assert';
 import * as fs from 'fs';
@@ -8,7 +8,7 @@ import { TRUST_REQUIRED, trustRefusal } from '../../src/trustGate';
 import { REPO } from './fixtures';
 
 const contributed: string[] = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).contributes.commands.map((c: { command: string }) => c.command);
-const WRITING = ['lily.train', 'lily.compareLora', 'lily.resume', 'lily.inspect', 'lily.export', 'lily.importModel'];
+const WRITING = ['lily.train', 'lily.trainTorch', 'lily.compareLora', 'lily.resume', 'lily.inspect', 'lily.export', 'lily.importModel'];
 
 describe('workspace trust gate', () => {
   it('refuses the commands that run lily processes writing files, saying how to trust the workspace', () => {

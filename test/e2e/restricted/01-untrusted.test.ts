@@ -32,12 +32,12 @@ describe('restricted mode (untrusted workspace)', () => {
     await lilyApi();
   });
 
-  for (const command of ['lily.train', 'lily.compareLora']) {
+  for (const command of ['lily.train', 'lily.trainTorch', 'lily.compareLora']) {
     it(`${command} is refused with the untrusted reason and starts no run`, async () => {
       const example = sentimentExample();
       const runsRoot = path.dirname(existingRun());
       const before = runDirsUnder(runsRoot);
-      const r = await vscode.commands.executeCommand<CommandResult<{ runDir: string }> | undefined>(command, vscode.Uri.file(example.config), { maxSteps: 2 });
+      const r = await vscode.commands.executeCommand<CommandResult<{ runDir: string }> | undefined>(command, vscode.Uri.file(example.config), { maxSteps: 2, processes: 1 });
       assert.ok(r, `${command} returned nothing (every Lily command returns { ok, ... })`);
       if (r.ok) assert.fail(`${command} started a run in an untrusted workspace: ${JSON.stringify(r)}`);
       assert.strictEqual(r.reason, UNTRUSTED_REASON);
