@@ -5,7 +5,7 @@
 // (load + build + session) and its run, the median step time. Options travel as StepRunner's.
 //
 //   node --import tsx bench/memory/stepWorker.ts MODEL_DIR [--batch 4] [--seq 256] [--steps 2]
-//     [--threads 2] [--options '{"lossChunks": "off"}']
+//     [--threads 2] [--options '{"lossChunks": "off"}'] [--estimate-only]
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
@@ -43,6 +43,14 @@ async function main(): Promise<void> {
   };
   const t0 = performance.now();
   const model = loadModel(path.join(dir, 'model.onnx'));
+  if (process.argv.includes('--estimate-only')) {
+    // The --dry-run estimate without opening a session (for shapes too large to run here).
+    const { buildTrainingStep } = await import('../../native-runtime/train/step');
+    const graphs = await buildTrainingStep(model, { adapter: { method: 'lily', target_modules: ['q_proj', 'v_proj'], r: 16, stride_A: 2, num_B: 4 }, task: 'causal-lm', inputShapes: { input_ids: [B, S], attention_mask: [B, S] }, ...extra });
+    const est = estimateStepMemory(graphs, { evaluates: false, sharedWeights: !!extra.shareFrozenWeights });
+    console.log(JSON.stringify({ batch: B, seq: S, options: extra, loss_chunks: graphs.lossChunks ?? null, estimate_mb: Object.fromEntries(Object.entries(est).map(([k, v]) => [k, Math.round(v / 2 ** 20)])) }));
+    return;
+  }
   const loadedRss = rssMB('VmRSS');
   const runner = await StepRunner.create(model, { input_ids: [B, S], attention_mask: [B, S] }, {
     adapter: { method: 'lily', target_modules: ['q_proj', 'v_proj'], r: 16, stride_A: 2, num_B: 4 },

@@ -74,6 +74,11 @@ def export(arch, out_dir, overrides=None, seed=0, external_data=False, batch=2, 
         m = onnx.load(path)
         onnx.save_model(m, path, save_as_external_data=True, all_tensors_to_one_file=True,
                         location="model.onnx.data", size_threshold=1024)
+        # Over 2 GB torch already wrote one file per tensor; they are now copied into one.
+        keep = {"model.onnx", "model.onnx.data"}
+        for f in os.listdir(out_dir):
+            if f not in keep and os.path.isfile(os.path.join(out_dir, f)):
+                os.remove(os.path.join(out_dir, f))
     meta = {"arch": arch, "parameters": sum(p.numel() for p in model.parameters()), **model.config.to_dict()}
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(meta, f, indent=2, default=str)
