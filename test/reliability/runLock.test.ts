@@ -8,6 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadConfig } from '../../native-runtime/config/validate';
 import { readJsonl } from '../../native-runtime/io/atomic';
+import { CHECKPOINT_FILES } from '../../native-runtime/io/checkpoint';
+import { writeManifest } from '../../native-runtime/io/checkpointManifest';
 import { acquireRunLock, isOwnerAlive, LOCK_FILE, processStartTicks, RunLockedError } from '../../native-runtime/io/runLock';
 import type { MetricLine, RunStatus } from '../../native-runtime/runFiles';
 import { prepareTraining, runTraining } from '../../native-runtime/train/trainer';
@@ -45,6 +47,8 @@ async function stoppedRun(): Promise<{ ws: Workspace; runDir: string }> {
   fs.writeFileSync(cfgFile, JSON.stringify(cfg));
   const ck = path.join(runDir, 'checkpoints', 'step-2', 'trainer.json');
   fs.writeFileSync(ck, JSON.stringify({ ...readJson<object>(ck), total_steps: 40 }));
+  // The edit is ours, not damage: sign the checkpoint's manifest again.
+  writeManifest(path.dirname(ck), 2, Object.values(CHECKPOINT_FILES));
   fs.writeFileSync(path.join(runDir, 'status.json'), JSON.stringify({ ...readJson<RunStatus>(path.join(runDir, 'status.json')), state: 'stopped', total_steps: 40 }));
   return { ws, runDir };
 }
