@@ -59,6 +59,13 @@ def _decoder(cls, **kw):
                tie_word_embeddings=False, initializer_range=INIT_RANGE, **kw)
 
 
+def _electra():
+    # embedding_size < hidden_size: ELECTRA projects its embeddings (embeddings_project, a Linear).
+    return tf.ElectraConfig(vocab_size=VOCAB, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                            intermediate_size=64, max_position_embeddings=64, num_labels=NUM_LABELS, initializer_range=INIT_RANGE,
+                            **_COMMON_DROPOUT_OFF)
+
+
 def _vit():
     return tf.ViTConfig(image_size=16, patch_size=4, num_channels=3, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                         intermediate_size=64, num_labels=NUM_LABELS, initializer_range=INIT_RANGE, **_COMMON_DROPOUT_OFF)
@@ -73,6 +80,12 @@ ENTRIES = {
     'llama': (lambda: _decoder(tf.LlamaConfig, num_key_value_heads=4), tf.LlamaForCausalLM, 'causal-lm', 'text', 'text-generation', ['q_proj', 'v_proj']),
     'qwen2': (lambda: _decoder(tf.Qwen2Config, num_key_value_heads=2), tf.Qwen2ForCausalLM, 'causal-lm', 'text', 'text-generation', ['q_proj', 'v_proj']),
     'mistral': (lambda: _decoder(tf.MistralConfig, num_key_value_heads=2, sliding_window=None), tf.MistralForCausalLM, 'causal-lm', 'text', 'text-generation', ['q_proj', 'v_proj']),
+    'electra': (_electra, tf.ElectraForSequenceClassification, 'sequence-classification', 'text', 'text-classification', ['query', 'value']),
+    'gemma': (lambda: _decoder(tf.GemmaConfig, num_key_value_heads=1, head_dim=8), tf.GemmaForCausalLM, 'causal-lm', 'text', 'text-generation', ['q_proj', 'v_proj']),
+    # Phi-3 fuses q, k and v into one qkv_proj Linear.
+    'phi3': (lambda: _decoder(tf.Phi3Config, num_key_value_heads=4), tf.Phi3ForCausalLM, 'causal-lm', 'text', 'text-generation', ['qkv_proj', 'o_proj']),
+    # Qwen3 normalises q and k per head (q_norm, k_norm) after the projections.
+    'qwen3': (lambda: _decoder(tf.Qwen3Config, num_key_value_heads=2, head_dim=8), tf.Qwen3ForCausalLM, 'causal-lm', 'text', 'text-generation', ['q_proj', 'v_proj']),
     'vit': (_vit, tf.ViTForImageClassification, 'sequence-classification', 'image', 'image-classification', ['query', 'value']),
 }
 

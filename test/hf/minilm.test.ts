@@ -11,24 +11,13 @@ import type { LilyConfig } from '../../native-runtime/config/types';
 import type { MetricLine } from '../../native-runtime/runFiles';
 import { lily } from '../cli/workspace';
 import { writeArtifact } from './compatTable';
-import { ROOT, runVenv, scratch } from './zooCache';
+import { cachedFolder, ROOT, runVenv, scratch } from './zooCache';
 
 /** The exported model, cached like the zoo under a hash of its recipe. */
 function minilmModel(): string {
   const h = createHash('sha256');
   for (const f of ['scripts/oracle/minilm.py', 'scripts/oracle/zoo.py', 'scripts/python-requirements.txt']) h.update(fs.readFileSync(path.join(ROOT, f)));
-  const dir = path.join(ROOT, '.cache/minilm', h.digest('hex').slice(0, 16));
-  if (!fs.existsSync(path.join(dir, 'minilm.json'))) {
-    fs.mkdirSync(path.dirname(dir), { recursive: true });
-    const tmp = fs.mkdtempSync(path.join(path.dirname(dir), 'building-'));
-    try {
-      runVenv('minilm.py', ['--out', tmp], 10 * 60_000);
-      try { fs.renameSync(tmp, dir); } catch (e) { if (!fs.existsSync(path.join(dir, 'minilm.json'))) throw e; }
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-  }
-  return dir;
+  return cachedFolder('minilm', h.digest('hex').slice(0, 16), 'minilm.json', (tmp) => { runVenv('minilm.py', ['--out', tmp], 10 * 60_000); });
 }
 
 const head = (file: string, n: number) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(0, n).join('\n') + '\n';

@@ -20,7 +20,7 @@ import { trainZoo, zooConfig, type Method } from './zooRun';
 
 const TOL = 1e-4;
 const EXPORTER = 'torchscript-17';
-const ENTRIES = ['bert', 'roberta', 'distilbert', 'gpt2', 'llama', 'qwen2', 'mistral', 'vit'];
+const ENTRIES = ['bert', 'roberta', 'distilbert', 'electra', 'gpt2', 'llama', 'qwen2', 'qwen3', 'mistral', 'gemma', 'phi3', 'vit'];
 
 interface Logits { shape: number[]; data: number[]; loss?: number }
 

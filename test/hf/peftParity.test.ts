@@ -17,8 +17,8 @@ import { maxRel, trainZoo, type Method } from './zooRun';
 
 const TOL = 1e-4;
 /** Mirrors zoo.py ENTRIES / exporters_for (mocha needs the test list before the zoo is built). */
-const ENTRIES = ['bert', 'roberta', 'distilbert', 'gpt2', 'llama', 'qwen2', 'mistral', 'vit'];
-const DECODERS = new Set(['gpt2', 'llama', 'qwen2', 'mistral']);
+const ENTRIES = ['bert', 'roberta', 'distilbert', 'electra', 'gpt2', 'llama', 'qwen2', 'qwen3', 'mistral', 'gemma', 'phi3', 'vit'];
+const DECODERS = new Set(['gpt2', 'llama', 'qwen2', 'qwen3', 'mistral', 'gemma', 'phi3']);
 const exportersOf = (name: string) => ['torchscript-14', 'torchscript-17', 'dynamo', 'optimum', ...(DECODERS.has(name) ? ['optimum-with-past'] : [])];
 const METHODS: Method[] = ['lily', 'lora'];
 

@@ -1,7 +1,7 @@
 // The Hugging Face zoo for tests (scripts/oracle/zoo.py + peft_ref.py, driven by zoo_build.py):
 // built once with the project venv into a git-ignored folder named by a hash of those scripts and
 // scripts/python-requirements.txt, so a second test run rebuilds nothing and any change to the
-// recipe (or to a pinned version) rebuilds everything. Cold build: about 2 minutes on 2 cores.
+// recipe (or to a pinned version) rebuilds everything. Cold build: 3-4 minutes on 2 cores.
 import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -61,21 +61,30 @@ export function runVenv(script: string, args: string[], timeoutMs: number): stri
   return r.stdout;
 }
 
+/**
+ * `.cache/<kind>/<key>`, made by `build(tmp)` when it has no `marker` file yet: built in a temp
+ * folder beside it and renamed, so a killed build never looks complete. Folders of other keys
+ * (older recipes) are removed after a build, so the cache holds one build per kind.
+ */
+export function cachedFolder(kind: string, key: string, marker: string, build: (tmp: string) => void): string {
+  const base = path.join(ROOT, '.cache', kind);
+  const dir = path.join(base, key);
+  if (fs.existsSync(path.join(dir, marker))) return dir;
+  fs.mkdirSync(base, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(base, 'building-'));
+  try {
+    build(tmp);
+    try { fs.renameSync(tmp, dir); } catch (e) { if (!fs.existsSync(path.join(dir, marker))) throw e; }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  for (const old of fs.readdirSync(base)) if (/^[0-9a-f]{16}$/.test(old) && old !== key) fs.rmSync(path.join(base, old), { recursive: true, force: true });
+  return dir;
+}
+
 /** The built zoo (building it first when this recipe has no complete build yet). */
 export function ensureZoo(): Zoo {
-  const base = path.join(ROOT, '.cache/hf-zoo');
-  const dir = path.join(base, zooKey());
-  if (!fs.existsSync(path.join(dir, 'manifest.json'))) {
-    fs.mkdirSync(base, { recursive: true });
-    // Built beside, then renamed: a killed build never looks complete.
-    const tmp = fs.mkdtempSync(path.join(base, 'building-'));
-    try {
-      runVenv('zoo_build.py', ['build', '--out', tmp], 20 * 60_000);
-      try { fs.renameSync(tmp, dir); } catch (e) { if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw e; }
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-  }
+  const dir = cachedFolder('hf-zoo', zooKey(), 'manifest.json', (tmp) => { runVenv('zoo_build.py', ['build', '--out', tmp], 20 * 60_000); });
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as ZooManifest;
   const entries = new Map<string, ZooEntry>();
   return {
