@@ -8,6 +8,7 @@ import * as path from 'path';
 import Ajv from 'ajv';
 import { generateRunFilesSchema } from '../../native-runtime/config/schema';
 import { readCompactAdapter } from '../../native-runtime/io/compactAdapter';
+import { verifyCheckpoint } from '../../native-runtime/io/checkpointManifest';
 import { readPeftAdapter } from '../../native-runtime/io/peft';
 import { epochPermutation } from '../../native-runtime/train/rng';
 import { lily, PYTHON, readJsonl, torchFixture, trainLosses, writeConfig } from './fixture';
@@ -85,8 +86,9 @@ describe('torch backend (one process)', function () {
     }
     assert.strictEqual(adapterTensors, 2 * (1 + 1 + 2)); // per target: one A (stride 2), one B pool, two routers
     assert.ok(compact.tensors.has('classifier.weight'));
-    // Checkpoints as the engine lays them out.
-    for (const f of ['params.safetensors', 'optimizer.safetensors', 'trainer.json']) assert.ok(fs.existsSync(path.join(torchRun, 'checkpoints', 'step-10', f)), f);
+    // Checkpoints as the engine lays them out, with a manifest the engine's verifier accepts.
+    for (const f of ['params.safetensors', 'optimizer.safetensors', 'trainer.json', 'manifest.json']) assert.ok(fs.existsSync(path.join(torchRun, 'checkpoints', 'step-10', f)), f);
+    assert.strictEqual(verifyCheckpoint(path.join(torchRun, 'checkpoints', 'step-10')), 10);
   });
 
   it('shuffles the data in the engine\'s order (seeded permutation, bit for bit)', () => {
@@ -118,6 +120,16 @@ describe('torch backend (one process)', function () {
     const bad = lily(['train', config, '--run-dir', path.join(d, 'runs', 'imported-bad')]);
     assert.strictEqual(bad.status, 2, bad.stderr);
     assert.match(bad.stderr, /model\.path: .*no Hugging Face source recorded/);
+  });
+
+  it('stops a diverging run as the engine does: failed, naming the step and the limit, no adapter', () => {
+    const runDir = path.join(torchFixture(), 'runs', 'diverging');
+    const r = lily(['train', writeConfig('diverging', 'torch', { training: { lr: 1e5, warmup_steps: 0, max_grad_norm: 0 } }), '--run-dir', runDir]);
+    assert.strictEqual(r.status, 1, r.stderr);
+    const status = JSON.parse(fs.readFileSync(path.join(runDir, 'status.json'), 'utf8'));
+    assert.strictEqual(status.state, 'failed');
+    assert.match(status.error, /^training diverged at step \d+ \(lr 1e\+05\): .*training\.divergence\.param_limit/);
+    assert.ok(!fs.existsSync(path.join(runDir, 'adapter', 'adapter_model.safetensors')), 'a diverged adapter was written');
   });
 
   it('refuses routing without a PEFT equivalent (exit 2, the field named, no run directory)', () => {

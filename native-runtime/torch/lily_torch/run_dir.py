@@ -4,6 +4,7 @@ whole files via temp file + fsync + rename, logs as fsynced appended lines, chec
 hidden temp folder and renamed to checkpoints/step-<N> when complete (the newest two are kept).
 Only rank 0 writes. test/torch/runFilesSchema.test.ts validates what this writes against the JSON
 Schema derived from runFiles.ts."""
+import hashlib
 import json
 import math
 import os
@@ -179,6 +180,7 @@ def save_checkpoint(run_dir: str, step: int, params: dict, optimizer: dict, trai
         save_file({k: v.detach().float().contiguous().cpu() for k, v in params.items()}, os.path.join(tmp, CHECKPOINT_FILES["params"]), metadata=meta)
         save_file({k: v.detach().float().contiguous().cpu() for k, v in optimizer.items()}, os.path.join(tmp, CHECKPOINT_FILES["optimizer"]), metadata=meta)
         write_json_atomic(os.path.join(tmp, CHECKPOINT_FILES["trainer"]), {**trainer, "step": step})
+        write_manifest(tmp, step, list(CHECKPOINT_FILES.values()))
         fsync_dir(tmp)
         if os.path.exists(final):
             old = os.path.join(root, f".old-step-{step}-{os.getpid()}-{int(time.time() * 1000)}")
@@ -194,6 +196,19 @@ def save_checkpoint(run_dir: str, step: int, params: dict, optimizer: dict, trai
     for _, d in list_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(d, ignore_errors=True)
     return final
+
+
+def write_manifest(folder: str, step: int, files: list) -> None:
+    """manifest.json as the engine writes it (checkpointManifest.ts): the step and each file's
+    sha256 and size, written after the files and before the folder is renamed into place, so a
+    resume can tell a damaged checkpoint from a good one."""
+    manifest = {"step": step, "files": {}}
+    for name in files:
+        path = os.path.join(folder, name)
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        manifest["files"][name] = {"sha256": digest, "bytes": os.path.getsize(path)}
+    write_json_atomic(os.path.join(folder, "manifest.json"), manifest)
 
 
 def remove_checkpoints_after(run_dir: str, step: int) -> list:

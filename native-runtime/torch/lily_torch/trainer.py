@@ -4,6 +4,8 @@ AdamW/SGD as torch.optim defines them (the engine's graphs reproduce those formu
 clipping, logged windows of train metrics and router means, periodic eval and checkpoints, the
 adapter at the end. SIGTERM/SIGINT on any rank stops every rank after the current step: a
 checkpoint, the adapter so far, state `stopped` (exit 130); --resume continues exactly."""
+from __future__ import annotations
+
 import inspect
 import json
 import math
@@ -18,6 +20,7 @@ from . import routing
 from .adapter_files import load_initial_adapter, saved_specs, write_adapter
 from .data import TokenizedData
 from .distributed import World
+from .divergence import DivergenceMonitor, divergence_hint, max_abs_of
 from .errors import InputError
 from .losses import loss_sum_and_count
 from .metrics import EvalAccumulator
@@ -108,6 +111,7 @@ def train(run_dir: str, resume: str | None) -> int:
     start = 0
     window = {"loss": 0.0, "steps": 0, "samples": 0, "tokens": 0, "since": time.time()}
     router = routing.RouterWindow()
+    divergence_state = {}
     if resume:
         from safetensors.torch import load_file
 
@@ -126,6 +130,7 @@ def train(run_dir: str, resume: str | None) -> int:
                     if t["optimizer"] == "adamw":
                         st["step"] = torch.tensor(float(start), dtype=torch.float32)
                     optimizer.state[p] = st
+        divergence_state = trainer_state.get("divergence") or {}
         lw = trainer_state.get("log_window")
         if lw:
             window = {"loss": lw["loss"], "steps": lw["steps"], "samples": lw["samples"], "tokens": lw["tokens"], "since": time.time() - lw["seconds"]}
@@ -156,6 +161,7 @@ def train(run_dir: str, resume: str | None) -> int:
     events.emit(event="started", runDir=run_dir, runId=run_id, pid=pid, totalSteps=total, device=device, deviceNote=note, trainableParams=trainable)
     _log(world, f"Run {run_id}: {cfg['adapter']['method']}, {trainable:,} trainable parameters, {total} steps, {note}")
 
+    divergence = DivergenceMonitor(t.get("divergence"), divergence_state)
     step = start
     last_ckpt = os.path.relpath(resume, run_dir) if resume else None
     last_ckpt_step = start if resume else -1
@@ -195,7 +201,7 @@ def train(run_dir: str, resume: str | None) -> int:
                           "seconds": time.time() - window["since"], "router": router.state()}
             trainer_state = {"step": s, "epoch": epoch, "position_in_epoch": pos, "data_order_seed": t["seed"], "rng_state": None,
                              "total_steps": total, "method": cfg["adapter"]["method"], "log_window": log_window,
-                             "backend": "torch", "world_size": world.size}
+                             "divergence": divergence.snapshot(), "backend": "torch", "world_size": world.size}
             d = save_checkpoint(run_dir, s, {n: p for n, p in named}, opt, trainer_state)
             last_ckpt = os.path.relpath(d, run_dir)
             writer.update_status(last_checkpoint=last_ckpt)
@@ -237,14 +243,17 @@ def train(run_dir: str, resume: str | None) -> int:
             loss = float(world.all_sum(loss_sum.detach().clone()) / global_count)
             max_norm = t["max_grad_norm"] if t["max_grad_norm"] > 0 else math.inf
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=False))
-            if not math.isfinite(loss) or not math.isfinite(grad_norm):
-                what = f"the loss became {loss}" if not math.isfinite(loss) else f"the gradient norm became {grad_norm}"
-                error = (f"{what} at step {step + 1} (lr {lr:.3g}); training diverged. "
-                         + (f"The last good checkpoint is {last_ckpt}. " if last_ckpt else "No checkpoint was written. ")
-                         + "Lower training.lr, set training.max_grad_norm (e.g. 1.0) or add warmup_steps, then start again.")
+            optimizer.step()
+            verdict = divergence.check(loss, grad_norm, max_abs_of(named))
+            if verdict:
+                # The weights after this step are the diverged ones: no checkpoint or adapter is
+                # written from them; the last good checkpoint stays.
+                reason, field = verdict
+                error = (f"training diverged at step {step + 1} (lr {lr:.3g}): {reason}. "
+                         + (f"The last good checkpoint is {last_ckpt} (step {last_ckpt_step}). " if last_ckpt else "No checkpoint was written. ")
+                         + divergence_hint(t, field))
                 _log(world, f"error: {error}")
                 return finish("failed", step, error)
-            optimizer.step()
             step += 1
             router.add(dict(state.last))
             window["loss"] += loss
