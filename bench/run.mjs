@@ -1,26 +1,31 @@
 #!/usr/bin/env node
-// `npm run bench`: training speed and memory of our engine against PyTorch, side by side.
+// `npm run bench`: our engine against what users run instead, transformers + PEFT on PyTorch,
+// side by side on real-length data.
 //
-// For each model size of a ladder (a BERT-like encoder classifier from scripts/oracle/models.py,
-// exported by torch to ONNX), the SAME model, Lily config, initial tensors and batch are trained
-// by our engine (bench/ours/trainWorker.ts: one ONNX graph for forward + backward + AdamW, run
-// by onnxruntime-node) and by PyTorch (scripts/oracle/bench_torch.py: autograd +
-// torch.optim.AdamW), each in its own process (peak RSS = its VmHWM), on the same thread count.
-// LoRA at the same parameter budget runs in a third process, and a fourth measures ORT's
-// float32 MatMul rate. Timed steps alternate between the processes round by round, so all see
-// the same machine load; warm-up steps are excluded; the reported times are medians.
+// Rows: transformers' BERT classifier (the sizes of the old table) and a Llama-style causal LM
+// with grouped-query attention, built from configs by scripts/oracle/hf_models.py and exported to
+// ONNX with torch.onnx.export(dynamo=False). Data: token lengths drawn from real corpora
+// (bench/data/lengths-*.json: Debian's fortune cookies for classification, Linux man pages for
+// causal LM), random ids. Each side runs in its own process on the same thread count:
+//   ours     bench/ours/trainWorker.ts: StepRunner, the `lily train` code path, with the row's
+//            data.padding (buckets) or data.packing, all bucket graphs compiled up front
+//   peer     scripts/oracle/bench_peft.py: PEFT's LilyConfig on transformers' own model class,
+//            torch.optim.AdamW, batches padded to their longest row (DataCollatorWithPadding)
+//   parity   ours with data.padding "longest" (the peer's padding): its first loss must equal
+//            the peer's (same model, same initial adapter written in PEFT's format, same batch)
+// Timed steps alternate between the processes round by round (same load for all); every
+// process takes the same batches in the same order and the same number of steps, then both
+// evaluate the same held-out batches. Throughput counts real (non-padding) tokens only.
 //
-//   node bench/run.mjs [--quick] [--sizes 128x2,768x12] [--threads 2] [--rounds 5] [--out FILE]
-//
-// Output: a table on stdout and bench/results/latest.json (see README.md, "Benchmarks").
+//   node bench/run.mjs [--quick] [--rows cls-128x2,clm-512] [--threads 2] [--rounds 5] [--compile] [--out FILE]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { trainingFlops } from './lib/flops.mjs';
+import { loadHistogram, makeExamples, sampleLengths } from './lib/data.mjs';
 import { loadAverage, machineInfo } from './lib/machine.mjs';
-import { median, relativeSpread } from './lib/stats.mjs';
+import { median } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 import { Worker } from './lib/worker.mjs';
 import { projectPython } from '../scripts/projectPython.cjs';
@@ -28,18 +33,29 @@ import { projectPython } from '../scripts/projectPython.cjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The project venv's Python (torch 2.13); throws, naming scripts/setup-python.sh, when it is missing. */
 const PYTHON = projectPython();
-const LADDER = [[128, 2], [256, 4], [512, 6], [768, 12]];
-const BATCH = 8;
-const SEQ = 128;
-const VOCAB = 2048;
-const NUM_LABELS = 2;
 const TRAIN = { lr: 1e-4, weightDecay: 0.01, maxGradNorm: 1.0 };
-/** Timed work per process per round, in ms: small models take several steps per round. */
-const ROUND_TARGET_MS = 1000;
-const MAX_STEPS_PER_ROUND = 10;
+const ROUND_TARGET_MS = 1500;
+const MAX_STEPS_PER_ROUND = 8;
+const EVAL_GROUPS = 4;
+
+/** Classification: fortune-cookie lengths, batch 8 (Trainer's default), max_length 128. */
+const CLS = { task: 'sequence-classification', kind: 'bert', batch: 8, maxLength: 128, buckets: [32, 64, 96, 128], histogram: 'lengths-fortunes.json', vocab: 30522, targets: ['query', 'value'] };
+/** Causal LM: man-page lengths, batch 4 x 512 tokens. */
+const CLM = { task: 'causal-lm', kind: 'llama', batch: 4, maxLength: 512, buckets: [128, 256, 384, 512], histogram: 'lengths-manpages.json', vocab: 32000, targets: ['q_proj', 'v_proj'] };
+
+const bert = (d, layers) => ({ ...CLS, model: { hidden_size: d, num_hidden_layers: layers, num_attention_heads: d / 64, intermediate_size: 4 * d, vocab_size: CLS.vocab } });
+const llama = (d, layers, heads, kv, ff) => ({ ...CLM, model: { hidden_size: d, num_hidden_layers: layers, num_attention_heads: heads, num_key_value_heads: kv, intermediate_size: ff, vocab_size: CLM.vocab } });
+const ROWS = {
+  'cls-128x2': bert(128, 2),
+  'cls-256x4': bert(256, 4),
+  'cls-512x6': bert(512, 6),
+  'cls-768x12': bert(768, 12),
+  'clm-512': llama(512, 8, 8, 2, 1408),
+  'clm-1024': llama(1024, 8, 16, 4, 2816),
+};
 
 function parseArgs(argv) {
-  const o = { quick: false, sizes: LADDER, threads: 2, rounds: 5, out: path.join(ROOT, 'bench', 'results', 'latest.json') };
+  const o = { quick: false, rows: Object.keys(ROWS), threads: 2, rounds: 5, compile: false, out: path.join(ROOT, 'bench', 'results', 'latest.json') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -48,25 +64,19 @@ function parseArgs(argv) {
       return v;
     };
     if (a === '--quick') o.quick = true;
-    else if (a === '--sizes') o.sizes = value().split(',').map(parseSize);
+    else if (a === '--rows') o.rows = value().split(',').map((r) => r.trim());
     else if (a === '--threads') o.threads = positiveInt(value(), a);
     else if (a === '--rounds') o.rounds = positiveInt(value(), a);
+    else if (a === '--compile') o.compile = true;
     else if (a === '--out') o.out = path.resolve(value());
-    else throw new Error(`bench: unknown argument "${a}"; expected --quick, --sizes 128x2,256x4, --threads N, --rounds N or --out FILE`);
+    else throw new Error(`bench: unknown argument "${a}"; expected --quick, --rows ${Object.keys(ROWS).join(',')}, --threads N, --rounds N, --compile or --out FILE`);
   }
+  for (const r of o.rows) if (!ROWS[r]) throw new Error(`bench --rows: unknown row "${r}"; rows are ${Object.keys(ROWS).join(', ')}`);
   if (o.quick) {
-    o.sizes = [o.sizes[0]];
-    o.rounds = Math.min(o.rounds, 3);
+    o.rows = [o.rows[0]];
+    o.rounds = Math.min(o.rounds, 2);
   }
   return o;
-}
-
-function parseSize(s) {
-  const m = /^(\d+)x(\d+)$/.exec(s.trim());
-  if (!m) throw new Error(`bench --sizes: "${s}" is not HIDDENxLAYERS (e.g. 768x12)`);
-  const hidden = Number(m[1]);
-  if (hidden % 64 !== 0) throw new Error(`bench --sizes: hidden ${hidden} must be a multiple of 64 (heads of width 64)`);
-  return [hidden, Number(m[2])];
 }
 
 function positiveInt(s, flag) {
@@ -75,142 +85,155 @@ function positiveInt(s, flag) {
   return n;
 }
 
-function modelConfig(hidden, layers) {
-  return { hidden, layers, heads: hidden / 64, ff: 4 * hidden, vocab: VOCAB, max_pos: SEQ, num_labels: NUM_LABELS };
-}
-
 /** Lily as the paper's scripts use it on attention (r 16-32, A shared by 2 layers, 4 B experts). */
-function lilyAdapter(hidden) {
-  return { method: 'lily', target_modules: ['query', 'value'], r: hidden >= 512 ? 32 : 16, stride_A: 2, num_B: 4, scaling: 1, routing: 'batch' };
+function lilyAdapter(row) {
+  return { method: 'lily', target_modules: row.targets, r: row.model.hidden_size >= 512 ? 32 : 16, stride_A: 2, num_B: 4, scaling: 1, routing: 'batch', ...(row.task === 'sequence-classification' ? { modules_to_save: ['classifier'] } : {}) };
 }
 
-function lilyAdapterParams(cfg, a) {
-  // LILY.md: ceil(L/stride_A)*r*d_in + num_B*r*d_out + L*r*num_B per target (here d_in = d_out = hidden).
-  const perTarget = Math.ceil(cfg.layers / a.stride_A) * a.r * cfg.hidden + a.num_B * a.r * cfg.hidden + cfg.layers * a.r * a.num_B;
-  return a.target_modules.length * perTarget;
-}
-
-/** Exports the encoder once per configuration (cached in the temp folder: an export of the 768-wide model takes a while). */
-function exportedModel(cfg) {
-  const key = `encoder-${cfg.hidden}x${cfg.layers}-v${cfg.vocab}-p${cfg.max_pos}-seed0`;
+/** Exports the model once per configuration (cached in the temp folder). */
+function exportedModel(row) {
+  const key = `hf-${row.kind}-${Object.values(row.model).join('-')}-seed0`;
   const dir = path.join(os.tmpdir(), 'lily-bench-models', key);
-  if (fs.existsSync(path.join(dir, 'model.onnx')) && fs.existsSync(path.join(dir, 'config.json'))) return dir;
+  if (fs.existsSync(path.join(dir, 'model.onnx')) && fs.existsSync(path.join(dir, 'state.safetensors'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   process.stderr.write(`exporting ${key} with torch ...\n`);
-  const res = spawnSync(PYTHON, [path.join(ROOT, 'scripts/oracle/export.py'), '--model', 'encoder', '--out', tmp, '--seed', '0', '--config', JSON.stringify(cfg)], {
-    encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2', PYTHONDONTWRITEBYTECODE: '1' }, timeout: 600_000,
+  const res = spawnSync(PYTHON, [path.join(ROOT, 'scripts/oracle/hf_models.py'), '--kind', row.kind, '--out', tmp, '--seed', '0', '--config', JSON.stringify(row.model)], {
+    encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2', PYTHONDONTWRITEBYTECODE: '1' }, timeout: 900_000,
   });
-  if (res.status !== 0) throw new Error(`bench: exporting ${key} failed (exit ${res.status}):\n${res.stderr ?? res.error}`);
+  if (res.status !== 0) throw new Error(`bench: exporting ${key} failed (exit ${res.status}):\n${(res.stderr ?? String(res.error)).slice(-3000)}`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(tmp, dir);
   return dir;
+}
+
+function writeData(row, shareDir, opts) {
+  const h = loadHistogram(ROOT, row.histogram);
+  const steps = 4 + opts.rounds * MAX_STEPS_PER_ROUND;
+  // Packed rows take several documents each: enough examples for every step either way.
+  const n = steps * row.batch * (row.task === 'causal-lm' ? 4 : 1);
+  const classify = row.task === 'sequence-classification';
+  const train = makeExamples(sampleLengths(h, n, row.maxLength, 11), row.vocab, classify, 12);
+  const evalFlat = makeExamples(sampleLengths(h, EVAL_GROUPS * row.batch, row.maxLength, 21), row.vocab, classify, 22);
+  const evalGroups = Array.from({ length: EVAL_GROUPS }, (_, g) => evalFlat.slice(g * row.batch, (g + 1) * row.batch));
+  fs.writeFileSync(path.join(shareDir, 'data.json'), JSON.stringify({ train, eval: evalGroups }));
+  return { corpus: h.corpus, tokenizer: h.tokenizer, corpus_mean_tokens: h.mean, corpus_median_tokens: h.median, mean_tokens_after_truncation: Math.round(train.reduce((s, e) => s + e.ids.length, 0) / train.length * 10) / 10 };
 }
 
 function oursWorker(label, settings) {
   return new Worker(label, process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/ours/trainWorker.ts'), JSON.stringify(settings)], { ...process.env }, ROOT);
 }
 
-async function benchSize([hidden, layers], opts, matmul) {
-  const cfg = modelConfig(hidden, layers);
-  const name = `${hidden}x${layers}`;
-  const modelDir = exportedModel(cfg);
+function peerWorker(label, settings, threads) {
+  return new Worker(label, PYTHON, [path.join(ROOT, 'scripts/oracle/bench_peft.py'), JSON.stringify(settings)], { ...process.env, OMP_NUM_THREADS: String(threads), PYTHONDONTWRITEBYTECODE: '1', TOKENIZERS_PARALLELISM: 'false' }, ROOT);
+}
+
+/** The engine's variants of a row: buckets for classification; buckets and packing for causal LM. */
+function variants(row) {
+  const buckets = { name: 'buckets', padding: 'buckets', buckets: row.buckets, prepareBuckets: true };
+  return row.task === 'causal-lm' ? [buckets, { name: 'packing', padding: 'max_length', packing: true }] : [buckets];
+}
+
+async function benchRow(name, opts) {
+  const row = ROWS[name];
+  const modelDir = exportedModel(row);
   const shareDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-bench-share-'));
-  const lily = lilyAdapter(hidden);
-  const common = { modelDir, batch: BATCH, seq: SEQ, vocab: VOCAB, numLabels: NUM_LABELS, threads: opts.threads, dataSeed: 11, ...TRAIN };
-  const lilyParams = lilyAdapterParams(cfg, lily);
-  const loraPerRank = lily.target_modules.length * layers * 2 * hidden;
-  const loraRank = Math.max(1, Math.round(lilyParams / loraPerRank));
-  const lora = { method: 'lora', target_modules: lily.target_modules, r: loraRank, lora_alpha: 2 * loraRank };
+  const data = writeData(row, shareDir, opts);
+  const adapter = lilyAdapter(row);
+  const common = { modelDir, shareDir, adapter, task: row.task, batch: row.batch, maxLength: row.maxLength, threads: opts.threads, ...TRAIN, shareFrozenWeights: true };
   const workers = [];
   const loadBefore = loadAverage();
   try {
-    process.stderr.write(`[${name}] starting our engine (Lily) ...\n`);
-    const ours = oursWorker(`ours lily ${name}`, { ...common, adapter: { ...lily, modules_to_save: ['classifier'] }, shareDir });
-    workers.push(ours);
-    const oursReady = await ours.next();
-    process.stderr.write(`[${name}] starting PyTorch ...\n`);
-    const torch = new Worker(`torch lily ${name}`, PYTHON, [path.join(ROOT, 'scripts/oracle/bench_torch.py'), JSON.stringify({
-      model_dir: modelDir, adapter: lily, modules_to_save: ['classifier'], share_dir: shareDir, threads: opts.threads,
-      lr: TRAIN.lr, weight_decay: TRAIN.weightDecay, max_grad_norm: TRAIN.maxGradNorm,
-    })], { ...process.env, OMP_NUM_THREADS: String(opts.threads), PYTHONDONTWRITEBYTECODE: '1' }, ROOT);
-    workers.push(torch);
-    const torchReady = await torch.next();
-    process.stderr.write(`[${name}] starting our engine (LoRA r=${loraRank}) ...\n`);
-    const loraW = oursWorker(`ours lora ${name}`, { ...common, adapter: { ...lora, modules_to_save: ['classifier'] } });
-    workers.push(loraW);
-    const loraReady = await loraW.next();
-
-    // Same function on both sides: equal trainable counts and equal first losses (same weights, same batch).
-    const classifier = hidden * NUM_LABELS + NUM_LABELS;
-    if (oursReady.trainable_params !== lilyParams + classifier || torchReady.trainable_params !== oursReady.trainable_params) {
-      throw new Error(`bench ${name}: trainable tensors differ: ours ${oursReady.trainable_params}, torch ${torchReady.trainable_params}, LILY.md formula ${lilyParams} + classifier ${classifier}`);
+    // Parity: our engine with the peer's padding writes the initial adapter, takes one step.
+    process.stderr.write(`[${name}] parity: our engine with the peer's padding (longest) ...\n`);
+    const parity = oursWorker(`ours parity ${name}`, { ...common, padding: 'longest', writeInit: true });
+    workers.push(parity);
+    const parityReady = await parity.next();
+    await parity.quit();
+    const peerSettings = { model_dir: modelDir, share_dir: shareDir, adapter, task: row.task, batch: row.batch, max_length: row.maxLength, threads: opts.threads, lr: TRAIN.lr, weight_decay: TRAIN.weightDecay, max_grad_norm: TRAIN.maxGradNorm };
+    const sides = [];
+    for (const v of variants(row)) {
+      process.stderr.write(`[${name}] our engine (${v.name}) ...\n`);
+      const w = oursWorker(`ours ${v.name} ${name}`, { ...common, ...v });
+      workers.push(w);
+      sides.push({ key: `ours_${v.name}`, worker: w, ready: await w.next(), variant: v });
     }
-    const lossGap = Math.abs(oursReady.first_loss - torchReady.first_loss) / Math.abs(torchReady.first_loss);
-    if (!(lossGap < 1e-3)) throw new Error(`bench ${name}: first-step losses differ (ours ${oursReady.first_loss}, torch ${torchReady.first_loss}): the two sides do not compute the same function`);
+    process.stderr.write(`[${name}] PEFT on PyTorch ...\n`);
+    const peer = peerWorker(`peer ${name}`, peerSettings, opts.threads);
+    workers.push(peer);
+    sides.push({ key: 'peer', worker: peer, ready: await peer.next() });
+    if (opts.compile) {
+      process.stderr.write(`[${name}] PEFT on PyTorch with torch.compile ...\n`);
+      const pc = peerWorker(`peer compiled ${name}`, { ...peerSettings, compile: true }, opts.threads);
+      workers.push(pc);
+      sides.push({ key: 'peer_compiled', worker: pc, ready: await pc.next() });
+    }
+    const peerReady = sides.find((s) => s.key === 'peer').ready;
+    if (parityReady.trainable_params !== peerReady.trainable_params) {
+      throw new Error(`bench ${name}: trainable tensors differ: ours ${parityReady.trainable_params}, PEFT ${peerReady.trainable_params}`);
+    }
+    const gap = Math.abs(parityReady.first_loss - peerReady.first_loss) / Math.abs(peerReady.first_loss);
+    if (!(gap < 1e-3)) throw new Error(`bench ${name}: first losses differ with the same padding (ours ${parityReady.first_loss}, PEFT ${peerReady.first_loss}): the two sides do not compute the same function`);
 
-    // Warm-up (excluded), then a steps-per-round count that keeps each round near ROUND_TARGET_MS.
-    const warm = [await ours.run(2), await torch.run(2), await loraW.run(2)];
+    const warm = [];
+    for (const s of sides) warm.push(await s.worker.run(2));
     const slowest = Math.max(...warm.map((w) => median(w.ms)));
     const k = Math.max(1, Math.min(MAX_STEPS_PER_ROUND, Math.round(ROUND_TARGET_MS / slowest)));
-    const t = { ours: [], torch: [], lora: [], matmul: [], torchMatmul: [] };
-    const losses = {};
+    const acc = Object.fromEntries(sides.map((s) => [s.key, { ms: [], real: 0, padded: 0, loss: NaN }]));
     for (let round = 0; round < opts.rounds; round++) {
       process.stderr.write(`[${name}] round ${round + 1}/${opts.rounds} (${k} step${k > 1 ? 's' : ''} each) load ${loadAverage()[0]}\n`);
-      for (const [key, w] of [['ours', ours], ['torch', torch], ['lora', loraW]]) {
-        const r = await w.run(k);
-        t[key].push(...r.ms);
-        losses[key] = r.loss;
+      for (const s of sides) {
+        const r = await s.worker.run(k);
+        const a = acc[s.key];
+        a.ms.push(...r.ms);
+        a.real += r.real_tokens;
+        a.padded += r.padded_tokens;
+        a.loss = r.loss;
       }
-      t.matmul.push(...(await matmul.worker.run(5)).ms);
-      torch.send({ cmd: 'matmul', m: matmul.shape[0], k: matmul.shape[1], runs: 5 });
-      t.torchMatmul.push(...(await torch.next()).ms);
     }
-    const oursRss = await ours.quit();
-    const torchRss = await torch.quit();
-    const loraRss = await loraW.quit();
-
-    const tokens = BATCH * SEQ;
-    const flops = trainingFlops(cfg, { batch: BATCH, seq: SEQ }, lily).total;
-    const matmulGflops = matmul.flops / 1e6 / median(t.matmul);
-    const oursMs = median(t.ours), torchMs = median(t.torch), loraMs = median(t.lora);
-    const frozen = 12 * hidden * hidden * layers + 13 * hidden * layers; // 4 d² + 2·4d² per block, plus biases and LayerNorms
-    return {
-      size: name, hidden, layers, heads: cfg.heads, ff: cfg.ff, batch: BATCH, seq: SEQ,
-      frozen_block_params: frozen,
-      trainable_params: oursReady.trainable_params,
-      lily: lily,
-      lora_rank: loraRank,
-      lora_trainable_params: loraReady.trainable_params,
-      ours_ms: round2(oursMs),
-      torch_ms: round2(torchMs),
-      ratio: round3(oursMs / torchMs),
-      ours_tokens_per_s: Math.round(tokens / (oursMs / 1000)),
-      torch_tokens_per_s: Math.round(tokens / (torchMs / 1000)),
-      ours_peak_rss_mb: Math.round(oursRss),
-      torch_peak_rss_mb: Math.round(torchRss),
-      lora_peak_rss_mb: Math.round(loraRss),
-      train_gflop_per_step: round3(flops / 1e9),
-      ours_gflops: round2(flops / 1e6 / oursMs),
-      torch_gflops: round2(flops / 1e6 / torchMs),
-      matmul_gflops: round2(matmulGflops),
-      torch_matmul_gflops: round2(matmul.flops / 1e6 / median(t.torchMatmul)),
-      flops_fraction: round3(flops / 1e6 / oursMs / matmulGflops),
-      torch_flops_fraction: round3(flops / 1e6 / torchMs / matmulGflops),
-      lora_ms: round2(loraMs),
-      lily_over_lora: round3(oursMs / loraMs),
-      first_step_ms: Math.round(oursReady.first_step_ms),
-      first_step_done_ms: Math.round(oursReady.first_step_done_ms),
-      first_step_breakdown_ms: { load: Math.round(oursReady.load_ms), build_and_session: Math.round(oursReady.build_and_session_ms), first_run: Math.round(oursReady.first_run_ms) },
-      torch_first_step_ms: Math.round(torchReady.first_step_ms),
-      first_loss: { ours: oursReady.first_loss, torch: torchReady.first_loss },
-      last_loss: { ours: losses.ours, torch: losses.torch },
-      steps_timed: { ours: t.ours.length, torch: t.torch.length, lora: t.lora.length },
-      spread: { ours: round3(relativeSpread(t.ours)), torch: round3(relativeSpread(t.torch)), lora: round3(relativeSpread(t.lora)) },
-      step_graph_nodes: oursReady.step_nodes,
-      step_graph_ops: oursReady.op_counts,
-      load_average: { before: loadBefore, after: loadAverage() },
+    const evals = {}, rss = {};
+    for (const s of sides) {
+      s.worker.send({ cmd: 'eval' });
+      const e = await s.worker.next();
+      evals[s.key] = e.loss;
+      rss[s.key] = e.peak_rss_before_eval_mb;
+    }
+    for (const s of sides) {
+      const peak = await s.worker.quit();
+      rss[s.key] ??= peak;
+    }
+    const summary = (key) => {
+      const a = acc[key];
+      const total = a.ms.reduce((x, y) => x + y, 0);
+      return { ms: round2(total / a.ms.length), median_ms: round2(median(a.ms)), real_tps: Math.round(a.real / (total / 1000)), padding_fraction: round3(1 - a.real / a.padded), steps: a.ms.length, last_loss: a.loss };
     };
+    const p = summary('peer');
+    const pc = opts.compile ? summary('peer_compiled') : undefined;
+    return sides.filter((s) => s.key.startsWith('ours_')).map((s) => {
+      const o = summary(s.key);
+      const ready = s.ready;
+      return {
+        row: name, variant: s.variant.name, task: row.task, model: { kind: row.kind, ...row.model }, batch: row.batch, max_length: row.maxLength,
+        padding: s.variant.packing ? 'packing' : `buckets ${row.buckets.join('/')}`, peer_padding: 'longest',
+        adapter, trainable_params: ready.trainable_params, data,
+        ours_ms: o.ms, peer_ms: p.ms, ratio: round3(o.ms / p.ms),
+        ours_real_tokens_per_s: o.real_tps, peer_real_tokens_per_s: p.real_tps, throughput_ratio: round3(o.real_tps / p.real_tps),
+        ours_padding_fraction: o.padding_fraction, peer_padding_fraction: p.padding_fraction,
+        ours_peak_rss_mb: Math.round(rss[s.key]), peer_peak_rss_mb: Math.round(rss.peer),
+        ...(pc ? { peer_compiled_ms: pc.ms, peer_compiled_real_tokens_per_s: pc.real_tps, peer_compiled_peak_rss_mb: Math.round(rss.peer_compiled), peer_compiled_eval_loss: evals.peer_compiled } : {}),
+        first_loss: { ours_same_padding: parityReady.first_loss, peer: peerReady.first_loss, relative_gap: gap },
+        eval_loss: { ours: evals[s.key], peer: evals.peer, after_steps: o.steps + 3 },
+        first_step_ms: Math.round(ready.first_step_ms),
+        first_step_done_ms: Math.round(ready.first_step_done_ms),
+        first_step_breakdown_ms: { load: Math.round(ready.load_ms), build_and_session: Math.round(ready.build_and_session_ms), first_run: Math.round(ready.first_run_ms) },
+        extra_graphs: ready.extra_graphs,
+        rss_after_first_graph_mb: ready.rss_after_first_graph_mb,
+        peer_first_step_ms: Math.round(peerReady.first_step_ms),
+        median_ms: { ours: o.median_ms, peer: p.median_ms },
+        steps_timed: o.steps,
+        load_average: { before: loadBefore, after: loadAverage() },
+      };
+    });
   } finally {
     for (const w of workers) w.kill();
     fs.rmSync(shareDir, { recursive: true, force: true });
@@ -226,30 +249,27 @@ async function main() {
   const started = new Date();
   const loadStart = loadAverage();
   process.stderr.write(`bench: ${machine.cpu_model}, ${machine.cores} cores, ${opts.threads} threads per side, load ${loadStart.join(' ')}\n`);
-  const mmWorker = new Worker('matmul rate', process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/ours/matmulWorker.ts'), JSON.stringify({ threads: opts.threads, m: BATCH * SEQ, k: 768, n: 768 })], { ...process.env }, ROOT);
   const results = [];
-  try {
-    const mmReady = await mmWorker.next();
-    const matmul = { worker: mmWorker, flops: mmReady.flops_per_run, shape: mmReady.shape };
-    for (const size of opts.sizes) results.push(await benchSize(size, opts, matmul));
-    await mmWorker.quit();
-    const report = {
+  let report;
+  // Written after every row: a long run that is stopped keeps the rows it finished.
+  for (const r of opts.rows) {
+    results.push(...(await benchRow(r, opts)));
+    report = {
       generated_at: started.toISOString(),
       duration_s: Math.round((Date.now() - started.getTime()) / 1000),
       machine,
-      settings: { batch: BATCH, seq: SEQ, vocab: VOCAB, threads: opts.threads, rounds: opts.rounds, quick: opts.quick, ...TRAIN, matmul_shape: matmul.shape },
+      settings: { threads: opts.threads, rounds: opts.rounds, quick: opts.quick, compile: opts.compile, ...TRAIN, classification: { ...CLS }, causal_lm: { ...CLM } },
       load_average: { start: loadStart, end: loadAverage() },
-      sizes: results,
+      rows_asked: opts.rows,
+      rows: results,
     };
     fs.mkdirSync(path.dirname(opts.out), { recursive: true });
     const tmp = `${opts.out}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(report, null, 2) + '\n');
     fs.renameSync(tmp, opts.out);
-    process.stdout.write(formatTable(report) + '\n');
-    process.stdout.write(`\nwritten: ${path.relative(process.cwd(), opts.out)}\n`);
-  } finally {
-    mmWorker.kill();
   }
+  process.stdout.write(formatTable(report) + '\n');
+  process.stdout.write(`\nwritten: ${path.relative(process.cwd(), opts.out)}\n`);
 }
 
 main().catch((e) => {

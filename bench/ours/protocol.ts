@@ -4,13 +4,15 @@
 //
 //   worker -> {"ready": true, ...startup facts}          once, after the first training step
 //   {"cmd": "run", "steps": N}   -> {"ms": [t1, ..., tN], "loss": last loss}
+//   {"cmd": "eval"}              -> {"loss": mean loss over the fixed eval batches} (workers that have them)
 //   {"cmd": "quit"}              -> {"peak_rss_mb": VmHWM in MB}, then the worker exits
 import * as fs from 'fs';
 import * as readline from 'readline';
 
 export interface RunCommand { cmd: 'run'; steps: number }
 export interface QuitCommand { cmd: 'quit' }
-export type Command = RunCommand | QuitCommand;
+export interface EvalCommand { cmd: 'eval' }
+export type Command = RunCommand | QuitCommand | EvalCommand;
 
 export function reply(obj: object): void {
   process.stdout.write(JSON.stringify(obj) + '\n');
@@ -25,13 +27,15 @@ export function peakRssMb(): number {
 }
 
 /** Serves commands until `quit`; `run` calls `runSteps(n)` which returns per-step times. */
-export async function serve(runSteps: (n: number) => Promise<{ ms: number[]; loss: number }>, onQuit?: () => Promise<void>): Promise<void> {
+export async function serve(runSteps: (n: number) => Promise<{ ms: number[]; loss: number }>, onQuit?: () => Promise<void>, onEval?: () => Promise<{ loss: number }>): Promise<void> {
   const rl = readline.createInterface({ input: process.stdin });
   for await (const line of rl) {
     if (!line.trim()) continue;
     const cmd = JSON.parse(line) as Command;
     if (cmd.cmd === 'run') {
       reply(await runSteps(cmd.steps));
+    } else if (cmd.cmd === 'eval' && onEval) {
+      reply(await onEval());
     } else if (cmd.cmd === 'quit') {
       await onQuit?.();
       reply({ peak_rss_mb: peakRssMb() });

@@ -1,60 +1,84 @@
 // Our engine's side of the benchmark, in its own process: loads the exported model, builds the
-// training step (forward + gradients + AdamW in one ONNX graph) with StepRunner, times the
-// first step from "train" (model load, graph building, session creation, first run), then
-// serves timed steps to bench/run.mjs (see protocol.ts). With `shareDir` it writes the initial
-// trainable tensors (torch's names and layouts) and the batch there, so PyTorch starts from the
-// very same values.
+// training step (forward + gradients + AdamW in one ONNX graph) with StepRunner, as `lily train`
+// does, with the run's data.padding / data.packing, then serves timed steps to bench/run.mjs
+// (see protocol.ts). With `writeInit` it writes the initial adapter in PEFT's format for the
+// peer (scripts/oracle/bench_peft.py), so both sides start from the same tensors.
 //
 //   node --import tsx bench/ours/trainWorker.ts '<WorkerArgs JSON>'
+import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
+import { possibleLengths, type PaddingPolicy } from '../../native-runtime/train/data/padding';
 import type { AdapterSection } from '../../native-runtime/config/types';
 import { mulberry32 } from '../../native-runtime/adapters/init';
-import { writeSafetensors, type TensorInput } from '../../native-runtime/io/safetensors';
+import { writePeftAdapter } from '../../native-runtime/io/peft';
+import type { AdapterWeights } from '../../native-runtime/io/adapterWeights';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
-import { makeBatch } from './batch';
-import { reply, serve } from './protocol';
+import { BatchStream, type BenchData, type Task } from './batches';
+import { peakRssMb, reply, serve } from './protocol';
 
 export interface WorkerArgs {
-  /** Folder written by scripts/oracle/export.py (model.onnx, config.json). */
+  /** Folder written by scripts/oracle/hf_models.py (model.onnx, config.json). */
   modelDir: string;
+  /** Holds data.json; receives adapter_model.safetensors with `writeInit`. */
+  shareDir: string;
+  writeInit?: boolean;
   adapter: AdapterSection;
+  task: Task;
   batch: number;
-  seq: number;
-  vocab: number;
-  numLabels: number;
+  maxLength: number;
+  padding: PaddingPolicy['padding'];
+  buckets?: number[];
+  packing?: boolean;
+  /** Compile every bucket's graph before the first step (measured: time and memory per graph). */
+  prepareBuckets?: boolean;
+  shareFrozenWeights?: boolean;
   threads: number;
   lr: number;
   weightDecay: number;
   maxGradNorm: number;
-  /** Seed of the batch (every worker of one size uses the same). */
-  dataSeed: number;
-  /** Where to write init.safetensors and batch.safetensors for the torch worker. */
-  shareDir?: string;
 }
+
+const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 
 async function main(): Promise<void> {
   const raw = process.argv[2];
   if (!raw) throw new Error('trainWorker: expected one argument, the worker settings as JSON (see WorkerArgs)');
   const a = JSON.parse(raw) as WorkerArgs;
-  const batch = makeBatch(a.batch, a.seq, a.vocab, a.numLabels, a.dataSeed);
-  const feeds = { input_ids: batch.input_ids, attention_mask: batch.attention_mask, labels: batch.labels };
+  const data = JSON.parse(fs.readFileSync(path.join(a.shareDir, 'data.json'), 'utf8')) as BenchData;
+  const policy: PaddingPolicy = { padding: a.padding, buckets: a.buckets, max_length: a.maxLength };
 
   const t0 = performance.now();
   const model = loadModel(path.join(a.modelDir, 'model.onnx'));
   const tLoad = performance.now();
-  const runner = await StepRunner.create(model, { input_ids: [a.batch, a.seq], attention_mask: [a.batch, a.seq] }, {
+  const stream = new BatchStream(data, a.batch, a.maxLength, model.graph.inputs, a.task, policy, !!a.packing);
+  const first = stream.next();
+  const shapeOf = (T: number) => Object.fromEntries(model.graph.inputs.map((i) => [i.name, [a.batch, T]]));
+  const runner = await StepRunner.create(model, Object.fromEntries(model.graph.inputs.map((i) => [i.name, [...first.tensors[i.name].dims]])), {
     adapter: a.adapter,
-    task: 'sequence-classification',
+    task: a.task,
     optimizer: { optimizer: 'adamw', weight_decay: a.weightDecay, max_grad_norm: a.maxGradNorm },
     device: 'cpu',
     threads: a.threads,
     seed: 7,
+    shareFrozenWeights: a.shareFrozenWeights,
   });
   const tCreate = performance.now();
+  const rssFirstGraph = rssMb();
+  // Every further bucket's graph, compiled now: time and resident memory each one adds.
+  const graphs: Array<{ length: number; ms: number; rss_added_mb: number }> = [];
+  if (a.prepareBuckets && !a.packing) {
+    const firstLen = first.tensors.input_ids.dims[1];
+    for (const T of possibleLengths(policy) ?? []) {
+      if (T === firstLen) continue;
+      const before = rssMb(), t = performance.now();
+      await runner.prepare(shapeOf(T));
+      graphs.push({ length: T, ms: Math.round(performance.now() - t), rss_added_mb: Math.round(rssMb() - before) });
+    }
+  }
   // A non-zero B (Lily's pool, LoRA's B) so that the step does the work of a trained adapter:
-  // with the default B = 0 the gradients of A and the routers are exactly zero.
+  // with PEFT's B = 0 the gradients of A and the routers are exactly zero.
   const params = runner.getParams();
   for (const p of runner.params) {
     if (p.role === 'lily_B' || p.role === 'lora_B') {
@@ -63,64 +87,55 @@ async function main(): Promise<void> {
     }
   }
   runner.setParams(params);
-  if (a.shareDir) shareWithTorch(runner, params, a, feeds);
+  if (a.writeInit) writePeftAdapter(a.shareDir, adapterWeights(runner, params));
 
   const tBeforeRun = performance.now();
-  const first = await runner.step(feeds, a.lr);
+  const firstStep = await runner.step(first.tensors, a.lr);
   const tFirst = performance.now();
-  const counts = new Map<string, number>();
-  for (const n of runner.graphs.train.graph.nodes) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
   reply({
     ready: true,
-    first_loss: first.loss,
-    // "train" to the first step: model load, graph building, session creation (the brief's definition).
+    first_loss: firstStep.loss,
+    // "train" to the first step: model load, graph building, session creation (prepared buckets excluded).
     first_step_ms: tCreate - t0,
-    // ... and until that first step has run (the first run also sizes ORT's memory).
     first_step_done_ms: tFirst - t0 - (tBeforeRun - tCreate),
     load_ms: tLoad - t0,
     build_and_session_ms: tCreate - tLoad,
     first_run_ms: tFirst - tBeforeRun,
+    rss_after_first_graph_mb: Math.round(rssFirstGraph),
+    extra_graphs: graphs,
+    first_real_tokens: first.tokens,
+    first_shape: first.tensors.input_ids.dims,
     trainable_params: runner.params.reduce((s, p) => s + p.dims.reduce((x, y) => x * y, 1), 0),
     step_nodes: runner.graphs.train.graph.nodes.length,
-    op_counts: Object.fromEntries([...counts].sort((x, y) => y[1] - x[1])),
   });
 
   await serve(async (n) => {
     const ms: number[] = [];
-    let loss = NaN;
+    let loss = NaN, real = 0, padded = 0;
     for (let i = 0; i < n; i++) {
+      const b = stream.next();
       const t = performance.now();
-      loss = (await runner.step(feeds, a.lr)).loss;
+      loss = (await runner.step(b.tensors, a.lr)).loss;
       ms.push(performance.now() - t);
+      real += b.tokens;
+      padded += b.tensors.input_ids.dims[0] * b.tensors.input_ids.dims[1];
     }
-    return { ms, loss };
-  }, () => runner.release());
+    return { ms, loss, real_tokens: real, padded_tokens: padded };
+  }, () => runner.release(), async () => {
+    let total = 0;
+    for (const group of data.eval) total += (await runner.evaluate(stream.evalBatch(group).tensors)).loss;
+    return { loss: total / data.eval.length, peak_rss_before_eval_mb: peakRssMb() };
+  });
 }
 
-/** init.safetensors (torch names: see scripts/oracle/README.md) and batch.safetensors. */
-function shareWithTorch(runner: StepRunner, params: Map<string, Float32Array>, a: WorkerArgs, feeds: Record<string, import('onnxruntime-node').Tensor>): void {
-  const inj = runner.graphs.injection;
-  const torchName = new Map<string, string>();
-  for (const l of inj.layers) {
-    if (a.adapter.method === 'lily') {
-      torchName.set(l.tensors.A, `${l.target}.lily_A.${l.a_group}`);
-      torchName.set(l.tensors.B, `${l.target}.lily_B`);
-      torchName.set(l.tensors.router!, l.tensors.router!);
-    } else {
-      torchName.set(l.tensors.A, l.tensors.A);
-      torchName.set(l.tensors.B, l.tensors.B);
-    }
-  }
-  for (const s of inj.saved) {
-    if (s.transposed) throw new Error(`trainWorker: modules_to_save tensor ${s.name} is stored transposed; the torch side expects torch layout (use a Gemm head)`);
-    torchName.set(s.name, s.peftName);
-  }
-  const init: Record<string, TensorInput> = {};
-  for (const p of runner.params) init[torchName.get(p.name)!] = { dtype: 'F32', shape: p.dims, data: params.get(p.name)! };
-  writeSafetensors(path.join(a.shareDir!, 'init.safetensors'), init);
-  const data: Record<string, TensorInput> = {};
-  for (const [k, t] of Object.entries(feeds)) data[k] = { dtype: 'I64', shape: [...t.dims], data: t.data as BigInt64Array };
-  writeSafetensors(path.join(a.shareDir!, 'batch.safetensors'), data);
+function adapterWeights(runner: StepRunner, params: Map<string, Float32Array>): AdapterWeights {
+  const g = runner.graphs;
+  return {
+    settings: g.adapter as AdapterWeights['settings'],
+    targets: g.injection.targets,
+    saved: g.injection.saved,
+    tensors: new Map(runner.params.map((p) => [p.name, { dims: p.dims, data: params.get(p.name)! }])),
+  };
 }
 
 main().catch((e) => {

@@ -105,6 +105,19 @@ def load(model_dir):
     return model.eval(), manifest
 
 
+def load_plain(model_dir):
+    """The same weights in transformers' own class (BertForSequenceClassification, LlamaForCausalLM),
+    as a user trains it: keyword inputs, a 2D padding mask, `labels` for the built-in loss."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        manifest = json.load(f)
+    kind = manifest["kind"]
+    cfg = {**DEFAULTS[kind], **manifest["overrides"]}
+    cls, config_cls = (BertForSequenceClassification, BertConfig) if kind == "bert" else (LlamaForCausalLM, LlamaConfig)
+    model = cls(config_cls(**cfg, attn_implementation="eager"))
+    model.load_state_dict(load_file(os.path.join(model_dir, "state.safetensors")))
+    return model, manifest
+
+
 def selfcheck():
     """DocumentMaskLlama on a 0/1 mask == transformers' own 2D-mask path; a packed row == its documents alone."""
     model = build("llama", {"vocab_size": 64, "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2})

@@ -1,0 +1,54 @@
+// The bench's training data: token-length samples from a real corpus's histogram
+// (bench/data/lengths-*.json, made by scripts/oracle/length_histogram.py), filled with seeded
+// random token ids. Both sides read the same examples (data.json) and batch them in the same
+// order; each pads (or packs) them its own way.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** mulberry32: the same small seeded generator the engine's tests use. */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function loadHistogram(root, name) {
+  const file = path.join(root, 'bench', 'data', name);
+  const h = JSON.parse(fs.readFileSync(file, 'utf8'));
+  if (!Array.isArray(h.histogram) || !h.histogram.length) throw new Error(`${file}: no "histogram" of [length, count] pairs`);
+  return h;
+}
+
+/** `n` lengths drawn from the histogram (inverse CDF), each capped at `maxLength`. */
+export function sampleLengths(h, n, maxLength, seed) {
+  const total = h.histogram.reduce((s, [, c]) => s + c, 0);
+  const rand = rng(seed);
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    let u = rand() * total;
+    let len = h.histogram[h.histogram.length - 1][0];
+    for (const [l, c] of h.histogram) {
+      u -= c;
+      if (u < 0) { len = l; break; }
+    }
+    out.push(Math.min(len, maxLength));
+  }
+  return out;
+}
+
+/** Examples {ids, label?}: ids in [5, vocab) (0 is padding), labels 0/1 for classification. */
+export function makeExamples(lengths, vocab, classify, seed) {
+  const rand = rng(seed);
+  return lengths.map((n) => {
+    const ids = Array.from({ length: n }, () => 5 + Math.floor(rand() * (vocab - 5)));
+    return classify ? { ids, label: rand() < 0.5 ? 0 : 1 } : { ids };
+  });
+}
+
+/** Real (non-padding) tokens in a list of examples. */
+export const realTokens = (examples) => examples.reduce((s, e) => s + e.ids.length, 0);
