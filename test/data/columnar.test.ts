@@ -7,6 +7,7 @@ import * as path from 'path';
 import { resolveConfig } from '../../native-runtime/config/resolved';
 import type { LilyConfig } from '../../native-runtime/config/types';
 import type { ValueInfo } from '../../native-runtime/onnx/ir';
+import { openColumnar } from '../../native-runtime/train/data/columnar';
 import { DataError } from '../../native-runtime/train/data/errors';
 import { openData } from '../../native-runtime/train/data/pipeline';
 import { writeWithPyarrow } from '../helpers/pyarrowWrite';
@@ -120,6 +121,26 @@ describe('data/columnar (Parquet, Arrow)', function () {
     expectRowError(() => openData(config(dir, 'bad.parquet'), { modelInputs: TEXT_INPUTS }), pq, 3, 'text', /expected a string, found nothing/);
     const folder = writeWithPyarrow({ kind: 'arrow-folder', rows: [...ROWS, { text: 'good', label: 5 }], out: path.join(dir, 'bad_ds'), features: CLASS_LABEL, shards: 2 });
     expectRowError(() => openData(config(dir, 'bad_ds'), { modelInputs: TEXT_INPUTS }), folder, 5, 'label', /label 5 is outside 0\.\.1/);
+  });
+
+  it('reads what the real datasets 4.4.1 writes (save_to_disk, to_parquet): rows, and ClassLabel names as labels', () => {
+    const fx = path.join(__dirname, 'fixtures', 'datasets-4.4.1');
+    const dir = tempDir();
+    writeFile(dir, 'twin.jsonl', ['the movie was great', 'not fun', 'a film was good', 'the film was bad', 'playing was fun', 'not good']
+      .map((text, i) => JSON.stringify({ text, label: ['negative', 'positive'][(i + 1) % 2] })).join('\n') + '\n');
+    const twin = batches(config(dir, 'twin.jsonl'));
+    for (const data of [path.join(fx, 'saved'), path.join(fx, 'train.parquet')]) {
+      const cfg = config(dir, data);
+      const p = openData(cfg, { modelInputs: TEXT_INPUTS });
+      assert.deepStrictEqual(p.labelNames, ['negative', 'positive'], data);
+      assert.strictEqual(p.train.size, 6);
+      p.close();
+      assert.deepStrictEqual(batches(cfg), twin, data);
+    }
+    // Token classification: a Sequence of ClassLabel names the tags.
+    const ner = openColumnar(path.join(fx, 'ner.parquet'), 'parquet');
+    assert.deepStrictEqual(ner.classLabels.get('ner_tags'), ['O', 'B-X']);
+    assert.deepStrictEqual(ner.row(1), { tokens: ['a', 'film'], ner_tags: [1, 0] });
   });
 
   it('explains a DatasetDict folder, a folder without Arrow files and a file that is not Parquet', () => {
