@@ -28,6 +28,45 @@ export interface ImportOptions {
 
 interface ImportFailureJson { error: { kind: string; message: string; pipInstall?: string } }
 
+/** Runs `lily import` (Node: the extension host's own runtime) under a cancellable progress
+ * notification; its stderr (our log and the exporter's) goes to the output channel line by line. */
+function runWithProgress(args: string[], cwd: string, output: vscode.OutputChannel, title: string): Thenable<{ code: number | null; stdout: string }> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    (progress, token) => new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let partial = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+      child.stderr.on('data', (d: Buffer) => {
+        const lines = (partial + d.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const l of lines) {
+          output.appendLine(l);
+          const shown = l.replace(/^\[lily import [\d:]+\] /, '');
+          if (shown.trim()) progress.report({ message: shown.length > 90 ? `${shown.slice(0, 87)}...` : shown });
+        }
+      });
+      token.onCancellationRequested(() => child.kill('SIGTERM'));
+      child.once('error', reject);
+      child.once('close', (code) => {
+        if (partial) output.appendLine(partial);
+        resolve({ code, stdout });
+      });
+    }),
+  );
+}
+
+/** The CLI's last stdout line: its summary, or with a failure, the failure's kind and message. */
+function resultOf(stdout: string): ImportSummary | ImportFailureJson | undefined {
+  const last = stdout.trim().split('\n').pop() ?? '';
+  try {
+    return last ? JSON.parse(last) as ImportSummary | ImportFailureJson : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The folder to import: the argument, or a pick of "Browse..." and the hub cache's models. */
 async function pickSource(arg: unknown): Promise<string | undefined> {
   if (arg instanceof vscode.Uri) return arg.fsPath;
@@ -52,37 +91,21 @@ export async function importHfModel(context: vscode.ExtensionContext, backend: B
 
   // bin/lily.js runs the compiled CLI (out/native-runtime/cli.js only exports main).
   const cli = context.asAbsolutePath(path.join('bin', 'lily.js'));
-  const args = [cli, 'import', source, '--json', '--no-config', '--python', py.python];
-  if (opts.out) args.push('--out', opts.out);
-  if (opts.force) args.push('--force');
-  const run = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Lily: importing ${path.basename(source)}`, cancellable: true },
-    (progress, token) => new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let partial = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
-      child.stderr.on('data', (d: Buffer) => {
-        const text = partial + d.toString('utf8');
-        const lines = text.split('\n');
-        partial = lines.pop() ?? '';
-        for (const l of lines) {
-          output.appendLine(l);
-          const shown = l.replace(/^\[lily import [\d:]+\] /, '');
-          if (shown.trim()) progress.report({ message: shown.length > 90 ? `${shown.slice(0, 87)}...` : shown });
-        }
-      });
-      token.onCancellationRequested(() => child.kill('SIGTERM'));
-      child.once('error', reject);
-      child.once('close', (code) => {
-        if (partial) output.appendLine(partial);
-        resolve({ code, stdout });
-      });
-    }),
-  );
-  const last = run.stdout.trim().split('\n').pop() ?? '';
-  let parsed: ImportSummary | ImportFailureJson | undefined;
-  try { parsed = last ? JSON.parse(last) as ImportSummary | ImportFailureJson : undefined; } catch { parsed = undefined; }
+  const runImport = (force: boolean) => {
+    const args = [cli, 'import', source, '--json', '--no-config', '--python', py.python];
+    if (opts.out) args.push('--out', opts.out);
+    if (force) args.push('--force');
+    return runWithProgress(args, root, output, `Lily: importing ${path.basename(source)}`);
+  };
+  let run = await runImport(!!opts.force);
+  let parsed = resultOf(run.stdout);
+  if (run.code !== 0 && parsed && 'error' in parsed && parsed.error.kind === 'exists') {
+    // The same model imported before: replacing it is the user's call.
+    const answer = await vscode.window.showWarningMessage(`Lily: ${parsed.error.message.split(';')[0]}. Replace it?`, { modal: true }, 'Replace');
+    if (answer !== 'Replace') return refuse(`cancelled: ${parsed.error.message}`);
+    run = await runImport(true);
+    parsed = resultOf(run.stdout);
+  }
   if (run.code !== 0) {
     if (parsed && 'error' in parsed) {
       const e = parsed.error;

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { TaskType } from '../config/types';
 import { Command, JSON_OPTION } from './command';
-import { EXIT, InputError } from './errors';
+import { EXIT, InputError, isInputError } from './errors';
 import { chooseTask, exportMemory, gib, labelsOf, readHfConfig, resolveModelSource } from './hfModel';
 import { writeImportManifest, type ImportManifest } from './importManifest';
 import { initCommand } from './initCommand';
@@ -60,8 +60,9 @@ export const importCommand: Command = {
     try {
       return await runImport(args.positional[0], args.options, ctx.cwd, out, ctx.io);
     } catch (e) {
-      // With --json the extension reads the failure's kind (e.g. to offer the pip install).
+      // With --json the extension reads the failure's kind (e.g. to offer the pip install) and message.
       if (out.json && e instanceof ImportFailure) out.emit({ error: { kind: e.kind, message: e.message, pipInstall: e.pipInstall } });
+      else if (out.json && isInputError(e)) out.emit({ error: { kind: 'invalid-input', message: (e as Error).message } });
       throw e;
     }
   },
@@ -90,7 +91,7 @@ async function runImport(arg: string, opts: Record<string, unknown>, cwd: string
 
   const modelDir = path.resolve(cwd, (opts.out as string | undefined) ?? `${name}-onnx`);
   if (fs.existsSync(path.join(modelDir, 'model.onnx')) && !opts.force) {
-    throw new InputError(`${modelDir} already holds a model.onnx; pass --force to replace it or --out to choose another folder`);
+    throw new ImportFailure('exists', `${modelDir} already holds a model.onnx; pass --force to replace it or --out to choose another folder`);
   }
   const python = (opts.python as string | undefined) ?? 'python3';
   const partial = `${modelDir}.partial-${process.pid}`;

@@ -18,7 +18,7 @@ export const EXPORTER_PINS: Record<string, string> = {
   'optimum-onnx': '0.1.0',
 };
 
-export type ImportFailureKind = 'no-python' | 'missing-exporter' | 'unsupported-architecture' | 'too-large' | 'export-failed';
+export type ImportFailureKind = 'no-python' | 'missing-exporter' | 'unsupported-architecture' | 'too-large' | 'exists' | 'invalid-input';
 
 /** A failure of `lily import` the user can fix (exit 2); `pipInstall` is the command that fixes a missing exporter. */
 export class ImportFailure extends InputError {

@@ -176,14 +176,17 @@ describe('cli: lily import', function () {
 
     it('a folder without config.json, and an existing model folder without --force', async () => {
       const empty = tempDir('lily-empty-');
-      const r = await lily(['import', empty], tempDir('lily-import-ws-'));
+      const r = await lily(['import', empty, '--json'], tempDir('lily-import-ws-'));
       assert.strictEqual(r.code, 2);
       assert.match(r.stderr, /no config\.json; expected a Hugging Face model folder/);
+      assert.strictEqual(JSON.parse(r.stdout).error.kind, 'invalid-input', 'VS Code shows the message from the JSON line');
+      assert.match(JSON.parse(r.stdout).error.message, /no config\.json/);
       const ws = tempDir('lily-import-ws-');
       fs.mkdirSync(path.join(ws, 'bert-onnx'));
       fs.writeFileSync(path.join(ws, 'bert-onnx', 'model.onnx'), 'keep me');
-      const again = await lily(['import', path.join(zoo, 'bert')], ws);
+      const again = await lily(['import', path.join(zoo, 'bert'), '--json'], ws);
       assert.strictEqual(again.code, 2);
+      assert.strictEqual(JSON.parse(again.stdout).error.kind, 'exists', 'VS Code asks whether to replace it');
       assert.match(again.stderr, /already holds a model\.onnx; pass --force/);
       assert.strictEqual(fs.readFileSync(path.join(ws, 'bert-onnx', 'model.onnx'), 'utf8'), 'keep me');
     });

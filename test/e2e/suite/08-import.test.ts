@@ -61,4 +61,21 @@ describe('Lily: Import Hugging Face Model', function () {
     assert.strictEqual(dash.runDir, run.runDir);
     await vscode.workspace.getConfiguration('lily').update('pythonPath', undefined, vscode.ConfigurationTarget.Workspace);
   });
+
+  it('a Python without the exporter: refused with the exact pip line (offered as "Install in Terminal"), nothing written', async () => {
+    const root = workspaceRoot();
+    const bare = path.join(root, 'bare-python');
+    const v = spawnSync(VENV_PYTHON, ['-m', 'venv', '--without-pip', bare], { encoding: 'utf8' });
+    assert.strictEqual(v.status, 0, v.stderr);
+    const python = path.join(bare, 'bin', 'python');
+    await vscode.workspace.getConfiguration('lily').update('pythonPath', python, vscode.ConfigurationTarget.Workspace);
+    try {
+      const r = await vscode.commands.executeCommand<{ ok: boolean; reason?: string }>('lily.importModel', path.join(root, 'hf', 'bert'), { out: path.join(root, 'never-written') });
+      assert.strictEqual(r?.ok, false);
+      assert.ok(r.reason?.includes(`Install it with:\n  ${python} -m pip install "torch==`), r.reason);
+      assert.ok(!fs.existsSync(path.join(root, 'never-written')), 'a failed import writes no model folder');
+    } finally {
+      await vscode.workspace.getConfiguration('lily').update('pythonPath', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
 });
