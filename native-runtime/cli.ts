@@ -12,9 +12,10 @@ import { initCommand } from './cli/initCommand';
 import { inspectCommand } from './cli/inspectCommand';
 import { CliIO, processIO } from './cli/io';
 import { targetsCommand } from './cli/targetsCommand';
+import { sweepCommand } from './cli/sweepCommand';
 import { trainCommand } from './cli/trainCommand';
 
-const COMMANDS: Command[] = [importCommand, initCommand, targetsCommand, trainCommand, evalCommand, inspectCommand, exportCommand];
+const COMMANDS: Command[] = [importCommand, initCommand, targetsCommand, trainCommand, sweepCommand, evalCommand, inspectCommand, exportCommand];
 
 function version(): string {
   // eslint-disable-next-line @typescript-eslint/no-var-requires

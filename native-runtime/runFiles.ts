@@ -28,7 +28,24 @@ export const RUN_FILES = {
   adapter: 'adapter',
   /** The one-writer lock (io/runLock.ts): present while a process writes the run. */
   lock: '.lock',
+  /** SweepMember: present when `lily sweep` started the run as one point of a grid. */
+  sweep: 'sweep.json',
 } as const;
+
+/** sweep.json: which sweep a run belongs to and the values it overrides (cli/sweepCommand.ts). */
+export interface SweepMember {
+  /** Shared by every run of one `lily sweep` invocation. */
+  sweep_id: string;
+  /** The sweep's name: the config's name. */
+  name: string;
+  /** 0-based position in the grid, and the grid's size. */
+  index: number;
+  total: number;
+  /** Field path ("training.lr") -> the value this run uses. */
+  overrides: Record<string, unknown>;
+  /** The config the sweep started from. */
+  config_path: string;
+}
 
 export type RunState = 'running' | 'completed' | 'failed' | 'stopped';
 

@@ -20,6 +20,7 @@ import type { RunWatcher } from './runWatcher';
 import { resolvePython } from './pythonInterpreter';
 import { readSettings, workspaceRoot } from './settings';
 import { torchLaunchChoices, type TorchLaunch } from './torchLaunch';
+import { LilyTaskProvider } from './taskProvider';
 import { trustRefusal } from './trustGate';
 
 export interface Services {
@@ -63,6 +64,29 @@ export const COMMANDS: Record<string, Command> = {
   'lily.compareLora': async (s, arg?: unknown, opts?: { maxSteps?: number }) => {
     const config = await pickConfig(arg);
     return config.ok ? s.runs.start(config.configPath, { compareWithLora: true, maxSteps: opts?.maxSteps }) : config;
+  },
+
+  'lily.sweep': async (s, arg?: unknown, opts?: { grid?: string; maxSteps?: number }) => {
+    const config = await pickConfig(arg);
+    if (!config.ok) return config;
+    const root = workspaceRoot();
+    if (!root) return refuse('open the folder that holds the config first: the sweep writes its runs under the workspace folder');
+    let grid = opts?.grid;
+    if (grid === undefined) {
+      grid = await vscode.window.showInputBox({
+        title: `Sweep ${path.basename(config.configPath)}: the grid`,
+        prompt: 'FIELD=V1,V2,... separated by spaces; every combination trains as its own run',
+        value: 'training.lr=1e-3,3e-3,1e-2 adapter.scaling=1,2',
+        validateInput: (v) => (sweepAxes(v).every((a) => /^[A-Za-z_][\w.]*=[^=]+$/.test(a)) && sweepAxes(v).length > 0 ? undefined : 'Write FIELD.PATH=V1,V2 (e.g. training.lr=1e-3,3e-3), axes separated by spaces'),
+      });
+      if (!grid) return refuse('cancelled: no grid given');
+    }
+    const [first, ...more] = sweepAxes(grid);
+    const args = ['sweep', config.configPath, '--grid', first, ...more, ...(opts?.maxSteps !== undefined ? ['--max-steps', String(opts.maxSteps)] : [])];
+    const task = new LilyTaskProvider(s.context).cliTask(`sweep ${path.basename(config.configPath).replace(/\.lily\.json$/i, '')}`, args, root);
+    await vscode.tasks.executeTask(task);
+    // The runs appear in the Runs view (grouped under the sweep) as the watcher finds them.
+    return { ok: true, configPath: config.configPath, args };
   },
 
   'lily.stop': async (s, arg?: unknown) => {
@@ -269,4 +293,9 @@ async function pickRun(s: Services, arg: unknown, filter: (r: RunRecord) => bool
     { title },
   );
   return pick ? { ok: true, runDir: pick.runDir } : refuse('cancelled: no run picked');
+}
+
+/** "training.lr=1e-3,3e-3  adapter.scaling=1,2" -> its axes. */
+function sweepAxes(text: string): string[] {
+  return text.trim().split(/\s+/).filter(Boolean);
 }

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { listRuns, readRunStatus } from '../native-runtime/io/runDir';
-import { RUN_FILES, type RunStatus } from '../native-runtime/runFiles';
+import { RUN_FILES, type RunStatus, type SweepMember } from '../native-runtime/runFiles';
 import { sortCheckpoints, type RunRecord } from './runsModel';
 
 /** A folder younger than this without status.json is a run being created, not a broken one. */
@@ -32,12 +32,24 @@ function beingCreated(runDir: string): boolean {
 }
 
 function record(runDir: string, status: RunStatus): RunRecord {
+  const sweep = readSweepMember(runDir);
   return {
     runDir,
     status,
     checkpoints: sortCheckpoints(listNames(path.join(runDir, RUN_FILES.checkpoints), 'dir')),
     adapterFiles: listNames(path.join(runDir, RUN_FILES.adapter), 'file').sort(),
+    ...(sweep ? { sweep } : {}),
   };
+}
+
+/** sweep.json of a run `lily sweep` started, or undefined (most runs; or not written yet). */
+function readSweepMember(runDir: string): SweepMember | undefined {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.sweep), 'utf8')) as SweepMember;
+    return typeof m.sweep_id === 'string' && typeof m.index === 'number' ? m : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The run at `runDir`, or undefined when it is not (or not yet) a run directory. */

@@ -3,7 +3,7 @@
 // shows. No vscode import (runsView.ts maps these to TreeItems), so it is tested in plain Node.
 import { sep } from 'path';
 import type { ProgressParams, RunStateParams, MetricsParams } from '../native-runtime/protocol';
-import type { RunStatus } from '../native-runtime/runFiles';
+import type { RunStatus, SweepMember } from '../native-runtime/runFiles';
 
 export interface RunRecord {
   runDir: string;
@@ -14,6 +14,8 @@ export interface RunRecord {
   adapterFiles: string[];
   /** Set when status.json says running but the process is gone: shown as failed. */
   processGone?: boolean;
+  /** The sweep this run is a point of (sweep.json). */
+  sweep?: SweepMember;
 }
 
 export type Listener = (changed: string[] | 'all') => void;
@@ -317,5 +319,64 @@ export function statusBarSummary(running: RunRecord[]): { text: string; tooltip:
     text: `$(sync~spin) Lily: ${running.length} runs`,
     tooltip: running.map((x) => `${x.status.name}: ${runItemView(x).description}`).join('\n') + '\nClick to open the newest run\'s dashboard',
     runDir: r.runDir,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Sweeps: the runs of one `lily sweep` grouped under one row
+
+export interface SweepGroup {
+  id: string;
+  name: string;
+  /** Grid size, and the runs seen so far in grid order. */
+  total: number;
+  runs: RunRecord[];
+}
+
+export type RootEntry = { kind: 'run'; run: RunRecord } | { kind: 'sweep'; group: SweepGroup };
+
+/** The top level of the Runs view: single runs, and one entry per sweep where its newest run would be. */
+export function rootEntries(runs: RunRecord[]): RootEntry[] {
+  const out: RootEntry[] = [];
+  const groups = new Map<string, SweepGroup>();
+  for (const run of runs) {
+    if (!run.sweep) {
+      out.push({ kind: 'run', run });
+      continue;
+    }
+    let g = groups.get(run.sweep.sweep_id);
+    if (!g) {
+      g = { id: run.sweep.sweep_id, name: run.sweep.name, total: run.sweep.total, runs: [] };
+      groups.set(g.id, g);
+      out.push({ kind: 'sweep', group: g });
+    }
+    g.runs.push(run);
+  }
+  for (const g of groups.values()) g.runs.sort((a, b) => a.sweep!.index - b.sweep!.index);
+  return out;
+}
+
+/** The sweep row: progress over the grid and its best point by the final eval metric. */
+export function sweepItemView(g: SweepGroup): { label: string; description: string; tooltip: string; running: boolean } {
+  const states = g.runs.map(effectiveState);
+  const done = states.filter((s) => s === 'completed').length;
+  const running = states.includes('running');
+  const scored = g.runs.map((r) => ({ r, ev: evalSummary(r.status.eval) })).filter((x) => x.ev && !evalIsBeforeTraining(x.r.status) && effectiveState(x.r) === 'completed');
+  const key = scored[0]?.ev.split(' ')[0];
+  const lowerIsBetter = key === 'loss' || key === 'mse' || key === 'perplexity';
+  const best = key === undefined ? undefined : scored.reduce((a, b) => {
+    const va = a.r.status.eval![key];
+    const vb = b.r.status.eval![key];
+    return (lowerIsBetter ? vb < va : vb > va) ? b : a;
+  });
+  const point = (r: RunRecord) => Object.entries(r.sweep!.overrides).map(([k, v]) => `${k.split('.').pop()}=${v}`).join(' ');
+  return {
+    label: `Sweep: ${g.name}`,
+    description: `${done}/${g.total} done${best ? ` · best ${best.ev} (${point(best.r)})` : ''}`,
+    tooltip: [
+      `Sweep ${g.id}: ${g.total} runs over ${Object.keys(g.runs[0]?.sweep?.overrides ?? {}).join(', ')}`,
+      ...g.runs.map((r) => `${point(r)}: ${effectiveState(r)}${r.status.eval && !evalIsBeforeTraining(r.status) ? ` · ${evalSummary(r.status.eval)}` : ''}`),
+    ].join('\n'),
+    running,
   };
 }

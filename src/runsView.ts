@@ -3,16 +3,18 @@
 // TreeItems and refreshes only the rows that changed.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { runChildren, runItemView, type ChildView, type RunsModel } from './runsModel';
+import { rootEntries, runChildren, runItemView, sweepItemView, type ChildView, type RunsModel } from './runsModel';
 
 export type RunsNode =
   | { kind: 'run'; runDir: string }
+  | { kind: 'sweep'; sweepId: string; runDir?: undefined }
   | { kind: 'detail'; runDir: string; view: ChildView; id: string };
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly nodes = new Map<string, RunsNode>();
+  private readonly sweepNodes = new Map<string, RunsNode>();
   private readonly sub: { dispose(): void };
 
   constructor(private readonly model: RunsModel) {
@@ -20,19 +22,33 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       if (which === 'all') return this.changed.fire(undefined);
       for (const runDir of which) {
         const node = this.nodes.get(runDir);
-        // A new run changes the root's children; a known one only its own row.
-        this.changed.fire(node && model.get(runDir) ? node : undefined);
+        const rec = model.get(runDir);
+        // A new run changes the root's children; a known one only its own row (and its sweep's).
+        this.changed.fire(node && rec ? node : undefined);
+        const sweepNode = rec?.sweep ? this.sweepNodes.get(rec.sweep.sweep_id) : undefined;
+        if (node && sweepNode) this.changed.fire(sweepNode);
       }
     });
   }
 
   getChildren(node?: RunsNode): RunsNode[] {
+    const runNode = (runDir: string): RunsNode => {
+      let n = this.nodes.get(runDir);
+      if (!n) this.nodes.set(runDir, (n = { kind: 'run', runDir }));
+      return n;
+    };
     if (!node) {
-      return this.model.list().map((r) => {
-        let n = this.nodes.get(r.runDir);
-        if (!n) this.nodes.set(r.runDir, (n = { kind: 'run', runDir: r.runDir }));
+      // The runs of one `lily sweep` sit under one row.
+      return rootEntries(this.model.list()).map((e) => {
+        if (e.kind === 'run') return runNode(e.run.runDir);
+        let n = this.sweepNodes.get(e.group.id);
+        if (!n) this.sweepNodes.set(e.group.id, (n = { kind: 'sweep', sweepId: e.group.id }));
         return n;
       });
+    }
+    if (node.kind === 'sweep') {
+      const group = rootEntries(this.model.list()).find((e) => e.kind === 'sweep' && e.group.id === node.sweepId);
+      return group?.kind === 'sweep' ? group.group.runs.map((r) => runNode(r.runDir)) : [];
     }
     if (node.kind === 'run') {
       const rec = this.model.get(node.runDir);
@@ -42,6 +58,18 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   }
 
   getTreeItem(node: RunsNode): vscode.TreeItem {
+    if (node.kind === 'sweep') {
+      const group = rootEntries(this.model.list()).find((e) => e.kind === 'sweep' && e.group.id === node.sweepId);
+      if (group?.kind !== 'sweep') return new vscode.TreeItem(node.sweepId);
+      const v = sweepItemView(group.group);
+      const item = new vscode.TreeItem(v.label, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `sweep:${node.sweepId}`;
+      item.description = v.description;
+      item.tooltip = v.tooltip;
+      item.iconPath = new vscode.ThemeIcon(v.running ? 'sync~spin' : 'layers');
+      item.contextValue = 'lilySweep';
+      return item;
+    }
     if (node.kind === 'run') {
       const rec = this.model.get(node.runDir);
       if (!rec) return new vscode.TreeItem(path.basename(node.runDir));

@@ -36,6 +36,16 @@ export class LilyTaskProvider implements vscode.TaskProvider {
     return this.makeTask(def, task.scope ?? vscode.TaskScope.Workspace);
   }
 
+  /** A one-off task running `lily ARGS` in the terminal panel (Lily: Sweep...). */
+  cliTask(label: string, args: string[], cwd: string): vscode.Task {
+    const task = new vscode.Task(
+      { type: TASK_TYPE, config: args[1] ?? '' }, vscode.TaskScope.Workspace, label, 'lily',
+      new vscode.CustomExecution(async () => new TrainTerminal(this.context.asAbsolutePath(path.join('bin', 'lily.js')), [...args, ...runtimeArgs()], cwd)),
+    );
+    task.detail = `lily ${args.join(' ')}`;
+    return task;
+  }
+
   private makeTask(def: LilyTaskDefinition, scope: vscode.WorkspaceFolder | vscode.TaskScope.Workspace | vscode.TaskScope.Global): vscode.Task {
     const cwd = typeof scope === 'object' ? scope.uri.fsPath : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
     const task = new vscode.Task(
@@ -48,11 +58,17 @@ export class LilyTaskProvider implements vscode.TaskProvider {
   }
 }
 
-function trainCliArgs(def: LilyTaskDefinition): string[] {
+/** --device / --threads from the lily.* settings. */
+function runtimeArgs(): string[] {
   const s = readSettings();
-  const args = ['train', def.config];
+  const args: string[] = [];
   if (s.device !== 'auto') args.push('--device', s.device);
   if (s.threads !== undefined) args.push('--threads', String(s.threads));
+  return args;
+}
+
+function trainCliArgs(def: LilyTaskDefinition): string[] {
+  const args = ['train', def.config, ...runtimeArgs()];
   if (def.maxSteps !== undefined) args.push('--max-steps', String(def.maxSteps));
   if (def.compareWithLora) args.push('--compare-lora');
   return args;

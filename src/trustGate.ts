@@ -11,6 +11,7 @@ export const TRUST_REQUIRED: Readonly<Record<string, string>> = {
   'lily.train': UNTRUSTED_REASON,
   'lily.compareLora': UNTRUSTED_REASON,
   'lily.trainTorch': UNTRUSTED_REASON,
+  'lily.sweep': UNTRUSTED_REASON,
   'lily.resume': UNTRUSTED_REASON,
   'lily.inspect':
     'Inspect is disabled in an untrusted workspace: it runs `lily inspect`, which loads the run\'s model and writes router_stats.json and spectrum.json into the run. ' +

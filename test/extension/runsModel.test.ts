@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadRunRecord, scanRuns } from '../../src/runRecords';
 import { RunWatcher } from '../../src/runWatcher';
-import { RunsModel, effectiveState, formatDuration, runChildren, runItemView, statusBarSummary } from '../../src/runsModel';
+import { RunsModel, effectiveState, formatDuration, rootEntries, runChildren, runItemView, statusBarSummary, sweepItemView } from '../../src/runsModel';
 import { deadPid, tempDir, writeRunStatus } from './fixtures';
 
 function until(cond: () => boolean, what: string, ms = 8000): Promise<void> {
@@ -129,6 +129,27 @@ describe('runs tree model', () => {
     model.applyRunState({ runDir: dir, state: 'completed' });
     assert.strictEqual(runItemView(model.get(dir)!).description, '20 steps · accuracy 0.8');
     assert.deepStrictEqual(changes, [[dir], [dir], [dir], [dir]]);
+  });
+
+  it('groups the runs of a sweep under one row with its progress and best point (sweep.json)', () => {
+    const sweepDir = path.join(root, 'sweep');
+    const member = (i: number, lr: number, state: 'completed' | 'running', accuracy?: number) => {
+      const dir = writeRunStatus(sweepDir, `p${i}`, { state, step: 10, total_steps: 10, started_at: `2026-01-01T00:00:0${i}Z`, ...(accuracy !== undefined ? { eval: { accuracy }, eval_before: { accuracy: 0.5 } } : {}) });
+      fs.writeFileSync(path.join(dir, 'sweep.json'), JSON.stringify({ sweep_id: 'S1', name: 'demo', index: i, total: 3, overrides: { 'training.lr': lr }, config_path: '/x.lily.json' }));
+      return dir;
+    };
+    member(0, 0.001, 'completed', 0.8);
+    member(1, 0.003, 'completed', 0.95);
+    member(2, 0.01, 'running');
+    writeRunStatus(sweepDir, 'single', { state: 'completed', started_at: '2025-12-31T00:00:00Z' });
+    const entries = rootEntries(scanRuns(sweepDir).sort((a, b) => (b.status.started_at ?? '').localeCompare(a.status.started_at ?? '')));
+    assert.deepStrictEqual(entries.map((e) => e.kind), ['sweep', 'run']);
+    const group = (entries[0] as Extract<typeof entries[number], { kind: 'sweep' }>).group;
+    assert.deepStrictEqual(group.runs.map((r) => r.sweep!.index), [0, 1, 2], 'grid order inside the group');
+    const v = sweepItemView(group);
+    assert.strictEqual(v.label, 'Sweep: demo');
+    assert.strictEqual(v.description, '2/3 done · best accuracy 0.95 (lr=0.003)');
+    assert.strictEqual(v.running, true);
   });
 
   it('formats durations', () => {

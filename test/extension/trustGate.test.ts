@@ -8,7 +8,7 @@ import { TRUST_REQUIRED, trustRefusal } from '../../src/trustGate';
 import { REPO } from './fixtures';
 
 const contributed: string[] = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).contributes.commands.map((c: { command: string }) => c.command);
-const WRITING = ['lily.train', 'lily.trainTorch', 'lily.compareLora', 'lily.resume', 'lily.inspect', 'lily.export', 'lily.importModel'];
+const WRITING = ['lily.train', 'lily.trainTorch', 'lily.compareLora', 'lily.sweep', 'lily.resume', 'lily.inspect', 'lily.export', 'lily.importModel'];
 
 describe('workspace trust gate', () => {
   it('refuses the commands that run lily processes writing files, saying how to trust the workspace', () => {

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import type { RunsNode } from '../../../src/runsView';
 import { REPO_ROOT, lilyApi, readStatus, runCommand, sentimentExample, waitFor, waitForState, workspaceRoot } from './helpers';
 
 /** Diagnostics of a document from VS Code's JSON language features (not Lily's own). */
@@ -169,5 +170,26 @@ describe('first use: the copied example, failed starts, live runs, reveal', () =
     const r = await runCommand<{ files: string[] }>('lily.export', copiedRun, 'peft', dest);
     assert.ok(r.files.length > 0 && r.files.every((f) => f.startsWith(dest + path.sep)), `files: ${r.files.join(', ')}`);
     assert.ok(fs.existsSync(path.join(dest, 'adapter_config.json')));
+  });
+
+  it('"Lily: Sweep..." trains each point of the grid as a run, grouped under one row in the Runs view', async function () {
+    this.timeout(300_000);
+    const api = await lilyApi();
+    const example = sentimentExample();
+    await waitFor('no run to be training', () => (api.model.running().length === 0 ? true : undefined), 120_000);
+    await runCommand('lily.sweep', vscode.Uri.file(example.config), { grid: 'training.lr=0.001,0.01', maxSteps: 2 });
+    const group = await waitFor('a sweep row with both runs completed', () => {
+      const roots = api.tree.getChildren() as RunsNode[];
+      const sweep = roots.find((n) => n.kind === 'sweep');
+      if (!sweep) return undefined;
+      const runs = api.tree.getChildren(sweep) as RunsNode[];
+      const done = runs.filter((n) => n.runDir && api.model.get(n.runDir)?.status.state === 'completed');
+      return runs.length === 2 && done.length === 2 ? { sweep, runs } : undefined;
+    }, 240_000, 500);
+    const item = api.tree.getTreeItem(group.sweep);
+    assert.match(String(item.label), /^Sweep: /);
+    assert.match(String(item.description), /^2\/2 done · best accuracy /);
+    const lrs = group.runs.map((n) => JSON.parse(fs.readFileSync(path.join(n.runDir!, 'config.json'), 'utf8')).training.lr);
+    assert.deepStrictEqual(lrs, [0.001, 0.01], 'grid order, each run with its own learning rate');
   });
 });

@@ -1,0 +1,73 @@
+// `lily sweep`: the grid parsed and applied, every point trained as a normal run with its
+// overrides in config.json and a sweep.json grouping them, a summary table, and bad grids
+// refused with exit 2 before anything trains.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { applyOverride, combinations, overrideLabel, parseGrid } from '../../native-runtime/cli/sweepGrid';
+import { lily, makeWorkspace } from './workspace';
+
+describe('cli: sweep grid', () => {
+  it('parses axes, values as JSON where they parse, and every combination in order', () => {
+    const axes = parseGrid(['training.lr=1e-3,3e-3', 'adapter.scaling=1,2', 'adapter.routing=batch,token']);
+    assert.deepStrictEqual(axes[0], { path: ['training', 'lr'], values: [0.001, 0.003] });
+    assert.deepStrictEqual(axes[2].values, ['batch', 'token']);
+    const points = combinations(axes);
+    assert.strictEqual(points.length, 8);
+    assert.strictEqual(overrideLabel(points[0]), 'lr=0.001 scaling=1 routing=batch');
+    assert.strictEqual(overrideLabel(points[7]), 'lr=0.003 scaling=2 routing=token');
+    const cfg = { training: { lr: 0.1, epochs: 1 }, adapter: { method: 'lily' } };
+    assert.deepStrictEqual(applyOverride(cfg, points[1]), { training: { lr: 0.001, epochs: 1 }, adapter: { method: 'lily', scaling: 1, routing: 'token' } });
+    assert.strictEqual(cfg.training.lr, 0.1, 'the base config is not modified');
+  });
+
+  it('refuses malformed axes, repeated fields and paths through values', () => {
+    assert.throws(() => parseGrid([]), /at least one axis/);
+    assert.throws(() => parseGrid(['lr']), /expected FIELD\.PATH=V1,V2/);
+    assert.throws(() => parseGrid(['training.lr=']), /no values/);
+    assert.throws(() => parseGrid(['training.lr=1', 'training.lr=2']), /appears twice/);
+    assert.throws(() => applyOverride({ training: 3 }, [{ path: ['training', 'lr'], value: 1 }]), /training is not a section/);
+  });
+});
+
+describe('cli: lily sweep', function () {
+  this.timeout(180_000);
+
+  it('trains each point as a normal run with its overrides, grouped by sweep.json, and prints a table', async () => {
+    const ws = makeWorkspace({ training: { max_steps: 2, eval_every: 1, log_every: 1 } });
+    try {
+      const r = await lily(['sweep', ws.config, '--grid', 'training.lr=0.001,0.01', 'adapter.scaling=1,2', '--threads', '1'], ws.dir);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const runs = fs.readdirSync(ws.runsDir).map((d) => path.join(ws.runsDir, d));
+      assert.strictEqual(runs.length, 4);
+      const members = runs.map((d) => JSON.parse(fs.readFileSync(path.join(d, 'sweep.json'), 'utf8')));
+      assert.strictEqual(new Set(members.map((m) => m.sweep_id)).size, 1, 'one sweep id for all points');
+      assert.deepStrictEqual(members.map((m) => m.index).sort(), [0, 1, 2, 3]);
+      for (const [i, d] of runs.entries()) {
+        const config = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+        const status = JSON.parse(fs.readFileSync(path.join(d, 'status.json'), 'utf8'));
+        assert.strictEqual(status.state, 'completed');
+        assert.strictEqual(config.training.lr, members[i].overrides['training.lr'], 'the run trained its own point');
+        assert.strictEqual(config.adapter.scaling, members[i].overrides['adapter.scaling']);
+        assert.match(status.name, /\[lr=0\.0\d+ scaling=[12]\]$/);
+      }
+      const table = r.stdout.split('\n').filter((l) => l.startsWith('| 0.0'));
+      assert.strictEqual(table.length, 4, r.stdout);
+      assert.match(table[0], /^\| 0\.001 \| 1 \| \d\.\d{4} \| \d\.\d{4} \| completed \|/);
+    } finally {
+      fs.rmSync(ws.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('validates every point before training: a bad value exits 2 naming the field, and no run is created', async () => {
+    const ws = makeWorkspace({ training: { max_steps: 2 } });
+    try {
+      const r = await lily(['sweep', ws.config, '--grid', 'adapter.num_B=2,1'], ws.dir);
+      assert.strictEqual(r.code, 2, r.stderr);
+      assert.match(r.stderr, /adapter\.num_B/);
+      assert.ok(!fs.existsSync(ws.runsDir) || fs.readdirSync(ws.runsDir).length === 0, 'nothing trained');
+    } finally {
+      fs.rmSync(ws.dir, { recursive: true, force: true });
+    }
+  });
+});
