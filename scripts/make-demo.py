@@ -282,7 +282,7 @@ def demo_config(recipe):
         "data": {"train": "train.jsonl", "eval": "eval.jsonl", "text_field": "text", "label_field": "label",
                  "max_length": MAX_LEN},
         "adapter": {"method": "lily", "target_modules": ["query", "value"], "r": 24, "stride_A": 3, "num_B": 3,
-                    "scaling": 1.0, "routing": "batch", "modules_to_save": ["classifier"]},
+                    "scaling": recipe["scaling"], "routing": "batch", "modules_to_save": ["classifier"]},
         "training": {"max_steps": recipe["max_steps"], "batch_size": recipe["batch_size"], "lr": recipe["lr"],
                      "weight_decay": recipe["weight_decay"], "optimizer": "adamw", "schedule": "linear",
                      "warmup_steps": recipe["warmup_steps"], "max_grad_norm": recipe["max_grad_norm"],
@@ -291,7 +291,10 @@ def demo_config(recipe):
     }
 
 
-RECIPE = dict(max_steps=250, batch_size=32, lr=5e-3, weight_decay=0.0, warmup_steps=20, max_grad_norm=1.0)
+# lr and scaling chosen by `lily sweep` over lr 1e-3,3e-3,5e-3,1e-2 x scaling 1,2 (README, "Demo
+# defaults"): 3e-3 with scaling 2 had the best final accuracy (0.996) and 0.942 at step 100; the
+# earlier 5e-3 with scaling 1 reached 0.872 at step 100 and 0.976 at the end.
+RECIPE = dict(max_steps=250, batch_size=32, lr=3e-3, scaling=2.0, weight_decay=0.0, warmup_steps=20, max_grad_norm=1.0)
 
 
 def main():
