@@ -56,9 +56,10 @@ export const COMMANDS: Record<string, Command> = {
     if (!config.ok) return config;
     const how = opts?.processes !== undefined || opts?.launch ? { processes: opts.processes, launch: opts.launch } : await pickTorchLaunch(config.configPath);
     if (!how) return refuse('cancelled: no launch picked');
+    // Without lily.pythonPath or the Python extension, lily picks: $LILY_PYTHON, the workspace's .venv, python3.
     const { python, source } = await resolvePython(vscode.Uri.file(config.configPath));
-    s.output.appendLine(`[lily] torch backend with ${python} (from ${source})`);
-    return s.runs.start(config.configPath, { maxSteps: opts?.maxSteps, torch: { python, ...how } });
+    s.output.appendLine(`[lily] torch backend with ${source === 'default' ? 'the workspace .venv or python3' : `${python} (from ${source})`}`);
+    return s.runs.start(config.configPath, { maxSteps: opts?.maxSteps, torch: { ...(source !== 'default' ? { python } : {}), ...how } });
   },
 
   'lily.compareLora': async (s, arg?: unknown, opts?: { maxSteps?: number }) => {

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { Methods, type RunStateParams, type StopResult, type TrainParams, type TrainResult, type ValidateConfigResult } from '../native-runtime/protocol';
 import type { Backend } from './backend';
 import { showRunProgress } from './progressNotification';
+import { resolvePython } from './pythonInterpreter';
 import { refuse, UNTRUSTED_REASON, type CommandResult } from './results';
 import { loadRunRecord } from './runRecords';
 import { effectiveState, runItemView, type RunsModel } from './runsModel';
@@ -18,7 +19,9 @@ export interface StartOptions {
   /** Run directory to resume (its config is the one the run recorded). */
   resume?: string;
   /** Train on PyTorch + PEFT (Lily: Train on PyTorch...), with these launch choices. */
-  torch?: { python: string; processes?: number; launch?: string };
+  torch?: { python?: string; processes?: number; launch?: string };
+  /** The interpreter a resumed torch-backend run continues with (ignored by onnx runs). */
+  python?: string;
 }
 
 export class RunManager implements vscode.Disposable {
@@ -69,8 +72,10 @@ export class RunManager implements vscode.Disposable {
       ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
       ...(opts.resume ? { resume: opts.resume } : {}),
       ...(opts.compareWithLora ? { compareWithLora: true } : {}),
+      ...(opts.python ? { python: opts.python } : {}),
       ...(opts.torch ? {
-        backend: 'torch' as const, python: opts.torch.python,
+        backend: 'torch' as const,
+        ...(opts.torch.python ? { python: opts.torch.python } : {}),
         ...(opts.torch.processes !== undefined ? { processes: opts.torch.processes } : {}),
         ...(opts.torch.launch ? { launch: opts.torch.launch } : {}),
       } : {}),
@@ -96,7 +101,9 @@ export class RunManager implements vscode.Disposable {
     const config = configPath ?? rec?.status.config_path;
     if (!config) return refuse(`cannot resume ${runDir}: its status.json names no config_path; start a new run from the config instead`);
     if (rec && effectiveState(rec) === 'running') return refuse(`${rec.status.name} is still running`);
-    return this.start(config, { resume: runDir });
+    // A torch-backend run resumes with the interpreter chosen as for "Train on PyTorch...".
+    const chosen = await resolvePython(vscode.Uri.file(config));
+    return this.start(config, { resume: runDir, ...(chosen.source !== 'default' ? { python: chosen.python } : {}) });
   }
 
   async stop(runDir: string): Promise<CommandResult<StopResult>> {

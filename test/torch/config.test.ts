@@ -7,6 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { loadConfig, validateConfigText } from '../../native-runtime/config/validate';
 import { launchPlan, trainerScript } from '../../native-runtime/torch/launch';
+import { checkTorchConfig } from '../../native-runtime/torch/run';
 
 describe('torch backend config', () => {
   let dir: string;
@@ -44,6 +45,14 @@ describe('torch backend config', () => {
     // A folder is not an ONNX model for the onnx backend, and torch-only fields are flagged there.
     assert.match(messages(config({ processes: 2 })).join('\n'), /error model\.path: expected a file, found a folder/);
     assert.match(messages(config({ processes: 2 })).join('\n'), /warning runtime\.processes: only used by the torch backend/);
+  });
+
+  it('refuses what the torch backend does not do yet, naming the field (before any run exists)', () => {
+    const load = (c: object) => loadConfig(path.join(dir, 'x.lily.json'), JSON.stringify(c));
+    const base = config({ backend: 'torch' });
+    assert.doesNotThrow(() => checkTorchConfig(load(base)));
+    assert.throws(() => checkTorchConfig(load({ ...base, data: { ...base.data, padding: 'longest' } })), /data\.padding: "longest" is not available on the torch backend/);
+    assert.throws(() => checkTorchConfig(load({ ...base, runtime: { backend: 'torch', device: 'webgpu' } })), /runtime\.device: the torch backend runs on cpu or cuda/);
   });
 
   it('builds the launch line: one process, torchrun on loopback, or the template', () => {
