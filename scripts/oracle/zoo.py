@@ -94,10 +94,17 @@ ENTRIES = {
 PEFT_LILY_UNSUPPORTED = {'gpt2': "PEFT's Lily adapts nn.Linear only; GPT-2 uses transformers' Conv1D"}
 
 
-def exporters_for(task):
+# ONNX Runtime's transformer optimizer (optimum's O2) knows these text encoders: it fuses their
+# attention into com.microsoft.Attention, which hides the query/key/value weights.
+ORT_OPTIMIZABLE = {'bert', 'roberta', 'distilbert', 'electra'}
+
+
+def exporters_for(task, name=None):
     names = ['torchscript-14', 'torchscript-17', 'dynamo', 'optimum']
     if task == 'causal-lm':
         names.append('optimum-with-past')
+    if name in ORT_OPTIMIZABLE:
+        names.append('optimum-O2')
     return names
 
 
@@ -211,6 +218,15 @@ def export_optimum(hf_dir, out_dir, task):
     main_export(hf_dir, output=out_dir, task=task, device='cpu', do_validation=False, no_post_process=False)
 
 
+def export_optimum_o2(optimum_dir, out_dir):
+    """optimum's export optimised by ONNX Runtime at level O2 (fused attention, SkipLayerNormalization, BiasGelu)."""
+    from optimum.onnxruntime import AutoOptimizationConfig, ORTOptimizer
+    tmp = out_dir + '.tmp'
+    ORTOptimizer.from_pretrained(optimum_dir, file_names=['model.onnx']).optimize(save_dir=tmp, optimization_config=AutoOptimizationConfig.O2())
+    os.replace(os.path.join(tmp, 'model_optimized.onnx'), os.path.join(out_dir, 'model.onnx'))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def build_entry(name, out_root, log):
     """Builds one entry into out_root/<name> (replacing what is there)."""
     factory, cls, task, kind, optimum_task, targets = ENTRIES[name]
@@ -228,7 +244,7 @@ def build_entry(name, out_root, log):
                 f.write(json.dumps(r) + '\n')
     inputs = sample_inputs(name, train[:BATCH])
     exports = {}
-    for exporter in exporters_for(task):
+    for exporter in exporters_for(task, name):
         d = os.path.join(root, 'onnx', exporter)
         os.makedirs(d)
         f = os.path.join(d, 'model.onnx')
@@ -239,6 +255,8 @@ def build_entry(name, out_root, log):
                 export_dynamo(model, inputs, f)
             elif exporter == 'optimum':
                 export_optimum(hf_dir, d, optimum_task)
+            elif exporter == 'optimum-O2':
+                export_optimum_o2(os.path.join(root, 'onnx', 'optimum'), d)
             elif exporter == 'optimum-with-past':
                 export_optimum(hf_dir, d, optimum_task + '-with-past')
             if not os.path.exists(f):
