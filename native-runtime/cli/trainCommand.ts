@@ -9,6 +9,8 @@ import { planTrainingMemory, prepareTraining, runTraining } from '../train/train
 import { estimateRows, formatMB } from '../train/memoryEstimate';
 import { loadConfig, type ResolvedConfig } from '../config/validate';
 import { readJsonIfValid } from '../io/atomic';
+import { CHECKPOINT_FILES } from '../io/checkpoint';
+import { readRunConfig } from './runAdapter';
 import { trainTorch } from '../torch/run';
 import type { ParsedArgs } from './args';
 import { Command, JSON_OPTION, type CliContext } from './command';
@@ -19,6 +21,12 @@ import { Output } from './io';
 import { ProgressBar } from './progress';
 
 const DEVICES: DeviceRequest[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+
+/** The resolved config a run recorded (for `--resume RUN` without a config argument). */
+function runConfigOf(target: string): ResolvedConfig {
+  const runDir = fs.existsSync(path.join(target, CHECKPOINT_FILES.trainer)) ? path.dirname(path.dirname(target)) : target;
+  return readRunConfig(runDir);
+}
 
 /** A new run needs an empty (or absent) folder: checked before the model is loaded and built. */
 function refuseUsedRunDir(dir: string): void {
@@ -92,13 +100,13 @@ async function trainOnTorch(args: ParsedArgs, ctx: CliContext, out: Output): Pro
 export const trainCommand: Command = {
   spec: {
     name: 'train',
-    usage: '<config.lily.json>',
+    usage: '<config.lily.json> | --resume RUN',
     summary: 'Train an adapter as the config says; writes a run directory (default .lily/runs/<id>).',
     details: [
       'Everything is validated before the run directory is created. Ctrl-C stops after a checkpoint;',
       'continue with --resume <run dir>. Exit codes: 0 completed, 1 failed, 2 invalid input, 130 stopped.',
     ],
-    positional: { min: 1, max: 1 },
+    positional: { min: 0, max: 1 },
     options: [
       { name: 'max-steps', kind: 'int', value: 'N', help: 'Stop after N optimizer steps (overrides training.max_steps and epochs).' },
       { name: 'run-dir', kind: 'string', value: 'DIR', help: 'Create the run here instead of <output.dir>/<id>.' },
@@ -123,9 +131,14 @@ export const trainCommand: Command = {
     if (backend !== undefined && backend !== 'onnx' && backend !== 'torch') throw new UsageError(`lily train: --backend expects onnx or torch, got "${backend}"`, 'train');
     const resume = args.options.resume as string | undefined;
     const runDir = args.options['run-dir'] as string | undefined;
+    if (args.positional.length === 0 && !resume) throw new UsageError('lily train: missing argument; usage: lily train <config.lily.json>, or lily train --resume RUN', 'train');
     const useTorch = backend === 'torch' || (backend === undefined && (resume ? isTorchRun(path.resolve(ctx.cwd, resume)) : configNamesTorch(path.resolve(ctx.cwd, args.positional[0]))));
-    if (useTorch) return trainOnTorch(args, ctx, out);
-    const config = loadConfigArg(args.positional[0], ctx.cwd, out);
+    if (useTorch) {
+      if (args.positional.length === 0) throw new UsageError('lily train: the torch backend resumes with the config argument too: lily train <config.lily.json> --resume RUN', 'train');
+      return trainOnTorch(args, ctx, out);
+    }
+    // A resume trains from the run's own config.json: the config argument is optional then.
+    const config = args.positional.length ? loadConfigArg(args.positional[0], ctx.cwd, out) : runConfigOf(path.resolve(ctx.cwd, resume!));
     if (resume && runDir) throw new UsageError('lily train: --resume continues an existing run directory; do not combine it with --run-dir', 'train');
     if (resume && args.options['compare-lora']) throw new UsageError('lily train: --compare-lora starts a new run; it cannot be combined with --resume', 'train');
     if (resume && args.options['max-steps'] !== undefined) throw new UsageError('lily train: --resume continues the run\'s own schedule (its config.json records max_steps); do not combine it with --max-steps', 'train');
@@ -147,8 +160,18 @@ export const trainCommand: Command = {
 
     const bar = out.json ? undefined : new ProgressBar(ctx.io);
     const log = (m: string) => { bar?.clear(); out.log(m); };
+    // Until training starts nothing is written but the run's lock (released at exit): a signal
+    // here ends the command as interrupted (130) at once, as it would during training.
+    // (Kept installed, as a no-op, until the trainer's own handlers are: a signal in between
+    // would otherwise meet no handler and kill the process with 143.)
+    let preparing = true;
+    const interrupted = () => { if (preparing) { log('Interrupted during preparation; nothing was written.'); process.exit(EXIT.interrupted); } };
+    process.on('SIGINT', interrupted);
+    process.on('SIGTERM', interrupted);
     log(`Preparing ${config.configPath} ...`);
-    const prep = await prepareTraining({
+    let prep: Awaited<ReturnType<typeof prepareTraining>>;
+    try {
+      prep = await prepareTraining({
       config,
       maxSteps: args.options['max-steps'] as number | undefined,
       runDir: runDir ? path.resolve(ctx.cwd, runDir) : undefined,
@@ -158,7 +181,13 @@ export const trainCommand: Command = {
       threads: args.options.threads as number | undefined,
       log,
       ignoreMemoryEstimate: !!args.options['ignore-memory-estimate'],
-    });
+      });
+    } catch (e) {
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
+      throw e;
+    }
+    preparing = false;
     try {
       const onEvent = (e: TrainEvent) => {
         if (out.json) out.emit(e);
@@ -173,6 +202,8 @@ export const trainCommand: Command = {
       out.print(`${outcome.state}: ${outcome.runDir}${outcome.error ? `\n${outcome.error}` : ''}`);
       return outcome.state === 'completed' ? EXIT.ok : outcome.state === 'stopped' ? EXIT.interrupted : EXIT.failure;
     } finally {
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
       prep.data.close();
       await prep.runner.release();
     }

@@ -335,6 +335,9 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   if (data.labelNames && !cfg.model.labels) cfg = { ...cfg, model: { ...cfg.model, labels: data.labelNames, num_labels: data.labelNames.length } };
   else if (data.scheme.kind === 'class' && cfg.model.num_labels === undefined) cfg = { ...cfg, model: { ...cfg.model, num_labels: data.scheme.numLabels } };
 
+  if (!resume && data.plan.datasetSize < cfg.training.batch_size) {
+    request.log?.(`warning: training.batch_size ${cfg.training.batch_size} is larger than the training set (${data.plan.datasetSize} records in ${cfg.data.train}): each batch is the whole set, so every step is one epoch`);
+  }
   const saved = resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save);
   const initial = initialAdapter(cfg, model, targets, saved);
   const t = cfg.training;
@@ -452,10 +455,11 @@ function isLogWindow(v: unknown): v is LogWindow {
     typeof w.tokens === 'number' && typeof w.seconds === 'number' && !!w.router && typeof w.router.n === 'number' && typeof w.router.sums === 'object';
 }
 
-/** Drops log lines past `step` (written after the checkpoint a run resumes from). */
-function truncateLog(file: string, step: number): void {
+/** Drops log lines past `step` (written after the checkpoint a run resumes from), and corrupt lines, saying so. */
+function truncateLog(file: string, step: number, log: (m: string) => void): void {
   if (!fs.existsSync(file)) return;
-  const kept = readJsonl<{ step: number }>(file).filter((l) => l.step <= step);
+  const onBadLine = (n: number, text: string) => log(`warning: ${file} line ${n} is not valid JSON and is dropped: ${JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text)}`);
+  const kept = readJsonl<{ step: number }>(file, { onBadLine }).filter((l) => l.step <= step);
   writeFileAtomic(file, kept.map((l) => JSON.stringify(l) + '\n').join(''));
 }
 
@@ -565,8 +569,8 @@ async function trainLocked(prep: PreparedTraining, hooks: TrainHooks, start: Run
   if (prep.resume) {
     // Resuming from an older checkpoint abandons what came after it: its log lines and checkpoints.
     for (const dir of removeCheckpointsAfter(runDir, startStep)) log(`Removed ${path.relative(runDir, dir)} (after the resumed step ${startStep})`);
-    truncateLog(writer.file('metrics'), startStep);
-    truncateLog(writer.file('router'), startStep);
+    truncateLog(writer.file('metrics'), startStep, log);
+    truncateLog(writer.file('router'), startStep, log);
     writer.updateStatus({ state: 'running', pid, step: startStep, total_steps: totalSteps, device, device_note: runner.deviceNote, error: undefined, ended_at: undefined });
   } else {
     writer.writeConfig(cfg);
@@ -732,7 +736,7 @@ async function trainLocked(prep: PreparedTraining, hooks: TrainHooks, start: Run
     if (stopReason && step < totalSteps) {
       if (lastCheckpointStep !== step) checkpoint(step);
       writeFinalAdapter(prep, writer, runner, dims);
-      log(`Stopped at step ${step}/${totalSteps}: ${stopReason}. Resume with: lily train ${cfg.configPath} --resume ${runDir}`);
+      log(`Stopped at step ${step}/${totalSteps}: ${stopReason}. Resume with: lily train --resume ${runDir}`);
       return finish('stopped', step, `${stopReason} at step ${step}; resume with --resume ${runDir}`);
     }
     // Resuming a run that had already reached its last step: nothing trained, its last eval stands.

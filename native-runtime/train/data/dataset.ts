@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import { DataError } from './errors';
 import { LabelScheme, LabelStats } from './labels';
 import { checkRecord, Example, parseCsvHeader, parseRecord, RawRecord, RecordSpec, toExample } from './record';
+import { isUtf8 } from 'buffer';
 import { readRange, scanRecords } from './scan';
 import { ColumnarTable, openColumnar } from './columnar';
 
@@ -61,6 +62,9 @@ export class Dataset {
     const stats = new LabelStats(spec.file);
     let header: string[] | undefined;
     for (const rec of scanRecords(spec.file, spec.format)) {
+      // Policy: reject, naming FILE:LINE. Replacing bad bytes with U+FFFD would train on text
+      // the user never wrote (and tokenizers map it to [UNK]); a wrong encoding is worth fixing.
+      if (!isUtf8(rec.bytes)) throw new DataError(spec.file, rec.line, undefined, `not valid UTF-8 (first bad byte at column ${firstBadUtf8(rec.bytes) + 1}); data files must be UTF-8: re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)`);
       if (spec.format === 'csv' && !header) {
         header = parseCsvHeader(rec.bytes, spec.file, rec.line);
         continue;
@@ -115,4 +119,17 @@ export class Dataset {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+/** Byte index of the first byte that does not start a valid UTF-8 sequence (for the error message). */
+function firstBadUtf8(b: Buffer): number {
+  let lo = 0;
+  let hi = b.length;
+  // The shortest invalid prefix, by bisection on isUtf8 (a prefix may end mid-character: allow 3 bytes).
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (isUtf8(b.subarray(0, mid)) || isUtf8(b.subarray(0, Math.min(b.length, mid + 1))) || isUtf8(b.subarray(0, Math.min(b.length, mid + 2))) || isUtf8(b.subarray(0, Math.min(b.length, mid + 3)))) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }
