@@ -106,9 +106,11 @@ const HEADS: Array<{ suffix: RegExp; task: TaskType; optimum: string }> = [
   { suffix: /ForSequenceClassification$/, task: 'sequence-classification', optimum: 'text-classification' },
   { suffix: /ForTokenClassification$/, task: 'token-classification', optimum: 'token-classification' },
   { suffix: /(ForCausalLM|LMHeadModel)$/, task: 'causal-lm', optimum: 'text-generation' },
+  // Images are classified like texts (one label per example); records carry pixel_values.
+  { suffix: /ForImageClassification$/, task: 'sequence-classification', optimum: 'image-classification' },
 ];
 
-export const SUPPORTED_HEADS = ['*ForSequenceClassification', '*ForTokenClassification', '*ForCausalLM', '*LMHeadModel'];
+export const SUPPORTED_HEADS = ['*ForSequenceClassification', '*ForTokenClassification', '*ForCausalLM', '*LMHeadModel', '*ForImageClassification'];
 
 export interface TaskChoice {
   architecture: string;
@@ -128,7 +130,10 @@ const OPTIMUM_TASK: Record<TaskType, string> = {
 export function chooseTask(cfg: HfConfig, file: string, override?: TaskType): TaskChoice {
   const archs = cfg.architectures ?? [];
   const architecture = archs[0] ?? cfg.model_type ?? 'unknown';
-  if (override) return { architecture, task: override, optimumTask: OPTIMUM_TASK[override] };
+  if (override) {
+    const image = archs.some((a) => /ForImageClassification$/.test(a)) && override === 'sequence-classification';
+    return { architecture, task: override, optimumTask: image ? 'image-classification' : OPTIMUM_TASK[override] };
+  }
   if (archs.length === 0) {
     throw new InputError(`${file}: field "architectures": missing, so the task cannot be told; pass --task (sequence-classification, regression, token-classification, causal-lm)`);
   }

@@ -39,7 +39,7 @@ export const importCommand: Command = {
     usage: '<hf-folder-or-cached-model-id>',
     summary: 'Export a Hugging Face model (a save_pretrained folder or a model in the local hub cache) to ONNX and propose a config.',
     details: [
-      'The task comes from config.json\'s architectures (*ForSequenceClassification, *ForTokenClassification, *ForCausalLM);',
+      'The task comes from config.json\'s architectures (*ForSequenceClassification, *ForImageClassification, *ForTokenClassification, *ForCausalLM);',
       'decoders are exported without a KV cache. The export runs optimum in your Python (--python, default python3).',
       'Writes <out>/model.onnx, tokenizer.json and lily-import.json, then <name>.lily.json as `lily init` would.',
     ],

@@ -27,6 +27,8 @@ describe('cli: Hugging Face model folders (hfModel)', () => {
     assert.deepStrictEqual(chooseTask({ architectures: ['GPT2LMHeadModel'] }, f).optimumTask, 'text-generation', 'no -with-past: no KV cache');
     assert.strictEqual(chooseTask({ architectures: ['Qwen2ForCausalLM'] }, f).task, 'causal-lm');
     assert.strictEqual(chooseTask({ architectures: ['BertForMaskedLM'] }, f, 'causal-lm').task, 'causal-lm');
+    assert.deepStrictEqual(chooseTask({ architectures: ['ViTForImageClassification'], id2label: { 0: 'cat', 1: 'dog' } }, f),
+      { architecture: 'ViTForImageClassification', task: 'sequence-classification', optimumTask: 'image-classification' });
     assert.throws(() => chooseTask({ model_type: 'bert' }, f), (e: unknown) => e instanceof InputError && /field "architectures": missing.*pass --task/.test(e.message));
     assert.throws(() => chooseTask({ architectures: ['T5ForConditionalGeneration'] }, f), /T5ForConditionalGeneration has no head Lily can train/);
   });

@@ -164,7 +164,7 @@ describe('cli: lily import', function () {
     it('a head Lily cannot train (masked LM): its name and the supported heads, before Python starts', async () => {
       const r = await lily(['import', path.join(zoo, 'bert-mlm'), '--python', '/nonexistent/python3'], tempDir('lily-import-ws-'));
       assert.strictEqual(r.code, 2);
-      assert.match(r.stderr, /config\.json: architecture BertForMaskedLM has no head Lily can train; supported heads: \*ForSequenceClassification, \*ForTokenClassification, \*ForCausalLM, \*LMHeadModel/);
+      assert.match(r.stderr, /config\.json: architecture BertForMaskedLM has no head Lily can train; supported heads: \*ForSequenceClassification, \*ForTokenClassification, \*ForCausalLM, \*LMHeadModel, \*ForImageClassification/);
     });
 
     it('a model too large for memory, before starting the export', async () => {
