@@ -15,6 +15,7 @@ import { readSafetensors, writeSafetensors } from '../../native-runtime/io/safet
 import type { MetricLine } from '../../native-runtime/runFiles';
 import { prepareTraining, runTraining } from '../../native-runtime/train/trainer';
 import { lily, makeWorkspace, tinyEncoder, type Workspace } from '../cli/workspace';
+import { recordFault } from './ledger';
 
 const SETTINGS = { training: { max_steps: 8, save_every: 2, eval_every: 4, log_every: 1 } };
 
@@ -63,6 +64,7 @@ describe('reliability: verified checkpoints', function () {
     const got = losses(runDir);
     assert.deepStrictEqual(got.map((l) => l[0]), reference.map((l) => l[0]));
     got.forEach(([, loss], i) => assert.ok(Math.abs(loss - reference[i][1]) <= 1e-6, `step ${i + 1}: ${loss} vs ${reference[i][1]}`));
+    recordFault('damaged checkpoint', 'bit flip in the newest params.safetensors', 'skipped; resumed from the one before to the same losses');
   });
 
   it('a trainer.json whose step disagrees with its folder is not believed (and the good checkpoint before it is kept)', async () => {
@@ -78,6 +80,7 @@ describe('reliability: verified checkpoints', function () {
     assert.match(r.stderr, /skipping checkpoints.step-6: trainer\.json says step 2 but the folder is step-6/);
     assert.doesNotMatch(r.stderr, /Removed checkpoints.step-4/);
     assert.strictEqual(losses(runDir).length, 8);
+    recordFault('damaged checkpoint', 'trainer.json step disagrees with its folder', 'skipped; older checkpoint kept and resumed');
   });
 
   it('NaN weights in a checkpoint are named as damage, not blamed on the learning rate; a damaged checkpoint named on the command line is exit 2', async () => {
@@ -99,6 +102,7 @@ describe('reliability: verified checkpoints', function () {
     fs.rmSync(path.join(runDir, 'checkpoints', 'step-2'), { recursive: true, force: true });
     const all = await lily(['train', '--resume', runDir, ws.config], ws.dir);
     assert.strictEqual(all.code, 2, all.stderr);
+    recordFault('damaged checkpoint', 'NaN weights in the only checkpoint', 'exit 2 naming the tensor');
     assert.match(all.stderr, /has no intact checkpoint .*\(1 damaged: step-4: params\.safetensors: tensor .* holds NaN/);
   });
 });

@@ -10,6 +10,7 @@ import { listCheckpoints, loadCheckpoint } from '../../native-runtime/io/checkpo
 import type { RunStatus } from '../../native-runtime/runFiles';
 import { DivergenceMonitor, maxAbsOf } from '../../native-runtime/train/divergence';
 import { lily, makeWorkspace, tinyEncoder } from '../cli/workspace';
+import { recordFault } from './ledger';
 
 const readJson = <T>(f: string): T => JSON.parse(fs.readFileSync(f, 'utf8')) as T;
 const small = { name: 'a', value: 0.1 };
@@ -35,6 +36,7 @@ describe('reliability: divergence', function () {
       assert.ok(!fs.existsSync(path.join(runDir, 'adapter')), 'no adapter from diverged weights');
       assert.deepStrictEqual(listCheckpoints(runDir), [], 'no checkpoint of diverged weights');
       assert.match(r.stderr, /error: training diverged at step 1/);
+      recordFault('divergence', `lr ${lr}`, 'failed at step 1, no adapter');
     });
   }
 
@@ -54,6 +56,7 @@ describe('reliability: divergence', function () {
     const worst = maxAbsOf([...loadCheckpoint(listCheckpoints(runDir)[0].dir).params].map(([k, v]) => [k, v.data] as [string, Float32Array]));
     assert.ok(worst.value < 100, `the kept checkpoint is the good one (max |w| ${worst.value})`);
     assert.ok(!fs.existsSync(path.join(runDir, 'adapter')));
+    recordFault('divergence', 'lr 1e6 after a warmup step, clipping off', 'failed at step 2, step-1 checkpoint kept');
   });
 
   it('limits are configurable: param_limit 0 and grad_norm_limit 0 leave only the loss check, which then stops it', async () => {
@@ -64,6 +67,7 @@ describe('reliability: divergence', function () {
     const status = readJson<RunStatus>(path.join(runDir, 'status.json'));
     assert.match(status.error!, /^training diverged at step 2 .*: the loss rose to .* above training\.divergence\.loss_factor 100\./);
     assert.match(status.error!, /raise training\.divergence\.loss_factor or set it to 0/);
+    recordFault('divergence', 'lr 1e6 with weight and gradient limits off', 'failed on the loss check');
   });
 
   it('the loss check: noise and single hard batches pass, an exploding loss stops at once (unit, defaults)', () => {

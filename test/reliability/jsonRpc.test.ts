@@ -12,6 +12,7 @@ import { BackendSupervisor } from '../../src/backendProcess';
 import { Methods } from '../../native-runtime/protocol';
 import { configFixture, serverLaunch } from '../extension/fixtures';
 import { lily } from '../cli/workspace';
+import { recordBadInput, recordFault } from './ledger';
 
 const frame = (body: string) => `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
@@ -82,6 +83,7 @@ describe('reliability: the JSON-RPC server', function () {
     assert.match(byId(8), /params\.maxSteps must be a number, got string/);
     for (const x of r.replies) assert.doesNotMatch(x.error?.message ?? '', /is not a function|Cannot read prop|at .*\.js:\d+/);
     assert.strictEqual(r.exitCode, 'alive', 'a well-framed bad message leaves the stream usable');
+    for (const x of r.replies.filter((y) => y.error)) recordBadInput('JSON-RPC', `message answered ${x.error!.code}`, 'answered, server kept serving');
   });
 
   for (const [name, header] of [['Content-Length abc', 'Content-Length: abc'], ['Content-Length -5', 'Content-Length: -5'], ['no Content-Length', 'Content-Type: application/json']]) {
@@ -89,6 +91,7 @@ describe('reliability: the JSON-RPC server', function () {
       const r = await talk([`${header}\r\n\r\n{"jsonrpc":"2.0","id":1,"method":"lily/initialize"}`], Infinity);
       assert.strictEqual(r.exitCode, 1, r.stderr);
       assert.deepStrictEqual(r.replies.map((x) => [x.id, x.error?.code]), [[null, -32700]]);
+      recordBadInput('JSON-RPC', `broken frame: ${name}`, 'answered -32700, exit 1 for a restart');
       assert.match(r.stderr, /unreadable JSON-RPC stream \((Content-Length ".*" is not a non-negative integer|the header has no Content-Length)\); .* exits and the client restarts it/);
     });
   }
@@ -104,6 +107,7 @@ describe('reliability: the JSON-RPC server', function () {
       assert.notStrictEqual(second.process.pid, first.process.pid);
       const res = await second.connection.sendRequest(Methods.validateConfig, { configPath: fx.configPath });
       assert.ok(Array.isArray((res as { diagnostics: unknown[] }).diagnostics));
+      recordFault('server stream', 'broken frame sent to a supervised server', 'restarted, new server answers');
     } finally {
       await sup.dispose();
       fs.rmSync(fx.dir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { positionLimit } from '../../native-runtime/onnx/positionLimit';
 import { lily, makeWorkspace, oracleModel, tinyEncoder } from '../cli/workspace';
+import { recordBadInput } from './ledger';
 
 const decoder = () => oracleModel('decoder', {});
 const lmSettings = { model: { task: 'causal-lm' as const, labels: undefined }, adapter: { target_modules: ['q_proj', 'v_proj'], modules_to_save: [] } };
@@ -30,6 +31,7 @@ describe('reliability: data.max_length vs the model\'s positions', function () {
       assert.match(r.stderr, new RegExp(`tiny\\.lily\\.json: data\\.max_length: ${maxLength} is longer than the model takes: .*model\\.onnx has 64 positions \\(embeddings\\.position_embeddings\\.weight\\); set data\\.max_length to at most 64`));
       assert.doesNotMatch(r.stderr, /onnxruntime|ShapeInferenceError|Incompatible dimensions|out of data bounds/);
       assert.ok(!fs.existsSync(ws.runsDir), 'invalid input leaves no run directory');
+      recordBadInput('config', `data.max_length ${maxLength} on a 64-position encoder`, 'exit 2 naming the field and limit');
     });
   }
 
@@ -43,6 +45,7 @@ describe('reliability: data.max_length vs the model\'s positions', function () {
     const ok = makeWorkspace({ ...lmSettings, data: { max_length: limit }, training: { max_steps: 1, eval_every: 1 } }, { modelDir: decoder() });
     const done = await lily(['train', ok.config], ok.dir);
     assert.strictEqual(done.code, 0, done.stderr);
+    recordBadInput('config', 'data.max_length one past the decoder\'s positions', 'exit 2 naming the field and limit');
   });
 
   it('max_length exactly the limit trains; unset, it defaults to min(128, 64) = 64 and says so', async () => {

@@ -14,6 +14,7 @@ import { acquireRunLock, isOwnerAlive, LOCK_FILE, processStartTicks, RunLockedEr
 import type { MetricLine, RunStatus } from '../../native-runtime/runFiles';
 import { prepareTraining, runTraining } from '../../native-runtime/train/trainer';
 import { lily, makeWorkspace, tinyEncoder, type Workspace } from '../cli/workspace';
+import { recordFault } from './ledger';
 
 const CLI = path.join(__dirname, '../cli/runCli.ts');
 const readJson = <T>(f: string): T => JSON.parse(fs.readFileSync(f, 'utf8')) as T;
@@ -78,6 +79,7 @@ describe('reliability: one writer per run directory', function () {
       await first.runner.release();
     }
     assert.ok(!fs.existsSync(path.join(runDir, LOCK_FILE)), 'the lock is released at the end');
+    recordFault('concurrent writers', 'two resumes of one run prepared at once', 'second refused, nothing written');
   });
 
   it('two `lily train --resume RUN` processes at once: one trains, the other exits 2; the log has each step once, in order', async () => {
@@ -98,6 +100,7 @@ describe('reliability: one writer per run directory', function () {
     assert.deepStrictEqual(steps, Array.from({ length: 40 }, (_, i) => i + 1), 'each step logged once, in order');
     assert.strictEqual(readJson<RunStatus>(path.join(runDir, 'status.json')).state, 'completed');
     assert.ok(!fs.existsSync(path.join(runDir, LOCK_FILE)));
+    recordFault('concurrent writers', 'two `lily train --resume` processes at once', 'one trained, log has each step once');
   });
 
   it('a lock left by a killed process (pid gone) is recovered; a reused pid (other start time) too', async () => {
@@ -119,6 +122,7 @@ describe('reliability: one writer per run directory', function () {
       const lock = acquireRunLock(runDir, 'test');
       lock.release();
     }
+    recordFault('stale lock', 'lock of a killed process, and of a reused pid', 'recovered, run resumed');
   });
 
   it('`lily inspect` and `lily export` into a run another process holds are refused (exit 2); --out elsewhere only reads', async () => {
@@ -140,5 +144,6 @@ describe('reliability: one writer per run directory', function () {
     const exp = await lily(['export', runDir], ws.dir);
     assert.strictEqual(exp.code, 0, exp.stderr);
     assert.ok(!fs.existsSync(path.join(runDir, LOCK_FILE)));
+    recordFault('concurrent writers', 'inspect and export into a run another process holds', 'refused (exit 2)');
   });
 });

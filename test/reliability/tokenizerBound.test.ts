@@ -12,6 +12,7 @@ import { MAX_CHARS_PER_TOKEN } from '../../native-runtime/train/data/boundText';
 import { loadTokenizer } from '../../native-runtime/train/data/tokenizer';
 import { bertTokenizerJson, tempDir } from '../data/fixtures';
 import { lily, makeWorkspace, tinyEncoder } from '../cli/workspace';
+import { recordBadInput } from './ledger';
 
 const PYTHON = path.resolve(__dirname, '../../.venv/bin/python');
 
@@ -126,5 +127,6 @@ describe('reliability: text handed to the tokenizer is bounded by max_length', f
       proto.encode = original;
     }
     assert.ok(longest > 0 && longest <= 16 * 16 * 4 + 1024, `the tokenizer got ${longest} chars at max_length 16`);
+    recordBadInput('data', 'a 5 MB text field', 'trained; tokenizer saw a bounded window');
   });
 });
