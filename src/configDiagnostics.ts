@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { Methods, type ValidateConfigResult } from '../native-runtime/protocol';
 import type { Backend } from './backend';
 import { overlaps, splitForEditor, toEditorDiagnostics, type EditorDiagnostic } from './diagnosticsModel';
+import { outputDirWarning } from './outputDirModel';
 
 export const isLilyConfig = (doc: vscode.TextDocument): boolean => doc.uri.scheme === 'file' && /\.lily\.json$/i.test(doc.uri.fsPath);
 
@@ -52,7 +53,8 @@ export class ConfigDiagnostics implements vscode.Disposable {
     let fixes: EditorDiagnostic[] = [];
     try {
       const r = await this.backend.request<ValidateConfigResult>(Methods.validateConfig, { configPath: doc.uri.fsPath, text });
-      const { shown, fixesOnly } = splitForEditor(toEditorDiagnostics(text, r.diagnostics));
+      const outside = outputDirWarning(text, (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath));
+      const { shown, fixesOnly } = splitForEditor(toEditorDiagnostics(text, outside ? [...r.diagnostics, outside] : r.diagnostics));
       diags = shown.map((d) => new LilyDiagnostic(d));
       fixes = fixesOnly;
     } catch (e) {
