@@ -4,18 +4,8 @@
 // order; each pads (or packs) them its own way.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-
-/** mulberry32: the same small seeded generator the engine's tests use. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The engine's own seeded generator (built to out/ by `npm run build`), not a copy of it.
+import { mulberry32 as rng } from '../../out/native-runtime/adapters/init.js';
 
 export function loadHistogram(root, name) {
   const file = path.join(root, 'bench', 'data', name);
