@@ -43,6 +43,7 @@ export class RunWatcher {
     this.poll = setInterval(() => {
       if (!this.watcher) this.startWatching();
       this.pollOutsideRuns();
+      this.pollRunningRuns();
       this.model.markDeadProcesses(this.isAlive);
     }, opts.pollMs ?? 3000);
   }
@@ -86,6 +87,18 @@ export class RunWatcher {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await this.watcher?.close();
+  }
+
+  /**
+   * Re-reads the running runs inside the runs directory on every poll as well. chokidar's events
+   * are the fast path, but a run that starts before the watcher is ready (the runs folder appears
+   * with the first run, and the watcher only starts on the next poll) can have its events missed;
+   * a short run then stayed at step 0 in the view until it ended. The poll bounds that staleness.
+   */
+  private pollRunningRuns(): void {
+    for (const rec of this.model.running()) {
+      if (runDirOf(this.runsDir, rec.runDir) !== undefined) this.refresh(rec.runDir);
+    }
   }
 
   private pollOutsideRuns(): void {
