@@ -17,6 +17,7 @@ import { createRunDir, RunWriter } from '../io/runDir';
 import { acquireRunLock, type RunLock } from '../io/runLock';
 import type { TrainEvent } from '../protocol';
 import { RUN_FILES, type RunState, type RunStatus } from '../runFiles';
+import { onLines } from '../server/lines';
 import { openData } from '../train/data/pipeline';
 import { findResume } from '../train/trainer';
 import { DATASET_DIR, torchModelInputs, writeTokenizedData } from './dataset';
@@ -206,7 +207,7 @@ async function launchAndWait(req: TorchTrainRequest, prep: PreparedTorchRun, hoo
   process.on('SIGINT', onInt);
 
   const stderrTail: string[] = [];
-  lines(child.stdout!, (line) => {
+  onLines(child.stdout!, (line) => {
     const at = line.indexOf('{');
     if (at >= 0) {
       try {
@@ -217,7 +218,7 @@ async function launchAndWait(req: TorchTrainRequest, prep: PreparedTorchRun, hoo
     }
     hooks.onStderr?.(line);
   });
-  lines(child.stderr!, (line) => {
+  onLines(child.stderr!, (line) => {
     stderrTail.push(line);
     if (stderrTail.length > 40) stderrTail.shift();
     hooks.onStderr?.(line);
@@ -246,19 +247,4 @@ async function launchAndWait(req: TorchTrainRequest, prep: PreparedTorchRun, hoo
     hooks.onEvent?.({ event: 'finished', state: 'failed', runDir: prep.runDir, error });
   }
   return { state: status.state, runDir: prep.runDir, exitCode: code, error: status.error };
-}
-
-function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let buf = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).replace(/\r$/, '');
-      buf = buf.slice(nl + 1);
-      if (line) onLine(line);
-    }
-  });
-  stream.on('end', () => { if (buf) onLine(buf); });
 }
