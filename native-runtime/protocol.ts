@@ -61,6 +61,8 @@ export interface ListTargetsResult {
   hidden?: HiddenWeight[];
   /** Token positions the model embeds (its position table's rows), when it has such a table. */
   maxPositions?: number;
+  /** `modules_to_save` entries for the model's classification head (`classifier`, `score`), when it has one. */
+  headModules?: string[];
 }
 
 export interface ConfigDiagnostic {

@@ -55,7 +55,7 @@ export async function newAdapterConfig(context: vscode.ExtensionContext, backend
     modelUri = picked[0];
   }
   const modelPath = modelUri.fsPath;
-  const { targets: groups, maxPositions } = await vscode.window.withProgress(
+  const { targets: groups, maxPositions, headModules } = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Reading the layers of ${path.basename(modelPath)}` },
     () => backend.request<ListTargetsResult>(Methods.listTargets, { modelPath }),
   );
@@ -109,7 +109,7 @@ export async function newAdapterConfig(context: vscode.ExtensionContext, backend
   }
   const configPath = uniqueConfigPath(folder, name, fs.existsSync);
   const text = newConfigText({
-    configPath, modelPath, task, targets: chosen, data: data.data, tokenizer, maxPositions,
+    configPath, modelPath, task, targets: chosen, data: data.data, tokenizer, maxPositions, headModules,
   });
   fs.mkdirSync(folder, { recursive: true });
   fs.writeFileSync(configPath, text, { flag: 'wx' });

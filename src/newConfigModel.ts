@@ -21,6 +21,8 @@ export interface NewConfigInput {
   tokenizer?: string;
   /** Token positions the model embeds: data.max_length must not exceed it. */
   maxPositions?: number;
+  /** The model's classification head (`modules_to_save` entries), trained in full for classification and regression. */
+  headModules?: string[];
 }
 
 export interface NewConfigData {
@@ -78,6 +80,8 @@ export function newConfig(input: NewConfigInput): LilyConfig {
     },
     training: { epochs: 3, batch_size: 16, lr: 1e-3, schedule: 'linear', warmup_steps: 10 },
   };
+  // A head left frozen keeps its random init on a model imported from a base checkpoint (PEFT adds it to modules_to_save too).
+  if (input.task !== 'causal-lm' && input.headModules?.length) config.adapter.modules_to_save = input.headModules;
   if (input.task === 'sequence-classification' || input.task === 'token-classification') {
     config.model.num_labels = d.labels?.num_labels ?? 2;
     if (d.labels?.labels) config.model.labels = d.labels.labels;

@@ -22,6 +22,7 @@ export function resolveSavedTensors(model: Model, linear: LinearLayer[], names: 
   const taken = new Set<string>();
   const take = (t: SavedTensor) => {
     if (taken.has(t.name)) return;
+    untieIdentityCopy(model, t.name);
     const init = g.initializers.get(t.name);
     if (!init || init.dtype !== 'float32') return;
     taken.add(t.name);
@@ -44,4 +45,21 @@ export function resolveSavedTensors(model: Model, linear: LinearLayer[], names: 
     }
   }
   return out;
+}
+
+/**
+ * TorchScript exports keep one copy of identical initializers and feed the others through
+ * `Identity` (a fresh head's zero bias becomes `Identity(some.LayerNorm.bias)`). Training the
+ * tensor in full needs its own copy: the Identity is replaced by an initializer of that name,
+ * so the weight it was tied to by value stays frozen. Tensors with no such Identity are left alone.
+ */
+function untieIdentityCopy(model: Model, name: string): void {
+  const g = model.graph;
+  if (g.initializers.has(name)) return;
+  const at = g.nodes.findIndex((n) => n.opType === 'Identity' && (n.domain === '' || n.domain === 'ai.onnx') && n.outputs[0] === name);
+  if (at < 0) return;
+  const source = g.initializers.get(g.nodes[at].inputs[0]);
+  if (!source || source.dtype !== 'float32') return;
+  g.initializers.set(name, { name, dtype: source.dtype, dims: [...source.dims], data: (source.data as Float32Array).slice() });
+  g.nodes.splice(at, 1);
 }

@@ -1,7 +1,7 @@
 // Finding the linear layers of an ONNX model, naming them as the PyTorch modules they came from,
 // and matching PEFT-style `target_modules` against them.
 import { closest } from 'fastest-levenshtein';
-import type { Graph, Model, Node } from '../onnx/ir';
+import type { Graph, Model, Node, Tensor } from '../onnx/ir';
 import { consumers, getAttrInt, getAttrInts, producers } from '../onnx/ir';
 import { moduleFromNameScopes } from '../onnx/nodeMetadata';
 import type { TargetGroup } from '../protocol';
@@ -58,11 +58,22 @@ function matmulWeight(graph: Graph, prod: Map<string, Node>, w: string): { weigh
 }
 
 /** The bias added right after a MatMul (torch exports `Add(bias, MatMul_out)`). */
-function followingBias(graph: Graph, cons: Map<string, Node[]>, out: string, dOut: number): string | undefined {
+/**
+ * The initializer holding `name`'s value: itself, or the one an `Identity` copies (TorchScript
+ * keeps one copy of identical tensors: a fresh head's zero bias becomes `Identity(other.bias)`).
+ */
+function initializerBehind(graph: Graph, prod: Map<string, Node>, name: string): Tensor | undefined {
+  const direct = graph.initializers.get(name);
+  if (direct) return direct;
+  const copy = prod.get(name);
+  return copy?.opType === 'Identity' && copy.domain === '' ? graph.initializers.get(copy.inputs[0]) : undefined;
+}
+
+function followingBias(graph: Graph, prod: Map<string, Node>, cons: Map<string, Node[]>, out: string, dOut: number): string | undefined {
   const users = cons.get(out) ?? [];
   if (users.length !== 1 || users[0].opType !== 'Add') return undefined;
   const other = users[0].inputs.find((i) => i !== out);
-  const t = other ? graph.initializers.get(other) : undefined;
+  const t = other ? initializerBehind(graph, prod, other) : undefined;
   if (t && t.dtype === 'float32' && t.dims.length === 1 && t.dims[0] === dOut) return other;
   return undefined;
 }
@@ -101,14 +112,14 @@ export function findLinearLayers(model: Model): LinearLayer[] {
       if (!w) continue;
       const dims = g.initializers.get(w.weight)!.dims;
       const [dIn, dOut] = w.transB ? [dims[1], dims[0]] : [dims[0], dims[1]];
-      found = { node: node.name, weight: w.weight, d_in: dIn, d_out: dOut, kind: 'matmul', transB: w.transB, bias: followingBias(g, cons, node.outputs[0], dOut) };
+      found = { node: node.name, weight: w.weight, d_in: dIn, d_out: dOut, kind: 'matmul', transB: w.transB, bias: followingBias(g, prod, cons, node.outputs[0], dOut) };
     } else if (node.opType === 'Gemm') {
       if (getAttrInt(node, 'transA', 0) !== 0 || !isFloat2d(g, node.inputs[1])) continue;
       const transB = getAttrInt(node, 'transB', 0) === 1;
       const dims = g.initializers.get(node.inputs[1])!.dims;
       const [dIn, dOut] = transB ? [dims[1], dims[0]] : [dims[0], dims[1]];
       const c = node.inputs[2];
-      found = { node: node.name, weight: node.inputs[1], d_in: dIn, d_out: dOut, kind: 'gemm', transB, bias: c && g.initializers.has(c) ? c : undefined };
+      found = { node: node.name, weight: node.inputs[1], d_in: dIn, d_out: dOut, kind: 'gemm', transB, bias: c && initializerBehind(g, prod, c) ? c : undefined };
     }
     if (!found) continue;
     layers.push({ module: moduleNameOf(node.name, found.weight, found.bias, node.metadata), ...found });

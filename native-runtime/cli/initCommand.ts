@@ -4,7 +4,8 @@
 // updates; a written path would break when the folder is copied or the package moves.
 import * as fs from 'fs';
 import * as path from 'path';
-import { listTargetGroups } from '../adapters/targets';
+import { proposeHeadModules } from '../adapters/classifierHead';
+import { findLinearLayers, listTargetGroups } from '../adapters/targets';
 import type { LilyConfig, TaskType } from '../config/types';
 import { writeFileAtomic } from '../io/atomic';
 import { budgetOf } from '../server/budgetOf';
@@ -73,7 +74,9 @@ export const initCommand: Command = {
     const chosen = groups.filter((g) => targets.some((t) => g.suffix === t || g.suffix.endsWith(`.${t}`) || t === g.suffix.split('.').pop()));
     const layers = Math.max(1, ...chosen.map((g) => g.modules.length));
     const dMin = Math.min(...(chosen.length ? chosen : groups).map((g) => Math.min(g.d_in, g.d_out)));
-    const adapter = { method: 'lily' as const, target_modules: targets, ...proposeLilyShape(layers, dMin) };
+    // A classification head stays at its random init unless trained in full (PEFT does the same).
+    const heads = task === 'causal-lm' ? [] : proposeHeadModules(model, findLinearLayers(model));
+    const adapter = { method: 'lily' as const, target_modules: targets, ...proposeLilyShape(layers, dMin), ...(heads.length ? { modules_to_save: heads } : {}) };
     let budget;
     try {
       budget = budgetOf(model, adapter);

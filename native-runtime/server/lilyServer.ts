@@ -5,7 +5,8 @@ import { positionLimit } from '../onnx/positionLimit';
 import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
 import { hiddenLinearWeights } from '../adapters/fusedOps';
-import { listTargetGroups } from '../adapters/targets';
+import { findLinearLayers, listTargetGroups } from '../adapters/targets';
+import { proposeHeadModules } from '../adapters/classifierHead';
 import { validateConfigText } from '../config/validate';
 import type { LilyConfig } from '../config/types';
 import { cudaProviderInstalled } from '../onnx/session';
@@ -45,7 +46,13 @@ export class LilyServer {
     const model = this.models.get(this.abs(p.modelPath));
     const positions = positionLimit(model)?.maxPositions;
     const hidden = hiddenLinearWeights(model);
-    return { targets: listTargetGroups(model), ...(positions !== undefined ? { maxPositions: positions } : {}), ...(hidden.length ? { hidden } : {}) };
+    const heads = proposeHeadModules(model, findLinearLayers(model));
+    return {
+      targets: listTargetGroups(model),
+      ...(positions !== undefined ? { maxPositions: positions } : {}),
+      ...(hidden.length ? { hidden } : {}),
+      ...(heads.length ? { headModules: heads } : {}),
+    };
   }
 
   validateConfig(p: ValidateConfigParams): ValidateConfigResult {

@@ -33,6 +33,7 @@ describe('cli: init, targets, help', function () {
     assert.deepStrictEqual(written, res.config);
     assert.deepStrictEqual(written.adapter.target_modules, ['attention.self.query', 'attention.self.value']);
     assert.strictEqual(written.model.num_labels, 2);
+    assert.deepStrictEqual(written.adapter.modules_to_save, ['classifier'], 'the classification head trains in full, as PEFT does');
     assert.strictEqual(written.$schema, undefined, 'a $schema path breaks when the file is copied or the package updates');
     const expected = budgetOf(loadModel(path.join(ws.dir, 'model.onnx')), written.adapter);
     assert.strictEqual(res.trainable_params, expected.trainable_params);

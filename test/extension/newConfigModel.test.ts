@@ -4,7 +4,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { validateConfigText } from '../../native-runtime/config/validate';
-import { listTargetGroups } from '../../native-runtime/adapters/targets';
+import { proposeHeadModules } from '../../native-runtime/adapters/classifierHead';
+import { findLinearLayers, listTargetGroups } from '../../native-runtime/adapters/targets';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { findEvalBeside, findTokenizerBeside, newConfigText, suggestedLilyShape, targetPickItems, uniqueConfigPath } from '../../src/newConfigModel';
 import { configFixture } from './fixtures';
@@ -12,7 +13,9 @@ import { configFixture } from './fixtures';
 describe('new adapter config', () => {
   const fx = configFixture();
   after(() => fs.rmSync(fx.dir, { recursive: true, force: true }));
-  const groups = listTargetGroups(loadModel(fx.modelPath));
+  const model = loadModel(fx.modelPath);
+  const groups = listTargetGroups(model);
+  const headModules = proposeHeadModules(model, findLinearLayers(model));
 
   it('pre-picks attention query/value in the target QuickPick', () => {
     const items = targetPickItems(groups);
@@ -28,7 +31,7 @@ describe('new adapter config', () => {
     const picked = groups.filter((g) => g.suffix === 'attention.self.value' || g.suffix === 'attention.self.query');
     const tokenizer = path.join(fx.dir, 'tokenizer.json');
     const text = newConfigText({
-      configPath, modelPath: fx.modelPath, task: 'sequence-classification', targets: picked, tokenizer,
+      configPath, modelPath: fx.modelPath, task: 'sequence-classification', targets: picked, tokenizer, headModules,
       data: {
         train: path.join(fx.dir, 'sub', 'data', 'train.jsonl'), eval: path.join(fx.dir, 'sub', 'data', 'eval.jsonl'),
         textField: 'sentence', labelField: 'polarity', labels: { num_labels: 3, labels: ['neg', 'neutral', 'pos'] },
@@ -45,6 +48,10 @@ describe('new adapter config', () => {
     assert.deepStrictEqual(cfg.model.labels, ['neg', 'neutral', 'pos']);
     assert.deepStrictEqual(cfg.adapter.target_modules.sort(), ['attention.self.query', 'attention.self.value']);
     assert.strictEqual(cfg.name, 'my');
+    // The classification head is trained in full (its init is random on a model made from a base checkpoint).
+    assert.deepStrictEqual(cfg.adapter.modules_to_save, ['classifier']);
+    const lm = JSON.parse(newConfigText({ configPath, modelPath: fx.modelPath, task: 'causal-lm', targets: picked, headModules, data: { train: path.join(fx.dir, 'a.jsonl') } }));
+    assert.strictEqual(lm.adapter.modules_to_save, undefined, 'no head for causal LM');
     // No $schema: a path or file URI breaks when the folder is copied or the extension updates;
     // package.json's jsonValidation maps every *.lily.json to the installed schema instead.
     assert.strictEqual(cfg.$schema, undefined);

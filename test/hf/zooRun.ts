@@ -21,13 +21,13 @@ export interface ZooRun {
   evalLoss?: number;
 }
 
-export function zooConfig(zoo: Zoo, name: string, exporter: string, method: Method, workDir: string): string {
+export function zooConfig(zoo: Zoo, name: string, exporter: string, method: Method, workDir: string, extra: Partial<LilyConfig['adapter']> = {}): string {
   const e = zoo.entry(name);
   const dir = zoo.entryDir(name);
   const t = zoo.manifest.training;
   // Where PEFT cannot build the adapter (Lily on GPT-2's Conv1D) the engine starts from its own seeded init.
   const init = e.peft[method].ok ? path.join(dir, 'peft', method, 'init') : 'default';
-  const common = { target_modules: e.targets, init };
+  const common = { target_modules: e.targets, init, ...extra };
   const adapter = method === 'lily'
     ? { method, ...common, ...zoo.manifest.adapters.lily, routing: 'batch' as const }
     : { method, ...common, ...zoo.manifest.adapters.lora };
@@ -49,8 +49,8 @@ export function zooConfig(zoo: Zoo, name: string, exporter: string, method: Meth
   return file;
 }
 
-export async function trainZoo(zoo: Zoo, name: string, exporter: string, method: Method, workDir: string): Promise<ZooRun> {
-  const config = zooConfig(zoo, name, exporter, method, workDir);
+export async function trainZoo(zoo: Zoo, name: string, exporter: string, method: Method, workDir: string, extra: Partial<LilyConfig['adapter']> = {}): Promise<ZooRun> {
+  const config = zooConfig(zoo, name, exporter, method, workDir, extra);
   const r = await lily(['train', config, '--json'], workDir);
   const started = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type?: string; runDir?: string }).find((ev) => ev.runDir);
   const runDir = started?.runDir;
