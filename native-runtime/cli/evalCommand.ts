@@ -10,6 +10,7 @@ import { loadConfigArg } from './configArg';
 import { EXIT, InputError } from './errors';
 import { Output } from './io';
 import { isRunDir, readRunConfig, runAdapterWeights } from './runAdapter';
+import { onnxConfigOf, PYTHON_OPTION } from './runModel';
 
 export const evalCommand: Command = {
   spec: {
@@ -20,6 +21,7 @@ export const evalCommand: Command = {
     options: [
       { name: 'adapter', kind: 'string', value: 'DIR', help: 'A PEFT adapter folder (or its adapter_model.safetensors) to evaluate.' },
       { name: 'data', kind: 'string', value: 'FILE', help: 'Evaluate on this file instead of data.eval.' },
+      PYTHON_OPTION,
       JSON_OPTION,
     ],
   },
@@ -29,6 +31,8 @@ export const evalCommand: Command = {
     const fromRun = fs.existsSync(target) && fs.statSync(target).isDirectory();
     if (fromRun && !isRunDir(target)) throw new InputError(`${target}: not a run directory (no config.json); give a *.lily.json config or a run folder`);
     let config: ResolvedConfig = fromRun ? readRunConfig(target) : loadConfigArg(args.positional[0], ctx.cwd, out);
+    // A torch-backend run may name a Hugging Face folder: evaluate on its ONNX export (runModel.ts).
+    if (fromRun) config = await onnxConfigOf(config, { cwd: ctx.cwd, python: args.options.python as string | undefined, log: (m) => out.log(m) });
     const adapterArg = args.options.adapter as string | undefined;
     let adapterSource = config.adapter.init === 'default' ? 'base model (no adapter)' : config.adapter.init;
     if (adapterArg) {

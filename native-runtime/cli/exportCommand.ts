@@ -8,6 +8,7 @@ import { EXIT, InputError, UsageError } from './errors';
 import { ONNX_EXPORTERS } from './exportOnnx';
 import { Output } from './io';
 import { lockIfInside } from './runLockArg';
+import { PYTHON_OPTION } from './runModel';
 import { isRunDir, readRunConfig, runAdapterWeights } from './runAdapter';
 
 export interface ExportContext {
@@ -16,6 +17,9 @@ export interface ExportContext {
   log: (message: string) => void;
   /** merged-onnx: data file to freeze the routing on (default: the eval set). */
   calibration?: string;
+  /** Where relative paths resolve; the exporter's Python for a torch run's Hugging Face folder (runModel.ts). */
+  cwd: string;
+  python?: string;
 }
 
 export type Exporter = (ctx: ExportContext) => Promise<string[] | ExportResult>;
@@ -41,6 +45,7 @@ export const exportCommand: Command = {
       { name: 'format', kind: 'string', value: 'F', help: `Output format: ${Object.keys(EXPORTERS).join(', ')} (default peft).` },
       { name: 'out', kind: 'string', value: 'DIR', help: 'Output folder (default <run-dir>/export/<format>).' },
       { name: 'calibration', kind: 'string', value: 'FILE', help: 'merged-onnx: data file to freeze the Lily routing on (default: the eval set).' },
+      PYTHON_OPTION,
       JSON_OPTION,
     ],
   },
@@ -56,7 +61,10 @@ export const exportCommand: Command = {
     const lock = lockIfInside(runDir, outDir, 'lily export', (m) => out.log(m));
     let res: Awaited<ReturnType<Exporter>>;
     try {
-      res = await exporter({ runDir, outDir, log: (m) => out.log(m), ...(calibration ? { calibration: path.resolve(ctx.cwd, calibration) } : {}) });
+      res = await exporter({
+        runDir, outDir, log: (m) => out.log(m), cwd: ctx.cwd, python: args.options.python as string | undefined,
+        ...(calibration ? { calibration: path.resolve(ctx.cwd, calibration) } : {}),
+      });
     } finally {
       lock?.release();
     }

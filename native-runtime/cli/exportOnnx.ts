@@ -2,25 +2,26 @@
 // EXPORTERS table): a run's adapter as a plain inference model. The work is in inspect/exportOnnx.ts.
 import type { ExportResult } from '../protocol';
 import { exportAdaptedOnnx, exportMergedOnnx, type ExportSource } from '../inspect/exportOnnx';
-import { loadConfigModel } from '../train/trainer';
 import type { ExportContext } from './exportCommand';
 import { readRunConfig, runAdapterWeights } from './runAdapter';
+import { runModel } from './runModel';
 
-function runSource(runDir: string, log: (m: string) => void): ExportSource {
-  const config = readRunConfig(runDir);
-  const { weights, source } = runAdapterWeights(runDir);
-  log(`Adapter: ${source}; model: ${config.model.path}`);
-  return { config, model: loadConfigModel(config), weights };
+async function runSource(ctx: ExportContext): Promise<ExportSource> {
+  const { config, model } = await runModel(readRunConfig(ctx.runDir), { cwd: ctx.cwd, python: ctx.python, log: ctx.log });
+  const { weights, source } = runAdapterWeights(ctx.runDir, model);
+  ctx.log(`Adapter: ${source}; model: ${config.model.path}`);
+  return { config, model, weights };
 }
 
 export const ONNX_EXPORTERS: Record<string, (ctx: ExportContext) => Promise<ExportResult>> = {
-  'merged-onnx': async ({ runDir, outDir, log, calibration }) => {
-    const src = runSource(runDir, log);
+  'merged-onnx': async (ctx) => {
+    const { outDir, log, calibration } = ctx;
+    const src = await runSource(ctx);
     const r = await exportMergedOnnx(src, outDir, { log, calibration, threads: src.config.runtime.threads });
     return { files: r.files, ...(r.metricDelta ? { metricDelta: r.metricDelta } : {}) };
   },
-  'adapted-onnx': async ({ runDir, outDir, log }) => {
-    const src = runSource(runDir, log);
-    return exportAdaptedOnnx(src, outDir, { log });
+  'adapted-onnx': async (ctx) => {
+    const src = await runSource(ctx);
+    return exportAdaptedOnnx(src, ctx.outDir, { log: ctx.log });
   },
 };

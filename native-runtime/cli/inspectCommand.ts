@@ -14,7 +14,6 @@ import { importPeftAdapter } from '../inspect/peftImport';
 import { openReferenceData, type ReferenceData } from '../inspect/referenceData';
 import type { Model } from '../onnx/ir';
 import type { InspectResult } from '../protocol';
-import { loadConfigModel } from '../train/trainer';
 import type { ParsedArgs } from './args';
 import { Command, JSON_OPTION, type CliContext } from './command';
 import { loadConfigArg } from './configArg';
@@ -24,6 +23,7 @@ import { Output } from './io';
 import { logitsClasses, loadUserModel } from './model';
 import { lockIfInside } from './runLockArg';
 import { isRunDir, readRunConfig, runAdapterWeights } from './runAdapter';
+import { PYTHON_OPTION, runModel, type RunModelOptions } from './runModel';
 
 interface Source {
   model: Model;
@@ -36,12 +36,12 @@ interface Source {
 
 const PEFT_TASKS: Record<string, TaskType> = { SEQ_CLS: 'sequence-classification', CAUSAL_LM: 'causal-lm', TOKEN_CLS: 'token-classification' };
 
-function fromRun(runDir: string, log: (m: string) => void): Source {
-  const config = readRunConfig(runDir);
-  const { weights, source } = runAdapterWeights(runDir);
+async function fromRun(runDir: string, opts: RunModelOptions): Promise<Source> {
+  const { config, model } = await runModel(readRunConfig(runDir), opts);
+  const { weights, source } = runAdapterWeights(runDir, model);
   const ck = /step-(\d+)$/.exec(source);
-  log(`Adapter: ${source}`);
-  return { model: loadConfigModel(config), weights, config, step: ck ? Number(ck[1]) : readRunStatus(runDir).step, outDir: runDir };
+  opts.log(`Adapter: ${source}`);
+  return { model, weights, config, step: ck ? Number(ck[1]) : readRunStatus(runDir).step, outDir: runDir };
 }
 
 /** A config for a bare adapter: the reference file as data, the task from adapter_config.json. */
@@ -109,6 +109,7 @@ export const inspectCommand: Command = {
       { name: 'out', kind: 'string', value: 'DIR', help: 'Where to write the JSON files (default: the run or adapter folder).' },
       { name: 'example', kind: 'int', value: 'N', help: 'Keep per-token router probabilities of the Nth reference input (default 1).' },
       { name: 'allow-mismatch', kind: 'bool', help: 'PEFT file whose copies of shared tensors disagree: use the last copy, as PEFT does.' },
+      PYTHON_OPTION,
       JSON_OPTION,
     ],
   },
@@ -129,12 +130,30 @@ export const inspectCommand: Command = {
   },
 };
 
+/**
+ * What the ONNX engine writes at each evaluation (router_stats.json, spectrum.json over the eval
+ * set), for a finished torch-backend run: the same computation as `lily inspect RUN`, run by
+ * `lily train --backend torch` once the trainer has written adapter/ (while it holds the run's lock).
+ * Runs without an eval set get none, as on the engine.
+ */
+export async function inspectFinishedRun(runDir: string, opts: RunModelOptions): Promise<string[]> {
+  if (!readRunConfig(runDir).data.eval) return [];
+  const src = await fromRun(runDir, opts);
+  const ref = src.weights.settings.method === 'lily' ? openReferenceData(src.config!, src.model) : undefined;
+  try {
+    const result = await inspectAdapter({ model: src.model, weights: src.weights, config: ref?.config ?? src.config, step: src.step, reference: ref, threads: src.config?.runtime.threads });
+    return writeInspection(new RunWriter(runDir), result);
+  } finally {
+    ref?.data.close();
+  }
+}
+
 async function inspect(target: string, args: ParsedArgs, ctx: CliContext, out: Output, runDir: boolean): Promise<number> {
   const log = (m: string) => out.log(m);
   const opt = (name: string) => (args.options[name] as string | undefined) && path.resolve(ctx.cwd, args.options[name] as string);
   const reference = opt('reference');
   const src = runDir
-    ? fromRun(target, log)
+    ? await fromRun(target, { cwd: ctx.cwd, python: args.options.python as string | undefined, log })
     : fromAdapter(target, {
       model: opt('model'), reference, out: opt('out'), allowMismatch: !!args.options['allow-mismatch'], maxLength: args.options['max-length'] as number | undefined, batchSize: args.options['batch-size'] as number | undefined,
       config: opt('config') ? loadConfigArg(opt('config')!, ctx.cwd, out) : undefined,

@@ -6,6 +6,7 @@ import { findLinearLayers } from '../adapters/targets';
 import { resolveSavedTensors } from '../adapters/modulesToSave';
 import type { ResolvedConfig } from '../config/resolved';
 import type { AdapterWeights } from '../io/adapterWeights';
+import type { Model } from '../onnx/ir';
 import { newestIntactCheckpoint } from '../io/checkpoint';
 import { COMPACT_ADAPTER_FILE, readCompactAdapter } from '../io/compactAdapter';
 import { RUN_FILES } from '../runFiles';
@@ -25,7 +26,8 @@ export function readRunConfig(runDir: string): ResolvedConfig {
   }
 }
 
-export function runAdapterWeights(runDir: string): { weights: AdapterWeights; source: string } {
+/** `model`: the run's ONNX model when the caller has it (a torch run's model.path may be a Hugging Face folder; see runModel.ts). */
+export function runAdapterWeights(runDir: string, model?: Model): { weights: AdapterWeights; source: string } {
   const compact = path.join(runDir, RUN_FILES.adapter, COMPACT_ADAPTER_FILE);
   if (fs.existsSync(compact)) return { weights: readCompactAdapter(compact), source: compact };
   const { checkpoint: ck, skipped } = newestIntactCheckpoint(runDir);
@@ -34,9 +36,9 @@ export function runAdapterWeights(runDir: string): { weights: AdapterWeights; so
     throw new InputError(`${runDir}: the run has neither ${RUN_FILES.adapter}/${COMPACT_ADAPTER_FILE} nor an intact checkpoint${damaged}; nothing to export (did it fail before the first checkpoint?)`);
   }
   const cfg = readRunConfig(runDir);
-  const model = loadConfigModel(cfg);
-  const targets = matchedTargets(cfg, model);
-  const saved = resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save);
+  const m = model ?? loadConfigModel(cfg);
+  const targets = matchedTargets(cfg, m);
+  const saved = resolveSavedTensors(m, findLinearLayers(m), cfg.adapter.modules_to_save);
   const state = ck.state;
   return { weights: { settings: cfg.adapter, targets, saved, tensors: state.params }, source: ck.dir };
 }

@@ -12,6 +12,7 @@ import { readJsonIfValid } from '../io/atomic';
 import { CHECKPOINT_FILES } from '../io/checkpoint';
 import { readRunConfig } from './runAdapter';
 import { trainTorch } from '../torch/run';
+import { inspectFinishedRun } from './inspectCommand';
 import type { ParsedArgs } from './args';
 import { Command, JSON_OPTION, type CliContext } from './command';
 import { loadConfigArg } from './configArg';
@@ -91,6 +92,7 @@ async function trainOnTorch(args: ParsedArgs, ctx: CliContext, out: Output): Pro
       if (out.json) out.emit(e);
       else if (e.event === 'progress') bar!.update({ step: e.step, total: e.totalSteps, epoch: e.epoch, loss: e.loss, samplesPerSec: e.samplesPerSec, etaSeconds: e.etaSeconds });
     },
+    afterCompleted: (dir) => inspectFinishedRun(dir, { cwd: ctx.cwd, python: args.options.python as string | undefined, log }),
   });
   bar?.clear();
   out.print(`${outcome.state}: ${outcome.runDir}${outcome.error ? `\n${outcome.error}` : ''}`);

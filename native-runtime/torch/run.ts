@@ -38,6 +38,12 @@ export interface TorchTrainHooks {
   log?: (message: string) => void;
   /** Trainer stderr lines (Python's log and warnings). */
   onStderr?: (line: string) => void;
+  /**
+   * After a completed run, while the run's lock is still held: what the ONNX engine does at each
+   * evaluation (the CLI writes router_stats.json and spectrum.json from adapter/). A failure is
+   * logged as a warning; the run stays completed.
+   */
+  afterCompleted?: (runDir: string) => Promise<string[]>;
 }
 
 export interface TorchOutcome {
@@ -174,7 +180,16 @@ export async function trainTorch(req: TorchTrainRequest, hooks: TorchTrainHooks 
   const log = hooks.log ?? (() => undefined);
   const prep = prepare(req, log);
   try {
-    return await launchAndWait(req, prep, hooks, log);
+    const outcome = await launchAndWait(req, prep, hooks, log);
+    if (outcome.state === 'completed' && hooks.afterCompleted) {
+      try {
+        const files = await hooks.afterCompleted(outcome.runDir);
+        if (files.length) log(`Wrote ${files.map((f) => path.basename(f)).join(', ')} (router statistics and spectra over the eval set)`);
+      } catch (e) {
+        log(`warning: the run completed, but its router statistics and spectra were not written: ${(e as Error).message}\nRun \`lily inspect ${outcome.runDir}\` to write them.`);
+      }
+    }
+    return outcome;
   } finally {
     prep.lock.release();
   }

@@ -59,6 +59,25 @@ export function lilyProcess(args: string[]): ChildProcess {
   return spawn(process.execPath, ['-r', TSX, CLI, ...args], { cwd: torchFixture(), env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+let parity: { onnxRun: string; torchRun: string } | undefined;
+
+/**
+ * The same config trained by the ONNX engine and by the torch backend (10 steps, from the shared
+ * init adapter), once per test process: the runs several test files compare.
+ */
+export function parityRuns(): { onnxRun: string; torchRun: string } {
+  if (parity) return parity;
+  const d = torchFixture();
+  const onnxRun = path.join(d, 'runs', 'parity-onnx');
+  const torchRun = path.join(d, 'runs', 'parity-torch');
+  const a = lily(['train', writeConfig('parity-onnx', 'onnx'), '--run-dir', onnxRun]);
+  if (a.status !== 0) throw new Error(`the ONNX run failed:\n${a.stderr}`);
+  const b = lily(['train', writeConfig('parity-torch', 'torch'), '--run-dir', torchRun]);
+  if (b.status !== 0) throw new Error(`the torch run failed:\n${b.stderr}`);
+  parity = { onnxRun, torchRun };
+  return parity;
+}
+
 export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
 }

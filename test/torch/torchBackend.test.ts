@@ -11,7 +11,7 @@ import { readCompactAdapter } from '../../native-runtime/io/compactAdapter';
 import { verifyCheckpoint } from '../../native-runtime/io/checkpointManifest';
 import { readPeftAdapter } from '../../native-runtime/io/peft';
 import { epochPermutation } from '../../native-runtime/train/rng';
-import { lily, PYTHON, readJsonl, torchFixture, trainLosses, writeConfig } from './fixture';
+import { lily, parityRuns, PYTHON, readJsonl, torchFixture, trainLosses, writeConfig } from './fixture';
 
 describe('torch backend (one process)', function () {
   this.timeout(300_000);
@@ -19,13 +19,7 @@ describe('torch backend (one process)', function () {
   let torchRun: string;
 
   before(() => {
-    const d = torchFixture();
-    onnxRun = path.join(d, 'runs', 'parity-onnx');
-    torchRun = path.join(d, 'runs', 'parity-torch');
-    const a = lily(['train', writeConfig('parity-onnx', 'onnx'), '--run-dir', onnxRun]);
-    assert.strictEqual(a.status, 0, a.stderr);
-    const b = lily(['train', writeConfig('parity-torch', 'torch'), '--run-dir', torchRun]);
-    assert.strictEqual(b.status, 0, b.stderr);
+    ({ onnxRun, torchRun } = parityRuns());
   });
 
   it('gives the ONNX engine\'s losses over 10 steps (to 1e-4)', () => {

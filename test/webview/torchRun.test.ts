@@ -1,8 +1,8 @@
 // The dashboard draws a run written by the torch backend (PyTorch + PEFT, native-runtime/torch/)
-// exactly as it draws an engine run: header, router heatmap replayed from router.jsonl, training
-// curves with every logged point. A real torch-backend run (test/torch's tiny BERT fixture)
-// is produced first; a torch run has no router_stats.json / spectrum.json, and the dashboard
-// must still render without errors.
+// exactly as it draws an engine run: header, router heatmaps over the eval set (router_stats.json,
+// which `lily train --backend torch` writes at the end with the engine's inspection) and replayed
+// from router.jsonl, rank bars and expert similarity (spectrum.json), training curves with every
+// logged point. A real torch-backend run (test/torch's tiny BERT fixture) is produced first.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -45,8 +45,23 @@ describe('dashboard webview on a torch-backend run (headless Chromium)', functio
     assert.match((await page.locator('[data-role="progress"]').textContent()) ?? '', /step 8 \/ 8/);
   });
 
-  it('draws the router heatmap from router.jsonl (PEFT\'s Lily routers), newest step first', async () => {
+  it('draws the router heatmaps over the eval set from router_stats.json (reference mode)', async () => {
     const page = dash.page;
+    const stats = run.routerStats;
+    assert.ok(stats, `${run.runDir} has no router_stats.json`);
+    assert.equal(stats.step, 8);
+    for (const t of stats.targets) {
+      const cells = `[data-chart="router:${t.target}"] .cell`;
+      assert.equal(await page.locator(cells).count(), t.per_layer.length * t.num_B, `cells of ${t.target}`);
+      assert.ok(t.per_layer.length > 0);
+      assert.deepEqual(await dataValues(page, cells), t.per_layer.flatMap((l) => l.mean));
+    }
+  });
+
+  it('replays the router means of router.jsonl (PEFT\'s Lily routers), newest step first', async () => {
+    const page = dash.page;
+    await page.click('[data-control="heatmap-mode"] [data-value="training"]');
+    await idle(page);
     assert.equal(run.router.length, 4);
     const newest = run.router[run.router.length - 1];
     for (const [target, rows] of Object.entries(newest.targets)) {
@@ -54,6 +69,28 @@ describe('dashboard webview on a torch-backend run (headless Chromium)', functio
       assert.equal(await page.locator(cells).count(), rows.flat().length, `cells of ${target}`);
       const shown = await dataValues(page, cells);
       rows.flat().forEach((v, i) => assert.ok(Math.abs(shown[i] - v) < 1e-9, `${target} cell ${i}: shown ${shown[i]}, router.jsonl ${v}`));
+    }
+    await page.click('[data-control="heatmap-mode"] [data-value="reference"]');
+    await idle(page);
+  });
+
+  it('draws a rank bar per adapted layer and the expert similarity from spectrum.json', async () => {
+    const page = dash.page;
+    const spectrum = run.spectrum;
+    assert.ok(spectrum, `${run.runDir} has no spectrum.json`);
+    await page.click('[data-tab="rank"]');
+    await idle(page);
+    for (const t of spectrum.targets) {
+      assert.ok(t.layers.length > 0);
+      const chart = `[data-chart="rank:${t.target}"]`;
+      assert.equal(await page.locator(`${chart} g[aria-description="numerical rank"] rect`).count(), t.layers.length, `rank bars of ${t.target}`);
+      assert.equal(await page.locator(`${chart} g[aria-description="effective rank"] rect`).count(), t.layers.length);
+    }
+    await page.click('[data-tab="experts"]');
+    await idle(page);
+    for (const t of spectrum.targets) {
+      const n = t.expert_similarity!.length;
+      assert.equal(await page.locator(`[data-chart="experts:${t.target}"] g[aria-description="similarity"] rect`).count(), n * n);
     }
   });
 
@@ -67,9 +104,7 @@ describe('dashboard webview on a torch-backend run (headless Chromium)', functio
     assert.equal(await page.locator('[data-chart="curves:loss"] g[aria-description="main eval loss points"] circle').count(), run.metrics.filter((m) => m.type === 'eval').length);
   });
 
-  it('renders without page errors although the run has no router_stats.json or spectrum.json', async () => {
-    assert.equal(run.routerStats, undefined);
-    assert.equal(run.spectrum, undefined);
+  it('renders every tab without page errors', async () => {
     for (const tab of ['rank', 'experts', 'router']) {
       await dash.page.click(`[data-tab="${tab}"]`);
       await idle(dash.page);
