@@ -18,6 +18,10 @@
 // evaluate the same held-out batches. Throughput counts real (non-padding) tokens only.
 //
 //   node bench/run.mjs [--quick] [--rows cls-128x2,clm-512] [--threads 2] [--rounds 5] [--compile] [--out FILE]
+//     [--memory small,qwen05b,llama7b | none]
+// After these rows, the memory rows (bench/memory.mjs: peak RSS, first step and step time per
+// weights dtype, beside the peer; issue #17) run in a child process and write
+// bench/results/memory.json; --memory picks their models (--quick: small only).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -28,6 +32,7 @@ import { loadAverage, machineInfo } from './lib/machine.mjs';
 import { median } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 import { Worker } from './lib/worker.mjs';
+import { MODELS as MEMORY_MODELS } from './memory/rows.mjs';
 import { projectPython } from '../scripts/projectPython.cjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -55,7 +60,7 @@ const ROWS = {
 };
 
 function parseArgs(argv) {
-  const o = { quick: false, rows: Object.keys(ROWS), threads: 2, rounds: 5, compile: false, out: path.join(ROOT, 'bench', 'results', 'latest.json') };
+  const o = { quick: false, rows: Object.keys(ROWS), threads: 2, rounds: 5, compile: false, out: path.join(ROOT, 'bench', 'results', 'latest.json'), memory: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -69,12 +74,17 @@ function parseArgs(argv) {
     else if (a === '--rounds') o.rounds = positiveInt(value(), a);
     else if (a === '--compile') o.compile = true;
     else if (a === '--out') o.out = path.resolve(value());
-    else throw new Error(`bench: unknown argument "${a}"; expected --quick, --rows ${Object.keys(ROWS).join(',')}, --threads N, --rounds N, --compile or --out FILE`);
+    else if (a === '--memory') o.memory = value();
+    else throw new Error(`bench: unknown argument "${a}"; expected --quick, --rows ${Object.keys(ROWS).join(',')}, --threads N, --rounds N, --compile, --out FILE or --memory MODELS|none`);
   }
   for (const r of o.rows) if (!ROWS[r]) throw new Error(`bench --rows: unknown row "${r}"; rows are ${Object.keys(ROWS).join(', ')}`);
   if (o.quick) {
     o.rows = [o.rows[0]];
     o.rounds = Math.min(o.rounds, 2);
+  }
+  o.memory ??= o.quick ? 'small' : Object.keys(MEMORY_MODELS).join(',');
+  if (o.memory !== 'none') {
+    for (const m of o.memory.split(',')) if (!MEMORY_MODELS[m]) throw new Error(`bench --memory: unknown model "${m}"; models are ${Object.keys(MEMORY_MODELS).join(', ')}, or none`);
   }
   return o;
 }
@@ -270,6 +280,11 @@ async function main() {
   }
   process.stdout.write(formatTable(report) + '\n');
   process.stdout.write(`\nwritten: ${path.relative(process.cwd(), opts.out)}\n`);
+  if (opts.memory !== 'none') {
+    process.stdout.write(`\nMemory rows (bench/memory.mjs --models ${opts.memory}):\n`);
+    const mem = spawnSync(process.execPath, [path.join(ROOT, 'bench/memory.mjs'), '--models', opts.memory, '--threads', String(opts.threads)], { cwd: ROOT, stdio: 'inherit' });
+    if (mem.status !== 0) throw new Error(`bench: the memory rows failed (exit ${mem.status ?? mem.signal})`);
+  }
 }
 
 main().catch((e) => {

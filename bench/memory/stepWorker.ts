@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   const mb = (b: number) => Math.round(b / 2 ** 20);
   const sorted = times.slice(1).sort((a, b) => a - b);
   console.log(JSON.stringify({
-    batch: B, seq: S, options: extra, loss,
+    batch: B, seq: S, steps, options: extra, loss,
     loss_chunks: runner.graphs.lossChunks ?? null,
     peak_rss_mb: Math.round(rssMB('VmHWM')),
     rss_after_load_mb: Math.round(loadedRss),
