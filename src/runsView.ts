@@ -1,8 +1,9 @@
 // The Runs view (activity bar "Lily" > "Runs"): a TreeDataProvider over the RunsModel. Rows and
 // their children are computed by runsModel.ts (tested without VS Code); this maps them to
-// TreeItems and refreshes only the rows that changed.
+// TreeItems and refreshes only the rows that changed, at a bounded rate (viewRefreshThrottle.ts).
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { ViewRefreshThrottle } from './viewRefreshThrottle';
 import { rootEntries, runChildren, runItemView, sweepItemView, type ChildView, type RunsModel } from './runsModel';
 
 export type RunsNode =
@@ -11,7 +12,9 @@ export type RunsNode =
   | { kind: 'detail'; runDir: string; view: ChildView; id: string };
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
+  private readonly changed = new vscode.EventEmitter<RunsNode[] | undefined>();
+  // A training run changes its row tens of times a second: fired at a bounded rate (see the file).
+  private readonly refresh = new ViewRefreshThrottle<RunsNode>((nodes) => this.changed.fire(nodes));
   readonly onDidChangeTreeData = this.changed.event;
   private readonly nodes = new Map<string, RunsNode>();
   private readonly sweepNodes = new Map<string, RunsNode>();
@@ -19,14 +22,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
   constructor(private readonly model: RunsModel) {
     this.sub = model.onDidChange((which) => {
-      if (which === 'all') return this.changed.fire(undefined);
+      if (which === 'all') return this.refresh.add(undefined);
       for (const runDir of which) {
         const node = this.nodes.get(runDir);
         const rec = model.get(runDir);
         // A new run changes the root's children; a known one only its own row (and its sweep's).
-        this.changed.fire(node && rec ? node : undefined);
+        this.refresh.add(node && rec ? node : undefined);
         const sweepNode = rec?.sweep ? this.sweepNodes.get(rec.sweep.sweep_id) : undefined;
-        if (node && sweepNode) this.changed.fire(sweepNode);
+        if (node && sweepNode) this.refresh.add(sweepNode);
       }
     });
   }
@@ -101,6 +104,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
   dispose(): void {
     this.sub.dispose();
+    this.refresh.dispose();
     this.changed.dispose();
   }
 }
