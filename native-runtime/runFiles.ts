@@ -45,6 +45,9 @@ export interface SweepMember {
   overrides: Record<string, unknown>;
   /** The config the sweep started from. */
   config_path: string;
+  /** How many points trained at once (`--parallel`), and the intra-op threads this one had. */
+  parallel?: number;
+  threads?: number;
 }
 
 export type RunState = 'running' | 'completed' | 'failed' | 'stopped';

@@ -19,6 +19,7 @@ import { revealPathOfArg, runDirOfArg } from './runsView';
 import type { RunWatcher } from './runWatcher';
 import { resolvePython } from './pythonInterpreter';
 import { readSettings, workspaceRoot } from './settings';
+import { gridProblem, gridSize, parallelChoices, sweepCliArgs } from './sweepChoices';
 import { torchLaunchChoices, type TorchLaunch } from './torchLaunch';
 import { LilyTaskProvider } from './taskProvider';
 import { trustRefusal } from './trustGate';
@@ -67,7 +68,7 @@ export const COMMANDS: Record<string, Command> = {
     return config.ok ? s.runs.start(config.configPath, { compareWithLora: true, maxSteps: opts?.maxSteps }) : config;
   },
 
-  'lily.sweep': async (s, arg?: unknown, opts?: { grid?: string; maxSteps?: number }) => {
+  'lily.sweep': async (s, arg?: unknown, opts?: { grid?: string; maxSteps?: number; parallel?: number }) => {
     const config = await pickConfig(arg);
     if (!config.ok) return config;
     const root = workspaceRoot();
@@ -78,12 +79,28 @@ export const COMMANDS: Record<string, Command> = {
         title: `Sweep ${path.basename(config.configPath)}: the grid`,
         prompt: 'FIELD=V1,V2,... separated by spaces; every combination trains as its own run',
         value: 'training.lr=1e-3,3e-3,1e-2 adapter.scaling=1,2',
-        validateInput: (v) => (sweepAxes(v).every((a) => /^[A-Za-z_][\w.]*=[^=]+$/.test(a)) && sweepAxes(v).length > 0 ? undefined : 'Write FIELD.PATH=V1,V2 (e.g. training.lr=1e-3,3e-3), axes separated by spaces'),
+        validateInput: gridProblem,
       });
       if (!grid) return refuse('cancelled: no grid given');
     }
-    const [first, ...more] = sweepAxes(grid);
-    const args = ['sweep', config.configPath, '--grid', first, ...more, ...(opts?.maxSteps !== undefined ? ['--max-steps', String(opts.maxSteps)] : [])];
+    const settings = readSettings();
+    // The CLI splits these threads between the runs that train at once.
+    const threads = settings.threads ?? os.availableParallelism();
+    let parallel = opts?.parallel;
+    if (parallel === undefined && opts?.grid === undefined) {
+      const choices = parallelChoices(gridSize(grid), threads);
+      const pick = choices.length === 1 ? choices[0] : await vscode.window.showQuickPick(choices, {
+        title: `Sweep ${path.basename(config.configPath)}: how many runs at a time?`,
+        placeHolder: 'Runs at once share the threads (lily.threads, else every core)',
+      });
+      if (!pick) return refuse('cancelled: no choice of runs at a time');
+      parallel = pick.parallel;
+    }
+    const args = sweepCliArgs(config.configPath, grid, {
+      parallel, maxSteps: opts?.maxSteps,
+      ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
+      ...(settings.device !== 'auto' ? { device: settings.device } : {}),
+    });
     const task = new LilyTaskProvider(s.context).cliTask(`sweep ${path.basename(config.configPath).replace(/\.lily\.json$/i, '')}`, args, root);
     await vscode.tasks.executeTask(task);
     // The runs appear in the Runs view (grouped under the sweep) as the watcher finds them.
@@ -296,7 +313,3 @@ async function pickRun(s: Services, arg: unknown, filter: (r: RunRecord) => bool
   return pick ? { ok: true, runDir: pick.runDir } : refuse('cancelled: no run picked');
 }
 
-/** "training.lr=1e-3,3e-3  adapter.scaling=1,2" -> its axes. */
-function sweepAxes(text: string): string[] {
-  return text.trim().split(/\s+/).filter(Boolean);
-}

@@ -9,6 +9,8 @@ export interface OptionSpec {
   /** Placeholder in help, e.g. `N` or `DIR`. */
   value?: string;
   help: string;
+  /** Used between lily processes (e.g. a sweep's point runs), not shown in --help. */
+  internal?: boolean;
 }
 
 export interface CommandSpec {
@@ -72,11 +74,12 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
 export function commandHelp(spec: CommandSpec): string {
   const lines = [`Usage: lily ${spec.name} ${spec.usage} [options]`, '', spec.summary];
   if (spec.details) lines.push('', ...spec.details);
-  if (spec.options.length) {
+  const shown = spec.options.filter((o) => !o.internal);
+  if (shown.length) {
     lines.push('', 'Options:');
-    const left = spec.options.map((o) => `  --${o.name}${o.kind === 'bool' ? '' : ` ${o.value ?? 'VALUE'}`}`);
+    const left = shown.map((o) => `  --${o.name}${o.kind === 'bool' ? '' : ` ${o.value ?? 'VALUE'}`}`);
     const width = Math.max(...left.map((l) => l.length)) + 2;
-    spec.options.forEach((o, i) => lines.push(left[i].padEnd(width) + o.help));
+    shown.forEach((o, i) => lines.push(left[i].padEnd(width) + o.help));
     lines.push('  --help'.padEnd(width) + 'Show this help.');
   }
   return lines.join('\n') + '\n';

@@ -43,6 +43,7 @@ describe('cli: lily sweep', function () {
       const members = runs.map((d) => JSON.parse(fs.readFileSync(path.join(d, 'sweep.json'), 'utf8')));
       assert.strictEqual(new Set(members.map((m) => m.sweep_id)).size, 1, 'one sweep id for all points');
       assert.deepStrictEqual(members.map((m) => m.index).sort(), [0, 1, 2, 3]);
+      assert.ok(members.every((m) => m.parallel === 1 && m.threads === 1), 'one at a time, with the threads given');
       for (const [i, d] of runs.entries()) {
         const config = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
         const status = JSON.parse(fs.readFileSync(path.join(d, 'status.json'), 'utf8'));
@@ -54,6 +55,43 @@ describe('cli: lily sweep', function () {
       const table = r.stdout.split('\n').filter((l) => l.startsWith('| 0.0'));
       assert.strictEqual(table.length, 4, r.stdout);
       assert.match(table[0], /^\| 0\.001 \| 1 \| \d\.\d{4} \| \d\.\d{4} \| completed \|/);
+    } finally {
+      fs.rmSync(ws.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--parallel 2 --threads 2: the points train in point processes, 1 thread each, grouped and tabled the same way', async () => {
+    // The point processes run the built CLI (bin/lily.js -> out/): `npm run build` first.
+    const ws = makeWorkspace({ training: { max_steps: 2, eval_every: 1, log_every: 1 } });
+    try {
+      const r = await lily(['sweep', ws.config, '--grid', 'training.lr=0.001,0.01', 'adapter.scaling=1,2', '--parallel', '2', '--threads', '2', '--json'], ws.dir);
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.match(r.stderr, /2 at a time, 1 thread each \(2 threads \/ 2\)/);
+      assert.match(r.stderr, /^\[1\/4 lr=0\.001 scaling=1\] /m, 'point logs are prefixed with their point');
+      const runs = fs.readdirSync(ws.runsDir).map((d) => path.join(ws.runsDir, d));
+      assert.strictEqual(runs.length, 4);
+      const members = runs.map((d) => JSON.parse(fs.readFileSync(path.join(d, 'sweep.json'), 'utf8')));
+      const statuses = runs.map((d) => JSON.parse(fs.readFileSync(path.join(d, 'status.json'), 'utf8')));
+      assert.strictEqual(new Set(members.map((m) => m.sweep_id)).size, 1, 'one sweep id for all points');
+      assert.deepStrictEqual(members.map((m) => m.index).sort(), [0, 1, 2, 3]);
+      assert.ok(members.every((m) => m.parallel === 2 && m.threads === 1), JSON.stringify(members));
+      assert.ok(statuses.every((s) => s.state === 'completed'), JSON.stringify(statuses.map((s) => s.state)));
+      const pids = new Set(statuses.map((s) => s.pid));
+      assert.strictEqual(pids.size, 4, 'each point trained in its own process');
+      assert.ok(!pids.has(process.pid), 'not in the sweep\'s process');
+      for (const [i, d] of runs.entries()) {
+        const config = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+        assert.strictEqual(config.training.lr, members[i].overrides['training.lr'], 'the run trained its own point');
+        assert.strictEqual(config.adapter.scaling, members[i].overrides['adapter.scaling']);
+      }
+      const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const started = events.filter((e) => e.event === 'started');
+      assert.deepStrictEqual(started.map((e) => e.point).sort(), [0, 1, 2, 3], 'each point\'s events are passed on with its index');
+      const summary = events[events.length - 1];
+      assert.strictEqual(summary.event, 'sweep');
+      assert.strictEqual(summary.threadsPerRun, 1);
+      assert.deepStrictEqual(summary.results.map((x: { index: number; state: string }) => `${x.index}:${x.state}`), ['0:completed', '1:completed', '2:completed', '3:completed']);
+      assert.ok(summary.results.every((x: { final?: number; best?: number }) => Number.isFinite(x.final) && Number.isFinite(x.best)), 'final and best eval per point');
     } finally {
       fs.rmSync(ws.dir, { recursive: true, force: true });
     }

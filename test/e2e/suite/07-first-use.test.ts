@@ -172,12 +172,13 @@ describe('first use: the copied example, failed starts, live runs, reveal', () =
     assert.ok(fs.existsSync(path.join(dest, 'adapter_config.json')));
   });
 
-  it('"Lily: Sweep..." trains each point of the grid as a run, grouped under one row in the Runs view', async function () {
+  it('"Lily: Sweep..." trains the points of the grid 2 at a time, each a run, grouped under one row in the Runs view', async function () {
     this.timeout(300_000);
     const api = await lilyApi();
     const example = sentimentExample();
     await waitFor('no run to be training', () => (api.model.running().length === 0 ? true : undefined), 120_000);
-    await runCommand('lily.sweep', vscode.Uri.file(example.config), { grid: 'training.lr=0.001,0.01', maxSteps: 2 });
+    const r = await runCommand<{ args: string[] }>('lily.sweep', vscode.Uri.file(example.config), { grid: 'training.lr=0.001,0.01', maxSteps: 2, parallel: 2 });
+    assert.ok(r.args.join(' ').includes('--parallel 2'), r.args.join(' '));
     const group = await waitFor('a sweep row with both runs completed', () => {
       const roots = api.tree.getChildren() as RunsNode[];
       const sweep = roots.find((n) => n.kind === 'sweep');
@@ -191,5 +192,10 @@ describe('first use: the copied example, failed starts, live runs, reveal', () =
     assert.match(String(item.description), /^2\/2 done · best accuracy /);
     const lrs = group.runs.map((n) => JSON.parse(fs.readFileSync(path.join(n.runDir!, 'config.json'), 'utf8')).training.lr);
     assert.deepStrictEqual(lrs, [0.001, 0.01], 'grid order, each run with its own learning rate');
+    const members = group.runs.map((n) => JSON.parse(fs.readFileSync(path.join(n.runDir!, 'sweep.json'), 'utf8')));
+    // The workspace sets lily.threads 1: two runs at once still get one thread each (at least 1).
+    assert.deepStrictEqual(members.map((m) => [m.parallel, m.threads]), [[2, 1], [2, 1]]);
+    const pids = group.runs.map((n) => api.model.get(n.runDir!)!.status.pid);
+    assert.notStrictEqual(pids[0], pids[1], 'each point trained in its own process');
   });
 });
