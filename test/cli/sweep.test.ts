@@ -97,6 +97,34 @@ describe('cli: lily sweep', function () {
     }
   });
 
+  it('--parallel: SIGTERM stops the running points the gentle way (checkpoint, stopped), starts no more, exits 130', async () => {
+    const ws = makeWorkspace({ training: { max_steps: 100_000, eval_every: 100_000, log_every: 1 } });
+    try {
+      const pending = lily(['sweep', ws.config, '--grid', 'training.lr=0.001,0.003,0.01', '--parallel', '2', '--threads', '2'], ws.dir);
+      const statuses = () => (fs.existsSync(ws.runsDir) ? fs.readdirSync(ws.runsDir) : []).map((d) => {
+        try { return JSON.parse(fs.readFileSync(path.join(ws.runsDir, d, 'status.json'), 'utf8')); } catch { return undefined; }
+      });
+      // Both points of the first pair are past step 1 (the sweep's signal handler is in place).
+      const deadline = Date.now() + 150_000;
+      while (statuses().filter((s) => s?.state === 'running' && s.step >= 1).length < 2) {
+        if (Date.now() > deadline) assert.fail(`the two points did not start: ${JSON.stringify(statuses())}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      process.kill(process.pid, 'SIGTERM');
+      const r = await pending;
+      assert.strictEqual(r.code, 130, r.stderr);
+      const after = statuses();
+      assert.strictEqual(after.length, 2, 'the third point never started');
+      for (const s of after) {
+        assert.strictEqual(s.state, 'stopped', JSON.stringify(s));
+        assert.ok(s.last_checkpoint, 'a checkpoint to resume from');
+      }
+      assert.strictEqual(r.stdout.split('\n').filter((l) => / \| stopped \| /.test(l)).length, 2, r.stdout);
+    } finally {
+      fs.rmSync(ws.dir, { recursive: true, force: true });
+    }
+  });
+
   it('validates every point before training: a bad value exits 2 naming the field, and no run is created', async () => {
     const ws = makeWorkspace({ training: { max_steps: 2 } });
     try {
