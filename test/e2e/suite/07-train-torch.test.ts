@@ -1,6 +1,8 @@
 // "Lily: Train on PyTorch..." in the real extension host: a torch-backend run (PyTorch + PEFT
-// through native-runtime/torch/, the project venv's Python chosen through lily.pythonPath) starts
-// through the real backend server, completes, and the Runs view lists it like an engine run.
+// through native-runtime/torch/, the project venv's Python chosen through lily.pythonPath), its
+// launch picked in the command's quick pick, starts through the real backend server, completes,
+// and the Runs view lists it like an engine run; when it completes the run also holds the
+// router statistics and spectra the dashboard's router and rank tabs draw.
 // The model is test/torch's tiny BERT classifier, written into the workspace as a Hugging Face folder.
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
@@ -38,13 +40,26 @@ describe('Lily: Train on PyTorch...', () => {
     }, null, 2));
     await vscode.workspace.getConfiguration('lily').update('pythonPath', PYTHON, vscode.ConfigurationTarget.Workspace);
 
-    // The command's own arguments answer its quick pick (1 local process).
-    const r = await runCommand<{ runDir: string; pid: number }>('lily.trainTorch', vscode.Uri.file(config), { processes: 1, maxSteps: STEPS });
+    // No launch in the arguments: the command asks with its quick pick (local processes / the
+    // launch template), and the pick is answered in the workbench as a user does with Enter:
+    // the first item, "1 local process". Accepting is polled because the pick opens after the
+    // command has read the config; before it opens, accepting is a no-op.
+    const started = runCommand<{ runDir: string; pid: number }>('lily.trainTorch', vscode.Uri.file(config), { maxSteps: STEPS });
+    let settled = false;
+    started.then(() => { settled = true; }, () => { settled = true; });
+    const deadline = Date.now() + 60_000;
+    while (!settled && Date.now() < deadline) {
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const r = await started;
     const status = await waitForState(r.runDir, ['completed'], 360_000);
     assert.strictEqual(status.step, STEPS);
     assert.match(String(status.device_note), /torch backend, 1 process/);
     const peft = JSON.parse(fs.readFileSync(path.join(r.runDir, RUN_FILES.adapter, 'adapter_config.json'), 'utf8'));
     assert.strictEqual(peft.peft_type, 'LILY');
+    // Written after the trainer ends (the ONNX export of the folder, then the engine's inspection).
+    await waitFor('router_stats.json and spectrum.json of the torch run', () => (fs.existsSync(path.join(r.runDir, RUN_FILES.routerStats)) && fs.existsSync(path.join(r.runDir, RUN_FILES.spectrum))) || undefined, 180_000);
 
     await waitFor('the extension to see the torch run as completed', () => api.model.get(r.runDir)?.status.state === 'completed' || undefined, 30_000);
     await vscode.commands.executeCommand('lily.runs.focus');
