@@ -52,10 +52,21 @@ function dtypeOf(data: SafetensorsData): SafetensorsDtype {
 
 export type TensorInput = { shape: number[]; data: SafetensorsData; dtype?: SafetensorsDtype };
 
-/** Serialises tensors (sorted by name) and string metadata to safetensors bytes. */
-export function encodeSafetensors(tensors: Map<string, TensorInput> | Record<string, TensorInput>, metadata: Record<string, string> = {}): Uint8Array {
-  const entries = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors))
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+/** What the header says of one tensor: its bytes are written separately (see encodeSafetensorsHeader). */
+export interface TensorSpec {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+}
+
+/**
+ * The header of a safetensors file holding `specs` (sorted by name, packed in that order): its
+ * bytes (length prefix + padded JSON, so the data section starts 8-byte aligned, as the
+ * reference writer does) and where each tensor's data starts within the data section. A writer
+ * that streams large tensors writes this, then each tensor's bytes at `8 + header + offset`.
+ */
+export function encodeSafetensorsHeader(specs: TensorSpec[], metadata: Record<string, string> = {}): { bytes: Uint8Array; offsets: Map<string, number>; dataBytes: number } {
+  const sorted = [...specs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -64,29 +75,43 @@ export function encodeSafetensors(tensors: Map<string, TensorInput> | Record<str
     header.__metadata__ = metadata;
   }
   let offset = 0;
-  const chunks: Uint8Array[] = [];
+  const offsets = new Map<string, number>();
+  for (const t of sorted) {
+    if (t.name === '__metadata__') throw new Error('"__metadata__" is reserved and cannot name a tensor');
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`tensor "${t.name}": shape ${JSON.stringify(t.shape)} must be non-negative integers`);
+    const n = t.shape.reduce((a, b) => a * b, 1) * BYTES[t.dtype];
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + n] };
+    offsets.set(t.name, offset);
+    offset += n;
+  }
+  let json = JSON.stringify(header);
+  const jsonBytesLen = Buffer.byteLength(json, 'utf8');
+  json += ' '.repeat((8 - ((8 + jsonBytesLen) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const bytes = new Uint8Array(8 + headerBytes.length);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  bytes.set(headerBytes, 8);
+  return { bytes, offsets, dataBytes: offset };
+}
+
+/** Serialises tensors (sorted by name) and string metadata to safetensors bytes. */
+export function encodeSafetensors(tensors: Map<string, TensorInput> | Record<string, TensorInput>, metadata: Record<string, string> = {}): Uint8Array {
+  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const specs: TensorSpec[] = [];
   for (const [name, t] of entries) {
-    if (name === '__metadata__') throw new Error('"__metadata__" is reserved and cannot name a tensor');
     const dtype = t.dtype ?? dtypeOf(t.data);
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`tensor "${name}": shape ${JSON.stringify(t.shape)} must be non-negative integers`);
     if (t.data.length !== count) throw new Error(`tensor "${name}": shape ${JSON.stringify(t.shape)} holds ${count} values but the data has ${t.data.length}`);
     if (t.data.BYTES_PER_ELEMENT !== BYTES[dtype]) throw new Error(`tensor "${name}": ${t.data.constructor.name} does not hold ${dtype} values`);
-    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    chunks.push(bytes);
-    offset += bytes.length;
+    specs.push({ name, dtype, shape: t.shape });
   }
-  let json = JSON.stringify(header);
-  // Pad with spaces so the data section starts 8-byte aligned (as the reference writer does).
-  const jsonBytesLen = Buffer.byteLength(json, 'utf8');
-  json += ' '.repeat((8 - ((8 + jsonBytesLen) % 8)) % 8);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const out = new Uint8Array(8 + headerBytes.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  let pos = 8 + headerBytes.length;
-  for (const c of chunks) { out.set(c, pos); pos += c.length; }
+  const head = encodeSafetensorsHeader(specs, metadata);
+  const out = new Uint8Array(head.bytes.length + head.dataBytes);
+  out.set(head.bytes, 0);
+  for (const [name, t] of entries) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), head.bytes.length + head.offsets.get(name)!);
+  }
   return out;
 }
 

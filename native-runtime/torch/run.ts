@@ -1,6 +1,7 @@
 // `lily train --backend torch`: the TypeScript half of a torch-backend run. It validates and
-// resolves the config as for the ONNX engine, tokenizes the data with the same pipeline, creates
-// the run directory (config.json with the effective max_steps, dataset/, a first status.json),
+// resolves the config as for the ONNX engine, tokenizes the data with the same pipeline (into a
+// cache shared by runs, dataset.ts), creates the run directory (config.json with the effective
+// max_steps, dataset.json naming the tokenized files, a first status.json),
 // launches the Python trainer (launch.ts), relays its TrainEvent lines, forwards Stop (SIGTERM/
 // SIGINT) to every launched process, and settles the run's state if the trainer died without
 // saying. Invalid input (exit 2 from Python too, e.g. targets the model does not have) leaves no
@@ -20,7 +21,7 @@ import { RUN_FILES, type RunState, type RunStatus } from '../runFiles';
 import { onLines } from '../server/lines';
 import { openData } from '../train/data/pipeline';
 import { findResume } from '../train/trainer';
-import { DATASET_DIR, torchModelInputs, writeTokenizedData } from './dataset';
+import { DATASET_DIR, ensureTokenizedData, readDatasetRef, torchModelInputs, writeDatasetRef } from './dataset';
 import { choosePython, launchPlan } from './launch';
 
 export interface TorchTrainRequest {
@@ -120,6 +121,7 @@ function prepare(req: TorchTrainRequest, log: (m: string) => void): PreparedTorc
       if (!config) throw new ConfigError(saved, [{ path: [], severity: 'error', message: 'cannot read the run\'s resolved config; the run directory is damaged' }]);
       const trainer = readJsonIfValid<{ backend?: string }>(path.join(found.checkpoint, CHECKPOINT_FILES.trainer));
       if (trainer?.backend !== 'torch') throw new ConfigError(found.checkpoint, [{ path: [], severity: 'error', message: '--resume: this checkpoint was written by the onnx backend; resume it without --backend torch' }]);
+      ensureResumeData(found.runDir, config, log);
       return { runDir: found.runDir, checkpoint: found.checkpoint, created: false, config, lock: found.lock };
     } catch (e) {
       found.lock.release();
@@ -145,8 +147,7 @@ function prepare(req: TorchTrainRequest, log: (m: string) => void): PreparedTorc
     try {
       const writer = new RunWriter(runDir);
       writer.writeConfig(cfg);
-      writeTokenizedData(path.join(runDir, DATASET_DIR, 'train.safetensors'), data.train, data.scheme, modelInputs);
-      if (data.eval) writeTokenizedData(path.join(runDir, DATASET_DIR, 'eval.safetensors'), data.eval, data.scheme, modelInputs);
+      writeDatasetRef(runDir, ensureTokenizedData(cfg, data, modelInputs, log));
       const now = new Date().toISOString();
       const status: RunStatus = {
         run_id: path.basename(runDir), name: cfg.name, state: 'running', pid: process.pid, method: cfg.adapter.method, task: cfg.model.task,
@@ -160,6 +161,27 @@ function prepare(req: TorchTrainRequest, log: (m: string) => void): PreparedTorc
       throw e;
     }
     return { runDir, created: true, config: cfg, lock };
+  } finally {
+    data.close();
+  }
+}
+
+/**
+ * A resumed run needs the tokenized files its dataset.json names. They live in a cache that may
+ * have been cleared since: then they are written again from the run's config (the same data
+ * files and settings give the same records; changed data files give a new cache entry, as the
+ * engine, which re-reads the data on resume, would also see them). Runs from before dataset.json
+ * kept the data in their own dataset/ folder and need nothing.
+ */
+function ensureResumeData(runDir: string, config: ResolvedConfig, log: (m: string) => void): void {
+  const ref = readDatasetRef(runDir);
+  if (!ref) {
+    if (fs.existsSync(path.join(runDir, DATASET_DIR, 'train.safetensors'))) return;
+  } else if (fs.existsSync(ref.train) && (!ref.eval || fs.existsSync(ref.eval))) return;
+  const modelInputs = torchModelInputs(config.model.inputs, hfConfigOf(config));
+  const data = openData(config, { modelInputs });
+  try {
+    writeDatasetRef(runDir, ensureTokenizedData(config, data, modelInputs, log));
   } finally {
     data.close();
   }

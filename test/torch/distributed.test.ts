@@ -53,9 +53,17 @@ describe('torch backend (2 processes, gloo)', function () {
     assert.strictEqual(stopped.last_checkpoint, `checkpoints/step-${stopped.step}`);
     assert.ok(fs.existsSync(path.join(runDir, 'adapter', 'adapter_model.safetensors')));
 
+    // The tokenized data lives in a cache the run only names (dataset.json); a cleared cache is
+    // written again on resume from the run's config, to the same records.
+    const ref = JSON.parse(fs.readFileSync(path.join(runDir, 'dataset.json'), 'utf8')) as { train: string; eval?: string };
+    assert.ok(!fs.existsSync(path.join(runDir, 'dataset')), 'the run directory holds a copy of the data');
+    assert.ok(fs.existsSync(ref.train) && !ref.train.startsWith(runDir), ref.train);
+    fs.rmSync(path.dirname(ref.train), { recursive: true });
     // No --backend: the run directory says it is a torch run.
     const r = lily(['train', path.join(torchFixture(), 'ddp-2.lily.json'), '--resume', runDir]);
     assert.strictEqual(r.status, 0, r.stderr);
+    assert.match(r.stderr, /Tokenizing .*train\.jsonl/);
+    assert.ok(fs.existsSync(ref.train), 'the resumed run did not write its data again');
     assert.strictEqual(JSON.parse(fs.readFileSync(path.join(runDir, 'status.json'), 'utf8')).state, 'completed');
     const resumed = trainLosses(runDir);
     const uninterrupted = trainLosses(double);

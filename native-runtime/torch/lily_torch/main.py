@@ -1,6 +1,6 @@
 """Command line of the torch backend's trainer (what `lily train --backend torch` launches):
     lily_train.py --run-dir DIR [--resume CHECKPOINT_DIR]
-The run directory already holds config.json (the resolved config) and dataset/ (tokenized data),
+The run directory already holds config.json (the resolved config) and dataset.json (naming the tokenized data),
 both written by the TypeScript side. Exit codes as the lily CLI: 0 completed, 1 failed, 2 invalid
 input, 130 stopped."""
 import argparse

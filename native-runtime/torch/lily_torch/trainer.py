@@ -18,7 +18,8 @@ import torch
 
 from . import routing
 from .adapter_files import load_initial_adapter, saved_specs, write_adapter
-from .data import TokenizedData
+from .init import engine_default_init
+from .data import TokenizedData, dataset_files
 from .distributed import World
 from .divergence import DivergenceMonitor, divergence_hint, max_abs_of
 from .errors import InputError
@@ -75,22 +76,25 @@ def train(run_dir: str, resume: str | None) -> int:
 
     model = load_model(cfg, model_source(cfg, config_path), config_path)
     peft_model = adapt(model, cfg)
+    targets = targets_of(peft_model, cfg)
     if cfg["adapter"].get("init", "default") != "default":
         load_initial_adapter(peft_model, cfg["adapter"]["init"], config_path)
+    else:
+        # The engine's seeded initialisation, so both backends start from the same adapter.
+        engine_default_init(peft_model, cfg, targets)
     peft_model.to(world.device)
     named = [(n, p) for n, p in peft_model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
     world.broadcast_params(params)
-    targets = targets_of(peft_model, cfg)
     saved = saved_specs(peft_model)
     state = routing.RoutingState(world.routing_group)
     if cfg["adapter"]["method"] == "lily":
         routing.install(lily_layers(peft_model), state)
     accepted = set(inspect.signature(peft_model.get_base_model().forward).parameters)
 
-    train_data = TokenizedData(os.path.join(run_dir, "dataset", "train.safetensors"))
-    eval_file = os.path.join(run_dir, "dataset", "eval.safetensors")
-    eval_data = TokenizedData(eval_file) if os.path.exists(eval_file) else None
+    train_file, eval_file = dataset_files(run_dir)
+    train_data = TokenizedData(train_file)
+    eval_data = TokenizedData(eval_file) if eval_file else None
     plan = BatchPlan(train_data.size, t["batch_size"], t["seed"], t["shuffle"])
     spe = plan.steps_per_epoch
     total = int(t["max_steps"])
@@ -259,7 +263,7 @@ def train(run_dir: str, resume: str | None) -> int:
             window["loss"] += loss
             window["steps"] += 1
             window["samples"] += len(indices)
-            window["tokens"] += int(train_data.tensors["tokens"][indices].sum())
+            window["tokens"] += train_data.tokens(indices)
             now = time.time()
             logged = step % t["log_every"] == 0 or step == total
             if logged and writer:
