@@ -88,6 +88,60 @@ export interface ReadOptions {
    * them (see adoptInitializers) instead of copies. loadModel sets it for the file it read.
    */
   adoptBytes?: boolean;
+  /**
+   * External-data initializers of at least this many bytes are not read at load: their `data`
+   * is a getter that reads them from the data file at each access and keeps nothing (assigning
+   * `data` replaces the getter with the value). A model larger than memory (a 7B decoder is
+   * 27 GB in float32) can then be loaded, hashed and quantized one tensor at a time.
+   */
+  lazyExternalBytes?: number;
+}
+
+function readExternal(name: string, file: string, offset: number, length: number): Buffer {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw new Error(`initializer ${name}: cannot open external data file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const bytes = Buffer.allocUnsafeSlow(length);
+    let got = 0;
+    // readSync reads at most 2 GB at a time.
+    while (got < length) {
+      const k = fs.readSync(fd, bytes, got, Math.min(length - got, 1 << 30), offset + got);
+      if (k === 0) break;
+      got += k;
+    }
+    if (got < length) throw new Error(`initializer ${name}: external data file ${file} is truncated (wanted ${length} bytes at offset ${offset}, got ${got})`);
+    return bytes;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A tensor whose data is read from its external file at each access (ReadOptions.lazyExternalBytes). */
+function lazyTensor(name: string, dtype: DataType, dims: number[], n: number, file: string, offset: number, length: number): Tensor {
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch (e) {
+    throw new Error(`initializer ${name}: cannot open external data file ${file}: ${(e as Error).message}`);
+  }
+  if (size < offset + length) throw new Error(`initializer ${name}: external data file ${file} is truncated (wanted ${length} bytes at offset ${offset}, the file has ${size})`);
+  const t = { name, dtype, dims } as Tensor;
+  Object.defineProperty(t, 'data', {
+    enumerable: true,
+    configurable: true,
+    get: () => typedArrayFromBytes(dtype, readExternal(name, file, offset, length), n),
+    set: (value: TensorData) => Object.defineProperty(t, 'data', { value, writable: true, enumerable: true, configurable: true }),
+  });
+  return t;
+}
+
+/** Whether `t.data` is read from disk at each access (loaded with ReadOptions.lazyExternalBytes). */
+export function isLazyTensor(t: Tensor): boolean {
+  return typeof Object.getOwnPropertyDescriptor(t, 'data')?.get === 'function';
 }
 
 export function tensorFromProto(p: onnx.ITensorProto, opts: ReadOptions = {}): Tensor {
@@ -102,20 +156,8 @@ export function tensorFromProto(p: onnx.ITensorProto, opts: ReadOptions = {}): T
     const file = path.resolve(opts.baseDir ?? '.', location);
     const offset = Number(kv.get('offset') ?? 0);
     const length = kv.has('length') ? Number(kv.get('length')) : n * BYTES_PER[dtype];
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'r');
-    } catch (e) {
-      throw new Error(`initializer ${name}: cannot open external data file ${file}: ${(e as Error).message}`);
-    }
-    try {
-      const bytes = Buffer.alloc(length);
-      const got = fs.readSync(fd, bytes, 0, length, offset);
-      if (got < length) throw new Error(`initializer ${name}: external data file ${file} is truncated (wanted ${length} bytes at offset ${offset}, got ${got})`);
-      return { name, dtype, dims, data: typedArrayFromBytes(dtype, bytes, n) };
-    } finally {
-      fs.closeSync(fd);
-    }
+    if (opts.lazyExternalBytes !== undefined && length >= opts.lazyExternalBytes) return lazyTensor(name, dtype, dims, n, file, offset, length);
+    return { name, dtype, dims, data: typedArrayFromBytes(dtype, readExternal(name, file, offset, length), n) };
   }
   if (p.rawData && p.rawData.length > 0) return { name, dtype, dims, data: typedArrayFromBytes(dtype, p.rawData, n) };
   if (dtype === 'string') return { name, dtype, dims, data: (p.stringData ?? []).map((b) => Buffer.from(b).toString('utf8')) };
@@ -449,8 +491,11 @@ function adoptInitializers(bytes: Uint8Array, protos: onnx.ITensorProto[], opts:
   return out;
 }
 
-/** Reads an .onnx file; external data resolves relative to the file's folder. */
-export function loadModel(file: string): Model {
+/**
+ * Reads an .onnx file; external data resolves relative to the file's folder. With
+ * `lazyExternalBytes`, external tensors of at least that size stay on disk until read.
+ */
+export function loadModel(file: string, opts: { lazyExternalBytes?: number } = {}): Model {
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
@@ -458,7 +503,7 @@ export function loadModel(file: string): Model {
     throw new Error(`cannot read model ${file}: ${(e as Error).message}`);
   }
   try {
-    return modelFromBytes(bytes, { baseDir: path.dirname(path.resolve(file)), adoptBytes: true });
+    return modelFromBytes(bytes, { baseDir: path.dirname(path.resolve(file)), adoptBytes: true, lazyExternalBytes: opts.lazyExternalBytes });
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message}`);
   }

@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { Model, Tensor } from '../../native-runtime/onnx/ir';
 import { onnx } from 'onnx-proto';
-import { loadModel, modelFromBytes, modelToBytes, saveModel, tensorBytes } from '../../native-runtime/onnx/proto';
+import { isLazyTensor, loadModel, modelFromBytes, modelToBytes, saveModel, tensorBytes } from '../../native-runtime/onnx/proto';
 import { exportOracleModel, readSafetensors, type StTensor } from '../oracle/oracleFiles';
 
 function toOrt(t: StTensor): ort.Tensor {
@@ -139,6 +139,32 @@ describe('onnx/proto: reading and writing .onnx files', function () {
       assert.match(e.message, /initializer \S+: cannot open external data file .*model\.onnx\.data/);
       return true;
     });
+  });
+
+  it('lazyExternalBytes leaves large external tensors on disk, reads them on access, and reports a short file at load', () => {
+    const eager = loadModel(path.join(externalDir, 'model.onnx'));
+    const lazy = loadModel(path.join(externalDir, 'model.onnx'), { lazyExternalBytes: 4096 });
+    const big = [...lazy.graph.initializers.values()].filter((t) => isLazyTensor(t));
+    assert.ok(big.length >= 4, `some tensors are lazy (${big.length})`);
+    for (const t of lazy.graph.initializers.values()) {
+      const e = eager.graph.initializers.get(t.name)!;
+      assert.equal(isLazyTensor(t), tensorBytes(e).byteLength >= 4096 && !isLazyTensor(e), t.name);
+      assert.deepEqual(Buffer.from(tensorBytes(t)), Buffer.from(tensorBytes(e)), `${t.name}: same bytes`);
+    }
+    // Each access is a fresh read (nothing kept); assigning a value replaces the reader.
+    const w = big[0];
+    assert.notEqual(w.data, w.data);
+    const mine = new Float32Array(tensorBytes(w).byteLength / 4).fill(3);
+    w.data = mine;
+    assert.ok(!isLazyTensor(w));
+    assert.equal(w.data, mine);
+    const dir = path.join(tmp, 'lazy-short');
+    fs.mkdirSync(dir);
+    const file = path.join(dir, 'model.onnx');
+    saveModel(eager, file, { externalData: true });
+    const data = fs.readFileSync(file + '.data');
+    fs.writeFileSync(file + '.data', data.subarray(0, data.length - 100));
+    assert.throws(() => loadModel(file, { lazyExternalBytes: 4096 }), /initializer \S+: external data file .* is truncated/);
   });
 
   it('reads fixed, symbolic and unknown dimensions (unknown is not 0)', () => {
