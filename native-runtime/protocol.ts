@@ -5,7 +5,7 @@
 // One constant per message; its direction is in the doc comment. Adding a message:
 // add the constant and its params/result types here, then handle it on both sides.
 import type { LilyConfig } from './config/types';
-import type { MetricLine, RouterLine, RouterStats, RunState, RunStatus, SpectrumReport, TargetInfo } from './runFiles';
+import type { MetricLine, RouterLine, RouterStats, RunState, RunStatus, SpectrumReport, SweepMember, TargetInfo } from './runFiles';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -184,6 +184,19 @@ export interface RunSnapshot {
   spectrum?: SpectrumReport;
 }
 
+/**
+ * One run of a many-run comparison (the dashboard's "Compare runs" tab): what the overlay and the
+ * runs table need, without router lines or inspection results.
+ */
+export interface CompareRunSnapshot {
+  runDir: string;
+  status: RunStatus;
+  config: LilyConfig | undefined;
+  metrics: MetricLine[];
+  /** sweep.json when `lily sweep` made the run. */
+  sweep?: SweepMember;
+}
+
 /** host -> webview */
 export type HostToWebview =
   | { type: 'init'; run: RunSnapshot; compare?: RunSnapshot; theme?: 'light' | 'dark' | 'high-contrast' }
@@ -191,11 +204,27 @@ export type HostToWebview =
   | { type: 'status'; runDir: string; status: RunStatus }
   | { type: 'routerStats'; runDir: string; routerStats: RouterStats }
   | { type: 'spectrum'; runDir: string; spectrum: SpectrumReport }
-  | { type: 'runs'; runs: Array<{ runDir: string; name: string; method: string; state: RunState }> };
+  | { type: 'runs'; runs: Array<{ runDir: string; name: string; method: string; state: RunState }> }
+  /** The runs to compare (replaces any earlier set; empty clears it); `focus` switches to the tab. */
+  | { type: 'compareSet'; runs: CompareRunSnapshot[]; focus?: boolean }
+  /** New metric lines and/or a new status of one run in the comparison set. */
+  | { type: 'compareUpdate'; runDir: string; metrics: MetricLine[]; status?: RunStatus };
+
+/** What the dashboard can ask the host to save (webviews cannot download files). */
+export type SaveFileKind = 'png' | 'csv';
 
 /** webview -> host */
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'selectRun'; runDir: string }
   | { type: 'selectCompare'; runDir: string | null }
-  | { type: 'openFile'; path: string };
+  | { type: 'openFile'; path: string }
+  /** Asks the user to pick more runs to compare (the host's multi-select quick pick). */
+  | { type: 'pickCompareRuns' }
+  /** Drops one run from the comparison set. */
+  | { type: 'removeCompareRun'; runDir: string }
+  /**
+   * Save a chart export through a save dialog: `data` is a `data:image/png;base64,` URL for png,
+   * the file's text for csv. `name` is the suggested file name (no folders).
+   */
+  | { type: 'saveFile'; kind: SaveFileKind; name: string; data: string };

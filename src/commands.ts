@@ -9,6 +9,7 @@ import { Methods, type ExportParams, type ExportResult, type InspectResult } fro
 import { RUN_FILES, type LayerSpectrum } from '../native-runtime/runFiles';
 import type { Backend } from './backend';
 import { DashboardPanel } from './dashboardPanel';
+import { compareRunDirs, comparePickItems } from './compareArgsModel';
 import { importHfModel, type ImportOptions } from './importModel';
 import { newAdapterConfig, type NewConfigOptions } from './newConfig';
 import { refuse, type CommandResult } from './results';
@@ -124,6 +125,30 @@ export const COMMANDS: Record<string, Command> = {
     return { ok: true, runDir: run.runDir };
   },
 
+  // From the Runs view (a multi-selection, or a sweep row), with run directories, or from the palette (a multi-select pick).
+  'lily.compareRuns': async (s, arg?: unknown, selected?: unknown, opts?: { preselect?: string[] }) => {
+    let runDirs = compareRunDirs(s.model.list(), arg, selected).map((d) => path.resolve(workspaceRoot() ?? '', d));
+    if (runDirs.length < 2) {
+      const all = s.model.list();
+      if (all.length < 2) return refuse('comparing needs at least two runs: train another config (or run a sweep) first');
+      const picks = await vscode.window.showQuickPick(comparePickItems(all, opts?.preselect ?? runDirs), {
+        canPickMany: true,
+        title: 'Compare which runs?',
+        placeHolder: 'Tick two or more runs: their curves are overlaid and their configs tabulated in the dashboard',
+        matchOnDescription: true,
+      });
+      if (!picks) return refuse('cancelled: no runs picked');
+      runDirs = picks.map((p) => p.runDir);
+    }
+    if (runDirs.length < 2) return refuse('pick at least two runs to compare');
+    const notRuns = runDirs.filter((d) => !s.model.get(d) && !fs.existsSync(path.join(d, RUN_FILES.status)));
+    if (notRuns.length) return refuse(`not a Lily run directory (no ${RUN_FILES.status}): ${notRuns.join(', ')}`);
+    // An open dashboard keeps its run; the comparison opens in its Compare runs tab.
+    const panel = DashboardPanel.createOrShow(s.context, DashboardPanel.currentPanel?.runDir ?? runDirs[0]);
+    panel.compareRuns(runDirs);
+    return { ok: true, runDirs };
+  },
+
   'lily.inspect': async (s, arg?: unknown) => {
     const run = await pickRun(s, arg, (r) => r.adapterFiles.length > 0 || r.checkpoints.length > 0, 'Inspect which run?', 'no run has an adapter or checkpoint yet');
     if (!run.ok) return run;
@@ -144,7 +169,10 @@ export const COMMANDS: Record<string, Command> = {
     return { ok: true, runDir: run.runDir, result };
   },
 
-  'lily.export': async (s, arg?: unknown, format?: ExportParams['format'], out?: string) => {
+  'lily.export': async (s, arg?: unknown, formatArg?: unknown, outArg?: unknown) => {
+    // From the Runs view (canSelectMany) the second argument is the selected rows, not a format.
+    const format = typeof formatArg === 'string' ? (formatArg as ExportParams['format']) : undefined;
+    const out = typeof outArg === 'string' ? outArg : undefined;
     const run = await pickRun(s, arg, (r) => r.adapterFiles.length > 0 || r.checkpoints.length > 0, 'Export which run?', 'no run has an adapter or checkpoint yet');
     if (!run.ok) return run;
     let fmt = format;

@@ -8,11 +8,14 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { readRunSnapshot } from '../native-runtime/io/runDir';
 import type { HostToWebview } from '../native-runtime/protocol';
+import { CompareFeed } from './compareFeed';
 import { DashboardFeed } from './dashboardFeed';
 import { dashboardHtml, makeNonce, missingBundleHtml } from './dashboardHtml';
 import type { RunsModel } from './runsModel';
 import { effectiveState } from './runsModel';
-import { isRunDirectory, parseWebviewMessage, resolveInside, restoredRunDir } from './webviewMessages';
+import { decodeExport } from './savedExportModel';
+import { workspaceRoot } from './settings';
+import { isRunDirectory, parseWebviewMessage, resolveInside, restoredCompareDirs, restoredRunDir } from './webviewMessages';
 
 const VIEW_TYPE = 'lily.dashboard';
 /** workspaceState key: the run last shown, for restoring a panel whose page saved no run. */
@@ -29,6 +32,10 @@ export class DashboardPanel implements vscode.Disposable {
   private static deps: Deps | undefined;
 
   private readonly feed: DashboardFeed;
+  /** The runs of the "Compare runs" tab, when the user picked some. */
+  private compareFeed: CompareFeed | undefined;
+  /** Switch to the Compare runs tab when the set is first sent (the page was not ready yet). */
+  private focusCompare = false;
   private ready = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private runsKey = '';
@@ -66,6 +73,8 @@ export class DashboardPanel implements vscode.Disposable {
         }
         DashboardPanel.current?.dispose();
         DashboardPanel.current = new DashboardPanel(panel, context, restored.runDir);
+        const compared = restoredCompareDirs(state);
+        if (compared.length) DashboardPanel.current.compareRuns(compared, false);
       },
     });
   }
@@ -83,7 +92,8 @@ export class DashboardPanel implements vscode.Disposable {
     const model = DashboardPanel.deps?.model;
     if (model) {
       const sub = model.onDidChange((changed) => {
-        if (changed === 'all' || changed.includes(this.feed.runDir) || (this.feed.compareDir && changed.includes(this.feed.compareDir))) this.schedulePoll();
+        const watched = [this.feed.runDir, this.feed.compareDir, ...(this.compareFeed?.runDirs ?? [])];
+        if (changed === 'all' || changed.some((d) => watched.includes(d))) this.schedulePoll();
         this.postRuns();
       });
       this.subs.push({ dispose: () => sub.dispose() });
@@ -100,6 +110,25 @@ export class DashboardPanel implements vscode.Disposable {
     this.setTitle();
     void this.context.workspaceState.update(LAST_RUN_KEY, runDir);
     if (this.ready) this.sendInit();
+  }
+
+  /** The runs shown in the Compare runs tab, in the order picked. */
+  get comparedRuns(): string[] {
+    return this.compareFeed?.runDirs ?? [];
+  }
+
+  /** Shows `runDirs` overlaid in the Compare runs tab (replacing an earlier set); `focus` switches to that tab. */
+  compareRuns(runDirs: string[], focus = true): void {
+    this.compareFeed = new CompareFeed(runDirs);
+    this.focusCompare = focus;
+    if (this.ready) this.sendCompareSet();
+  }
+
+  private sendCompareSet(): void {
+    if (!this.compareFeed) return;
+    this.post(this.compareFeed.snapshot(this.focusCompare));
+    this.focusCompare = false;
+    this.schedulePoll();
   }
 
   dispose(): void {
@@ -144,6 +173,15 @@ export class DashboardPanel implements vscode.Disposable {
         this.feed.selectCompare(m.runDir);
         this.sendInit();
         return;
+      case 'pickCompareRuns':
+        void vscode.commands.executeCommand('lily.compareRuns', undefined, undefined, { preselect: this.comparedRuns });
+        return;
+      case 'removeCompareRun':
+        if (this.compareFeed?.remove(m.runDir)) this.sendCompareSet();
+        return;
+      case 'saveFile':
+        void this.saveExport(m.kind, m.name, m.data);
+        return;
       case 'openFile': {
         const roots = [this.feed.runDir, this.feed.compareDir].filter((d): d is string => !!d);
         const file = roots.map((r) => resolveInside(r, m.path)).find((f) => f !== undefined);
@@ -152,6 +190,22 @@ export class DashboardPanel implements vscode.Disposable {
         return;
       }
     }
+  }
+
+  /** Saves a chart export from the page where the user says (webviews cannot download). */
+  private async saveExport(kind: 'png' | 'csv', name: string, data: string): Promise<void> {
+    const file = decodeExport(kind, name, data);
+    if (!file.ok) return this.logIgnored(`saveFile: ${file.reason}`);
+    const folder = workspaceRoot() ?? path.dirname(this.feed.runDir);
+    const target = await vscode.window.showSaveDialog({
+      title: `Save the chart as ${kind.toUpperCase()}`,
+      defaultUri: vscode.Uri.file(path.join(folder, file.name)),
+      filters: { [file.filterName]: [kind] },
+    });
+    if (!target) return;
+    await vscode.workspace.fs.writeFile(target, file.bytes);
+    DashboardPanel.deps?.output.appendLine(`[dashboard] saved ${target.fsPath} (${file.bytes.length} bytes)`);
+    void vscode.window.showInformationMessage(`Lily: saved ${path.basename(target.fsPath)}`);
   }
 
   /** Only runs the Runs view knows (or folders that hold a status.json) can be selected. */
@@ -172,6 +226,8 @@ export class DashboardPanel implements vscode.Disposable {
       return;
     }
     this.postRuns(true);
+    // The page reloaded (or was just created): it has no comparison set either.
+    if (this.compareFeed) this.sendCompareSet();
     this.schedulePoll();
   }
 
@@ -192,9 +248,10 @@ export class DashboardPanel implements vscode.Disposable {
     this.pollTimer = setTimeout(() => {
       this.pollTimer = undefined;
       for (const msg of this.feed.poll()) this.post(msg);
+      for (const msg of this.compareFeed?.poll() ?? []) this.post(msg);
       const rec = DashboardPanel.deps?.model.get(this.feed.runDir);
       // Runs outside the watched folder get no file events: keep polling while one trains.
-      if (!rec || effectiveState(rec) === 'running') this.schedulePoll();
+      if (!rec || effectiveState(rec) === 'running' || this.compareFeed?.anyRunning) this.schedulePoll();
     }, 500);
   }
 

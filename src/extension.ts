@@ -54,7 +54,8 @@ export function activate(context: vscode.ExtensionContext): LilyExtensionApi {
 
   context.subscriptions.push(
     output, runs, tree, diagnostics, codeLens, configs,
-    vscode.window.createTreeView('lily.runs', { treeDataProvider: tree, showCollapseAll: true }),
+    // canSelectMany: several runs (Ctrl/Shift-click) go to "Compare Runs" together.
+    vscode.window.createTreeView('lily.runs', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true }),
     new LilyStatusBar(model, backend.onState.event, backend.onGaveUp.event),
     trackContextKeys(model),
     vscode.languages.registerCodeLensProvider({ pattern: '**/*.lily.json' }, codeLens),

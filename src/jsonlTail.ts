@@ -20,6 +20,12 @@ export class JsonlTail<T> {
     }
   }
 
+  /** Every complete line from the start (a fresh snapshot); later reads continue after them. */
+  readNewFromStart(onBad?: (line: string, err: Error) => void): T[] {
+    this.offset = 0;
+    return this.readNew(onBad);
+  }
+
   /** New complete lines since the last call (at most `max`); malformed ones go to onBad. */
   readNew(onBad?: (line: string, err: Error) => void, max = Infinity): T[] {
     let fd: number;

@@ -43,7 +43,7 @@ function record(runDir: string, status: RunStatus): RunRecord {
 }
 
 /** sweep.json of a run `lily sweep` started, or undefined (most runs; or not written yet). */
-function readSweepMember(runDir: string): SweepMember | undefined {
+export function readSweepMember(runDir: string): SweepMember | undefined {
   try {
     const m = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.sweep), 'utf8')) as SweepMember;
     return typeof m.sweep_id === 'string' && typeof m.index === 'number' ? m : undefined;

@@ -28,6 +28,17 @@ export function parseWebviewMessage(raw: unknown): ParsedMessage {
       return isNonEmptyString(raw.path)
         ? { ok: true, message: { type: 'openFile', path: raw.path } }
         : { ok: false, reason: 'openFile needs a non-empty string path' };
+    case 'pickCompareRuns':
+      return { ok: true, message: { type: 'pickCompareRuns' } };
+    case 'removeCompareRun':
+      return isNonEmptyString(raw.runDir)
+        ? { ok: true, message: { type: 'removeCompareRun', runDir: raw.runDir } }
+        : { ok: false, reason: 'removeCompareRun needs a non-empty string runDir' };
+    case 'saveFile':
+      if (raw.kind !== 'png' && raw.kind !== 'csv') return { ok: false, reason: 'saveFile needs kind "png" or "csv"' };
+      if (!isNonEmptyString(raw.name) || raw.name.length > 255) return { ok: false, reason: 'saveFile needs a file name (a non-empty string up to 255 characters)' };
+      if (typeof raw.data !== 'string' || raw.data.length === 0) return { ok: false, reason: 'saveFile needs data: a non-empty string' };
+      return { ok: true, message: { type: 'saveFile', kind: raw.kind, name: raw.name, data: raw.data } };
     default:
       return { ok: false, reason: `unknown message type ${JSON.stringify(raw.type)}` };
   }
@@ -80,4 +91,13 @@ export function restoredRunDir(state: unknown, lastShown: string | undefined): {
   const saved = isObj(state) && isNonEmptyString(state.runDir) ? state.runDir : undefined;
   const wanted = saved ?? lastShown;
   return isRunDirectory(wanted) ? { runDir: wanted } : { missing: wanted };
+}
+
+/**
+ * The runs a restored panel's "Compare runs" tab showed (the page saved them): only those that
+ * are still run directories, checked like a selectRun.
+ */
+export function restoredCompareDirs(state: unknown): string[] {
+  if (!isObj(state) || !Array.isArray(state.compareRunDirs)) return [];
+  return state.compareRunDirs.filter((d): d is string => isRunDirectory(d)).slice(0, 500);
 }

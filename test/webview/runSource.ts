@@ -6,9 +6,10 @@
 //
 // One training pair per test process (mocha loads every test file into one process), ~5 s.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { RunSnapshot } from '../../native-runtime/protocol';
+import type { CompareRunSnapshot, RunSnapshot } from '../../native-runtime/protocol';
+import type { SweepMember } from '../../native-runtime/runFiles';
 import { readRunSnapshot } from '../../native-runtime/io/runDir';
 import type { DashboardFixture } from '../../webview/fixtureTypes';
 import { ARTIFACTS, REPO_ROOT } from './browser';
@@ -64,10 +65,51 @@ async function produceRealRuns(): Promise<RealRuns> {
 
 function train(runDir: string, extra: string[]): Promise<void> {
   rmSync(runDir, { recursive: true, force: true });
-  const args = [CLI, 'train', EXAMPLE_CONFIG, '--max-steps', String(REAL_RUN_STEPS), '--run-dir', runDir, '--device', 'cpu', '--threads', '1', ...extra];
+  return runCli(['train', EXAMPLE_CONFIG, '--max-steps', String(REAL_RUN_STEPS), '--run-dir', runDir, '--device', 'cpu', '--threads', '1', ...extra], REPO_ROOT);
+}
+
+/** The sweep's grid: two learning rates, evaluated every 10 steps (so best and final eval can differ). */
+export const SWEEP_GRID = ['training.lr=1e-3,1e-2', 'training.eval_every=10'];
+
+let pendingSweep: Promise<CompareRunSnapshot[]> | undefined;
+
+/**
+ * A real `lily sweep` of the bundled example over SWEEP_GRID (2 runs of REAL_RUN_STEPS steps, each
+ * with its sweep.json), read back as the host's compareSet sends runs. Once per process.
+ */
+export function realSweepRuns(): Promise<CompareRunSnapshot[]> {
+  pendingSweep ??= (async () => {
+    const cwd = join(ARTIFACTS, 'sweep');
+    rmSync(cwd, { recursive: true, force: true });
+    mkdirSync(cwd, { recursive: true });
+    const [first, ...more] = SWEEP_GRID;
+    // output.dir defaults to .lily/runs under the working directory.
+    await runCli(['sweep', EXAMPLE_CONFIG, '--grid', first, ...more, '--max-steps', String(REAL_RUN_STEPS), '--device', 'cpu', '--threads', '1'], cwd);
+    const runsDir = join(cwd, '.lily', 'runs');
+    const runs = readdirSync(runsDir).sort().map((d) => compareSnapshot(join(runsDir, d)));
+    if (runs.length !== 2 || runs.some((r) => !r.sweep)) throw new Error(`lily sweep in ${cwd} made ${runs.length} runs (expected 2, each with sweep.json)`);
+    return runs.sort((a, b) => a.sweep!.index - b.sweep!.index);
+  })();
+  return pendingSweep;
+}
+
+/** A run as the host's compareSet sends it (src/compareFeed.ts reads the same files). */
+export function compareSnapshot(runDir: string): CompareRunSnapshot {
+  const { status, config, metrics } = readRunSnapshot(runDir);
+  let sweep: SweepMember | undefined;
+  try {
+    sweep = JSON.parse(readFileSync(join(runDir, 'sweep.json'), 'utf8')) as SweepMember;
+  } catch {
+    sweep = undefined;
+  }
+  return { runDir, status, config, metrics, ...(sweep ? { sweep } : {}) };
+}
+
+function runCli(cliArgs: string[], cwd: string): Promise<void> {
+  const args = [CLI, ...cliArgs];
   const shown = `node ${args.map((a) => relative(REPO_ROOT, a) || a).join(' ')}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-8000);

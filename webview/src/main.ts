@@ -8,6 +8,7 @@ import { readTheme, themeKind, watchTheme, type ThemeColors } from './theme';
 import { createTabs, registerToolkit } from './toolkit';
 import { restoreUiState, TABS, type TabId } from './uiState';
 import type { View, ViewContext } from './views/context';
+import { CompareView } from './views/compareView';
 import { CurvesView } from './views/curvesView';
 import { ExpertsView } from './views/expertsView';
 import { HeaderView } from './views/headerView';
@@ -47,7 +48,8 @@ function start(): void {
     store,
     ui,
     // runDir rides along so VS Code's panel serializer can reopen the same run after a reload.
-    saveUi: () => host.setState({ ...ui, runDir: store.main?.runDir }),
+    // compareRunDirs likewise brings back the Compare runs tab's set.
+    saveUi: () => host.setState({ ...ui, runDir: store.main?.runDir, compareRunDirs: store.compareSet.map((r) => r.runDir) }),
     theme: () => (theme ??= readTheme()),
     invalidate: (ids) => scheduler.invalidate(ids),
     post: (message) => host.postMessage(message),
@@ -58,6 +60,7 @@ function start(): void {
     rank: new RankView(ctx),
     curves: new CurvesView(ctx),
     experts: new ExpertsView(ctx),
+    compare: new CompareView(ctx),
   };
   const tabs = createTabs<TabId>(TABS, ui.tab, (tab) => {
     ui.tab = tab;
@@ -80,7 +83,13 @@ function start(): void {
       document.body.classList.add(message.theme === 'light' ? 'vscode-light' : message.theme === 'high-contrast' ? 'vscode-high-contrast' : 'vscode-dark');
     }
     scheduler.invalidate(store.apply(message));
-    if (message.type === 'init') ctx.saveUi();
+    if (message.type === 'compareSet' && message.focus && tabs.active !== 'compare') {
+      // "Compare Runs" asked for this set: show it.
+      ui.tab = 'compare';
+      tabs.setActive('compare');
+      scheduler.request();
+    }
+    if (message.type === 'init' || message.type === 'compareSet') ctx.saveUi();
   });
   watchTheme(() => {
     theme = undefined;
@@ -92,7 +101,7 @@ function start(): void {
     const width = Math.round(entries[0]?.contentRect.width ?? 0);
     if (Math.abs(width - lastWidth) < 8) return;
     lastWidth = width;
-    scheduler.invalidate(['rank', 'curves', 'experts']);
+    scheduler.invalidate(['rank', 'curves', 'experts', 'compare']);
   }).observe(app);
 
   window.__lilyDashboard = { stats: scheduler.stats, whenIdle: () => scheduler.whenIdle(), store };

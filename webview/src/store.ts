@@ -1,14 +1,14 @@
 // The dashboard's data: the shown run and the optional comparison run, kept as the host sends
 // them. `apply` folds one host message in and says which views must redraw, so an `append`
 // touches the curves and the training replay and nothing else.
-import type { HostToWebview, RunSnapshot } from '../../native-runtime/protocol';
-import type { EvalMetricLine, MetricLine, RouterLine, RouterStats, RunState, RunStatus, SpectrumReport, TrainMetricLine } from '../../native-runtime/runFiles';
+import type { CompareRunSnapshot, HostToWebview, RunSnapshot } from '../../native-runtime/protocol';
+import type { EvalMetricLine, MetricLine, RouterLine, RouterStats, RunState, RunStatus, SpectrumReport, SweepMember, TrainMetricLine } from '../../native-runtime/runFiles';
 import type { LilyConfig } from '../../native-runtime/config/types';
 import { matrixMax } from './data/routing';
 import { targetLayouts, type TargetLayout } from './data/targets';
 
-export type ViewId = 'header' | 'router' | 'rank' | 'curves' | 'experts';
-export const ALL_VIEWS: readonly ViewId[] = ['header', 'router', 'rank', 'curves', 'experts'];
+export type ViewId = 'header' | 'router' | 'rank' | 'curves' | 'experts' | 'compare';
+export const ALL_VIEWS: readonly ViewId[] = ['header', 'router', 'rank', 'curves', 'experts', 'compare'];
 
 export const TRAIN_COLUMNS = ['step', 'loss', 'lr', 'grad_norm', 'samples_per_s'] as const;
 export type TrainColumn = (typeof TRAIN_COLUMNS)[number];
@@ -24,18 +24,22 @@ export class RunModel {
   readonly trainColumns: Record<TrainColumn, number[]> = { step: [], loss: [], lr: [], grad_norm: [], samples_per_s: [] };
   routerStats: RouterStats | undefined;
   spectrum: SpectrumReport | undefined;
+  /** sweep.json, for runs of a many-run comparison that `lily sweep` made. */
+  readonly sweep: SweepMember | undefined;
   /** Largest router probability seen per target over all logged steps (stable replay colours). */
   readonly routerMax = new Map<string, number>();
   private layoutCache: TargetLayout[] | undefined;
 
-  constructor(snapshot: RunSnapshot) {
+  constructor(snapshot: RunSnapshot | CompareRunSnapshot) {
     this.runDir = snapshot.runDir;
     this.status = snapshot.status;
     this.config = snapshot.config;
-    this.routerStats = snapshot.routerStats;
-    this.spectrum = snapshot.spectrum;
+    const full = 'router' in snapshot ? snapshot : undefined;
+    this.routerStats = full?.routerStats;
+    this.spectrum = full?.spectrum;
+    this.sweep = 'sweep' in snapshot ? snapshot.sweep : undefined;
     this.appendMetrics(snapshot.metrics);
-    this.appendRouter(snapshot.router);
+    this.appendRouter(full?.router ?? []);
   }
 
   appendMetrics(lines: readonly MetricLine[]): void {
@@ -88,6 +92,8 @@ export interface RunEntry {
 export class DashboardStore {
   main: RunModel | undefined;
   compare: RunModel | undefined;
+  /** The runs of the "Compare runs" tab, in the order the user picked them (own copies, fed by compareUpdate). */
+  compareSet: RunModel[] = [];
   runs: RunEntry[] = [];
   theme: 'light' | 'dark' | 'high-contrast' | undefined;
 
@@ -98,7 +104,8 @@ export class DashboardStore {
         this.main = new RunModel(message.run);
         this.compare = message.compare ? new RunModel(message.compare) : undefined;
         this.theme = message.theme;
-        return [...ALL_VIEWS];
+        // The compare tab's runs are its own (compareSet): a new main run leaves them alone.
+        return ALL_VIEWS.filter((v) => v !== 'compare');
       case 'append': {
         const run = this.find(message.runDir);
         if (!run) return [];
@@ -134,6 +141,16 @@ export class DashboardStore {
       case 'runs':
         this.runs = message.runs;
         return ['header'];
+      case 'compareSet':
+        this.compareSet = message.runs.map((r) => new RunModel(r));
+        return ['compare'];
+      case 'compareUpdate': {
+        const run = this.compareSet.find((r) => r.runDir === message.runDir);
+        if (!run) return [];
+        run.appendMetrics(message.metrics);
+        if (message.status) run.status = message.status;
+        return ['compare'];
+      }
       default:
         return [];
     }
@@ -150,5 +167,5 @@ export class DashboardStore {
 export function isHostMessage(data: unknown): data is HostToWebview {
   if (typeof data !== 'object' || data === null) return false;
   const type = (data as { type?: unknown }).type;
-  return type === 'init' || type === 'append' || type === 'status' || type === 'routerStats' || type === 'spectrum' || type === 'runs';
+  return type === 'init' || type === 'append' || type === 'status' || type === 'routerStats' || type === 'spectrum' || type === 'runs' || type === 'compareSet' || type === 'compareUpdate';
 }

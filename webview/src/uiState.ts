@@ -2,13 +2,16 @@
 // hidden-then-shown panel or a window reload comes back as it was left. Restored values are
 // checked field by field: a state saved by an older dashboard must not break a newer one.
 
-export type TabId = 'router' | 'rank' | 'curves' | 'experts';
+export type TabId = 'router' | 'rank' | 'curves' | 'experts' | 'compare';
 export const TABS: ReadonlyArray<{ id: TabId; label: string }> = [
   { id: 'router', label: 'Router' },
   { id: 'rank', label: 'Rank of ΔW' },
   { id: 'curves', label: 'Training curves' },
   { id: 'experts', label: 'Expert similarity' },
+  { id: 'compare', label: 'Compare runs' },
 ];
+
+export type CompareXAxis = 'step' | 'time' | 'wall';
 
 export type HeatmapMode = 'reference' | 'class' | 'token' | 'training';
 export const HEATMAP_MODES: ReadonlyArray<{ id: HeatmapMode; label: string }> = [
@@ -33,6 +36,12 @@ export interface UiState {
   tables: Record<string, boolean>;
   /** Target -> layer whose singular values are shown. */
   selectedLayer: Record<string, number>;
+  /** Compare runs tab: x-axis, sorted column and direction, hidden runs, the two runs whose configs are diffed. */
+  compareX: CompareXAxis;
+  compareSort: { column: string; dir: 'asc' | 'desc' } | null;
+  compareHidden: string[];
+  /** null: the first two runs. */
+  compareDiff: string[] | null;
 }
 
 export const DEFAULT_UI_STATE: UiState = {
@@ -46,10 +55,14 @@ export const DEFAULT_UI_STATE: UiState = {
   showCompare: true,
   tables: {},
   selectedLayer: {},
+  compareX: 'step',
+  compareSort: null,
+  compareHidden: [],
+  compareDiff: null,
 };
 
 export function restoreUiState(saved: unknown): UiState {
-  const state: UiState = { ...DEFAULT_UI_STATE, tables: {}, selectedLayer: {} };
+  const state: UiState = { ...DEFAULT_UI_STATE, tables: {}, selectedLayer: {}, compareHidden: [] };
   if (typeof saved !== 'object' || saved === null) return state;
   const s = saved as Record<string, unknown>;
   if (TABS.some((t) => t.id === s.tab)) state.tab = s.tab as TabId;
@@ -62,6 +75,11 @@ export function restoreUiState(saved: unknown): UiState {
   if (typeof s.showCompare === 'boolean') state.showCompare = s.showCompare;
   if (isRecordOf(s.tables, (v) => typeof v === 'boolean')) state.tables = { ...(s.tables as Record<string, boolean>) };
   if (isRecordOf(s.selectedLayer, isIndex)) state.selectedLayer = { ...(s.selectedLayer as Record<string, number>) };
+  if (s.compareX === 'step' || s.compareX === 'time' || s.compareX === 'wall') state.compareX = s.compareX;
+  const sort = s.compareSort as { column?: unknown; dir?: unknown } | null | undefined;
+  if (sort && typeof sort.column === 'string' && (sort.dir === 'asc' || sort.dir === 'desc')) state.compareSort = { column: sort.column, dir: sort.dir };
+  if (Array.isArray(s.compareHidden) && s.compareHidden.every((d) => typeof d === 'string')) state.compareHidden = [...(s.compareHidden as string[])];
+  if (Array.isArray(s.compareDiff) && s.compareDiff.length <= 2 && s.compareDiff.every((d) => typeof d === 'string')) state.compareDiff = [...(s.compareDiff as string[])];
   return state;
 }
 
