@@ -83,11 +83,15 @@ function start(): void {
       document.body.classList.add(message.theme === 'light' ? 'vscode-light' : message.theme === 'high-contrast' ? 'vscode-high-contrast' : 'vscode-dark');
     }
     scheduler.invalidate(store.apply(message));
-    if (message.type === 'compareSet' && message.focus && tabs.active !== 'compare') {
-      // "Compare Runs" asked for this set: show it.
-      ui.tab = 'compare';
-      tabs.setActive('compare');
-      scheduler.request();
+    if (message.type === 'compareSet' && message.focus) {
+      // "Compare Runs" asked for a new set: show it, every run drawn, its first two diffed.
+      ui.compareHidden = [];
+      ui.compareDiff = null;
+      if (tabs.active !== 'compare') {
+        ui.tab = 'compare';
+        tabs.setActive('compare');
+      }
+      scheduler.invalidate(['compare']);
     }
     if (message.type === 'init' || message.type === 'compareSet') ctx.saveUi();
   });

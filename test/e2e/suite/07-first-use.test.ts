@@ -198,4 +198,25 @@ describe('first use: the copied example, failed starts, live runs, reveal', () =
     const pids = group.runs.map((n) => api.model.get(n.runDir!)!.status.pid);
     assert.notStrictEqual(pids[0], pids[1], 'each point trained in its own process');
   });
+
+  it('"Lily: Compare Runs" on a sweep row and a run (a Runs view selection) shows those 3 runs in the dashboard', async function () {
+    this.timeout(60_000);
+    assert.ok(copiedRun, 'no run from the first test');
+    const api = await lilyApi();
+    const sweep = (api.tree.getChildren() as RunsNode[]).find((n) => n.kind === 'sweep');
+    assert.ok(sweep, 'no sweep row from the sweep test');
+    const sweepRuns = (api.tree.getChildren(sweep) as RunsNode[]).map((n) => n.runDir!);
+    // A context-menu command on a multi-selection gets the clicked row, then every selected row.
+    const runRow = (api.tree.getChildren() as RunsNode[]).find((n) => n.kind === 'run' && n.runDir === copiedRun) ?? { kind: 'run', runDir: copiedRun };
+    const r = await runCommand<{ runDirs: string[] }>('lily.compareRuns', sweep, [sweep, runRow]);
+    assert.deepStrictEqual(r.runDirs, [...sweepRuns, copiedRun], 'the sweep\'s runs in grid order, then the run');
+    // The panel the extension opened (same module instance as the extension's).
+    const { DashboardPanel } = await import('../../../src/dashboardPanel');
+    const panel = await waitFor('the dashboard panel', () => DashboardPanel.currentPanel);
+    assert.deepStrictEqual(panel.comparedRuns, r.runDirs);
+    // One run alone is not a comparison: without a pick (none can be made here) the command refuses.
+    const one = await vscode.commands.executeCommand<{ ok: boolean; reason?: string }>('lily.compareRuns', ['/nonexistent/run-a', '/nonexistent/run-b']);
+    assert.strictEqual(one?.ok, false);
+    assert.match(one?.reason ?? '', /not a Lily run directory/);
+  });
 });
