@@ -48,6 +48,8 @@ export interface SweepMember {
   /** How many points trained at once (`--parallel`), and the intra-op threads this one had. */
   parallel?: number;
   threads?: number;
+  /** Process id of the `lily sweep` process: SIGTERM stops the whole sweep (Stop on the sweep row). */
+  sweep_pid?: number;
 }
 
 export type RunState = 'running' | 'completed' | 'failed' | 'stopped';

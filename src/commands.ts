@@ -15,8 +15,9 @@ import { newAdapterConfig, type NewConfigOptions } from './newConfig';
 import { refuse, type CommandResult } from './results';
 import { revealPath } from './reveal';
 import type { RunManager } from './runManager';
-import { effectiveState, isResumable, runItemView, type RunRecord, type RunsModel } from './runsModel';
-import { revealPathOfArg, runDirOfArg } from './runsView';
+import { effectiveState, isResumable, rootEntries, runItemView, sweepStopPlan, type RunRecord, type RunsModel } from './runsModel';
+import { revealPathOfArg, runDirOfArg, type RunsNode } from './runsView';
+import { isProcessAlive } from '../native-runtime/io/runDir';
 import type { RunWatcher } from './runWatcher';
 import { resolvePython } from './pythonInterpreter';
 import { readSettings, workspaceRoot } from './settings';
@@ -109,6 +110,7 @@ export const COMMANDS: Record<string, Command> = {
   },
 
   'lily.stop': async (s, arg?: unknown) => {
+    if (arg && typeof arg === 'object' && (arg as RunsNode).kind === 'sweep') return stopSweep(s, (arg as Extract<RunsNode, { kind: 'sweep' }>).sweepId);
     const run = await pickRun(s, arg, (r) => effectiveState(r) === 'running', 'Stop which run?', 'no run is training');
     return run.ok ? s.runs.stop(run.runDir) : run;
   },
@@ -325,6 +327,20 @@ function configuredProcesses(configPath: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Stop on a sweep row: the whole sweep (the points training now checkpoint; no more start). */
+async function stopSweep(s: Services, sweepId: string): Promise<CommandResult<{ stopped: string }>> {
+  const entry = rootEntries(s.model.list()).find((e) => e.kind === 'sweep' && e.group.id === sweepId);
+  if (entry?.kind !== 'sweep') return refuse(`sweep ${sweepId} is not in the Runs view any more`);
+  const plan = sweepStopPlan(entry.group, isProcessAlive);
+  if (!plan) return refuse(`no run of sweep ${entry.group.name} is training`);
+  if ('pid' in plan) {
+    process.kill(plan.pid, 'SIGTERM');
+    return { ok: true, stopped: `sweep process ${plan.pid}` };
+  }
+  for (const runDir of plan.runDirs) await s.runs.stop(runDir);
+  return { ok: true, stopped: plan.runDirs.join(', ') };
 }
 
 /** The run a command acts on: its argument (tree item, path), the only candidate, or a pick. */

@@ -380,3 +380,14 @@ export function sweepItemView(g: SweepGroup): { label: string; description: stri
     running,
   };
 }
+
+/**
+ * What "Stop" on a sweep row signals: the `lily sweep` process while it lives (it stops its running
+ * points with a checkpoint and starts no more), else each running point. Undefined when none runs.
+ */
+export function sweepStopPlan(g: SweepGroup, isAlive: (pid: number) => boolean): { pid: number } | { runDirs: string[] } | undefined {
+  const running = g.runs.filter((r) => effectiveState(r) === 'running');
+  if (running.length === 0) return undefined;
+  const pid = g.runs.map((r) => r.sweep?.sweep_pid).find((p): p is number => typeof p === 'number');
+  return pid !== undefined && isAlive(pid) ? { pid } : { runDirs: running.map((r) => r.runDir) };
+}

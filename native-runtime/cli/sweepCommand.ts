@@ -71,6 +71,8 @@ export const sweepCommand: Command = {
       overrides: Object.fromEntries(configs[index].override.map((o) => [o.path.join('.'), o.value])),
       // The threads the session gets (onnx/session.ts defaults to every core).
       parallel, threads: threads ?? configs[index].config.runtime.threads ?? os.availableParallelism(),
+      // A point process is spawned by the sweep itself (no shell in between).
+      sweep_pid: pointOnly !== undefined ? process.ppid : process.pid,
     });
     const common = {
       maxSteps: args.options['max-steps'] as number | undefined,

@@ -44,6 +44,7 @@ describe('cli: lily sweep', function () {
       assert.strictEqual(new Set(members.map((m) => m.sweep_id)).size, 1, 'one sweep id for all points');
       assert.deepStrictEqual(members.map((m) => m.index).sort(), [0, 1, 2, 3]);
       assert.ok(members.every((m) => m.parallel === 1 && m.threads === 1), 'one at a time, with the threads given');
+      assert.ok(members.every((m) => m.sweep_pid === process.pid), 'the sweep process (here in-process) is named for Stop');
       for (const [i, d] of runs.entries()) {
         const config = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
         const status = JSON.parse(fs.readFileSync(path.join(d, 'status.json'), 'utf8'));
@@ -75,6 +76,7 @@ describe('cli: lily sweep', function () {
       assert.strictEqual(new Set(members.map((m) => m.sweep_id)).size, 1, 'one sweep id for all points');
       assert.deepStrictEqual(members.map((m) => m.index).sort(), [0, 1, 2, 3]);
       assert.ok(members.every((m) => m.parallel === 2 && m.threads === 1), JSON.stringify(members));
+      assert.ok(members.every((m) => m.sweep_pid === process.pid), 'point processes name the sweep process, not themselves');
       assert.ok(statuses.every((s) => s.state === 'completed'), JSON.stringify(statuses.map((s) => s.state)));
       const pids = new Set(statuses.map((s) => s.pid));
       assert.strictEqual(pids.size, 4, 'each point trained in its own process');
@@ -110,7 +112,10 @@ describe('cli: lily sweep', function () {
         if (Date.now() > deadline) assert.fail(`the two points did not start: ${JSON.stringify(statuses())}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      process.kill(process.pid, 'SIGTERM');
+      // What "Stop" on the sweep row does: SIGTERM to sweep.json's sweep_pid (here, this process).
+      const member = JSON.parse(fs.readFileSync(path.join(ws.runsDir, fs.readdirSync(ws.runsDir)[0], 'sweep.json'), 'utf8'));
+      assert.strictEqual(member.sweep_pid, process.pid);
+      process.kill(member.sweep_pid, 'SIGTERM');
       const r = await pending;
       assert.strictEqual(r.code, 130, r.stderr);
       const after = statuses();

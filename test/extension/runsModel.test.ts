@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadRunRecord, scanRuns } from '../../src/runRecords';
 import { RunWatcher } from '../../src/runWatcher';
-import { RunsModel, effectiveState, formatDuration, rootEntries, runChildren, runItemView, statusBarSummary, sweepItemView } from '../../src/runsModel';
+import { RunsModel, effectiveState, formatDuration, rootEntries, runChildren, runItemView, statusBarSummary, sweepItemView, sweepStopPlan } from '../../src/runsModel';
 import { deadPid, tempDir, writeRunStatus } from './fixtures';
 
 function until(cond: () => boolean, what: string, ms = 8000): Promise<void> {
@@ -150,6 +150,22 @@ describe('runs tree model', () => {
     assert.strictEqual(v.label, 'Sweep: demo');
     assert.strictEqual(v.description, '2/3 done · best accuracy 0.95 (lr=0.003)');
     assert.strictEqual(v.running, true);
+  });
+
+  it('Stop on a sweep row signals the sweep process while it lives, else each running point, else nothing', () => {
+    const sweepDir = path.join(root, 'sweep-stop');
+    const member = (i: number, state: 'completed' | 'running') => {
+      const dir = writeRunStatus(sweepDir, `p${i}`, { state, pid: process.pid, started_at: `2026-01-01T00:00:0${i}Z` });
+      fs.writeFileSync(path.join(dir, 'sweep.json'), JSON.stringify({ sweep_id: 'S2', name: 'demo', index: i, total: 3, overrides: { 'training.lr': i }, config_path: '/x.lily.json', sweep_pid: 4242 }));
+      return dir;
+    };
+    member(0, 'completed');
+    const running = member(1, 'running');
+    const group = () => (rootEntries(scanRuns(sweepDir)).find((e) => e.kind === 'sweep') as Extract<ReturnType<typeof rootEntries>[number], { kind: 'sweep' }>).group;
+    assert.deepStrictEqual(sweepStopPlan(group(), (pid) => pid === 4242), { pid: 4242 });
+    assert.deepStrictEqual(sweepStopPlan(group(), (pid) => pid !== 4242), { runDirs: [running] }, 'the sweep process is gone');
+    writeRunStatus(sweepDir, 'p1', { state: 'completed', pid: process.pid, started_at: '2026-01-01T00:00:01Z' });
+    assert.strictEqual(sweepStopPlan(group(), () => true), undefined, 'nothing trains');
   });
 
   it('formats durations', () => {

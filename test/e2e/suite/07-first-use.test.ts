@@ -219,4 +219,28 @@ describe('first use: the copied example, failed starts, live runs, reveal', () =
     assert.strictEqual(one?.ok, false);
     assert.match(one?.reason ?? '', /not a Lily run directory/);
   });
+
+  it('Stop on a sweep row stops the whole sweep: the training points checkpoint, the rest never start', async function () {
+    this.timeout(300_000);
+    const api = await lilyApi();
+    const example = sentimentExample();
+    await waitFor('no run to be training', () => (api.model.running().length === 0 ? true : undefined), 120_000);
+    const before = new Set(api.model.list().map((r) => r.runDir));
+    await runCommand('lily.sweep', vscode.Uri.file(example.config), { grid: 'training.lr=0.001,0.002,0.003', maxSteps: 100_000, parallel: 2 });
+    const fresh = () => api.model.list().filter((r) => !before.has(r.runDir) && r.sweep);
+    await waitFor('two points training past step 1', () => (fresh().filter((r) => r.status.state === 'running' && r.status.step >= 1).length === 2 ? true : undefined), 240_000, 250);
+    const sweepId = fresh()[0].sweep!.sweep_id;
+    const node = (api.tree.getChildren() as RunsNode[]).find((n) => n.kind === 'sweep' && n.sweepId === sweepId);
+    assert.ok(node, 'the sweep has a row');
+    await runCommand('lily.stop', node);
+    await waitFor('both points stopped', () => {
+      const runs = fresh().map((r) => readStatus(r.runDir));
+      return runs.length === 2 && runs.every((st) => st?.state === 'stopped') ? true : undefined;
+    }, 120_000, 500);
+    const sweepPid = fresh()[0].sweep!.sweep_pid!;
+    const alive = () => { try { process.kill(sweepPid, 0); return true; } catch { return false; } };
+    await waitFor('the sweep process to end', () => (alive() ? undefined : true), 60_000, 250);
+    assert.strictEqual(fresh().length, 2, 'the third point never started');
+    assert.ok(fresh().every((r) => readStatus(r.runDir)?.last_checkpoint), 'each stopped point has a checkpoint to resume from');
+  });
 });
