@@ -35,6 +35,10 @@ export function runAdapterWeights(runDir: string, model?: Model): { weights: Ada
     const damaged = skipped.length ? ` (damaged: ${skipped.map((s) => `${path.basename(s.dir)}: ${s.reason}`).join('; ')})` : '';
     throw new InputError(`${runDir}: the run has neither ${RUN_FILES.adapter}/${COMPACT_ADAPTER_FILE} nor an intact checkpoint${damaged}; nothing to export (did it fail before the first checkpoint?)`);
   }
+  // The torch backend keeps the compact file in each checkpoint (its params.safetensors uses
+  // PEFT's parameter names, which only its own resume reads).
+  const ckCompact = path.join(ck.dir, COMPACT_ADAPTER_FILE);
+  if (fs.existsSync(ckCompact)) return { weights: readCompactAdapter(ckCompact), source: ckCompact };
   const cfg = readRunConfig(runDir);
   const m = model ?? loadConfigModel(cfg);
   const targets = matchedTargets(cfg, m);

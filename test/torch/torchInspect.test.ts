@@ -100,6 +100,20 @@ describe('torch backend runs: inspect, eval and every export', function () {
     assert.ok(adapted.graph.nodes.length > 0);
   });
 
+  it('a run killed before adapter/ was written exports from its newest checkpoint (which holds the compact file)', () => {
+    const copy = path.join(torchFixture(), 'runs', 'parity-torch-killed');
+    fs.cpSync(torchRun, copy, { recursive: true });
+    fs.rmSync(path.join(copy, 'adapter'), { recursive: true });
+    const out = path.join(torchFixture(), 'exports', 'from-checkpoint');
+    const r = lily(['export', copy, '--format', 'peft', '--out', out]);
+    assert.strictEqual(r.status, 0, r.stderr);
+    assert.match(r.stderr, /checkpoints\/step-10\/adapter\.lily\.safetensors/);
+    // Step 10 is the end: the same tensors as the finished adapter's PEFT export.
+    const viaAdapter = path.join(torchFixture(), 'exports', 'from-adapter');
+    assert.strictEqual(lily(['export', torchRun, '--format', 'peft', '--out', viaAdapter]).status, 0);
+    assert.ok(fs.readFileSync(path.join(out, 'adapter_model.safetensors')).equals(fs.readFileSync(path.join(viaAdapter, 'adapter_model.safetensors'))));
+  });
+
   it('a missing exporter Python is a clear error (exit 2), and nothing is cached', () => {
     // A copy of the run whose output.dir has no cached export yet.
     const copy = path.join(torchFixture(), 'runs', 'parity-torch-copy');

@@ -58,21 +58,27 @@ def saved_specs(peft_model) -> list:
     return out
 
 
+def write_compact(file: str, peft_model, cfg: dict, targets: list, saved: list) -> None:
+    """adapter.lily.safetensors: the compact native file (also kept in each checkpoint, so the
+    engine's inspect and exports read a checkpoint of a torch run as they read one of theirs)."""
+    settings = {k: v for k, v in cfg["adapter"].items() if k != "init"}
+    meta = {
+        "format": "lily-vscode/adapter",
+        "version": "1",
+        "settings": json.dumps(settings),
+        "targets": json.dumps(targets),
+        "saved": json.dumps([{k: s[k] for k in ("name", "peftName", "transposed")} for s in saved]),
+    }
+    save_file(compact_tensors(peft_model, cfg, targets, saved), file, metadata=meta)
+
+
 def write_adapter(run_dir: str, peft_model, cfg: dict, targets: list, saved: list) -> str:
     final = os.path.join(run_dir, "adapter")
     os.makedirs(final, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp-adapter-", dir=run_dir)
     try:
         peft_model.save_pretrained(tmp, safe_serialization=True)
-        settings = {k: v for k, v in cfg["adapter"].items() if k != "init"}
-        meta = {
-            "format": "lily-vscode/adapter",
-            "version": "1",
-            "settings": json.dumps(settings),
-            "targets": json.dumps(targets),
-            "saved": json.dumps([{k: s[k] for k in ("name", "peftName", "transposed")} for s in saved]),
-        }
-        save_file(compact_tensors(peft_model, cfg, targets, saved), os.path.join(tmp, COMPACT_FILE), metadata=meta)
+        write_compact(os.path.join(tmp, COMPACT_FILE), peft_model, cfg, targets, saved)
         for name in sorted(os.listdir(tmp)):
             src = os.path.join(tmp, name)
             if os.path.isfile(src):

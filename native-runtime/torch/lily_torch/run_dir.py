@@ -169,7 +169,8 @@ def list_checkpoints(run_dir: str) -> list:
     return sorted(out)
 
 
-def save_checkpoint(run_dir: str, step: int, params: dict, optimizer: dict, trainer: dict, keep: int = 2) -> str:
+def save_checkpoint(run_dir: str, step: int, params: dict, optimizer: dict, trainer: dict, keep: int = 2, extra: dict | None = None) -> str:
+    """`extra`: file name -> function writing that file into the given path (covered by the manifest)."""
     root = checkpoints_dir(run_dir)
     os.makedirs(root, exist_ok=True)
     final = os.path.join(root, f"step-{step}")
@@ -180,7 +181,9 @@ def save_checkpoint(run_dir: str, step: int, params: dict, optimizer: dict, trai
         save_file({k: v.detach().float().contiguous().cpu() for k, v in params.items()}, os.path.join(tmp, CHECKPOINT_FILES["params"]), metadata=meta)
         save_file({k: v.detach().float().contiguous().cpu() for k, v in optimizer.items()}, os.path.join(tmp, CHECKPOINT_FILES["optimizer"]), metadata=meta)
         write_json_atomic(os.path.join(tmp, CHECKPOINT_FILES["trainer"]), {**trainer, "step": step})
-        write_manifest(tmp, step, list(CHECKPOINT_FILES.values()))
+        for name, write in (extra or {}).items():
+            write(os.path.join(tmp, name))
+        write_manifest(tmp, step, [*CHECKPOINT_FILES.values(), *(extra or {}).keys()])
         fsync_dir(tmp)
         if os.path.exists(final):
             old = os.path.join(root, f".old-step-{step}-{os.getpid()}-{int(time.time() * 1000)}")

@@ -17,7 +17,7 @@ import time
 import torch
 
 from . import routing
-from .adapter_files import load_initial_adapter, saved_specs, write_adapter
+from .adapter_files import COMPACT_FILE, load_initial_adapter, saved_specs, write_adapter, write_compact
 from .init import engine_default_init
 from .data import TokenizedData, dataset_files
 from .distributed import World
@@ -206,7 +206,8 @@ def train(run_dir: str, resume: str | None) -> int:
             trainer_state = {"step": s, "epoch": epoch, "position_in_epoch": pos, "data_order_seed": t["seed"], "rng_state": None,
                              "total_steps": total, "method": cfg["adapter"]["method"], "log_window": log_window,
                              "divergence": divergence.snapshot(), "backend": "torch", "world_size": world.size}
-            d = save_checkpoint(run_dir, s, {n: p for n, p in named}, opt, trainer_state)
+            d = save_checkpoint(run_dir, s, {n: p for n, p in named}, opt, trainer_state,
+                                extra={COMPACT_FILE: lambda f: write_compact(f, peft_model, cfg, targets, saved)})
             last_ckpt = os.path.relpath(d, run_dir)
             writer.update_status(last_checkpoint=last_ckpt)
             events.emit(event="checkpoint", path=d, step=s)
