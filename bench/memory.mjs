@@ -9,6 +9,7 @@
 //
 //   node bench/memory.mjs [--models small,qwen05b,llama7b] [--dtypes float32,bfloat16,int8,int4]
 //     [--steps N] [--threads 2] [--no-peer | --only-peer] [--limit-mb MB] [--keep-models] [--out FILE]
+//   node bench/memory.mjs --merge A.json B.json ... [--out FILE]   (rows of several runs, one table)
 //
 // Models: small (Qwen2-style, 2 layers), qwen05b (Qwen2.5-0.5B-shaped, batch 4 x 512), llama7b
 // (Llama-2-7B-shaped, batch 1 x 512, int4 only, one step). small and qwen05b are exported by
@@ -154,7 +155,25 @@ async function peerRow(name, m, dtype, opts, limitMb) {
   return { ...base, load_before: load, load_after: loadAverage()[0], wall_ms: r.wallMs, ...lastJson(r, base.label, limitMb) };
 }
 
+/** Several reports (runs made in pieces) as one: rows in order, models and goals recomputed. */
+function merge(files, out) {
+  const reports = files.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
+  const rows = reports.flatMap((r) => r.rows);
+  const models = Object.assign({}, ...reports.map((r) => r.models));
+  const first = reports[0];
+  const merged = { ...first, merged_from: files.map((f) => path.basename(f)), generated_at: reports.map((r) => r.generated_at).sort()[0], duration_s: reports.reduce((s, r) => s + r.duration_s, 0), load_average: { start: first.load_average.start, end: reports[reports.length - 1].load_average.end }, models, rows, goals: goals(rows, models) };
+  fs.writeFileSync(out, JSON.stringify(merged, null, 2) + '\n');
+  process.stdout.write(formatMemoryTable(merged) + '\n');
+}
+
 async function main() {
+  const k = process.argv.indexOf('--merge');
+  if (k > 0) {
+    const rest = process.argv.slice(k + 1);
+    const o = rest.indexOf('--out');
+    const files = o >= 0 ? rest.slice(0, o) : rest;
+    return merge(files, o >= 0 ? path.resolve(rest[o + 1]) : path.join(ROOT, 'bench/results/memory.json'));
+  }
   const opts = parseArgs(process.argv.slice(2));
   const started = new Date();
   const machine = machineInfo(PY, opts.threads);
@@ -178,6 +197,8 @@ async function main() {
       save();
       continue;
     }
+    // The first row of each quantized dtype measures quantizing; later ones read its cache.
+    fs.rmSync(path.join(dir, '.lily-cache'), { recursive: true, force: true });
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     m.parameters = cfg.parameters;
     try {

@@ -2,10 +2,14 @@
 // measurements: loads MODEL_DIR/model.onnx (scripts/memory/hf_decoder.py), builds the step with
 // StepRunner (Lily on q_proj/v_proj), runs `--steps` steps on a random batch and prints one JSON
 // line: peak RSS (VmHWM, whole process), RSS after the model load, time to the first step
-// (load + build + session) and its run, the median step time. Options travel as StepRunner's.
+// (load + quantization + build + session) and its run, the median step time. Options travel as
+// StepRunner's, plus `weightsDtype` (model.weights_dtype): the model is then loaded with its
+// large external tensors left on disk (loadModel lazyExternalBytes), its frozen weights
+// quantized or read from the cache beside it (quant/cache.ts, as `lily train` does), and the
+// float32 values released before the step is built, so the fp32 file never sits in memory whole.
 //
 //   node --import tsx bench/memory/stepWorker.ts MODEL_DIR [--batch 4] [--seq 256] [--steps 2]
-//     [--threads 2] [--options '{"lossChunks": "off"}'] [--estimate-only]
+//     [--threads 2] [--options '{"lossChunks": "off", "weightsDtype": "int4"}'] [--estimate-only]
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
@@ -32,7 +36,7 @@ async function main(): Promise<void> {
   const B = Number(arg('batch', '4'));
   const S = Number(arg('seq', '256'));
   const steps = Number(arg('steps', '2'));
-  const extra = JSON.parse(arg('options', '{}')) as Partial<RunnerOptions>;
+  const { weightsDtype = 'float32', ...extra } = JSON.parse(arg('options', '{}')) as Partial<RunnerOptions> & { weightsDtype?: string };
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { vocab_size: number };
   const r = mulberry32(17);
   const ids = BigInt64Array.from({ length: B * S }, () => BigInt(Math.floor(r() * cfg.vocab_size)));
@@ -42,7 +46,20 @@ async function main(): Promise<void> {
     labels: new ort.Tensor('int64', BigInt64Array.from(ids), [B, S]),
   };
   const t0 = performance.now();
-  const model = loadModel(path.join(dir, 'model.onnx'));
+  const modelFile = path.join(dir, 'model.onnx');
+  const model = loadModel(modelFile, weightsDtype === 'float32' ? {} : { lazyExternalBytes: 1 << 20 });
+  let quant: Record<string, unknown> | null = null;
+  if (weightsDtype !== 'float32') {
+    const tq = performance.now();
+    const [{ loadOrQuantize }, { outputHeadWeight, releaseFloatWeights }] = await Promise.all([
+      import('../../native-runtime/quant/cache'), import('../../native-runtime/quant/forConfig'),
+    ]).catch((e: Error) => { throw new Error(`weightsDtype ${weightsDtype}: this engine has no model.weights_dtype (${e.message.split('\n')[0]})`); });
+    const head = outputHeadWeight(model.graph, undefined);
+    const store = loadOrQuantize(modelFile, model, weightsDtype as 'int4', { exclude: head ? [head] : [], log: (m: string) => console.error(m) });
+    releaseFloatWeights(model, store);
+    (extra as Record<string, unknown>).frozenWeights = store.weights;
+    quant = { from_cache: store.fromCache, matrices: store.weights.size, float_mb: Math.round(store.floatBytes / 2 ** 20), stored_mb: Math.round(store.storedBytes / 2 ** 20), ms: Math.round(performance.now() - tq), rss_mb: Math.round(rssMB('VmRSS')), peak_rss_mb: Math.round(rssMB('VmHWM')) };
+  }
   if (process.argv.includes('--estimate-only')) {
     // The --dry-run estimate without opening a session (for shapes too large to run here).
     const { buildTrainingStep } = await import('../../native-runtime/train/step');
@@ -70,9 +87,15 @@ async function main(): Promise<void> {
   }
   const est = estimateStepMemory(runner.graphs, { evaluates: false, sharedWeights: !!extra.shareFrozenWeights });
   const mb = (b: number) => Math.round(b / 2 ** 20);
+  const g = runner.graphs as typeof runner.graphs & { quantized?: { replaced: string[] }; recompute?: unknown };
+  if (weightsDtype !== 'float32' && !g.quantized?.replaced?.length) throw new Error(`weightsDtype ${weightsDtype}: the step graph holds no quantized weight (engine without model.weights_dtype?)`);
+  if ((extra as { gradientCheckpointing?: boolean }).gradientCheckpointing && !g.recompute) throw new Error('gradientCheckpointing: the step graph recomputes nothing (engine without training.gradient_checkpointing?)');
   const sorted = times.slice(1).sort((a, b) => a - b);
   console.log(JSON.stringify({
-    batch: B, seq: S, steps, options: extra, loss,
+    batch: B, seq: S, steps, weights_dtype: weightsDtype, options: { ...extra, frozenWeights: undefined }, loss,
+    quantization: quant,
+    quantized_matrices: g.quantized?.replaced?.length ?? 0,
+    recompute: g.recompute ?? null,
     loss_chunks: runner.graphs.lossChunks ?? null,
     peak_rss_mb: Math.round(rssMB('VmHWM')),
     rss_after_load_mb: Math.round(loadedRss),
