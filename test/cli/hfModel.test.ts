@@ -8,6 +8,7 @@ import * as path from 'path';
 import { chooseTask, exportMemory, hubCacheDir, labelsOf, parameterCount } from '../../native-runtime/cli/hfModel';
 import { InputError } from '../../native-runtime/cli/errors';
 import { writeSafetensors } from '../../native-runtime/io/safetensors';
+import { tempDir } from '../helpers/tempDir';
 
 describe('cli: Hugging Face model folders (hfModel)', () => {
   it('finds the hub cache as huggingface_hub does: HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME or ~/.cache', () => {
@@ -40,7 +41,7 @@ describe('cli: Hugging Face model folders (hfModel)', () => {
   });
 
   it('counts parameters from safetensors headers (not file sizes) and sizes the export memory from them', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-hf-params-'));
+    const dir = tempDir('lily-hf-params-');
     writeSafetensors(path.join(dir, 'model-00001-of-00002.safetensors'), { a: { dtype: 'F32', shape: [3, 4], data: new Float32Array(12) } });
     writeSafetensors(path.join(dir, 'model-00002-of-00002.safetensors'), { b: { dtype: 'F32', shape: [5], data: new Float32Array(5) } });
     assert.strictEqual(parameterCount(dir), 17);

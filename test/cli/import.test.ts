@@ -4,7 +4,6 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { readJsonl } from '../../native-runtime/io/atomic';
 import { loadUserModel } from '../../native-runtime/cli/model';
@@ -12,12 +11,13 @@ import { EXPORTER_PINS } from '../../native-runtime/cli/pythonExporter';
 import type { MetricLine } from '../../native-runtime/runFiles';
 import { VENV_PYTHON, writeWithPyarrow } from '../helpers/pyarrowWrite';
 import { lily, sentimentRecords } from './workspace';
+import { tempDir as scratchDir } from '../helpers/tempDir';
 
 const TINY_HF = path.resolve(__dirname, '../../scripts/oracle/tiny_hf.py');
 let zoo: string;
 
 function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return scratchDir(prefix);
 }
 
 /** Edits the proposed config for a short, small run and trains it; returns the eval losses (before, after). */

@@ -3,10 +3,10 @@
 // save that fails half-way leaves the previous files as they were, and no temp files behind.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { emptyGraph, floatTensor, type Model, type Tensor } from '../../native-runtime/onnx/ir';
 import { loadModel, saveModel } from '../../native-runtime/onnx/proto';
+import { tempDir } from '../helpers/tempDir';
 
 /** A tensor whose data cannot be read: saving fails when it gets there (as a full disk would). */
 function unreadable(name: string): Tensor {
@@ -28,7 +28,7 @@ function modelWith(n: number, value: number, extra: Tensor[] = []): Model {
 
 describe('onnx: saveModel replaces files atomically', () => {
   it('a save that fails after writing external data leaves the previous model and data intact', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-save-'));
+    const dir = tempDir('lily-save-');
     const file = path.join(dir, 'model.onnx');
     saveModel(modelWith(4096, 1.5), file, { externalData: true });
     assert.ok(fs.existsSync(`${file}.data`));
@@ -49,7 +49,7 @@ describe('onnx: saveModel replaces files atomically', () => {
   });
 
   it('a reader that has the previous files open keeps reading them whole (replaced by rename, not rewritten)', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-save-'));
+    const dir = tempDir('lily-save-');
     const file = path.join(dir, 'model.onnx');
     for (const externalData of [false, true]) {
       saveModel(modelWith(4096, 3), file, { externalData });

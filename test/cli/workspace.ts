@@ -3,13 +3,13 @@
 // a *.lily.json. The exported model is cached per process (exporting takes seconds).
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { projectPython } from '../../scripts/projectPython.cjs';
 import { main } from '../../native-runtime/cli';
 import type { CliIO } from '../../native-runtime/cli/io';
 import type { LilyConfig } from '../../native-runtime/config/types';
 import { bertTokenizerJson } from '../data/fixtures';
+import { tempDir } from '../helpers/tempDir';
 
 const ORACLE = path.resolve(__dirname, '../../scripts/oracle/export.py');
 const exported = new Map<string, string>();
@@ -19,7 +19,7 @@ export function oracleModel(kind: string, config: object): string {
   const key = `${kind} ${JSON.stringify(config)}`;
   const have = exported.get(key);
   if (have) return have;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-cli-model-'));
+  const dir = tempDir('lily-cli-model-');
   const r = spawnSync(projectPython(), [ORACLE, '--model', kind, '--out', dir, '--seed', '1', '--config', JSON.stringify(config)], {
     encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
@@ -56,7 +56,7 @@ export interface Workspace {
 
 /** A fresh folder with model, tokenizer, data and a config (overrides merged in per section). */
 export function makeWorkspace(overrides: { [K in keyof LilyConfig]?: Partial<LilyConfig[K]> } = {}, opts: { train?: number; eval?: number; modelDir?: string } = {}): Workspace {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-cli-ws-'));
+  const dir = tempDir('lily-cli-ws-');
   fs.copyFileSync(path.join(opts.modelDir ?? tinyEncoder(), 'model.onnx'), path.join(dir, 'model.onnx'));
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(bertTokenizerJson()));
   const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';

@@ -1,14 +1,14 @@
 // loadConfig: defaults filled, paths absolute; ConfigError lists every problem as FILE: field: message.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ConfigError, loadConfig } from '../../native-runtime/config/validate';
+import { tempDir } from '../helpers/tempDir';
 
 describe('loadConfig', () => {
   let dir: string;
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-load-'));
+    dir = tempDir('lily-load-');
     fs.mkdirSync(path.join(dir, 'm'));
     for (const f of ['m/model.onnx', 'train.jsonl', 'eval.csv', 'other.safetensors']) fs.writeFileSync(path.join(dir, f), '');
   });

@@ -1,16 +1,16 @@
 // validateConfigText: one clear message per mistake, with the exact field path.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { validateConfigText } from '../../native-runtime/config/validate';
 import type { ConfigDiagnostic } from '../../native-runtime/protocol';
+import { tempDir } from '../helpers/tempDir';
 
 describe('validateConfigText', () => {
   let dir: string;
   let configPath: string;
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-validate-'));
+    dir = tempDir('lily-validate-');
     fs.mkdirSync(path.join(dir, 'data'));
     for (const f of ['model.onnx', 'tokenizer.json', 'data/train.jsonl', 'data/eval.csv']) fs.writeFileSync(path.join(dir, f), '');
     configPath = path.join(dir, 'sentiment.lily.json');

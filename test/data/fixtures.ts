@@ -1,8 +1,8 @@
 // Small real inputs for the data tests: a WordPiece tokenizer.json in Hugging Face's format
 // (BERT-style: lowercase, [CLS] ... [SEP] ... [SEP]) and temp files.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { tempDir as scratchDir } from '../helpers/tempDir';
 
 export const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'the', 'movie', 'was', 'great', 'bad', 'good', 'not', 'play', '##ing', 'fun', 'a', 'film', '.'];
 
@@ -36,7 +36,7 @@ export function bertTokenizerJson(): object {
 }
 
 export function tempDir(prefix = 'lily-data-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return scratchDir(prefix);
 }
 
 export function writeFile(dir: string, name: string, text: string): string {

@@ -1,17 +1,17 @@
 // Real files for the extension tests: a small ONNX model shaped like an exported encoder
 // (node names as torch.onnx.export writes them), configs, and a launch of the real server.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { emptyGraph, floatTensor, type Model } from '../../native-runtime/onnx/ir';
 import { saveModel } from '../../native-runtime/onnx/proto';
 import { RunWriter } from '../../native-runtime/io/runDir';
 import type { BackendLaunch } from '../../src/backendProcess';
+import { tempDir as scratchDir } from '../helpers/tempDir';
 
 export const REPO = path.resolve(__dirname, '../..');
 
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `lily-ext-${prefix}-`));
+  return scratchDir(`lily-ext-${prefix}-`);
 }
 
 /**

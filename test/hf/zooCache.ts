@@ -5,8 +5,8 @@
 import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { tempDir } from '../helpers/tempDir';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const VENV_PYTHON = path.join(ROOT, '.venv/bin/python');
@@ -104,5 +104,5 @@ export function ensureZoo(): Zoo {
 
 /** A fresh scratch folder for one test file's runs. */
 export function scratch(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return tempDir(prefix);
 }

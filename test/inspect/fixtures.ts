@@ -2,7 +2,6 @@
 // small labelled data set with padding (records carry input_ids, so no tokenizer is needed),
 // resolved configs, and adapters with random non-zero tensors (B != 0, so routing matters).
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { resolveConfig, type ResolvedConfig } from '../../native-runtime/config/resolved';
 import type { AdapterSection } from '../../native-runtime/config/types';
@@ -14,6 +13,7 @@ import { loadModel } from '../../native-runtime/onnx/proto';
 import { cloneModel } from '../../native-runtime/onnx/specialize';
 import { exportOracleModel } from '../oracle/oracleFiles';
 import { values } from '../io/adapterFixtures';
+import { tempDir as scratchDir } from '../helpers/tempDir';
 
 let encoder: string | undefined;
 
@@ -45,7 +45,7 @@ export function writeData(dir: string, name: string, n: number, seed: number): s
 }
 
 export function tempDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `lily-inspect-${tag}-`));
+  return scratchDir(`lily-inspect-${tag}-`);
 }
 
 /** A resolved config for the encoder with the given adapter, data in `dir`. */

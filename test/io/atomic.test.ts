@@ -1,13 +1,13 @@
 // Atomic whole-file writes and crash-tolerant JSON-lines logs.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { appendLine, readJsonIfValid, readJsonl, readJsonlFrom, writeFileAtomic, writeJsonAtomic } from '../../native-runtime/io/atomic';
+import { tempDir } from '../helpers/tempDir';
 
 describe('atomic files', () => {
   let dir: string;
-  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-atomic-')); });
+  beforeEach(() => { dir = tempDir('lily-atomic-'); });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('writeFileAtomic replaces the file and leaves no temp file behind', () => {

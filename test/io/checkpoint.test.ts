@@ -1,11 +1,11 @@
 // Checkpoints: exact round trip, a half-written save never looks complete, pruning keeps the last 2.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { CHECKPOINT_FILES, type CheckpointState, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../native-runtime/io/checkpoint';
 import { MANIFEST_FILE } from '../../native-runtime/io/checkpointManifest';
 import { values } from './adapterFixtures';
+import { tempDir } from '../helpers/tempDir';
 
 function state(step: number): CheckpointState {
   return {
@@ -23,7 +23,7 @@ function state(step: number): CheckpointState {
 
 describe('checkpoints', () => {
   let runDir: string;
-  beforeEach(() => { runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-ckpt-')); });
+  beforeEach(() => { runDir = tempDir('lily-ckpt-'); });
   afterEach(() => fs.rmSync(runDir, { recursive: true, force: true }));
 
   it('saves into checkpoints/step-<N>/ and loads back exactly', () => {

@@ -2,13 +2,13 @@
 // shared tensors, sharing rebuilt on read, and disagreeing copies reported by module.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { layerTensorNames } from '../../native-runtime/io/adapterWeights';
 import { COMPACT_ADAPTER_FILE, readCompactAdapter, writeCompactAdapter } from '../../native-runtime/io/compactAdapter';
 import { PEFT_FILES, PeftFormatError, readPeftAdapter, writePeftAdapter } from '../../native-runtime/io/peft';
 import { readSafetensors, writeSafetensors } from '../../native-runtime/io/safetensors';
 import { lilySettings, loraSettings, makeWeights } from './adapterFixtures';
+import { tempDir } from '../helpers/tempDir';
 
 const tensorsEqual = (a: Map<string, { dims: number[]; data: Float32Array }>, b: Map<string, { dims: number[]; data: Float32Array }>) => {
   assert.deepStrictEqual([...a.keys()].sort(), [...b.keys()].sort());
@@ -20,7 +20,7 @@ const tensorsEqual = (a: Map<string, { dims: number[]; data: Float32Array }>, b:
 
 describe('PEFT adapter format', () => {
   let dir: string;
-  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-peft-')); });
+  beforeEach(() => { dir = tempDir('lily-peft-'); });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('writes no task_type for a classifier adapter without the head (PEFT\'s SEQ_CLS wrapper would demand its weights)', () => {

@@ -2,7 +2,6 @@
 // injected model, written and read back, initialises a fresh injection to the same tensors.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { resolveAdapterConfig } from '../../native-runtime/adapters/defaults';
 import { injectAdapters } from '../../native-runtime/adapters/inject';
@@ -10,10 +9,11 @@ import type { AdapterWeights } from '../../native-runtime/io/adapterWeights';
 import { readPeftAdapter, writePeftAdapter } from '../../native-runtime/io/peft';
 import { tinyModel } from '../adapters/tinyGraph';
 import { values } from './adapterFixtures';
+import { tempDir } from '../helpers/tempDir';
 
 describe('PEFT format with the adapter injection', () => {
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-peft-inj-')); });
+  before(() => { dir = tempDir('lily-peft-inj-'); });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   for (const method of ['lily', 'lora'] as const) {

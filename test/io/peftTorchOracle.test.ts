@@ -3,10 +3,10 @@
 // equals the update computed from the internal tensors with the LILY.md formulas.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { type AdapterWeights, layerTensorNames } from '../../native-runtime/io/adapterWeights';
 import { PEFT_FILES, writePeftAdapter } from '../../native-runtime/io/peft';
+import { tempDir } from '../helpers/tempDir';
 import { runTorch } from '../helpers/torch';
 import { lilySettings, loraSettings, makeWeights, values } from './adapterFixtures';
 
@@ -73,7 +73,7 @@ out = [delta(c) for c in inp]
 describe('PEFT layout vs torch', function () {
   this.timeout(60000);
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-peft-torch-')); });
+  before(() => { dir = tempDir('lily-peft-torch-'); });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('the update torch computes from the PEFT file equals the internal-layout update (Lily and LoRA)', () => {

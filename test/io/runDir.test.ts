@@ -2,13 +2,13 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { COMPACT_ADAPTER_FILE } from '../../native-runtime/io/compactAdapter';
 import { PEFT_FILES } from '../../native-runtime/io/peft';
 import { RunWriter, createRunDir, isProcessAlive, listRuns, readRunSnapshot, slugify } from '../../native-runtime/io/runDir';
 import type { RunStatus } from '../../native-runtime/runFiles';
 import { lilySettings, makeWeights } from './adapterFixtures';
+import { tempDir } from '../helpers/tempDir';
 
 function status(over: Partial<RunStatus> = {}): RunStatus {
   return {
@@ -26,7 +26,7 @@ function deadPid(): number {
 
 describe('run directory', () => {
   let out: string;
-  beforeEach(() => { out = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-runs-')); });
+  beforeEach(() => { out = tempDir('lily-runs-'); });
   afterEach(() => fs.rmSync(out, { recursive: true, force: true }));
 
   it('createRunDir names runs <date>-<time>-<slug> and stays unique within one second', () => {

@@ -3,9 +3,9 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { decodeSafetensors, encodeSafetensors, readSafetensors, toFloat32, writeSafetensors } from '../../native-runtime/io/safetensors';
+import { tempDir } from '../helpers/tempDir';
 import { projectPython } from '../helpers/torch';
 
 /** Builds a file by hand: header JSON as given, then `data` bytes. */
@@ -27,7 +27,7 @@ function python(code: string, args: string[]): string {
 describe('safetensors', function () {
   this.timeout(60000);
   let dir: string;
-  before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-st-')); });
+  before(() => { dir = tempDir('lily-st-'); });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('round-trips F32/F64/I64/I32 tensors and metadata, keys sorted, data 8-byte aligned', () => {

@@ -4,8 +4,8 @@
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { tempDir } from '../helpers/tempDir';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CONFIG = path.join(ROOT, 'examples/sentiment/sentiment.lily.json');
@@ -20,7 +20,7 @@ describe('memory: lily train --dry-run and the memory check', function () {
   this.timeout(120_000);
 
   it('--dry-run prints every part of the estimate, says it fits, exits 0 and writes no run', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-dry-'));
+    const dir = tempDir('lily-dry-');
     const r = lily(['train', CONFIG, '--dry-run', '--run-dir', path.join(dir, 'run')]);
     assert.equal(r.status, 0, r.stderr);
     for (const part of ['weights', 'activations', 'logits', 'adapter', 'optimizer', 'runtime', 'total', 'available']) {
@@ -38,7 +38,7 @@ describe('memory: lily train --dry-run and the memory check', function () {
   });
 
   it('over the available memory: train refuses with exit 2 before creating the run, naming options that fit', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-refuse-'));
+    const dir = tempDir('lily-refuse-');
     const j = JSON.parse(lily(['train', CONFIG, '--dry-run', '--json']).stdout.trim().split('\n').pop()!);
     // Between the fixed parts and the total: a smaller batch fits, this one does not.
     const fixed = j.estimate.total - j.estimate.activations - j.estimate.logits;

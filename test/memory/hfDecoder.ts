@@ -2,8 +2,8 @@
 // test process by scripts/memory/hf_decoder.py in the project venv (torch 2.13).
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { tempDir } from '../helpers/tempDir';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const VENV_PYTHON = path.join(ROOT, '.venv/bin/python');
@@ -14,7 +14,7 @@ export function exportHfDecoder(arch: 'qwen2' | 'llama', shape: [number, number]
   const key = `${arch}:${shape}:${JSON.stringify(config)}`;
   const have = cache.get(key);
   if (have) return have;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lily-${arch}-`));
+  const dir = tempDir(`lily-${arch}-`);
   const r = spawnSync(VENV_PYTHON, [path.join(ROOT, 'scripts/memory/hf_decoder.py'), '--arch', arch, '--out', dir, '--config', JSON.stringify(config), '--batch', String(shape[0]), '--seq', String(shape[1])], {
     encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' },
   });

@@ -9,6 +9,7 @@ import type { Model, Tensor } from '../../native-runtime/onnx/ir';
 import { onnx } from 'onnx-proto';
 import { isLazyTensor, loadModel, modelFromBytes, modelToBytes, saveModel, tensorBytes } from '../../native-runtime/onnx/proto';
 import { exportOracleModel, readSafetensors, type StTensor } from '../oracle/oracleFiles';
+import { tempDir } from '../helpers/tempDir';
 
 function toOrt(t: StTensor): ort.Tensor {
   return t.dtype === 'I64' ? new ort.Tensor('int64', t.data as BigInt64Array, t.shape) : new ort.Tensor('float32', t.data as Float32Array, t.shape);
@@ -49,7 +50,7 @@ describe('onnx/proto: reading and writing .onnx files', function () {
   let reference: Float32Array;
 
   before(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-proto-'));
+    tmp = tempDir('lily-proto-');
     inlineDir = exportOracleModel('encoder', { seed: 5 });
     externalDir = exportOracleModel('encoder', { seed: 5, externalData: true });
     reference = await logits(path.join(inlineDir, 'model.onnx'), inlineDir);

@@ -4,9 +4,9 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}}, then the raw little-endian bytes.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { projectPython } from '../../scripts/projectPython.cjs';
+import { tempDir } from '../helpers/tempDir';
 
 /** The project's Python (scripts/projectPython.cjs); throws, naming scripts/setup-python.sh, when missing. */
 export { projectPython };
@@ -88,7 +88,7 @@ export function runOracle(script: string, args: string[], opts: { timeoutMs?: nu
 
 /** Exports an oracle model (`encoder` | `decoder` | `vit`) into a fresh temp folder; returns the folder. */
 export function exportOracleModel(kind: 'encoder' | 'decoder' | 'vit', opts: { seed?: number; config?: object; externalData?: boolean } = {}): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lily-oracle-${kind}-`));
+  const dir = tempDir(`lily-oracle-${kind}-`);
   const args = ['--model', kind, '--out', dir, '--seed', String(opts.seed ?? 0)];
   if (opts.config) args.push('--config', JSON.stringify(opts.config));
   if (opts.externalData) args.push('--external-data');

@@ -7,7 +7,6 @@
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { mulberry32 } from '../../native-runtime/adapters/init';
@@ -15,6 +14,7 @@ import type { AdapterSection, TaskType } from '../../native-runtime/config/types
 import { StepRunner, type StepResult } from '../../native-runtime/train/stepRunner';
 import { projectPython, writeSafetensors, type StTensor } from '../oracle/oracleFiles';
 import { exportedModel, type OracleKind } from './exportedModels';
+import { tempDir } from '../helpers/tempDir';
 
 interface Case {
   name: string;
@@ -140,7 +140,7 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe('parity: training step vs PyTorch autograd (lily_ref.py, float64)', function () {
   this.timeout(600_000);
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-parity-'));
+  const work = tempDir('lily-parity-');
   const prepared: Prepared[] = [];
   let results: OracleResult[] = [];
   const engine = new Map<string, { results: StepResult[]; final: Map<string, Float32Array> }>();

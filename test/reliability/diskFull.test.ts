@@ -8,13 +8,13 @@
 import * as assert from 'assert';
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { readCompactAdapter } from '../../native-runtime/io/compactAdapter';
 import { listCheckpoints, loadCheckpoint } from '../../native-runtime/io/checkpoint';
 import { readRunStatus } from '../../native-runtime/io/runDir';
 import { makeWorkspace, tinyEncoder, type Workspace } from '../cli/workspace';
 import { recordFault } from './ledger';
+import { tempDir } from '../helpers/tempDir';
 
 const CLI = path.join(__dirname, '../cli/runCli.ts');
 const TMPFS_BYTES = 512 * 1024;
@@ -45,7 +45,7 @@ describe('reliability: disk full (real tmpfs)', function () {
   let mnt: string;
   let ws: Workspace;
   before(function () {
-    mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-diskfull-'));
+    mnt = tempDir('lily-diskfull-');
     const why = tryMount(mnt);
     if (why) { fs.rmSync(mnt, { recursive: true, force: true }); this.skip(); }
     tinyEncoder();

@@ -3,19 +3,19 @@
 // test process into one temp folder; several specs share one Python start.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { projectPython } from '../../scripts/projectPython.cjs';
 import { readJsonl } from '../../native-runtime/io/atomic';
 import type { MetricLine } from '../../native-runtime/runFiles';
 import { lily, makeWorkspace } from '../cli/workspace';
+import { tempDir } from '../helpers/tempDir';
 
 let root: string | undefined;
 
 /** Folder of each spec (`kind` or `kind@opset`, default opset 14) holding its model.onnx. */
 export function thirdPartyModels(specs: string[]): Record<string, string> {
   if (!root) {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-third-party-'));
+    root = tempDir('lily-third-party-');
     const dir = root;
     process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   }
@@ -35,7 +35,7 @@ let handRoot: string | undefined;
 /** Folder of each hand-built model (test/thirdParty/hand_models.py: `plain`, `unsorted`, ...). */
 export function handModels(names: string[]): Record<string, string> {
   if (!handRoot) {
-    handRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-hand-models-'));
+    handRoot = tempDir('lily-hand-models-');
     const dir = handRoot;
     process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   }

@@ -3,16 +3,16 @@
 // launch line the CLI builds for one process, torchrun and a template.
 import * as assert from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { loadConfig, validateConfigText } from '../../native-runtime/config/validate';
 import { launchPlan, trainerScript } from '../../native-runtime/torch/launch';
 import { checkTorchConfig } from '../../native-runtime/torch/run';
+import { tempDir } from '../helpers/tempDir';
 
 describe('torch backend config', () => {
   let dir: string;
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-torch-config-'));
+    dir = tempDir('lily-torch-config-');
     fs.mkdirSync(path.join(dir, 'hf'));
     fs.mkdirSync(path.join(dir, 'empty'));
     for (const f of ['hf/config.json', 'hf/tokenizer.json', 'train.jsonl']) fs.writeFileSync(path.join(dir, f), '{}');

@@ -4,8 +4,8 @@
 // helpers to write configs and run `lily` as a separate process (signals reach it as in real use).
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
+import { tempDir } from '../helpers/tempDir';
 
 export const REPO = path.resolve(__dirname, '../..');
 export const PYTHON = path.join(REPO, '.venv', 'bin', 'python');
@@ -17,7 +17,7 @@ let dir: string | undefined;
 
 export function torchFixture(): string {
   if (dir) return dir;
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-torch-'));
+  const d = tempDir('lily-torch-');
   const r = spawnSync(PYTHON, [path.join(__dirname, 'make_fixture.py'), d, path.join(REPO, 'examples/sentiment/tokenizer.json')], {
     encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONWARNINGS: 'ignore' },
   });

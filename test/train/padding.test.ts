@@ -6,12 +6,12 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { AdapterSection, TaskType } from '../../native-runtime/config/types';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
+import { tempDir } from '../helpers/tempDir';
 
 const ROOT = path.resolve(__dirname, '../..');
 const PYTHON = path.join(ROOT, '.venv/bin/python');
@@ -53,7 +53,7 @@ describe('train/padding: buckets and packing in the step', function () {
   this.timeout(120_000);
   let dir = '';
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-padding-'));
+    dir = tempDir('lily-padding-');
     exportModels(dir);
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -1,10 +1,10 @@
 // Spawns the project venv's Python (torch 2.13) as the independent oracle.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 
 import { projectPython } from '../../../scripts/projectPython.cjs';
+import { tempDir } from '../../helpers/tempDir';
 
 /** Runs a Python script or `-c` code with JSON on stdin; resolves with stdout. */
 export function runPython(args: string[], stdin = '', cwd?: string): Promise<string> {
@@ -35,7 +35,7 @@ let tinyBert: Promise<{ onnxPath: string; oracle: TinyBertOracle }> | undefined;
 /** Exports test/onnx/tiny_bert.py once per test process (both suites share it). */
 export function exportTinyBert(): Promise<{ onnxPath: string; oracle: TinyBertOracle }> {
   if (!tinyBert) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-tiny-bert-'));
+    const dir = tempDir('lily-tiny-bert-');
     process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
     const script = path.resolve(__dirname, '../../onnx/tiny_bert.py');
     tinyBert = runPython([script, dir], '', dir).then(() => ({
