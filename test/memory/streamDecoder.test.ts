@@ -6,11 +6,11 @@
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { findLinearLayers } from '../../native-runtime/adapters/targets';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { VENV_PYTHON } from './hfDecoder';
+import { tempDir } from '../helpers/tempDir';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -23,7 +23,7 @@ describe('memory: stream_decoder.py (decoders generated block by block)', functi
   };
 
   before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-stream-decoder-'));
+    dir = tempDir('lily-stream-decoder-');
     const r = spawnSync(VENV_PYTHON, [path.join(ROOT, 'test/memory/stream_decoder_check.py'), 'llama', '4', dir], {
       encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' },
     });

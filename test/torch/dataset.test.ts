@@ -4,7 +4,6 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { loadConfig } from '../../native-runtime/config/validate';
 import { encodeSafetensors, type SafetensorsData, type TensorInput } from '../../native-runtime/io/safetensors';
@@ -12,6 +11,7 @@ import { torchModelInputs, writeTokenizedData } from '../../native-runtime/torch
 import { collate } from '../../native-runtime/train/data/batch';
 import { openData } from '../../native-runtime/train/data/pipeline';
 import { parityRuns, PYTHON, torchFixture, writeConfig } from './fixture';
+import { tempDir } from '../helpers/tempDir';
 
 describe('torch backend: tokenized data', function () {
   this.timeout(600_000);
@@ -21,7 +21,7 @@ describe('torch backend: tokenized data', function () {
     const cfg = loadConfig(file, undefined, { cwd: torchFixture() });
     const modelInputs = torchModelInputs(undefined, JSON.parse(fs.readFileSync(path.join(torchFixture(), 'hf', 'config.json'), 'utf8')));
     const data = openData(cfg, { modelInputs });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-dataset-'));
+    const dir = tempDir('lily-dataset-');
     try {
       const ds = data.train;
       assert.strictEqual(ds.size, 64);
