@@ -6,3 +6,5 @@ export type { GradientOptions } from './walker';
 export { GradContext } from './context';
 export type { GradResult, Rule, RuleSpec } from './context';
 export { KNOWN_OPS, NON_DIFFERENTIABLE, RULES } from './rules';
+export { findCuts, rematerialize } from './recompute';
+export type { RecomputeReport } from './recompute';

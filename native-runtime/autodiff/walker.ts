@@ -5,6 +5,7 @@
 import type { Graph, Node } from '../onnx/ir';
 import { attr, GraphBuilder } from '../onnx/ir';
 import { withComposites } from './composites';
+import { rematerialize, type RecomputeReport } from './recompute';
 import { emitReduceSum, GradContext, zerosOfShape } from './context';
 import { NON_DIFFERENTIABLE, RULES } from './rules';
 import { FLOAT_DTYPES, findValueInfo, sameShape, valueDtype, valueShape } from './shapes';
@@ -19,6 +20,13 @@ export interface GradientOptions {
    * by chunk, so nothing between that hidden state and the loss is differentiated here.
    */
   seeds?: Map<string, string>;
+  /**
+   * Gradient checkpointing (recompute.ts): the backward pass reads recomputed copies of the
+   * forward activations, segment by segment, so only the segment boundaries stay alive.
+   */
+  recompute?: boolean;
+  /** Filled with what the recomputation did (segments, cloned nodes, cuts). */
+  report?: { recompute?: RecomputeReport };
 }
 
 /** Nodes in topological order (ONNX files normally list them so; this checks and repairs). */
@@ -89,6 +97,7 @@ export function buildGradients(graph: Graph, loss: string, wrt: string[], opts: 
     }
   }
 
+  const forwardCount = graph.nodes.length;
   const b = new GraphBuilder(graph);
   const contributions = new Map<string, string[]>();
   const accumulated = new Map<string, string | undefined>();
@@ -143,6 +152,10 @@ export function buildGradients(graph: Graph, loss: string, wrt: string[], opts: 
       recordInfo(graph, g, w);
     }
     result.set(w, g);
+  }
+  if (opts.recompute) {
+    const recompute = rematerialize({ graph, forwardCount, differentiated: [...onPath].reverse(), gradOf: (v) => accumulated.get(v) });
+    if (opts.report) opts.report.recompute = recompute;
   }
   return result;
 }

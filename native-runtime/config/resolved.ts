@@ -75,6 +75,7 @@ export interface ResolvedTraining {
   schedule: 'constant' | 'linear' | 'cosine';
   warmup_steps: number;
   max_grad_norm: number;
+  gradient_checkpointing: boolean;
   seed: number;
   shuffle: boolean;
   eval_every?: number;
@@ -134,6 +135,7 @@ export const DEFAULTS = {
     schedule: 'linear' as const,
     warmup_steps: 0,
     max_grad_norm: 1,
+    gradient_checkpointing: false,
     seed: 42,
     shuffle: true,
     log_every: 10,

@@ -273,6 +273,15 @@ export interface TrainingSection {
    */
   max_grad_norm?: number;
   /**
+   * Recompute the forward pass of each transformer half-block (attention, MLP) during the
+   * backward pass instead of keeping its activations alive (default false). Only the residual
+   * stream between blocks is kept: activation memory drops from about one block's activations
+   * per layer to one block's in all, for about one more forward pass of time per step. Gradients
+   * are the same. `lily train --dry-run` shows the effect.
+   * @default false
+   */
+  gradient_checkpointing?: boolean;
+  /**
    * Seed for initialisation and data order (default 42).
    * @asType integer
    * @default 42

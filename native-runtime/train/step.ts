@@ -9,7 +9,7 @@ import type { Model } from '../onnx/ir';
 import { GraphBuilder } from '../onnx/ir';
 import { cloneModel, specialize } from '../onnx/specialize';
 import { checkTrainableOpset, raiseToStepOpset } from '../onnx/opset';
-import { buildGradients } from '../autodiff';
+import { buildGradients, type RecomputeReport } from '../autodiff';
 import { resolveAdapterConfig, type ResolvedAdapter } from '../adapters/defaults';
 import { Emitter } from '../adapters/emit';
 import { injectAdapters, type AdapterParam, type Injection } from '../adapters/inject';
@@ -45,6 +45,12 @@ export interface StepOptions {
    * is a frozen MatMul; a number also sets the rows per chunk; `off` keeps the plain loss.
    */
   lossChunks?: 'auto' | 'off' | number;
+  /**
+   * Gradient checkpointing (`training.gradient_checkpointing`): the backward pass recomputes
+   * each segment of the forward (half a transformer block, between residual-stream values) from
+   * its kept input instead of keeping every activation alive (autodiff/recompute.ts).
+   */
+  gradientCheckpointing?: boolean;
 }
 
 /** Fixed names of the step's scalar inputs and outputs. */
@@ -84,6 +90,8 @@ export interface TrainingStepGraphs {
   gradOutputs?: Map<string, string>;
   /** The train graph's chunked LM loss, when used: chunk count and rows per chunk. */
   lossChunks?: { chunks: number; rows: number };
+  /** With gradientCheckpointing: the segments found and the forward nodes recomputed. */
+  recompute?: RecomputeReport;
 }
 
 const T = DEFAULTS.training;
@@ -146,7 +154,8 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
     expose(te, plain.count, STEP_IO.lossCount);
   }
   const params = injection.params;
-  const grads = buildGradients(train.graph, STEP_IO.loss, params.map((p) => p.name), { opset: te.opset, seeds });
+  const gradReport: { recompute?: RecomputeReport } = {};
+  const grads = buildGradients(train.graph, STEP_IO.loss, params.map((p) => p.name), { opset: te.opset, seeds, recompute: !!opts.gradientCheckpointing, report: gradReport });
   let gradOutputs: Map<string, string> | undefined;
   if (opts.exposeGradients) {
     gradOutputs = new Map();
@@ -174,6 +183,7 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
     routerOutputs,
     gradOutputs,
     lossChunks,
+    recompute: gradReport.recompute,
   };
 }
 

@@ -362,6 +362,7 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       labelInput: LABELS,
       optimizer: { optimizer: t.optimizer, betas: t.betas, eps: t.eps, weight_decay: t.weight_decay, momentum: t.momentum, max_grad_norm: t.max_grad_norm },
       seed: t.seed,
+      gradientCheckpointing: t.gradient_checkpointing,
       initial,
       device,
       threads,

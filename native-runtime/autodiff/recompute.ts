@@ -1,0 +1,218 @@
+// Gradient checkpointing inside the graph: the backward pass reads recomputed copies of the
+// forward activations instead of the originals, so the originals die during the forward pass
+// and only the segment boundaries (the residual stream between blocks) stay alive until the
+// backward pass reaches them.
+//
+// Segments. On the nodes the walker differentiates, in forward order, a value is a *cut* when,
+// right after it is produced, it is the only differentiated value still waiting for a reader:
+// everything later depends on the earlier part through it alone. In a pre-norm transformer the
+// cuts are the residual stream before and after each attention and each MLP half-block (a few MB
+// each); the nodes between two cuts are one segment (half a block).
+//
+// Recomputation. For each segment, the forward nodes whose outputs the backward pass reads are
+// cloned (with their in-segment ancestors), reading the segment's entry through a *gate*:
+//   entry' = entry + Where(false, g, 0)      g = one element of the gradient of the segment's exit
+// The gate adds exactly zero, but makes every clone depend on the exit's gradient, which exists
+// only once the backward pass has come back down to this segment. So no runtime ordering
+// (onnxruntime sorts nodes itself) can run a recomputation early and hold it, and the clones are
+// not identical to their originals (common-subexpression elimination would merge them back).
+// Clones are listed right before the first backward node that reads them, which is also the
+// order liveMemory.ts models. The first segment has no entry cut: there every activation input
+// coming from outside is gated. Nothing after the last cut is recomputed (the loss reads it at
+// once). A segment with a nondeterministic op or a subgraph is left as it is.
+import type { Graph, Node } from '../onnx/ir';
+import { GraphBuilder } from '../onnx/ir';
+import { FLOAT_DTYPES, findValueInfo, valueShape } from './shapes';
+
+/** Ops whose repetition would not reproduce the forward values. */
+const NONDETERMINISTIC = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'Dropout']);
+
+export interface RecomputeReport {
+  /** Segments found between cuts (including the one before the first cut). */
+  segments: number;
+  /** Forward nodes cloned for the backward pass. */
+  clonedNodes: number;
+  /** The cut values (segment boundaries), in forward order. */
+  cuts: string[];
+}
+
+export interface RecomputeInput {
+  graph: Graph;
+  /** graph.nodes[0 .. forwardCount) are the forward nodes; later ones read the forward (backward, loss seeds). */
+  forwardCount: number;
+  /** The forward nodes the walker differentiated, in forward topological order. */
+  differentiated: Node[];
+  /** The accumulated gradient of a forward value, when one flows. */
+  gradOf: (value: string) => string | undefined;
+}
+
+/** Cut values over `nodes` (forward order): values that are the only open differentiated value right after their producer. */
+export function findCuts(nodes: Node[]): string[] {
+  const onPath = new Set(nodes);
+  const readers = new Map<string, number>();
+  for (const n of nodes) for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
+  const producedHere = new Set<string>();
+  for (const n of nodes) for (const o of n.outputs) if (o) producedHere.add(o);
+  const remaining = new Map<string, number>();
+  const cuts: string[] = [];
+  for (const n of nodes) {
+    if (!onPath.has(n)) continue;
+    for (const i of n.inputs) {
+      const left = remaining.get(i);
+      if (left === undefined) continue;
+      if (left <= 1) remaining.delete(i);
+      else remaining.set(i, left - 1);
+    }
+    for (const o of n.outputs) if (o && producedHere.has(o) && (readers.get(o) ?? 0) > 0) remaining.set(o, readers.get(o)!);
+    if (remaining.size === 1) {
+      const [only] = remaining.keys();
+      if (n.outputs.includes(only)) cuts.push(only);
+    }
+  }
+  return cuts;
+}
+
+export function rematerialize(input: RecomputeInput): RecomputeReport {
+  const { graph, forwardCount, differentiated, gradOf } = input;
+  const cuts = findCuts(differentiated);
+  const report: RecomputeReport = { segments: 0, clonedNodes: 0, cuts };
+  if (cuts.length === 0) return report;
+
+  // Segment of each differentiated node: k = number of cuts produced before it (its exit is cuts[k]).
+  const cutIndex = new Map(cuts.map((c, k) => [c, k]));
+  const segmentOf = new Map<string, number>(); // value -> segment that produced it
+  const producer = new Map<string, Node>();
+  let seg = 0;
+  for (const n of differentiated) {
+    for (const o of n.outputs) if (o) { segmentOf.set(o, seg); producer.set(o, n); }
+    const cut = n.outputs.find((o) => cutIndex.has(o));
+    if (cut !== undefined) seg = cutIndex.get(cut)! + 1;
+  }
+  report.segments = cuts.length + 1;
+  const blocked = new Set<number>();
+  for (const n of differentiated) {
+    const s = segmentOf.get(n.outputs[0]);
+    if (s === undefined) continue;
+    if (NONDETERMINISTIC.has(n.opType) || Object.values(n.attrs).some((a) => a.kind === 'graph')) blocked.add(s);
+  }
+  const forwardProduced = new Set<string>();
+  for (let k = 0; k < forwardCount; k++) for (const o of graph.nodes[k].outputs) if (o) forwardProduced.add(o);
+  const isFloat = (v: string) => { const vi = findValueInfo(graph, v); return !!vi && FLOAT_DTYPES.has(vi.dtype); };
+
+  // Values the backward pass reads that a recomputable segment produced (its exit cut excepted).
+  const later = graph.nodes.slice(forwardCount);
+  const wanted = new Map<number, Set<string>>();
+  for (const n of later) {
+    for (const i of n.inputs) {
+      const s = i ? segmentOf.get(i) : undefined;
+      if (s === undefined || s >= cuts.length || blocked.has(s) || cuts[s] === i) continue;
+      let set = wanted.get(s);
+      if (!set) wanted.set(s, (set = new Set()));
+      set.add(i);
+    }
+  }
+
+  const b = new GraphBuilder(graph);
+  const cloneOf = new Map<string, string>();
+  const inserts = new Map<Node, Node[]>(); // first reader -> nodes to list before it
+  for (const [s, values] of wanted) {
+    const exitGrad = gradOf(cuts[s]);
+    if (!exitGrad) continue;
+    const entry = s > 0 ? cuts[s - 1] : undefined;
+    const emitted: Node[] = [];
+    const gated = new Map<string, string>();
+    // The gate: zero, computed from the exit's gradient.
+    let zero: string | undefined;
+    const gate = (v: string): string => {
+      let g = gated.get(v);
+      if (g) return g;
+      if (!zero) {
+        const size = valueShape(graph, exitGrad).reduce((a, d) => a * d, 1);
+        const flat = push(emitted, b, 'Reshape', [exitGrad, b.constInt64([size], false, `recompute/s${s}/flat`)], `recompute/s${s}`);
+        const one = push(emitted, b, 'Gather', [flat, b.constInt64([0], true, `recompute/s${s}/first`)], `recompute/s${s}`);
+        const no = b.constant({ name: `recompute/s${s}/never`, dtype: 'bool', dims: [], data: Uint8Array.of(0) });
+        zero = push(emitted, b, 'Where', [no, one, b.constFloat(0, `recompute/s${s}/zero`)], `recompute/s${s}`);
+        setInfo(graph, zero, []);
+      }
+      g = push(emitted, b, 'Add', [v, zero], `recompute/s${s}`);
+      setInfo(graph, g, valueShape(graph, v));
+      gated.set(v, g);
+      return g;
+    };
+    // Which in-segment values can be recomputed behind the gate (they depend on a gated input).
+    const memo = new Map<string, boolean>();
+    const gatedInput = (v: string): boolean => {
+      if (entry !== undefined) return v === entry;
+      return forwardProduced.has(v) && segmentOf.get(v) !== s && isFloat(v) && !graph.initializers.has(v);
+    };
+    const recomputable = (v: string): boolean => {
+      const known = memo.get(v);
+      if (known !== undefined) return known;
+      memo.set(v, false);
+      const n = producer.get(v);
+      const ok = !!n && segmentOf.get(v) === s && n.inputs.some((i) => i && (gatedInput(i) || recomputable(i)));
+      memo.set(v, ok);
+      return ok;
+    };
+    const toClone = new Set<Node>();
+    const visit = (v: string) => {
+      if (!recomputable(v)) return;
+      const n = producer.get(v)!;
+      if (toClone.has(n)) return;
+      toClone.add(n);
+      for (const i of n.inputs) if (i && segmentOf.get(i) === s && !gatedInput(i)) visit(i);
+    };
+    for (const v of values) visit(v);
+    if (toClone.size === 0) continue;
+    const mapInput = (i: string): string => {
+      if (!i) return i;
+      if (cloneOf.has(i)) return cloneOf.get(i)!;
+      if (gatedInput(i)) return gate(i);
+      return i;
+    };
+    for (const n of differentiated) {
+      if (!toClone.has(n)) continue;
+      const outs = n.outputs.map((o) => {
+        if (!o) return o;
+        const c = b.fresh(`${o}/recompute`);
+        cloneOf.set(o, c);
+        const vi = graph.valueInfo.get(o);
+        if (vi) graph.valueInfo.set(c, { ...vi, name: c });
+        return c;
+      });
+      emitted.push({ name: b.fresh(`${n.name}/recompute`), opType: n.opType, domain: n.domain, inputs: n.inputs.map(mapInput), outputs: outs, attrs: n.attrs });
+      report.clonedNodes++;
+    }
+    // Listed before the first later node that reads one of them.
+    const first = later.find((n) => n.inputs.some((i) => values.has(i) && cloneOf.has(i)));
+    if (first) inserts.set(first, [...(inserts.get(first) ?? []), ...emitted]);
+  }
+  // GraphBuilder appended the gate nodes and constants; the clones were kept aside. Take the
+  // appended gate nodes out again (they are in `emitted`) and rebuild the list in order.
+  const placed = new Set<Node>();
+  for (const list of inserts.values()) for (const n of list) placed.add(n);
+  const rest = graph.nodes.filter((n) => !placed.has(n));
+  const nodes: Node[] = [];
+  for (let k = 0; k < rest.length; k++) {
+    const n = rest[k];
+    if (k >= forwardCount) {
+      const before = inserts.get(n);
+      if (before) nodes.push(...before);
+      n.inputs = n.inputs.map((i) => (i && cloneOf.has(i) ? cloneOf.get(i)! : i));
+    }
+    nodes.push(n);
+  }
+  graph.nodes = nodes;
+  return report;
+}
+
+/** Emits a one-output node through the builder (which appends it) and records it in `list`. */
+function push(list: Node[], b: GraphBuilder, opType: string, inputs: string[], scope: string): string {
+  const [out] = b.op(opType, inputs, {}, { scope });
+  list.push(b.graph.nodes[b.graph.nodes.length - 1]);
+  return out;
+}
+
+function setInfo(graph: Graph, name: string, shape: number[]): void {
+  graph.valueInfo.set(name, { name, dtype: 'float32', shape });
+}
