@@ -42,7 +42,7 @@ describe('loadConfig', () => {
     });
     assert.deepStrictEqual(c.training, {
       epochs: 1, batch_size: 16, lr: 1e-3, weight_decay: 0, optimizer: 'adamw', betas: [0.9, 0.999], eps: 1e-8,
-      momentum: 0.9, schedule: 'linear', warmup_steps: 0, max_grad_norm: 1, seed: 42, shuffle: true, log_every: 10,
+      momentum: 0.9, schedule: 'linear', warmup_steps: 0, max_grad_norm: 1, gradient_checkpointing: false, seed: 42, shuffle: true, log_every: 10,
       divergence: { loss_factor: 100, grad_norm_limit: 1e6, param_limit: 1e4 },
     });
     assert.deepStrictEqual(c.runtime, { device: 'auto', backend: 'onnx', processes: 1 });
