@@ -19,7 +19,9 @@
 // Clones are listed right before the first backward node that reads them, which is also the
 // order liveMemory.ts models. The first segment has no entry cut: there every activation input
 // coming from outside is gated. Nothing after the last cut is recomputed (the loss reads it at
-// once). A segment with a nondeterministic op or a subgraph is left as it is.
+// once). A segment with a nondeterministic op or a subgraph is left as it is. Forward nodes that
+// are not differentiated but read a segment's values (IsNaN of attention probabilities, whose
+// boolean mask Where's gradient reads) are recomputed with it.
 import type { Graph, Node } from '../onnx/ir';
 import { GraphBuilder } from '../onnx/ir';
 import { FLOAT_DTYPES, findValueInfo, valueShape } from './shapes';
@@ -40,6 +42,8 @@ export interface RecomputeInput {
   graph: Graph;
   /** graph.nodes[0 .. forwardCount) are the forward nodes; later ones read the forward (backward, loss seeds). */
   forwardCount: number;
+  /** All forward nodes in topological order. */
+  forwardOrder: Node[];
   /** The forward nodes the walker differentiated, in forward topological order. */
   differentiated: Node[];
   /** The accumulated gradient of a forward value, when one flows. */
@@ -73,24 +77,28 @@ export function findCuts(nodes: Node[]): string[] {
 }
 
 export function rematerialize(input: RecomputeInput): RecomputeReport {
-  const { graph, forwardCount, differentiated, gradOf } = input;
+  const { graph, forwardCount, forwardOrder, differentiated, gradOf } = input;
   const cuts = findCuts(differentiated);
   const report: RecomputeReport = { segments: 0, clonedNodes: 0, cuts };
   if (cuts.length === 0) return report;
 
-  // Segment of each differentiated node: k = number of cuts produced before it (its exit is cuts[k]).
+  // Segment of each forward node: k = number of cuts produced before it (its exit is cuts[k]).
+  // Nodes that are not differentiated count too (e.g. IsNaN of attention probabilities, whose
+  // boolean output the backward pass of Where reads): recomputed when they read the segment.
   const cutIndex = new Map(cuts.map((c, k) => [c, k]));
   const segmentOf = new Map<string, number>(); // value -> segment that produced it
   const producer = new Map<string, Node>();
+  const differentiatedValues = new Set<string>();
+  for (const n of differentiated) for (const o of n.outputs) if (o) differentiatedValues.add(o);
   let seg = 0;
-  for (const n of differentiated) {
+  for (const n of forwardOrder) {
     for (const o of n.outputs) if (o) { segmentOf.set(o, seg); producer.set(o, n); }
     const cut = n.outputs.find((o) => cutIndex.has(o));
     if (cut !== undefined) seg = cutIndex.get(cut)! + 1;
   }
   report.segments = cuts.length + 1;
   const blocked = new Set<number>();
-  for (const n of differentiated) {
+  for (const n of forwardOrder) {
     const s = segmentOf.get(n.outputs[0]);
     if (s === undefined) continue;
     if (NONDETERMINISTIC.has(n.opType) || Object.values(n.attrs).some((a) => a.kind === 'graph')) blocked.add(s);
@@ -143,7 +151,8 @@ export function rematerialize(input: RecomputeInput): RecomputeReport {
     const memo = new Map<string, boolean>();
     const gatedInput = (v: string): boolean => {
       if (entry !== undefined) return v === entry;
-      return forwardProduced.has(v) && segmentOf.get(v) !== s && isFloat(v) && !graph.initializers.has(v);
+      // Before the first cut: the activations coming from the part that is not differentiated.
+      return forwardProduced.has(v) && !differentiatedValues.has(v) && isFloat(v);
     };
     const recomputable = (v: string): boolean => {
       const known = memo.get(v);
@@ -170,7 +179,7 @@ export function rematerialize(input: RecomputeInput): RecomputeReport {
       if (gatedInput(i)) return gate(i);
       return i;
     };
-    for (const n of differentiated) {
+    for (const n of forwardOrder) {
       if (!toClone.has(n)) continue;
       const outs = n.outputs.map((o) => {
         if (!o) return o;

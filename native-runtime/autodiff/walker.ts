@@ -154,7 +154,7 @@ export function buildGradients(graph: Graph, loss: string, wrt: string[], opts: 
     result.set(w, g);
   }
   if (opts.recompute) {
-    const recompute = rematerialize({ graph, forwardCount, differentiated: [...onPath].reverse(), gradOf: (v) => accumulated.get(v) });
+    const recompute = rematerialize({ graph, forwardCount, forwardOrder: order, differentiated: [...onPath].reverse(), gradOf: (v) => accumulated.get(v) });
     if (opts.report) opts.report.recompute = recompute;
   }
   return result;

@@ -16,6 +16,10 @@
 // The step then starts the backward pass at the hidden state with `dh` as its gradient
 // (buildGradients' `seeds`), so the walker never sees the head.
 //
+// The eval graph uses the same Loop without the gradient (`mode: 'eval'`): each iteration
+// outputs, per row, the arg-max prediction and the log-probability of the row's target, which is
+// all the eval metrics read (train/metrics.ts EvalAccumulator.addTokenScores).
+//
 // Applies when the logits come from MatMul(h, W) with a frozen W ([d, V], or Transpose of a
 // [V, d] table such as a tied embedding), optionally plus a constant bias. A trained head
 // (modules_to_save) falls back to the plain loss.
@@ -89,8 +93,10 @@ export function findLmHead(model: Model, logits: string): LmHead | undefined {
 }
 
 export interface ChunkedLoss extends LossGraph {
-  /** The hidden state and its gradient: the backward pass starts there. */
+  /** Train mode: the hidden state and its gradient (the backward pass starts there). */
   seeds: Map<string, string>;
+  /** Eval mode: per-position arg-max prediction [batch, seq] int64 and log-probability of the position's target [batch, seq] (0 where unlabelled). */
+  tokens?: { predictions: string; labelLogp: string };
   chunks: number;
   chunkRows: number;
 }
@@ -99,7 +105,7 @@ export interface ChunkedLoss extends LossGraph {
  * Replaces the head's nodes in `model` by the chunked loss over `labelInput` (added as an
  * input). `task` is causal-lm (targets shifted as Hugging Face does) or token-classification.
  */
-export function addChunkedLoss(model: Model, e: Emitter, head: LmHead, task: TaskType, labelInput: string, chunkRows?: number): ChunkedLoss {
+export function addChunkedLoss(model: Model, e: Emitter, head: LmHead, task: TaskType, labelInput: string, chunkRows?: number, mode: 'train' | 'eval' = 'train'): ChunkedLoss {
   const g = model.graph;
   if (task !== 'causal-lm' && task !== 'token-classification') throw new Error(`chunked loss: task ${task} has no per-token head`);
   if (g.inputs.some((i) => i.name === labelInput)) throw new Error(`loss: the model already has an input named "${labelInput}"; choose another label input name`);
@@ -142,9 +148,23 @@ export function addChunkedLoss(model: Model, e: Emitter, head: LmHead, task: Tas
   const chunkLen = b.constInt64([c], false, `${scope}/chunk`);
   const axis0 = b.constInt64([0], false, `${scope}/axis0`);
 
-  const body = chunkBody(model, b.fresh(`${scope}_body`), head, { hFlat, ySafe, w, chunkLen, axis0, c, d, V });
+  const body = chunkBody(model, b.fresh(`${scope}_body`), head, { hFlat, ySafe, w, chunkLen, axis0, c, d, V }, mode);
   const zeroLoss = e.scalar(0, `${scope}/zero_loss`);
   const trips = b.constInt64([K], true, `${scope}/trips`);
+  const labels = { name: labelInput, dtype: 'int64' as const, shape: [bsz, seq] };
+  if (mode === 'eval') {
+    const [lossSum, predStack, logpStack] = b.op('Loop', [trips, '', zeroLoss], { body: { kind: 'graph', value: body } }, { outputs: 3, scope });
+    e.setShape(lossSum, []);
+    e.setShape(predStack, [K, c], 'int64');
+    e.setShape(logpStack, [K, c]);
+    const perPosition = (stack: string, dtype: 'int64' | 'float32') => {
+      let v = e.op('Reshape', [stack, b.constInt64([padded], false, `${scope}/flat`)], {}, [padded], scope, dtype);
+      if (padded > rows) v = e.op('Slice', [v, b.constInt64([0], false, `${scope}/s0`), b.constInt64([rows], false, `${scope}/s1`), axis0], {}, [rows], scope, dtype);
+      return e.op('Reshape', [v, b.constInt64([bsz, seq], false, `${scope}/positions`)], {}, [bsz, seq], scope, dtype);
+    };
+    const loss = e.op('Identity', [lossSum], {}, [], scope);
+    return { loss, count, labels, seeds: new Map(), tokens: { predictions: perPosition(predStack, 'int64'), labelLogp: perPosition(logpStack, 'float32') }, chunks: K, chunkRows: c };
+  }
   const [lossSum, dhStack] = b.op('Loop', [trips, '', zeroLoss], { body: { kind: 'graph', value: body } }, { outputs: 2, scope });
   e.setShape(lossSum, []);
   e.setShape(dhStack, [K, c, d]);
@@ -152,13 +172,16 @@ export function addChunkedLoss(model: Model, e: Emitter, head: LmHead, task: Tas
   if (padded > rows) dh = e.op('Slice', [dh, b.constInt64([0], false, `${scope}/s0`), b.constInt64([rows], false, `${scope}/s1`), axis0], {}, [rows, d], scope);
   dh = e.op('Reshape', [dh, b.constInt64([bsz, seq, d], false, `${scope}/dh_shape`)], {}, [bsz, seq, d], scope);
   const loss = e.op('Identity', [lossSum], {}, [], scope);
-  return { loss, count, labels: { name: labelInput, dtype: 'int64', shape: [bsz, seq] }, seeds: new Map([[head.hidden, dh]]), chunks: K, chunkRows: c };
+  return { loss, count, labels, seeds: new Map([[head.hidden, dh]]), chunks: K, chunkRows: c };
 }
 
 interface BodyInputs { hFlat: string; ySafe: string; w: string; chunkLen: string; axis0: string; c: number; d: number; V: number }
 
-/** One iteration: (i, cond, loss) -> (cond, loss - chunk's sum, dh of the chunk [c, d]). */
-function chunkBody(model: Model, scope: string, head: LmHead, x: BodyInputs): Graph {
+/**
+ * One iteration: (i, cond, loss) -> (cond, loss - chunk's sum, dh of the chunk [c, d]) in train
+ * mode; (cond, loss - chunk's sum, arg-max [c], log-probability of the target [c]) in eval mode.
+ */
+function chunkBody(model: Model, scope: string, head: LmHead, x: BodyInputs, mode: 'train' | 'eval'): Graph {
   const body = emptyGraph(scope);
   const e = new Emitter(new GraphBuilder(body), model);
   const b = e.b;
@@ -183,6 +206,13 @@ function chunkBody(model: Model, scope: string, head: LmHead, x: BodyInputs): Gr
   const weighted = e.op('Mul', [picked, w], {}, [c, 1], scope);
   const part = e.setShape(e.reduceSum(weighted, undefined, false, scope), []);
   const accOut = e.op('Sub', [acc, part], {}, [], scope);
+  if (mode === 'eval') {
+    const pred = e.op('ArgMax', [z], { axis: attr.i(1), keepdims: attr.i(0) }, [c], scope, 'int64');
+    const logpY = e.op('Reshape', [picked, b.constInt64([c], false, `${scope}/rows`)], {}, [c], scope);
+    const condOut = e.op('Identity', [cond], {}, [], scope, 'bool');
+    body.outputs.push({ name: condOut, dtype: 'bool', shape: [] }, { name: accOut, dtype: 'float32', shape: [] }, { name: pred, dtype: 'int64', shape: [c] }, { name: logpY, dtype: 'float32', shape: [c] });
+    return body;
+  }
   // dz = softmax * w - onehot(y) * w
   const p = e.op('Exp', [logp], {}, [c, V], scope);
   const pw = e.op('Mul', [p, w], {}, [c, V], scope);

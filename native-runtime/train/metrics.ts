@@ -125,6 +125,28 @@ export class EvalAccumulator {
     }
   }
 
+  /**
+   * Adds one batch of a per-token task from the chunked eval head (train/chunkedLoss.ts): the
+   * arg-max prediction and the log-probability of the target at each position [B, T], so the
+   * [B, T, vocab] logits never exist. Same positions and shift as `add`.
+   */
+  addTokenScores(predictions: ArrayLike<bigint | number>, labelLogp: ArrayLike<number>, dims: readonly number[], labels: ArrayLike<number | bigint>): void {
+    if (this.task !== 'causal-lm' && this.task !== 'token-classification') throw new Error(`EvalAccumulator: per-token scores for task ${this.task}`);
+    const y = toNumbers(labels);
+    const [B, T] = [dims[0], dims[1]];
+    const shift = this.task === 'causal-lm' ? 1 : 0;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t + shift < T; t++) {
+        const label = y[b * T + t + shift];
+        if (label === IGNORE) continue;
+        this.preds.push(Number(predictions[b * T + t]));
+        this.targets.push(label);
+        this.lossSum -= labelLogp[b * T + t];
+        this.lossCount++;
+      }
+    }
+  }
+
   get count(): number {
     return this.lossCount;
   }

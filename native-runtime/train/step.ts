@@ -61,6 +61,10 @@ export const STEP_IO = {
   /** Number of labels the loss averaged over (tokens for LM / token classification). */
   lossCount: 'loss_count',
   gradNorm: 'grad_norm',
+  /** Eval graph with the chunked head: arg-max prediction per position [batch, seq] (int64). */
+  tokenPredictions: 'token_predictions',
+  /** Eval graph with the chunked head: log-probability of each position's target [batch, seq] (0 where unlabelled). */
+  tokenLabelLogp: 'token_label_logp',
 } as const;
 
 export interface RouterOutput {
@@ -84,7 +88,12 @@ export interface TrainingStepGraphs {
   /** Model inputs the caller feeds each step (besides labels). */
   dataInputs: string[];
   labels: LossGraph['labels'];
+  /** Model output holding the logits (absent from the eval graph when evalTokens is set). */
   logits: string;
+  /** Static shape of the logits, e.g. [batch, seq, vocab]. */
+  logitsShape?: number[];
+  /** Eval graph outputs replacing the logits when the head is chunked (see STEP_IO). */
+  evalTokens?: { predictions: string; labelLogp: string };
   routerOutputs: RouterOutput[];
   /** With exposeGradients: parameter -> its gradient output. */
   gradOutputs?: Map<string, string>;
@@ -132,10 +141,29 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   const perToken = opts.task === 'causal-lm' || opts.task === 'token-classification';
   const head = perToken && opts.lossChunks !== 'off' ? findLmHead(train, logits) : undefined;
 
+  const logitsShape = fwd.graph.valueInfo.get(logits)?.shape ?? fwd.graph.outputs.find((o) => o.name === logits)?.shape;
+
+  // Eval: the same chunked head when it applies (per-position predictions and target
+  // log-probabilities instead of [tokens, vocab] logits), else the plain loss beside the logits.
   const e = new Emitter(new GraphBuilder(fwd.graph), fwd);
-  const loss = addLoss(fwd, e, opts.task, logits, labelInput);
-  expose(e, loss.loss, STEP_IO.loss);
-  expose(e, loss.count, STEP_IO.lossCount);
+  const evalHead = head ? findLmHead(fwd, logits) : undefined;
+  let evalTokens: TrainingStepGraphs['evalTokens'];
+  let labels: LossGraph['labels'];
+  if (evalHead) {
+    fwd.graph.outputs = fwd.graph.outputs.filter((o) => o.name !== logits);
+    const chunked = addChunkedLoss(fwd, e, evalHead, opts.task, labelInput, typeof opts.lossChunks === 'number' ? opts.lossChunks : undefined, 'eval');
+    expose(e, chunked.loss, STEP_IO.loss);
+    expose(e, chunked.count, STEP_IO.lossCount);
+    exposeAs(e, chunked.tokens!.predictions, STEP_IO.tokenPredictions, 'int64', chunked.labels.shape);
+    exposeAs(e, chunked.tokens!.labelLogp, STEP_IO.tokenLabelLogp, 'float32', chunked.labels.shape);
+    evalTokens = { predictions: STEP_IO.tokenPredictions, labelLogp: STEP_IO.tokenLabelLogp };
+    labels = chunked.labels;
+  } else {
+    const loss = addLoss(fwd, e, opts.task, logits, labelInput);
+    expose(e, loss.loss, STEP_IO.loss);
+    expose(e, loss.count, STEP_IO.lossCount);
+    labels = loss.labels;
+  }
   const evalModel = fwd;
 
   const te = new Emitter(new GraphBuilder(train.graph), train);
@@ -178,13 +206,22 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
     optimizer: opt,
     resolvedOptimizer: optimizer,
     dataInputs,
-    labels: loss.labels,
+    labels,
     logits,
+    logitsShape: logitsShape?.every((d) => typeof d === 'number') ? logitsShape as number[] : undefined,
+    evalTokens,
     routerOutputs,
     gradOutputs,
     lossChunks,
     recompute: gradReport.recompute,
   };
+}
+
+/** Adds `value` ([dims] of `dtype`) as a graph output named `name` (through Identity). */
+function exposeAs(e: Emitter, value: string, name: string, dtype: 'int64' | 'float32', dims: number[]): void {
+  e.b.op('Identity', [value], {}, { outputs: [name], scope: name });
+  e.setShape(name, dims, dtype);
+  e.b.graph.outputs.push({ name, dtype, shape: dims });
 }
 
 /** Adds `value` as a graph output named `name` (through Identity). */

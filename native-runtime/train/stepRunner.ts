@@ -43,7 +43,10 @@ export interface EvalResult {
   loss: number;
   /** Number of labels the loss averaged over. */
   count: number;
-  logits: ort.Tensor;
+  /** The logits; absent when the eval graph computes the head in chunks (then `tokens`). */
+  logits?: ort.Tensor;
+  /** Chunked head: per-position arg-max predictions [batch, seq] (int64) and target log-probabilities [batch, seq]. */
+  tokens?: { predictions: ort.Tensor; labelLogp: ort.Tensor };
   routerProbs: Map<string, Float32Array>;
   /** With exposeTokenProbs: per-row router probabilities [rows, num_B] per layer. */
   tokenProbs?: Map<string, ort.Tensor>;
@@ -183,7 +186,8 @@ export class StepRunner {
     return {
       loss: (out[STEP_IO.loss].data as Float32Array)[0],
       count: (out[STEP_IO.lossCount].data as Float32Array)[0],
-      logits: out[graphs.logits],
+      logits: graphs.evalTokens ? undefined : out[graphs.logits],
+      tokens: graphs.evalTokens && { predictions: out[graphs.evalTokens.predictions], labelLogp: out[graphs.evalTokens.labelLogp] },
       routerProbs: new Map(graphs.routerOutputs.map((r) => [r.module, out[r.output].data as Float32Array])),
       tokenProbs: tokenOutputs.length ? new Map(tokenOutputs.map((r) => [r.module, out[r.tokenOutput!]])) : undefined,
     };

@@ -479,7 +479,9 @@ export async function evaluate(runner: StepRunner, data: DataPipeline, task: Res
   const acc = new EvalAccumulator(task);
   for (const batch of data.evalBatches()) {
     const r = await runner.evaluate(batch.tensors);
-    acc.add(r.logits.data as Float32Array, r.logits.dims, batch.tensors[LABELS].data as ArrayLike<number | bigint>);
+    const labels = batch.tensors[LABELS].data as ArrayLike<number | bigint>;
+    if (r.tokens) acc.addTokenScores(r.tokens.predictions.data as BigInt64Array, r.tokens.labelLogp.data as Float32Array, r.tokens.predictions.dims, labels);
+    else acc.add(r.logits!.data as Float32Array, r.logits!.dims, labels);
   }
   return acc.result();
 }

@@ -10,6 +10,7 @@ import { GraphBuilder, emptyGraph, type Model } from '../../native-runtime/onnx/
 import { loadModel, modelToBytes } from '../../native-runtime/onnx/proto';
 import { addChunkedLoss, findLmHead } from '../../native-runtime/train/chunkedLoss';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
+import { EvalAccumulator } from '../../native-runtime/train/metrics';
 import { exportHfDecoder, runVenvTorch } from './hfDecoder';
 
 interface HeadCase { layout: 'dv' | 'vd'; bias: boolean; B: number; S: number; d: number; V: number; rows: number; task: 'causal-lm' | 'token-classification' }
@@ -100,7 +101,7 @@ describe('memory/chunked LM loss', function () {
     }
   });
 
-  it('a Qwen2 decoder step: adapter gradients of the chunked loss equal the plain loss to 1e-5; no [tokens, vocab] value in the train graph', async () => {
+  it('a Qwen2 decoder step: adapter gradients of the chunked loss equal the plain loss to 1e-5, and so do the eval metrics; no [tokens, vocab] value in the train or eval graph', async () => {
     const B = 2;
     const S = 12;
     const dir = exportHfDecoder('qwen2', [B, S]);
@@ -116,6 +117,7 @@ describe('memory/chunked LM loss', function () {
     };
     const grads: Array<Map<string, Float32Array>> = [];
     const losses: number[] = [];
+    const evals: Array<Record<string, number>> = [];
     for (const lossChunks of ['off', 5] as const) {
       const runner = await StepRunner.create(loadModel(`${dir}/model.onnx`), shapes, {
         adapter: { method: 'lily', target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 },
@@ -133,13 +135,33 @@ describe('memory/chunked LM loss', function () {
             assert.ok(!(dims.includes(512) && dims.reduce((a, x) => a * x, 1) >= B * S * 512), `train graph value ${o} [${dims}] holds tokens x vocab`);
           }
         }
+        // The eval graph: no logits output, no [tokens, vocab] value outside the Loop body.
+        const ev = runner.graphs.eval.graph;
+        assert.ok(!ev.outputs.some((o) => o.name === runner.graphs.logits), 'the eval graph outputs no logits');
+        for (const n of ev.nodes) {
+          for (const o of n.outputs) {
+            const dims = (ev.valueInfo.get(o)?.shape ?? []) as number[];
+            assert.ok(!(dims.includes(512) && dims.reduce((a, x) => a * x, 1) >= B * S * 512), `eval graph value ${o} [${dims}] holds tokens x vocab`);
+          }
+        }
       } else assert.equal(runner.graphs.lossChunks, undefined);
+      // Eval metrics (loss, perplexity, accuracy) from the chunked eval head equal those from the logits.
+      const acc = new EvalAccumulator('causal-lm');
+      const ev = await runner.evaluate(batch);
+      if (ev.tokens) acc.addTokenScores(ev.tokens.predictions.data as BigInt64Array, ev.tokens.labelLogp.data as Float32Array, ev.tokens.predictions.dims, labels);
+      else acc.add(ev.logits!.data as Float32Array, ev.logits!.dims, labels);
+      assert.equal(!!ev.tokens, lossChunks !== 'off', 'the chunked eval returns per-token scores instead of logits');
+      evals.push({ ...acc.result(), graphLoss: ev.loss, count: ev.count });
       const res = await runner.step(batch, 1e-3);
       losses.push(res.loss);
       grads.push(res.grads!);
       await runner.release();
     }
     assert.ok(Math.abs(losses[0] - losses[1]) <= 1e-5 * Math.abs(losses[0]), `loss ${losses[1]} vs plain ${losses[0]}`);
+    for (const k of ['loss', 'perplexity', 'accuracy', 'graphLoss', 'count']) {
+      assert.ok(Math.abs(evals[0][k] - evals[1][k]) <= 1e-5 * Math.abs(evals[0][k]), `eval ${k}: chunked ${evals[1][k]} vs plain ${evals[0][k]}`);
+    }
+    assert.ok(Math.abs(evals[0].loss - evals[0].graphLoss) <= 1e-5 * evals[0].loss, 'metrics loss = graph loss');
     for (const [name, plain] of grads[0]) {
       const chunked = grads[1].get(name)!;
       const scale = Math.max(1e-12, ...Array.from(plain, Math.abs));

@@ -93,7 +93,7 @@ describe('train/stepRunner', function () {
     const r = await StepRunner.create(tinyModel({ dynamicBatch: true }), { x: [2, T, D], attention_mask: [2, T] }, { ...OPTS, exposeTokenProbs: true });
     const b = batch(2, 5);
     const ev = await r.evaluate(b);
-    assert.deepEqual(ev.logits.dims, [2, 3]);
+    assert.deepEqual(ev.logits!.dims, [2, 3]);
     assert.equal(ev.count, 2);
     const tok = ev.tokenProbs!.get('layer.1.value')!;
     assert.deepEqual(tok.dims, [2 * T, 2]);
