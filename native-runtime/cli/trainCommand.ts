@@ -148,12 +148,13 @@ export const trainCommand: Command = {
     if (args.options['dry-run']) {
       if (resume) throw new UsageError('lily train: --dry-run plans a new run; give the config, not --resume', 'train');
       const plan = await planTrainingMemory({ config, maxSteps: args.options['max-steps'] as number | undefined, compareLora: !!args.options['compare-lora'], device, threads: args.options.threads as number | undefined, log: (m) => out.log(m) });
-      if (out.json) out.emit({ event: 'memory', estimate: plan.memory, available: plan.available, inputShapes: plan.inputShapes, fits: !plan.overBudget, overBudget: plan.overBudget });
+      if (out.json) out.emit({ event: 'memory', estimate: plan.memory, available: plan.available, inputShapes: plan.inputShapes, fits: !plan.overBudget, overBudget: plan.overBudget, gradientCheckpointing: plan.gradientCheckpointing, withCheckpointing: plan.withCheckpointing });
       else {
         const shapes = Object.entries(plan.inputShapes).map(([k, v]) => `${k} [${v.join(', ')}]`).join(', ');
-        out.print(`Expected peak memory for ${shapes}:`);
+        out.print(`Expected peak memory for ${shapes} (gradient checkpointing ${plan.gradientCheckpointing ? 'on' : 'off'}):`);
         for (const [k, v] of estimateRows(plan.memory)) out.print(`  ${k.padEnd(12)}${v.padStart(10)}`);
         out.print(`  available   ${formatMB(plan.available.bytes).padStart(10)}  (${plan.available.source})`);
+        if (plan.withCheckpointing) out.print(`with training.gradient_checkpointing true: total ${formatMB(plan.withCheckpointing.total)} (activations ${formatMB(plan.withCheckpointing.activations)} instead of ${formatMB(plan.memory.activations)}; about one more forward pass per step)`);
         out.print(plan.overBudget ? `does not fit: ${plan.overBudget}` : 'fits');
       }
       return plan.overBudget ? EXIT.invalidInput : EXIT.ok;

@@ -18,6 +18,10 @@ export interface MemoryPlan {
   inputShapes: Record<string, number[]>;
   /** Set when the estimate exceeds HEADROOM x available: what is needed and what would fit. */
   overBudget?: string;
+  /** Whether the estimate is for a step with training.gradient_checkpointing. */
+  gradientCheckpointing: boolean;
+  /** With gradient checkpointing off: the estimate with it on (when the model has segments to recompute). */
+  withCheckpointing?: MemoryEstimate;
 }
 
 function readNumber(file: string): number | undefined {
@@ -47,12 +51,16 @@ export function availableMemory(env: NodeJS.ProcessEnv = process.env): { bytes: 
   return { bytes, source };
 }
 
-export function memoryPlan(cfg: ResolvedConfig, memory: MemoryEstimate, inputShapes: Record<string, number[]>, env: NodeJS.ProcessEnv = process.env): MemoryPlan {
+export function memoryPlan(cfg: ResolvedConfig, memory: MemoryEstimate, inputShapes: Record<string, number[]>, env: NodeJS.ProcessEnv = process.env, withCheckpointing?: MemoryEstimate): MemoryPlan {
   const available = availableMemory(env);
   const budget = available.bytes * HEADROOM;
-  const plan: MemoryPlan = { config: cfg, memory, available, inputShapes };
+  const plan: MemoryPlan = { config: cfg, memory, available, inputShapes, gradientCheckpointing: cfg.training.gradient_checkpointing, ...(withCheckpointing ? { withCheckpointing } : {}) };
   if (memory.total <= budget) return plan;
-  plan.overBudget = `the run needs about ${formatMB(memory.total)} (${estimateRows(memory).slice(0, -1).map(([k, v]) => `${k} ${v}`).join(', ')}) but ${formatMB(available.bytes)} is available (${available.source}); ${fitOptions(cfg, memory, budget).join('; ')}`;
+  const options = fitOptions(cfg, memory, budget);
+  if (withCheckpointing) {
+    options.unshift(`training.gradient_checkpointing true needs about ${formatMB(withCheckpointing.total)} (activations ${formatMB(withCheckpointing.activations)} instead of ${formatMB(memory.activations)})${withCheckpointing.total <= budget ? ' and would fit' : ''}`);
+  }
+  plan.overBudget = `the run needs about ${formatMB(memory.total)} (${estimateRows(memory).slice(0, -1).map(([k, v]) => `${k} ${v}`).join(', ')}) but ${formatMB(available.bytes)} is available (${available.source}); ${options.join('; ')}`;
   return plan;
 }
 

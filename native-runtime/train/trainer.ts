@@ -374,8 +374,15 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   let memory: MemoryEstimate;
   try {
     const graphs = await buildTrainingStep(model, { ...runnerOpts, inputShapes });
-    memory = estimateStepMemory(graphs, { evaluates: !!data.eval || !!request.evalOnly, sharedWeights: !!runnerOpts.shareFrozenWeights });
-    const plan = memoryPlan(cfg, memory, inputShapes);
+    const estimateOpts = { evaluates: !!data.eval || !!request.evalOnly, sharedWeights: !!runnerOpts.shareFrozenWeights };
+    memory = estimateStepMemory(graphs, estimateOpts);
+    let plan = memoryPlan(cfg, memory, inputShapes);
+    // A dry run, or a run that would not fit, also says what gradient checkpointing would need
+    // (one more graph build; only when the config has it off).
+    if (!t.gradient_checkpointing && !request.evalOnly && (dryRun || plan.overBudget)) {
+      const checkpointed = await buildTrainingStep(model, { ...runnerOpts, inputShapes, gradientCheckpointing: true });
+      if (checkpointed.recompute && checkpointed.recompute.clonedNodes > 0) plan = memoryPlan(cfg, memory, inputShapes, process.env, estimateStepMemory(checkpointed, estimateOpts));
+    }
     if (dryRun) {
       data.close();
       return plan;

@@ -58,4 +58,30 @@ describe('memory: lily train --dry-run and the memory check', function () {
     assert.equal(forced.status, 0, forced.stderr);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  it('includes gradient checkpointing: with it off the dry run also gives the checkpointed estimate, which a config with it on gets', () => {
+    const off = JSON.parse(lily(['train', CONFIG, '--dry-run', '--json']).stdout.trim().split('\n').pop()!);
+    assert.equal(off.gradientCheckpointing, false);
+    assert.ok(off.withCheckpointing, 'the checkpointed estimate is given');
+    assert.ok(off.withCheckpointing.activations < off.estimate.activations, `activations ${off.withCheckpointing.activations} with vs ${off.estimate.activations} without`);
+    // Only the recomputation's few scalar constants add to the weights.
+    assert.ok(Math.abs(off.withCheckpointing.weights - off.estimate.weights) < 65536, `weights ${off.withCheckpointing.weights} vs ${off.estimate.weights}`);
+    const text = lily(['train', CONFIG, '--dry-run']).stdout;
+    assert.match(text, /gradient checkpointing off/);
+    assert.match(text, /^with training\.gradient_checkpointing true: total \d+ MB \(activations \d+ MB instead of \d+ MB/m);
+    // The same config with checkpointing on (paths made absolute in a copy).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-ckpt-'));
+    const cfg = JSON.parse(fs.readFileSync(CONFIG, 'utf8'));
+    const demo = path.dirname(CONFIG);
+    for (const k of ['path', 'tokenizer'] as const) cfg.model[k] = path.join(demo, cfg.model[k]);
+    for (const k of ['train', 'eval'] as const) cfg.data[k] = path.join(demo, cfg.data[k]);
+    cfg.training.gradient_checkpointing = true;
+    const file = path.join(dir, 'ckpt.lily.json');
+    fs.writeFileSync(file, JSON.stringify(cfg));
+    const on = JSON.parse(lily(['train', file, '--dry-run', '--json']).stdout.trim().split('\n').pop()!);
+    assert.equal(on.gradientCheckpointing, true);
+    assert.equal(on.withCheckpointing, undefined);
+    assert.deepEqual(on.estimate, off.withCheckpointing);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });
