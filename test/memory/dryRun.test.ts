@@ -70,7 +70,7 @@ describe('memory: lily train --dry-run and the memory check', function () {
     assert.match(text, /gradient checkpointing off/);
     assert.match(text, /^with training\.gradient_checkpointing true: total \d+ MB \(activations \d+ MB instead of \d+ MB/m);
     // The same config with checkpointing on (paths made absolute in a copy).
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-ckpt-'));
+    const dir = tempDir('lily-ckpt-');
     const cfg = JSON.parse(fs.readFileSync(CONFIG, 'utf8'));
     const demo = path.dirname(CONFIG);
     for (const k of ['path', 'tokenizer'] as const) cfg.model[k] = path.join(demo, cfg.model[k]);
