@@ -11,7 +11,7 @@ import * as path from 'path';
 import type { ResolvedConfig } from '../config/resolved';
 import type { Model } from '../onnx/ir';
 import { choosePython } from '../torch/launch';
-import { loadConfigModel } from '../train/trainer';
+import { loadRunModel } from '../train/trainer';
 import { parseArgs } from './args';
 import { EXIT, InputError } from './errors';
 import { importCommand } from './importCommand';
@@ -74,7 +74,7 @@ export async function onnxConfigOf(config: ResolvedConfig, opts: RunModelOptions
 /** The run's config (model.path an ONNX file) and its loaded model. */
 export async function runModel(config: ResolvedConfig, opts: RunModelOptions): Promise<{ config: ResolvedConfig; model: Model }> {
   const onnx = await onnxConfigOf(config, opts);
-  return { config: onnx, model: loadConfigModel(onnx) };
+  return { config: onnx, model: loadRunModel(onnx) };
 }
 
 /** The `--python` option of the commands that may export a torch run's Hugging Face folder. */

@@ -15,6 +15,7 @@ export interface ResolvedModel {
   labels?: string[];
   /** Absolute path; defaults to `tokenizer.json` beside the model (it may not exist). */
   tokenizer: string;
+  weights_dtype: NonNullable<LilyConfig['model']['weights_dtype']>;
 }
 
 export interface ResolvedData {
@@ -119,6 +120,7 @@ export interface ResolvedConfig {
 
 /** Static defaults, by section. Kept in one place so the schema-agreement test can read them. */
 export const DEFAULTS = {
+  model: { weights_dtype: 'float32' as const },
   data: { text_field: 'text', label_field: 'label', max_length: 128, padding: 'max_length' as const, packing: false },
   lily: { r: 32, stride_A: 1, num_B: 2, scaling: 1, routing: 'batch' as const },
   lora: { r: 8 },
@@ -201,6 +203,7 @@ export function resolveConfig(config: LilyConfig, configPath: string, cwd: strin
     tokenizer: config.model.tokenizer !== undefined
       ? fromConfig(config.model.tokenizer)
       : path.join(isModelFolder(config) ? modelPath : path.dirname(modelPath), 'tokenizer.json'),
+    weights_dtype: config.model.weights_dtype ?? DEFAULTS.model.weights_dtype,
   };
 
   const d = config.data;

@@ -41,6 +41,17 @@ export interface ModelSection {
   labels?: string[];
   /** Path to a Hugging Face `tokenizer.json` (default: `tokenizer.json` beside the model). */
   tokenizer?: string;
+  /**
+   * Type the frozen weights of linear layers are held in during training (weight-only; the
+   * adapter, trained modules and optimizer state stay float32). `int8`: one scale per output
+   * column; `int4`: a scale and zero point per group of 32 values (about 1/6 of float32);
+   * `bfloat16`: half. Each weight is turned back into float32 right before the product that
+   * reads it, so the model computes with the rounded weights; the eval loss changes slightly
+   * (README "Frozen weights in smaller types"). Quantized once and cached in `.lily-cache/`
+   * beside the model. Embedding tables and a chunked LM head stay float32.
+   * @default "float32"
+   */
+  weights_dtype?: 'float32' | 'bfloat16' | 'int8' | 'int4';
 }
 
 export interface DataSection {

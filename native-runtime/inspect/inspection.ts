@@ -10,7 +10,7 @@ import type { RouterStats, SpectrumReport } from '../runFiles';
 import type { DataPipeline } from '../train/data/pipeline';
 import type { Metrics } from '../train/metrics';
 import type { EvaluateHook } from '../train/trainer';
-import { loadConfigModel } from '../train/trainer';
+import { loadRunModel } from '../train/trainer';
 import { defaultMaskInput } from './adaptedModel';
 import { AdaptedRunner } from './adaptedRunner';
 import type { Mixtures } from './deltaFactors';
@@ -113,10 +113,10 @@ export function inspectionHook(opts: { exampleIndex?: number } = {}): EvaluateHo
       saved: [],
       tensors: new Map([...values].map(([k, v]) => [k, { dims: dims.get(k)!, data: v }])),
     };
-    const key = JSON.stringify([cfg.model.path, cfg.model.output, cfg.adapter, ctx.targets]);
+    const key = JSON.stringify([cfg.model.path, cfg.model.output, cfg.model.weights_dtype, cfg.adapter, ctx.targets]);
     if (cache?.key !== key) {
       const old = cache?.runner;
-      cache = { key, model: loadConfigModel(cfg) };
+      cache = { key, model: loadRunModel(cfg) };
       if (old) await old.then((r) => r.release(), () => undefined);
     }
     const c = cache;

@@ -117,6 +117,13 @@ function pruneForProbe(model: Model, wanted: string[], inferred: Map<string, Inf
   }
   const graph: Graph = { ...g, nodes, initializers, outputs: [], valueInfo: new Map() };
   removeDeadCode(graph, wanted);
+  // Frozen weights whose float32 values were released (model.weights_dtype: quant/forConfig.ts)
+  // are fed as zero inputs: shapes never depend on a linear layer's weight values.
+  for (const [name, t] of graph.initializers) {
+    if (t.data.length > 0 || tensorSize(t.dims) === 0) continue;
+    graph.initializers.delete(name);
+    graph.inputs = [...graph.inputs, { name, dtype: t.dtype, shape: [...t.dims] }];
+  }
   return { ...model, graph };
 }
 

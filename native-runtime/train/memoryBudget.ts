@@ -80,6 +80,9 @@ export function fitOptions(cfg: ResolvedConfig, m: MemoryEstimate, budget: numbe
     if (batch >= 1) out.push(`training.batch_size ${batch} (now ${cfg.training.batch_size}) would fit`);
     if (len >= 8) out.push(`data.max_length ${len} (now ${cfg.data.max_length}) would fit`);
   }
+  if ((cfg.model.weights_dtype ?? 'float32') === 'float32' && m.weights >= 64 * 2 ** 20) {
+    out.push('model.weights_dtype "int4" (or "int8", "bfloat16") holds the frozen linear weights in about 1/6 (1/4, 1/2) of their float32 size, once for all sessions');
+  }
   if (cfg.data.eval && m.weights / 3 >= 2 ** 20) {
     const oneCopy = m.weights / 3;
     out.push(`without data.eval the run saves the eval session's copy of the weights (about ${formatMB(oneCopy)})`);

@@ -4,7 +4,9 @@
 // Parts (bytes):
 // - weights: the frozen initializers, held once by the loaded model (views into the file's
 //   bytes) and once more by each ORT session (train, and eval when the run evaluates), unless
-//   the sessions take them as inputs (StepRunner's shareFrozenWeights);
+//   the sessions take them as inputs (StepRunner's shareFrozenWeights); with model.weights_dtype
+//   the quantized weights' stored arrays count once (always session inputs; their float32
+//   values are released), bfloat16 bits once plus once per session (initializers);
 // - activations: the train graph's live set at its peak, from node order (liveMemory.ts):
 //   every value from its producer to its last reader, as ORT frees them without a memory
 //   pattern (stepRunner.ts disables it for the train session);
@@ -46,9 +48,10 @@ export interface EstimateOptions {
   sharedWeights?: boolean;
 }
 
-function initializerBytes(g: Graph): number {
-  let n = 0;
-  for (const t of g.initializers.values()) n += t.dims.reduce((a, d) => a * d, 1) * bytesPerElement(t.dtype);
+/** Initializer bytes of `g`, split into those listed in `once` (fed from one buffer) and the rest. */
+function initializerBytes(g: Graph, once: ReadonlySet<string> = new Set()): { once: number; rest: number } {
+  const n = { once: 0, rest: 0 };
+  for (const t of g.initializers.values()) n[once.has(t.name) ? 'once' : 'rest'] += t.dims.reduce((a, d) => a * d, 1) * bytesPerElement(t.dtype);
   return n;
 }
 
@@ -75,9 +78,9 @@ export function estimateStepMemory(graphs: TrainingStepGraphs, opts: EstimateOpt
   const train = graphs.train.graph;
   const vocabDims = graphs.eval.graph.valueInfo.get(graphs.logits)?.shape ?? graphs.eval.graph.outputs.find((o) => o.name === graphs.logits)?.shape;
   const vocab = vocabDims && vocabDims.length === 3 && typeof vocabDims[2] === 'number' ? vocabDims[2] : undefined;
-  const frozen = initializerBytes(train);
+  const frozen = initializerBytes(train, new Set(graphs.quantized?.feeds ?? []));
   const sessions = opts.evaluates ? 2 : 1;
-  const weights = frozen * (opts.sharedWeights ? 1 : 1 + sessions);
+  const weights = frozen.rest * (opts.sharedWeights ? 1 : 1 + sessions) + frozen.once;
 
   const trainLive = splitLive(train, vocab);
   let logits = trainLive.logits;

@@ -16,6 +16,8 @@ import { injectAdapters, type AdapterParam, type Injection } from '../adapters/i
 import { addLoss, type LossGraph } from './losses';
 import { addChunkedLoss, findLmHead } from './chunkedLoss';
 import { addOptimizer, type OptimizerGraph, type OptimizerOptions } from './optimizers';
+import type { QuantizedWeight } from '../quant/formats';
+import { applyQuantizedWeights, weightsReadInSubgraphs } from '../quant/rewrite';
 
 export interface StepOptions {
   /** The config's adapter section (defaults are applied here). */
@@ -51,6 +53,11 @@ export interface StepOptions {
    * its kept input instead of keeping every activation alive (autodiff/recompute.ts).
    */
   gradientCheckpointing?: boolean;
+  /**
+   * model.weights_dtype: frozen weights in a smaller type (quant/cache.ts), by initializer name.
+   * Each is dequantized to float32 right before every product that reads it (quant/rewrite.ts).
+   */
+  frozenWeights?: ReadonlyMap<string, QuantizedWeight>;
 }
 
 /** Fixed names of the step's scalar inputs and outputs. */
@@ -101,6 +108,11 @@ export interface TrainingStepGraphs {
   lossChunks?: { chunks: number; rows: number };
   /** With gradientCheckpointing: the segments found and the forward nodes recomputed. */
   recompute?: RecomputeReport;
+  /**
+   * With frozenWeights: the weights held in a smaller type, and the stored arrays (initializers
+   * of both graphs) that sessions take as inputs from one buffer.
+   */
+  quantized?: { replaced: string[]; feeds: string[] };
 }
 
 const T = DEFAULTS.training;
@@ -197,6 +209,17 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   }
   const opt = addOptimizer(te, params.map((p) => ({ name: p.name, dims: p.dims })), grads, optimizer, { lr: STEP_IO.lr, step: STEP_IO.step, gradNorm: STEP_IO.gradNorm });
 
+  let quantized: TrainingStepGraphs['quantized'];
+  if (opts.frozenWeights && opts.frozenWeights.size > 0) {
+    // A weight read inside a subgraph (the chunked loss's LM head in its Loop) stays float32 in
+    // both graphs, so that training and evaluation compute the same function.
+    const names = [...opts.frozenWeights.keys()];
+    const keep = new Set([...weightsReadInSubgraphs(train.graph, names), ...weightsReadInSubgraphs(evalModel.graph, names)]);
+    const t = applyQuantizedWeights(train.graph, opts.frozenWeights, keep);
+    const ev = applyQuantizedWeights(evalModel.graph, opts.frozenWeights, keep);
+    quantized = { replaced: t.replaced, feeds: [...new Set([...t.feeds, ...ev.feeds].map((f) => f.name))] };
+  }
+
   return {
     train,
     eval: evalModel,
@@ -214,6 +237,7 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
     gradOutputs,
     lossChunks,
     recompute: gradReport.recompute,
+    quantized,
   };
 }
 

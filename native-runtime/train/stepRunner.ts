@@ -248,20 +248,25 @@ export class StepRunner {
    * With shareFrozenWeights: `model` with its large float32 initializers turned into inputs
    * (the same tensor objects for every session), and their names.
    */
-  private liftFrozen(model: Model): { model: Model; lifted: string[] } {
-    if (!this.opts.shareFrozenWeights) return { model, lifted: [] };
+  private liftFrozen(model: Model, quantizedFeeds: readonly string[] = []): { model: Model; lifted: string[] } {
+    // Quantized weights (model.weights_dtype) are always inputs: one copy for every session, and
+    // onnxruntime cannot constant-fold their dequantization back into float32 initializers.
+    const quantized = new Set(quantizedFeeds);
+    if (!this.opts.shareFrozenWeights && quantized.size === 0) return { model, lifted: [] };
     const initializers = new Map(model.graph.initializers);
     const inputs = [...model.graph.inputs];
     const lifted: string[] = [];
     for (const [name, t] of model.graph.initializers) {
-      if (t.dtype !== 'float32' || !(t.data instanceof Float32Array) || t.data.length < SHARED_WEIGHT_MIN_ELEMENTS) continue;
+      const isQuantized = quantized.has(name) && (t.data instanceof Int8Array || t.data instanceof Uint8Array || t.data instanceof Float32Array);
+      const isShared = this.opts.shareFrozenWeights && t.dtype === 'float32' && t.data instanceof Float32Array && t.data.length >= SHARED_WEIGHT_MIN_ELEMENTS;
+      if (!isQuantized && !isShared) continue;
       let f = this.frozen.get(name);
       if (!f) {
-        f = { data: t.data, tensor: new ort.Tensor('float32', t.data, t.dims) };
+        f = { data: t.data, tensor: new ort.Tensor(t.dtype as 'float32' | 'int8' | 'uint8', t.data as Float32Array | Int8Array | Uint8Array, t.dims) };
         this.frozen.set(name, f);
       } else if (f.data !== t.data) continue; // same name, other values (a shape-specific constant): stays
       initializers.delete(name);
-      inputs.push({ name, dtype: 'float32', shape: [...t.dims] });
+      inputs.push({ name, dtype: t.dtype, shape: [...t.dims] });
       lifted.push(name);
     }
     return { model: { ...model, graph: { ...model.graph, initializers, inputs } }, lifted };
@@ -311,7 +316,7 @@ export class StepRunner {
     const c = await this.compiledFor(shapes);
     const have = c[kind];
     if (have) return have;
-    const { model, lifted } = this.liftFrozen(c.graphs[kind]);
+    const { model, lifted } = this.liftFrozen(c.graphs[kind], c.graphs.quantized?.feeds);
     c.lifted[kind] = lifted;
     // Weights travel as views (no 340 MB serialised copy for a BERT-base-sized model).
     const { bytes, externalData } = modelToSessionInput(model);

@@ -42,6 +42,8 @@ import { StepRunner, type RunnerOptions } from './stepRunner';
 import { buildTrainingStep } from './step';
 import { estimateStepMemory, type MemoryEstimate } from './memoryEstimate';
 import { memoryPlan, type MemoryPlan } from './memoryBudget';
+import { quantizedWeightsFor, releaseFloatWeights, withDequantizedWeights } from '../quant/forConfig';
+import { formatMB } from './memoryEstimate';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -125,6 +127,16 @@ export interface PreparedTraining {
 
 function configError(cfg: ResolvedConfig, fieldPath: string[], message: string): ConfigError {
   return new ConfigError(cfg.configPath, [{ path: fieldPath, severity: 'error', message: `${fieldPath.join('.')}: ${message}` }]);
+}
+
+/**
+ * The model a run's adapter belongs to, for inspection, evaluation and exports: with
+ * model.weights_dtype other than float32, the frozen weights hold their rounded values (from
+ * the same cache training used), so that these compute what the adapter was trained on.
+ */
+export function loadRunModel(cfg: ResolvedConfig, log?: (msg: string) => void): Model {
+  const model = loadConfigModel(cfg);
+  return withDequantizedWeights(model, quantizedWeightsFor(cfg, model, log));
 }
 
 /** Loads the config's model; a missing or broken file is a config error on `model.path`. */
@@ -325,6 +337,10 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   }
   const model = loadConfigModel(cfg);
   cfg = fitMaxLength(cfg, model, request.log);
+  const quantized = quantizedWeightsFor(cfg, model, request.log);
+  if (quantized) {
+    request.log?.(`Frozen weights in ${quantized.dtype}: ${quantized.weights.size} matrices, ${formatMB(quantized.floatBytes)} in float32 -> ${formatMB(quantized.storedBytes)} (${quantized.fromCache ? 'from the cache' : 'quantized now, cached'}${quantized.file ? ` at ${quantized.file}` : ''})`);
+  }
   let targets = matchedTargets(cfg, model);
   if (request.compareLora && !resume) {
     cfg = loraAtSameBudget(cfg, targets);
@@ -340,6 +356,8 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   }
   const saved = resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save);
   const initial = initialAdapter(cfg, model, targets, saved);
+  // From here on the step graphs read the quantized store: the float32 copies can go.
+  if (quantized) releaseFloatWeights(model, quantized);
   const t = cfg.training;
   const spe = data.plan.stepsPerEpoch;
   // A resumed run keeps its own schedule (the learning rate of every step depends on it): the
@@ -369,6 +387,7 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       evalOnly: request.evalOnly,
       // Several step graphs (one per padded length): one copy of the frozen weights for all.
       shareFrozenWeights: cfg.data.padding !== 'max_length',
+      frozenWeights: quantized?.weights,
   };
   let runner: StepRunner;
   let memory: MemoryEstimate;

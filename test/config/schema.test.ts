@@ -44,6 +44,7 @@ describe('config schema', function () {
     for (const [k, v] of Object.entries(DEFAULTS.training)) assert.deepStrictEqual(dflt('TrainingSection', k), v, `training.${k}`);
     for (const [k, v] of Object.entries(DEFAULTS.lily)) assert.deepStrictEqual(dflt('LilyAdapterConfig', k), v, `lily ${k}`);
     for (const [k, v] of Object.entries(DEFAULTS.data)) assert.deepStrictEqual(dflt('DataSection', k), v, `data.${k}`);
+    for (const [k, v] of Object.entries(DEFAULTS.model)) assert.deepStrictEqual(dflt('ModelSection', k), v, `model.${k}`);
     for (const [k, v] of Object.entries(DEFAULTS.divergence)) assert.deepStrictEqual(dflt('DivergenceSection', k), v, `training.divergence.${k}`);
     assert.strictEqual(dflt('LoraAdapterConfig', 'r'), DEFAULTS.lora.r);
     assert.strictEqual(dflt('LilyAdapterConfig', 'init'), DEFAULTS.adapter.init);

@@ -93,6 +93,12 @@ describe('validateConfigText', () => {
       path: ['training', 'schedule'], severity: 'error', suggestion: 'cosine',
       message: 'training.schedule: expected one of "constant", "linear", "cosine", found "cosin"; did you mean "cosine"?',
     }]);
+    const w = base() as ReturnType<typeof base> & { model: Record<string, unknown> };
+    w.model.weights_dtype = 'int3';
+    assert.deepStrictEqual(brief(check(w)), [{
+      path: ['model', 'weights_dtype'], severity: 'error', suggestion: 'int8',
+      message: 'model.weights_dtype: expected one of "float32", "bfloat16", "int8", "int4", found "int3"; did you mean "int8"?',
+    }]);
     const d = base();
     d.adapter.method = 'adalora';
     assert.deepStrictEqual(check(d).map((x) => x.message), ['adapter.method: expected one of "lily", "lora", found "adalora"']);

@@ -1,0 +1,155 @@
+// Quantized frozen weights, made once per model and weights_dtype and cached beside the model:
+// `<model folder>/.lily-cache/<model file>.<dtype>.<hash>.safetensors`, where <hash> is the
+// sha256 of the weights it quantizes (their names, shapes and float32 bytes): a re-exported
+// or edited model gets a new cache file, the same model reuses it from any config or run.
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Graph, Model, Tensor } from '../onnx/ir';
+import { readSafetensors, writeSafetensors, type TensorInput } from '../io/safetensors';
+import { INT4_GROUP, quantize, storedBytes, type QuantizedWeight, type WeightsDtype } from './formats';
+
+/** Frozen weights smaller than this (elements) stay float32: too small to matter. */
+export const QUANTIZE_MIN_ELEMENTS = 4096;
+const FORMAT = 'lily-quantized-weights';
+const VERSION = '1';
+
+export interface QuantizedStore {
+  dtype: Exclude<WeightsDtype, 'float32'>;
+  weights: Map<string, QuantizedWeight>;
+  /** The cache file (undefined when it could not be written; the store is then in memory only). */
+  file?: string;
+  /** Whether this call found the cache (false: it quantized now). */
+  fromCache: boolean;
+  /** sha256 of the quantized weights' float32 values (the cache key). */
+  hash: string;
+  /** float32 bytes of the weights it replaces, and bytes of their stored form. */
+  floatBytes: number;
+  storedBytes: number;
+}
+
+/**
+ * The frozen weights worth storing in a smaller type: float32 matrices of at least
+ * QUANTIZE_MIN_ELEMENTS read only as the second operand of MatMul or Gemm (linear layers; an
+ * embedding table read by Gather, tied or not, stays float32), and not inside a subgraph.
+ */
+export function quantizableWeights(graph: Graph): Tensor[] {
+  const readers = new Map<string, Array<{ op: string; slot: number }>>();
+  for (const n of graph.nodes) n.inputs.forEach((i, slot) => {
+    if (!i || !graph.initializers.has(i)) return;
+    let l = readers.get(i);
+    if (!l) readers.set(i, (l = []));
+    l.push({ op: n.domain === '' ? n.opType : `${n.domain}.${n.opType}`, slot });
+  });
+  const inSubgraphs = new Set<string>();
+  const visit = (g: Graph) => {
+    for (const n of g.nodes) for (const a of Object.values(n.attrs)) {
+      if (a.kind !== 'graph') continue;
+      for (const bn of a.value.nodes) for (const i of bn.inputs) inSubgraphs.add(i);
+      visit(a.value);
+    }
+  };
+  visit(graph);
+  const out: Tensor[] = [];
+  for (const t of graph.initializers.values()) {
+    if (t.dtype !== 'float32' || t.dims.length !== 2 || t.dims[0] * t.dims[1] < QUANTIZE_MIN_ELEMENTS) continue;
+    if (inSubgraphs.has(t.name)) continue;
+    const r = readers.get(t.name);
+    if (!r || !r.every((x) => (x.op === 'MatMul' || x.op === 'Gemm') && x.slot === 1)) continue;
+    out.push(t);
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function weightsHash(weights: Tensor[]): string {
+  const h = createHash('sha256');
+  for (const t of weights) {
+    h.update(`${t.name}\0${t.dims.join('x')}\0`);
+    const d = t.data as Float32Array;
+    h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  }
+  return h.digest('hex');
+}
+
+export function cacheFileFor(modelPath: string, dtype: string, hash: string): string {
+  return path.join(path.dirname(path.resolve(modelPath)), '.lily-cache', `${path.basename(modelPath)}.${dtype}.${hash.slice(0, 16)}.safetensors`);
+}
+
+/**
+ * The model's quantizable weights in `dtype`: read from the cache beside `modelPath` when it
+ * holds them, else quantized now and written there (when the folder is writable; `log` says
+ * when it is not).
+ */
+export function loadOrQuantize(modelPath: string, model: Model, dtype: Exclude<WeightsDtype, 'float32'>, opts: { exclude?: string[]; log?: (msg: string) => void } = {}): QuantizedStore {
+  const log = opts.log;
+  const exclude = new Set(opts.exclude ?? []);
+  const candidates = quantizableWeights(model.graph).filter((t) => !exclude.has(t.name));
+  const hash = weightsHash(candidates);
+  const file = cacheFileFor(modelPath, dtype, hash);
+  const floatBytes = candidates.reduce((s, t) => s + (t.data as Float32Array).byteLength, 0);
+  const cached = readCache(file, dtype, hash, candidates, log);
+  if (cached) return summarize({ dtype, weights: cached, file, fromCache: true, hash, floatBytes, storedBytes: 0 });
+  const weights = new Map<string, QuantizedWeight>();
+  for (const t of candidates) weights.set(t.name, quantize(dtype, t.data as Float32Array, t.dims[0], t.dims[1]));
+  let written: string | undefined = file;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    writeCache(file, dtype, hash, weights);
+  } catch (e) {
+    written = undefined;
+    log?.(`warning: could not cache the ${dtype} weights at ${file} (${(e as Error).message}); they are quantized again next time`);
+  }
+  return summarize({ dtype, weights, file: written, fromCache: false, hash, floatBytes, storedBytes: 0 });
+}
+
+function summarize(s: QuantizedStore): QuantizedStore {
+  s.storedBytes = [...s.weights.values()].reduce((a, q) => a + storedBytes(q), 0);
+  return s;
+}
+
+function writeCache(file: string, dtype: string, hash: string, weights: Map<string, QuantizedWeight>): void {
+  const tensors = new Map<string, TensorInput>();
+  const dims: Record<string, [number, number]> = {};
+  for (const [name, q] of weights) {
+    dims[name] = q.dims;
+    if (q.kind === 'int8') {
+      tensors.set(`${name}::q`, { shape: [...q.dims], data: q.q });
+      tensors.set(`${name}::scale`, { shape: [q.scale.length], data: q.scale });
+    } else if (q.kind === 'int4') {
+      tensors.set(`${name}::packed`, { shape: [q.scale.length, INT4_GROUP / 2], data: q.packed });
+      tensors.set(`${name}::scale`, { shape: [q.scale.length], data: q.scale });
+      tensors.set(`${name}::zero`, { shape: [q.scale.length], data: q.zero });
+    } else {
+      tensors.set(`${name}::bits`, { shape: [...q.dims], data: q.bits, dtype: 'BF16' });
+    }
+  }
+  writeSafetensors(file, tensors, { format: FORMAT, version: VERSION, dtype, int4_group: String(INT4_GROUP), weights_sha256: hash, dims: JSON.stringify(dims) });
+}
+
+/** The cached weights, or undefined when the file is missing or does not match (then it is rebuilt). */
+function readCache(file: string, dtype: string, hash: string, candidates: Tensor[], log?: (msg: string) => void): Map<string, QuantizedWeight> | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const f = readSafetensors(file);
+    const md = f.metadata;
+    if (md.format !== FORMAT || md.version !== VERSION || md.dtype !== dtype || md.weights_sha256 !== hash || md.int4_group !== String(INT4_GROUP)) throw new Error('written for other weights or by another version');
+    const dims = JSON.parse(md.dims) as Record<string, [number, number]>;
+    const out = new Map<string, QuantizedWeight>();
+    const get = (k: string) => {
+      const t = f.tensors.get(k);
+      if (!t) throw new Error(`missing tensor ${k}`);
+      return t.data;
+    };
+    for (const t of candidates) {
+      const d = dims[t.name];
+      if (!d || d[0] !== t.dims[0] || d[1] !== t.dims[1]) throw new Error(`no entry for ${t.name} [${t.dims.join(', ')}]`);
+      if (f.tensors.has(`${t.name}::q`)) out.set(t.name, { kind: 'int8', dims: d, q: get(`${t.name}::q`) as Int8Array, scale: get(`${t.name}::scale`) as Float32Array });
+      else if (f.tensors.has(`${t.name}::packed`)) out.set(t.name, { kind: 'int4', dims: d, packed: get(`${t.name}::packed`) as Uint8Array, scale: get(`${t.name}::scale`) as Float32Array, zero: get(`${t.name}::zero`) as Uint8Array });
+      else out.set(t.name, { kind: 'bfloat16', dims: d, bits: get(`${t.name}::bits`) as Uint16Array });
+    }
+    return out;
+  } catch (e) {
+    log?.(`warning: ignoring the weights cache ${file} (${(e as Error).message}); quantizing again`);
+    return undefined;
+  }
+}

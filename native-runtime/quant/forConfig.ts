@@ -1,0 +1,79 @@
+// model.weights_dtype for a resolved config: the quantized store a run trains with, and the
+// float32 model with the same rounded weights that inspection and exports must use so that
+// they compute the function the adapter was trained on (a merged export is the dequantized
+// base plus ΔW).
+import type { ResolvedConfig } from '../config/resolved';
+import type { Graph, Model } from '../onnx/ir';
+import { producers, tensorSize } from '../onnx/ir';
+import { findLinearLayers } from '../adapters/targets';
+import { resolveSavedTensors } from '../adapters/modulesToSave';
+import { loadOrQuantize, type QuantizedStore } from './cache';
+import { dequantize } from './formats';
+
+/**
+ * The weight of the model's output head (logits = x W (+ b), W possibly through a Transpose):
+ * it stays float32, so that the chunked LM loss (which reads it inside a Loop) and every other
+ * graph use the same head.
+ */
+export function outputHeadWeight(graph: Graph, logits: string | undefined): string | undefined {
+  const out = logits ?? graph.outputs[0]?.name;
+  if (!out) return undefined;
+  const prod = producers(graph);
+  let node = prod.get(out);
+  if (node?.opType === 'Add') node = node.inputs.map((i) => prod.get(i)).find((n) => n?.opType === 'MatMul' || n?.opType === 'Gemm');
+  if (!node || (node.opType !== 'MatMul' && node.opType !== 'Gemm')) return undefined;
+  const w = node.inputs[1];
+  if (graph.initializers.has(w)) return w;
+  const tr = prod.get(w);
+  return tr?.opType === 'Transpose' && graph.initializers.has(tr.inputs[0]) ? tr.inputs[0] : undefined;
+}
+
+/** The run's frozen weights in cfg.model.weights_dtype, or undefined for float32. */
+export function quantizedWeightsFor(cfg: ResolvedConfig, model: Model, log?: (msg: string) => void): QuantizedStore | undefined {
+  // A run directory written before weights_dtype existed has no such field: float32.
+  const dtype = cfg.model.weights_dtype ?? 'float32';
+  if (dtype === 'float32') return undefined;
+  const head = outputHeadWeight(model.graph, cfg.model.output);
+  // modules_to_save weights are trained (float32 parameters), not frozen.
+  const saved = resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save).map((s) => s.name);
+  return loadOrQuantize(cfg.model.path, model, dtype, { exclude: [...(head ? [head] : []), ...saved], log });
+}
+
+/**
+ * Lets go of the loaded float32 values of the weights the store holds (the step graphs read the
+ * store instead): each becomes a placeholder with its name, type and shape but no data. Other
+ * initializers that are views into the same file buffer are copied out, so that the buffer
+ * itself can be freed. Specialisation's shape probe (onnx/foldProbe.ts) feeds a placeholder
+ * it needs with zeros; nothing else reads these values.
+ */
+export function releaseFloatWeights(model: Model, store: QuantizedStore): void {
+  const inits = model.graph.initializers;
+  const buffers = new Set<ArrayBufferLike>();
+  for (const name of store.weights.keys()) {
+    const t = inits.get(name);
+    if (!t) continue;
+    buffers.add((t.data as Float32Array).buffer);
+    inits.set(name, { ...t, data: new Float32Array(0) });
+  }
+  for (const [name, t] of inits) {
+    if (isPlaceholder(t) || Array.isArray(t.data)) continue;
+    const d = t.data as Float32Array;
+    if (buffers.has(d.buffer) && d.byteLength < d.buffer.byteLength) inits.set(name, { ...t, data: d.slice() });
+  }
+}
+
+/** A weight released by releaseFloatWeights (no data, non-empty shape). */
+export function isPlaceholder(t: { dims: number[]; data: { length: number } }): boolean {
+  return t.data.length === 0 && tensorSize(t.dims) > 0;
+}
+
+/** `model` with the store's weights replaced by their dequantized float32 values (a shallow copy). */
+export function withDequantizedWeights(model: Model, store: QuantizedStore | undefined): Model {
+  if (!store) return model;
+  const initializers = new Map(model.graph.initializers);
+  for (const [name, q] of store.weights) {
+    const t = initializers.get(name);
+    if (t) initializers.set(name, { ...t, data: dequantize(q) });
+  }
+  return { ...model, graph: { ...model.graph, initializers } };
+}

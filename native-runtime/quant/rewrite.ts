@@ -1,0 +1,173 @@
+// Puts quantized frozen weights into a built step graph (train or eval). Each float32 weight W
+// in the store becomes its stored form (int8 / packed int4 + scales, or bfloat16 bits), and
+// every node that reads W gets its own dequantization right before it:
+//   forward   MatMul(x, W)          -> MatMul(x, dequant(W))
+//   backward  Gemm(g, W, transB=1)  -> Gemm(g, dequant(W), transB=1)   (dx = g W^T, autodiff's rule)
+// so a float32 copy of W exists only from its dequantization to the product that reads it: it
+// is not kept from the forward pass to the backward pass, and no transposed copy is made.
+// Each dequantization is tied to the product's activation input (a Where on a one-element
+// slice of it) for two reasons: onnxruntime then cannot run it early (which would keep the
+// float32 copy alive meanwhile) nor merge the forward and backward copies into one (common
+// subexpression elimination), and it cannot constant-fold it back into a float32 initializer.
+// The int8/int4 arrays become graph inputs fed by StepRunner from one buffer for every
+// session (onnxruntime-node cannot feed bfloat16: that form stays an initializer, which the
+// tie keeps unfolded).
+import type { AttrValue, DataType, Graph, Node, Tensor } from '../onnx/ir';
+import { attr, GraphBuilder } from '../onnx/ir';
+import { INT4_GROUP, type QuantizedWeight } from './formats';
+
+export interface RewriteResult {
+  /** Weights now held in a smaller type. */
+  replaced: string[];
+  /** Stored arrays that the session should take as inputs (int8/int4 data, scales, zero points). */
+  feeds: Tensor[];
+}
+
+/** Weights the rewrite must leave in float32 in `graph`: read inside a subgraph (e.g. the chunked loss's Loop). */
+export function weightsReadInSubgraphs(graph: Graph, names: Iterable<string>): Set<string> {
+  const want = new Set(names);
+  const found = new Set<string>();
+  const visit = (g: Graph) => {
+    for (const n of g.nodes) {
+      for (const a of Object.values(n.attrs)) {
+        if (a.kind !== 'graph') continue;
+        const body = a.value;
+        for (const bn of body.nodes) for (const i of bn.inputs) if (want.has(i) && !body.initializers.has(i)) found.add(i);
+        visit(body);
+      }
+    }
+  };
+  visit(graph);
+  return found;
+}
+
+const FLOATS = new Set<DataType>(['float32', 'float64', 'float16']);
+
+/**
+ * Rewrites `graph` in place for the weights in `store` that are float32 initializers of it
+ * (others, e.g. trainable ones, are left alone), except those in `keep`.
+ */
+export function applyQuantizedWeights(graph: Graph, store: ReadonlyMap<string, QuantizedWeight>, keep: ReadonlySet<string> = new Set()): RewriteResult {
+  const targets = new Map<string, QuantizedWeight>();
+  for (const [name, q] of store) {
+    const t = graph.initializers.get(name);
+    if (!t || t.dtype !== 'float32' || keep.has(name)) continue;
+    if (t.dims.length !== 2 || t.dims[0] !== q.dims[0] || t.dims[1] !== q.dims[1]) {
+      throw new Error(`weights_dtype: ${name} is [${t.dims.join(', ')}] in the model but [${q.dims.join(', ')}] in the quantized cache (a stale cache; delete it)`);
+    }
+    targets.set(name, q);
+  }
+  if (targets.size === 0) return { replaced: [], feeds: [] };
+  const b = new GraphBuilder(graph);
+  const feeds: Tensor[] = [];
+  const stored = new Map<string, Stored>();
+  for (const [name, q] of targets) {
+    graph.initializers.delete(name);
+    const s = store_(graph, b, name, q);
+    stored.set(name, s);
+    feeds.push(...s.feeds);
+  }
+  const old = graph.nodes;
+  graph.nodes = [];
+  for (const n of old) {
+    for (let k = 0; k < n.inputs.length; k++) {
+      const s = stored.get(n.inputs[k]);
+      if (!s) continue;
+      n.inputs[k] = dequantChain(graph, b, n, s, tieOf(graph, n, stored));
+    }
+    graph.nodes.push(n);
+  }
+  return { replaced: [...targets.keys()], feeds };
+}
+
+interface Stored {
+  weight: string;
+  q: QuantizedWeight;
+  /** Names of the stored arrays, by role. */
+  data: string;
+  scale?: string;
+  zero?: string;
+  feeds: Tensor[];
+}
+
+function store_(graph: Graph, b: GraphBuilder, name: string, q: QuantizedWeight): Stored {
+  const add = (role: string, dtype: DataType, dims: number[], data: Tensor['data'], feed: boolean): { name: string; t: Tensor } => {
+    const n = b.fresh(`${name}.${role}`);
+    const t: Tensor = { name: n, dtype, dims, data };
+    graph.initializers.set(n, t);
+    return { name: n, t };
+  };
+  if (q.kind === 'int8') {
+    const d = add('int8', 'int8', [...q.dims], q.q, true);
+    const s = add('int8_scale', 'float32', [q.dims[1]], q.scale, true);
+    return { weight: name, q, data: d.name, scale: s.name, feeds: [d.t, s.t] };
+  }
+  if (q.kind === 'int4') {
+    const groups = q.scale.length;
+    const d = add('int4', 'uint8', [groups, INT4_GROUP / 2], q.packed, true);
+    const s = add('int4_scale', 'float32', [groups], q.scale, true);
+    const z = add('int4_zero', 'uint8', [groups], q.zero, true);
+    return { weight: name, q, data: d.name, scale: s.name, zero: z.name, feeds: [d.t, s.t, z.t] };
+  }
+  const d = add('bf16', 'bfloat16', [...q.dims], q.bits, false);
+  return { weight: name, q, data: d.name, feeds: [] };
+}
+
+/** The node's first float activation input (not a weight or constant): what the dequantization waits for. */
+function tieOf(graph: Graph, n: Node, stored: Map<string, Stored>): string | undefined {
+  for (const i of n.inputs) {
+    if (!i || stored.has(i) || graph.initializers.has(i)) continue;
+    const vi = graph.valueInfo.get(i) ?? graph.inputs.find((x) => x.name === i);
+    if (vi && FLOATS.has(vi.dtype) && vi.shape && vi.shape.length > 0 && vi.shape.every((d) => typeof d === 'number' && d > 0)) return i;
+  }
+  return undefined;
+}
+
+function setInfo(graph: Graph, name: string, dtype: DataType, shape: number[]): string {
+  graph.valueInfo.set(name, { name, dtype, shape });
+  return name;
+}
+
+/** A bool [1] that is computed from `tie` (its first element is non-zero), so anything using it runs after `tie` exists. */
+function tieCondition(graph: Graph, b: GraphBuilder, tie: string, scope: string): string {
+  const rank = (graph.valueInfo.get(tie) ?? graph.inputs.find((x) => x.name === tie))!.shape!.length;
+  const zeros = b.constInt64(new Array(rank).fill(0), false, `${scope}/starts`);
+  const ones = b.constInt64(new Array(rank).fill(1), false, `${scope}/ends`);
+  const first = setInfo(graph, b.op1('Slice', [tie, zeros, ones], {}, scope), graph.valueInfo.get(tie)?.dtype ?? 'float32', new Array(rank).fill(1));
+  const flat = setInfo(graph, b.op1('Reshape', [first, b.constInt64([1], false, `${scope}/one`)], {}, scope), graph.valueInfo.get(tie)?.dtype ?? 'float32', [1]);
+  return setInfo(graph, b.op1('Cast', [flat], { to: attr.i(9) }, scope), 'bool', [1]);
+}
+
+/** `a` again, as a fresh value that exists only after `cond` (Where(cond, a, a)). */
+function tied(graph: Graph, b: GraphBuilder, a: string, cond: string | undefined, dtype: DataType, shape: number[], scope: string): string {
+  if (!cond) return a;
+  return setInfo(graph, b.op1('Where', [cond, a, a], {}, scope), dtype, shape);
+}
+
+function dequantChain(graph: Graph, b: GraphBuilder, user: Node, s: Stored, tie: string | undefined): string {
+  const scope = `${s.weight}/dequant_for_${user.name}`;
+  const [rows, cols] = s.q.dims;
+  const cond = tie ? tieCondition(graph, b, tie, scope) : undefined;
+  const out = (name: string) => setInfo(graph, name, 'float32', [rows, cols]);
+  if (s.q.kind === 'int8') {
+    const scale = tied(graph, b, s.scale!, cond, 'float32', [cols], scope);
+    return out(b.op1('DequantizeLinear', [s.data, scale], { axis: attr.i(1) }, scope));
+  }
+  if (s.q.kind === 'int4') {
+    const groups = s.q.scale.length;
+    const half = INT4_GROUP / 2;
+    const packed = tied(graph, b, s.data, cond, 'uint8', [groups, half], scope);
+    const four = b.constant({ name: `${scope}/four`, dtype: 'uint8', dims: [], data: Uint8Array.of(4) });
+    const hi = setInfo(graph, b.op1('BitShift', [packed, four], { direction: attr.s('RIGHT') } as Record<string, AttrValue>, scope), 'uint8', [groups, half]);
+    const hiBack = setInfo(graph, b.op1('BitShift', [hi, four], { direction: attr.s('LEFT') }, scope), 'uint8', [groups, half]);
+    const lo = setInfo(graph, b.op1('Sub', [packed, hiBack], {}, scope), 'uint8', [groups, half]);
+    const q = setInfo(graph, b.op1('Concat', [lo, hi], { axis: attr.i(1) }, scope), 'uint8', [groups, INT4_GROUP]);
+    const w = setInfo(graph, b.op1('DequantizeLinear', [q, s.scale!, s.zero!], { axis: attr.i(0) }, scope), 'float32', [groups, INT4_GROUP]);
+    return out(b.op1('Reshape', [w, b.constInt64([rows, cols], false, `${scope}/shape`)], {}, scope));
+  }
+  // bfloat16: Reshape to its own shape through a shape that depends on the tie, then Cast.
+  let shape = b.constInt64([rows, cols], false, `${scope}/shape`);
+  if (cond) shape = tied(graph, b, shape, cond, 'int64', [2], scope);
+  const bits = setInfo(graph, b.op1('Reshape', [s.data, shape], {}, scope), 'bfloat16', [rows, cols]);
+  return out(b.op1('Cast', [bits], { to: attr.i(1) }, scope));
+}

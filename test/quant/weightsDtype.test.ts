@@ -1,0 +1,124 @@
+// model.weights_dtype: frozen linear weights stored as int8 / int4 / bfloat16 and dequantized in
+// the step graph. A real step of a transformers Qwen2 decoder (exported by the venv's torch)
+// with quantized weights must give the loss and adapter gradients of the same step run in
+// float32 on the dequantized weights: the quantized path changes the weights' values only.
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as ort from 'onnxruntime-node';
+import { mulberry32 } from '../../native-runtime/adapters/init';
+import type { Model } from '../../native-runtime/onnx/ir';
+import { loadModel } from '../../native-runtime/onnx/proto';
+import { dequantize, INT4_GROUP, type QuantizedWeight, quantizeBf16, quantizeInt4, quantizeInt8 } from '../../native-runtime/quant/formats';
+import { cacheFileFor, loadOrQuantize, quantizableWeights } from '../../native-runtime/quant/cache';
+import { StepRunner } from '../../native-runtime/train/stepRunner';
+import { resolveConfig } from '../../native-runtime/config/resolved';
+import { checkTorchConfig } from '../../native-runtime/torch/run';
+import { exportHfDecoder } from '../memory/hfDecoder';
+
+function withDequantized(model: Model, store: Map<string, QuantizedWeight>, names: string[]): Model {
+  const initializers = new Map(model.graph.initializers);
+  for (const name of names) initializers.set(name, { ...initializers.get(name)!, data: dequantize(store.get(name)!) });
+  return { ...model, graph: { ...model.graph, initializers } };
+}
+
+describe('quant/weights_dtype', function () {
+  this.timeout(180_000);
+
+  it('formats: int8 per column, int4 per group of 32 and bfloat16 round-trip within half a step; zeros stay zero', () => {
+    const r = mulberry32(3);
+    const rows = 8;
+    const cols = 64;
+    const w = Float32Array.from({ length: rows * cols }, (_, i) => (i % 17 === 0 ? 0 : (r() - 0.5) * (1 + (i % cols) / 8)));
+    const q8 = quantizeInt8(w, rows, cols);
+    const d8 = dequantize(q8);
+    w.forEach((v, i) => assert.ok(Math.abs(d8[i] - v) <= q8.scale[i % cols] / 2 + 1e-7, `int8 [${i}]: ${d8[i]} vs ${v}`));
+    const q4 = quantizeInt4(w, rows, cols);
+    assert.equal(q4.packed.length, (rows * cols) / 2);
+    const d4 = dequantize(q4);
+    w.forEach((v, i) => assert.ok(Math.abs(d4[i] - v) <= q4.scale[Math.floor(i / INT4_GROUP)] / 2 + 1e-6, `int4 [${i}]: ${d4[i]} vs ${v}`));
+    const db = dequantize(quantizeBf16(w, rows, cols));
+    w.forEach((v, i) => assert.ok(Math.abs(db[i] - v) <= Math.abs(v) * 2 ** -8, `bf16 [${i}]: ${db[i]} vs ${v}`));
+    for (const d of [d8, d4, db]) w.forEach((v, i) => { if (v === 0) assert.equal(d[i], 0); });
+  });
+
+  for (const dtype of ['int8', 'int4', 'bfloat16'] as const) {
+    it(`${dtype}: a Qwen2 decoder step equals float32 on the dequantized weights (loss, adapter gradients); the float32 weights are gone from both graphs`, async () => {
+      const B = 2;
+      const S = 8;
+      const dir = exportHfDecoder('qwen2', [B, S]);
+      const model = loadModel(`${dir}/model.onnx`);
+      const store = loadOrQuantize(`${dir}/model.onnx`, model, dtype);
+      assert.ok(store.weights.size >= 8, `quantized ${store.weights.size} weights`);
+      const shapes = { input_ids: [B, S], attention_mask: [B, S] };
+      const r = mulberry32(9);
+      const ids = BigInt64Array.from({ length: B * S }, () => BigInt(Math.floor(r() * 512)));
+      const mask = BigInt64Array.from({ length: B * S }, (_, i) => (i >= B * S - 2 ? 0n : 1n));
+      const batch = {
+        input_ids: new ort.Tensor('int64', ids, [B, S]),
+        attention_mask: new ort.Tensor('int64', mask, [B, S]),
+        labels: new ort.Tensor('int64', BigInt64Array.from(ids, (v, i) => (mask[i] ? v : -100n)), [B, S]),
+      };
+      const opts = { adapter: { method: 'lily' as const, target_modules: ['q_proj', 'v_proj', 'down_proj'], r: 4, num_B: 2 }, task: 'causal-lm' as const, threads: 1, exposeGradients: true };
+      const quant = await StepRunner.create(model, shapes, { ...opts, frozenWeights: store.weights });
+      const q = quant.graphs.quantized!;
+      const ref = await StepRunner.create(withDequantized(model, store.weights, q.replaced), shapes, opts);
+      assert.ok(q.replaced.length >= 8, `replaced ${q.replaced.length}`);
+      for (const g of [quant.graphs.train.graph, quant.graphs.eval.graph]) for (const name of q.replaced) assert.ok(!g.initializers.has(name), `${name} is still a float32 initializer`);
+      // One dequantization per reader: forward product and backward dx = g W^T are separate.
+      const dq = quant.graphs.train.graph.nodes.filter((n) => n.name.includes('/dequant_for_') && (n.opType === 'DequantizeLinear' || (dtype === 'bfloat16' && n.opType === 'Cast'))).length;
+      assert.ok(dq > q.replaced.length, `${dq} dequantizations for ${q.replaced.length} weights`);
+      for (let step = 0; step < 2; step++) {
+        const a = await quant.step(batch, 1e-2);
+        const b = await ref.step(batch, 1e-2);
+        assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.abs(b.loss), `step ${step}: loss ${a.loss} vs ${b.loss}`);
+        for (const [name, gb] of b.grads!) {
+          const ga = a.grads!.get(name)!;
+          const scale = Math.max(1e-12, ...Array.from(gb, Math.abs));
+          let worst = 0;
+          gb.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - ga[i]) / scale); });
+          assert.ok(worst <= 1e-4, `step ${step} ${name}: gradient differs by ${worst} of its largest entry`);
+        }
+      }
+      const ea = await quant.evaluate(batch);
+      const eb = await ref.evaluate(batch);
+      assert.ok(Math.abs(ea.loss - eb.loss) <= 1e-5 * Math.abs(eb.loss), `eval loss ${ea.loss} vs ${eb.loss}`);
+      await quant.release();
+      await ref.release();
+    });
+  }
+
+  it('config: the torch backend refuses weights_dtype other than float32, naming the field', () => {
+    const cfg = resolveConfig({ model: { path: 'm', task: 'causal-lm', weights_dtype: 'int4' }, data: { train: 't.jsonl' }, adapter: { method: 'lily', target_modules: ['q'] }, runtime: { backend: 'torch' } }, '/tmp/x.lily.json');
+    assert.throws(() => checkTorchConfig(cfg), (e: Error) => /model\.weights_dtype/.test(JSON.stringify(e)) || /weights_dtype/.test(e.message));
+    assert.equal(resolveConfig({ model: { path: 'm', task: 'causal-lm' }, data: { train: 't.jsonl' }, adapter: { method: 'lily', target_modules: ['q'] } }, '/tmp/x.lily.json').model.weights_dtype, 'float32');
+  });
+
+  it('cache: written beside the model once, reused by the next call, rebuilt when a weight changes', () => {
+    const dir = exportHfDecoder('qwen2', [2, 8]);
+    const file = `${dir}/model.onnx`;
+    const model = loadModel(file);
+    fs.rmSync(`${dir}/.lily-cache`, { recursive: true, force: true });
+    const first = loadOrQuantize(file, model, 'int4');
+    assert.equal(first.fromCache, false);
+    assert.ok(first.file && fs.existsSync(first.file));
+    assert.equal(first.file, cacheFileFor(file, 'int4', first.hash));
+    assert.ok(first.storedBytes < first.floatBytes / 5, `${first.storedBytes} stored bytes for ${first.floatBytes} float32 bytes`);
+    const second = loadOrQuantize(file, model, 'int4');
+    assert.equal(second.fromCache, true);
+    assert.equal(second.hash, first.hash);
+    for (const [name, q] of first.weights) assert.deepEqual(dequantize(second.weights.get(name)!), dequantize(q), name);
+    // A changed weight: another key, another file; the old file is not read for it.
+    const w = quantizableWeights(model.graph)[0];
+    const changed: Model = { ...model, graph: { ...model.graph, initializers: new Map(model.graph.initializers) } };
+    changed.graph.initializers.set(w.name, { ...w, data: Float32Array.from(w.data as Float32Array, (v) => v * 2) });
+    const third = loadOrQuantize(file, changed, 'int4');
+    assert.equal(third.fromCache, false);
+    assert.notEqual(third.hash, first.hash);
+    // A damaged cache file is reported and rebuilt, not trusted.
+    fs.writeFileSync(first.file!, 'garbage');
+    const logs: string[] = [];
+    const fourth = loadOrQuantize(file, model, 'int4', { log: (m) => logs.push(m) });
+    assert.equal(fourth.fromCache, false);
+    assert.ok(logs.some((l) => l.includes('ignoring the weights cache')), logs.join('\n'));
+  });
+});
