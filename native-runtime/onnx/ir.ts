@@ -27,6 +27,8 @@ export interface Tensor {
   dtype: DataType;
   dims: number[];
   data: TensorData;
+  /** Where the values lie in an external data file, for tensors loaded lazily (onnx/proto.ts lazyExternalBytes). */
+  external?: { file: string; offset: number; length: number };
 }
 
 export type AttrValue =

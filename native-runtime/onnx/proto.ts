@@ -129,7 +129,8 @@ function lazyTensor(name: string, dtype: DataType, dims: number[], n: number, fi
     throw new Error(`initializer ${name}: cannot open external data file ${file}: ${(e as Error).message}`);
   }
   if (size < offset + length) throw new Error(`initializer ${name}: external data file ${file} is truncated (wanted ${length} bytes at offset ${offset}, the file has ${size})`);
-  const t = { name, dtype, dims } as Tensor;
+  // `external` says where the bytes are (quant/cache.ts keys its hash stamp on those files).
+  const t = { name, dtype, dims, external: { file, offset, length } } as Tensor;
   Object.defineProperty(t, 'data', {
     enumerable: true,
     configurable: true,

@@ -2,15 +2,18 @@
 // `<model folder>/.lily-cache/<model file>.<dtype>.<hash>.safetensors`, where <hash> is the
 // sha256 of the weights it quantizes (their names, shapes and float32 bytes): a re-exported
 // or edited model gets a new cache file, the same model reuses it from any config or run.
-import { createHash } from 'crypto';
+import { createHash, type Hash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Graph, Model, Tensor } from '../onnx/ir';
+import { tensorSize } from '../onnx/ir';
+import { isLazyTensor } from '../onnx/proto';
+import { writeFileAtomic } from '../io/atomic';
 import { readSafetensors, writeSafetensors, type TensorInput } from '../io/safetensors';
 import { INT4_GROUP, quantize, storedBytes, type QuantizedWeight, type WeightsDtype } from './formats';
 
 /** Frozen weights smaller than this (elements) stay float32: too small to matter. */
-export const QUANTIZE_MIN_ELEMENTS = 4096;
+export const QUANTIZE_MIN_ELEMENTS = 1024;
 const FORMAT = 'lily-quantized-weights';
 const VERSION = '1';
 
@@ -61,14 +64,16 @@ export function quantizableWeights(graph: Graph): Tensor[] {
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** sha256 of the weights (names, shapes, float32 bytes), in the order given. */
 export function weightsHash(weights: Tensor[]): string {
   const h = createHash('sha256');
-  for (const t of weights) {
-    h.update(`${t.name}\0${t.dims.join('x')}\0`);
-    const d = t.data as Float32Array;
-    h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-  }
+  for (const t of weights) hashWeight(h, t.name, t.dims, t.data as Float32Array);
   return h.digest('hex');
+}
+
+function hashWeight(h: Hash, name: string, dims: number[], d: Float32Array): void {
+  h.update(`${name}\0${dims.join('x')}\0`);
+  h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
 }
 
 export function cacheFileFor(modelPath: string, dtype: string, hash: string): string {
@@ -78,28 +83,68 @@ export function cacheFileFor(modelPath: string, dtype: string, hash: string): st
 /**
  * The model's quantizable weights in `dtype`: read from the cache beside `modelPath` when it
  * holds them, else quantized now and written there (when the folder is writable; `log` says
- * when it is not).
+ * when it is not). Weights left in their external data file (loadModel's lazyExternalBytes) are
+ * read one at a time, so a model larger than memory can be quantized; their hash is then
+ * remembered beside the cache with the data files' sizes and times, so that the next run
+ * does not read them at all.
  */
 export function loadOrQuantize(modelPath: string, model: Model, dtype: Exclude<WeightsDtype, 'float32'>, opts: { exclude?: string[]; log?: (msg: string) => void } = {}): QuantizedStore {
   const log = opts.log;
   const exclude = new Set(opts.exclude ?? []);
   const candidates = quantizableWeights(model.graph).filter((t) => !exclude.has(t.name));
-  const hash = weightsHash(candidates);
-  const file = cacheFileFor(modelPath, dtype, hash);
-  const floatBytes = candidates.reduce((s, t) => s + (t.data as Float32Array).byteLength, 0);
-  const cached = readCache(file, dtype, hash, candidates, log);
-  if (cached) return summarize({ dtype, weights: cached, file, fromCache: true, hash, floatBytes, storedBytes: 0 });
+  const floatBytes = candidates.reduce((s, t) => s + tensorSize(t.dims) * 4, 0);
+  const stamp = candidates.some(isLazyTensor) ? new HashStamp(modelPath, candidates) : undefined;
+  let hash = stamp?.read() ?? (stamp ? undefined : weightsHash(candidates));
+  if (hash) {
+    const cached = readCache(cacheFileFor(modelPath, dtype, hash), dtype, hash, candidates, log);
+    if (cached) return summarize({ dtype, weights: cached, file: cacheFileFor(modelPath, dtype, hash), fromCache: true, hash, floatBytes, storedBytes: 0 });
+  }
+  // One pass: each weight is read (if deferred), hashed and quantized, then let go.
+  const h = createHash('sha256');
   const weights = new Map<string, QuantizedWeight>();
-  for (const t of candidates) weights.set(t.name, quantize(dtype, t.data as Float32Array, t.dims[0], t.dims[1]));
+  for (const t of candidates) {
+    const data = t.data as Float32Array; // a lazy tensor reads its file here, once
+    if (!hash) hashWeight(h, t.name, t.dims, data);
+    weights.set(t.name, quantize(dtype, data, t.dims[0], t.dims[1]));
+  }
+  hash = hash ?? h.digest('hex');
+  const file = cacheFileFor(modelPath, dtype, hash);
   let written: string | undefined = file;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     writeCache(file, dtype, hash, weights);
+    stamp?.write(hash);
   } catch (e) {
     written = undefined;
     log?.(`warning: could not cache the ${dtype} weights at ${file} (${(e as Error).message}); they are quantized again next time`);
   }
   return summarize({ dtype, weights, file: written, fromCache: false, hash, floatBytes, storedBytes: 0 });
+}
+
+/**
+ * The weights' hash as last computed, valid while the model file and the external data files
+ * keep their sizes and modification times and the same weights are asked for.
+ */
+class HashStamp {
+  private readonly file: string;
+  private readonly key: string;
+  constructor(modelPath: string, candidates: Tensor[]) {
+    this.file = path.join(path.dirname(path.resolve(modelPath)), '.lily-cache', `${path.basename(modelPath)}.weights-hash.json`);
+    const files = [...new Set([path.resolve(modelPath), ...candidates.map((t) => t.external?.file).filter((f): f is string => !!f)])].sort();
+    const stats = files.map((f) => { const st = fs.statSync(f); return [f, st.size, Math.round(st.mtimeMs)]; });
+    this.key = JSON.stringify({ stats, weights: candidates.map((t) => [t.name, t.dims, t.external?.offset ?? null]) });
+  }
+  read(): string | undefined {
+    try {
+      const j = JSON.parse(fs.readFileSync(this.file, 'utf8')) as { key: string; weights_sha256: string };
+      return j.key === this.key && /^[0-9a-f]{64}$/.test(j.weights_sha256) ? j.weights_sha256 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  write(hash: string): void {
+    writeFileAtomic(this.file, JSON.stringify({ key: this.key, weights_sha256: hash }));
+  }
 }
 
 function summarize(s: QuantizedStore): QuantizedStore {

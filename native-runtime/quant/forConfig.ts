@@ -8,7 +8,8 @@ import { producers, tensorSize } from '../onnx/ir';
 import { findLinearLayers } from '../adapters/targets';
 import { resolveSavedTensors } from '../adapters/modulesToSave';
 import { loadOrQuantize, type QuantizedStore } from './cache';
-import { dequantize } from './formats';
+import { dequantize, type WeightsDtype } from './formats';
+import { isLazyTensor } from '../onnx/proto';
 
 /**
  * The weight of the model's output head (logits = x W (+ b), W possibly through a Transpose):
@@ -31,12 +32,20 @@ export function outputHeadWeight(graph: Graph, logits: string | undefined): stri
 /** The run's frozen weights in cfg.model.weights_dtype, or undefined for float32. */
 export function quantizedWeightsFor(cfg: ResolvedConfig, model: Model, log?: (msg: string) => void): QuantizedStore | undefined {
   // A run directory written before weights_dtype existed has no such field: float32.
-  const dtype = cfg.model.weights_dtype ?? 'float32';
+  return frozenWeightsIn(cfg.model.weights_dtype ?? 'float32', cfg.model.path, model, { output: cfg.model.output, modulesToSave: cfg.adapter.modules_to_save, log });
+}
+
+/**
+ * The model's frozen weights in `dtype` (undefined for float32), without a config (benchmarks):
+ * every quantizable weight except the output head and the modules_to_save weights (trained
+ * float32 parameters, not frozen). Load the model with `lazyExternalBytes` and call
+ * releaseFloatWeights afterwards to keep float32 copies out of memory.
+ */
+export function frozenWeightsIn(dtype: WeightsDtype, modelPath: string, model: Model, opts: { output?: string; modulesToSave?: string[]; log?: (msg: string) => void } = {}): QuantizedStore | undefined {
   if (dtype === 'float32') return undefined;
-  const head = outputHeadWeight(model.graph, cfg.model.output);
-  // modules_to_save weights are trained (float32 parameters), not frozen.
-  const saved = resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save).map((s) => s.name);
-  return loadOrQuantize(cfg.model.path, model, dtype, { exclude: [...(head ? [head] : []), ...saved], log });
+  const head = outputHeadWeight(model.graph, opts.output);
+  const saved = opts.modulesToSave?.length ? resolveSavedTensors(model, findLinearLayers(model), opts.modulesToSave).map((s) => s.name) : [];
+  return loadOrQuantize(modelPath, model, dtype, { exclude: [...(head ? [head] : []), ...saved], log: opts.log });
 }
 
 /**
@@ -52,10 +61,16 @@ export function releaseFloatWeights(model: Model, store: QuantizedStore): void {
   for (const name of store.weights.keys()) {
     const t = inits.get(name);
     if (!t) continue;
-    buffers.add((t.data as Float32Array).buffer);
-    inits.set(name, { ...t, data: new Float32Array(0) });
+    // A lazy tensor (loadModel's lazyExternalBytes) holds nothing: its data is not read here.
+    if (!isLazyTensor(t)) buffers.add((t.data as Float32Array).buffer);
+    inits.set(name, { name: t.name, dtype: t.dtype, dims: t.dims, data: new Float32Array(0) });
   }
   for (const [name, t] of inits) {
+    // The other lazy initializers are read now, once (every session then shares these values).
+    if (isLazyTensor(t)) {
+      inits.set(name, { name: t.name, dtype: t.dtype, dims: t.dims, data: t.data });
+      continue;
+    }
     if (isPlaceholder(t) || Array.isArray(t.data)) continue;
     const d = t.data as Float32Array;
     if (buffers.has(d.buffer) && d.byteLength < d.buffer.byteLength) inits.set(name, { ...t, data: d.slice() });

@@ -139,12 +139,15 @@ export function loadRunModel(cfg: ResolvedConfig, log?: (msg: string) => void): 
   return withDequantizedWeights(model, quantizedWeightsFor(cfg, model, log));
 }
 
+/** With weights_dtype, external-data tensors from this size on are read one at a time (onnx/proto.ts lazyExternalBytes). */
+const LAZY_WEIGHT_BYTES = 1 << 20;
+
 /** Loads the config's model; a missing or broken file is a config error on `model.path`. */
-export function loadConfigModel(cfg: ResolvedConfig): Model {
+export function loadConfigModel(cfg: ResolvedConfig, opts: { lazyExternalBytes?: number } = {}): Model {
   if (!fs.existsSync(cfg.model.path)) throw configError(cfg, ['model', 'path'], `model file not found: ${cfg.model.path} (relative paths are resolved against the config's folder)`);
   let model: Model;
   try {
-    model = loadModel(cfg.model.path);
+    model = loadModel(cfg.model.path, opts);
   } catch (e) {
     throw configError(cfg, ['model', 'path'], `cannot load the model (${(e as Error).message}); the file may be truncated or not ONNX: re-export or copy it again`);
   }
@@ -335,9 +338,13 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       throw new ConfigError(saved, [{ path: [], severity: 'error', message: `cannot read the run's resolved config (${(e as Error).message}); the run directory is damaged` }]);
     }
   }
-  const model = loadConfigModel(cfg);
+  // With weights_dtype, the frozen weights in external data files are read one at a time
+  // (quantized, or found in the cache) instead of all at once in float32.
+  const model = loadConfigModel(cfg, (cfg.model.weights_dtype ?? 'float32') !== 'float32' ? { lazyExternalBytes: LAZY_WEIGHT_BYTES } : {});
   cfg = fitMaxLength(cfg, model, request.log);
   const quantized = quantizedWeightsFor(cfg, model, request.log);
+  // The step graphs read the quantized store: the float32 copies go (and the rest is read).
+  if (quantized) releaseFloatWeights(model, quantized);
   if (quantized) {
     request.log?.(`Frozen weights in ${quantized.dtype}: ${quantized.weights.size} matrices, ${formatMB(quantized.floatBytes)} in float32 -> ${formatMB(quantized.storedBytes)} (${quantized.fromCache ? 'from the cache' : 'quantized now, cached'}${quantized.file ? ` at ${quantized.file}` : ''})`);
   }
@@ -356,8 +363,6 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   }
   const saved = resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save);
   const initial = initialAdapter(cfg, model, targets, saved);
-  // From here on the step graphs read the quantized store: the float32 copies can go.
-  if (quantized) releaseFloatWeights(model, quantized);
   const t = cfg.training;
   const spe = data.plan.stepsPerEpoch;
   // A resumed run keeps its own schedule (the learning rate of every step depends on it): the
