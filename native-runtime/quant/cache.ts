@@ -99,7 +99,7 @@ export function loadOrQuantize(modelPath: string, model: Model, dtype: Exclude<W
     const cached = readCache(cacheFileFor(modelPath, dtype, hash), dtype, hash, candidates, log);
     if (cached) return summarize({ dtype, weights: cached, file: cacheFileFor(modelPath, dtype, hash), fromCache: true, hash, floatBytes, storedBytes: 0 });
   }
-  // One pass: each weight is read (if deferred), hashed and quantized, then let go.
+  // One pass: each weight is read (a lazy one from its file), hashed and quantized, then let go.
   const h = createHash('sha256');
   const weights = new Map<string, QuantizedWeight>();
   for (const t of candidates) {
