@@ -13,6 +13,8 @@ exports.Methods = {
     validateConfig: 'lily/validateConfig',
     /** host -> backend. Trainable parameter count of an adapter config and the LoRA rank at the same budget. */
     budget: 'lily/budget',
+    /** host -> backend. Expected peak memory of a config's training step (`lily train --dry-run`), with and without gradient checkpointing. */
+    memory: 'lily/memory',
     /** host -> backend. Starts a training run in its own process; returns at once with its run dir. */
     train: 'lily/train',
     /** host -> backend. Asks a running training process to stop after writing a checkpoint. */

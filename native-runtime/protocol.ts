@@ -21,6 +21,8 @@ export const Methods = {
   validateConfig: 'lily/validateConfig',
   /** host -> backend. Trainable parameter count of an adapter config and the LoRA rank at the same budget. */
   budget: 'lily/budget',
+  /** host -> backend. Expected peak memory of a config's training step (`lily train --dry-run`), with and without gradient checkpointing. */
+  memory: 'lily/memory',
   /** host -> backend. Starts a training run in its own process; returns at once with its run dir. */
   train: 'lily/train',
   /** host -> backend. Asks a running training process to stop after writing a checkpoint. */
@@ -88,6 +90,21 @@ export interface BudgetResult {
   /** LoRA rank with about the same number of trainable parameters. */
   lora_rank_at_budget: number;
   targets: TargetInfo[];
+}
+
+export interface MemoryParams { configPath: string }
+/** Bytes per part, as `lily train --dry-run --json` prints them (train/memoryEstimate.ts). */
+export interface MemoryParts { weights: number; activations: number; logits: number; adapter: number; optimizer: number; runtime: number; total: number }
+export interface MemoryResult {
+  estimate: MemoryParts;
+  available: { bytes: number; source: string };
+  inputShapes: Record<string, number[]>;
+  fits: boolean;
+  /** When it does not fit: what it needs and which options would fit. */
+  overBudget?: string;
+  gradientCheckpointing: boolean;
+  /** With gradient checkpointing off: the estimate with it on. */
+  withCheckpointing?: MemoryParts;
 }
 
 export interface TrainParams {

@@ -1,16 +1,19 @@
 // Code lenses over a config's `adapter` block: its trainable parameters and the LoRA rank with
-// the same budget (computed by the backend on the model), and one-click Train / Compare with LoRA.
+// the same budget (computed by the backend on the model), one-click Train / Compare with LoRA, and
+// the expected peak memory (on click: `lily train --dry-run`; then its last result).
 import * as vscode from 'vscode';
 import { findFieldRange } from '../native-runtime/config/validate';
 import { Methods, type BudgetResult } from '../native-runtime/protocol';
 import type { Backend } from './backend';
 import { budgetUnavailableTitle } from './codeLensModel';
+import { lastEstimates, onEstimate } from './memoryEstimate';
 import { formatParams } from './runsModel';
 
 export class AdapterCodeLens implements vscode.CodeLensProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.changed.event;
   private readonly sub = vscode.workspace.onDidSaveTextDocument((d) => { if (/\.lily\.json$/i.test(d.uri.fsPath)) this.changed.fire(); });
+  private readonly estimated = onEstimate(() => this.changed.fire());
 
   constructor(private readonly backend: Backend) {}
 
@@ -23,6 +26,7 @@ export class AdapterCodeLens implements vscode.CodeLensProvider, vscode.Disposab
       new BudgetLens(range, doc),
       new vscode.CodeLens(range, { title: '$(play) Train', command: 'lily.train', arguments: [doc.uri] }),
       new vscode.CodeLens(range, { title: 'Compare with LoRA', command: 'lily.compareLora', arguments: [doc.uri] }),
+      new vscode.CodeLens(range, memoryLensCommand(doc)),
     ];
   }
 
@@ -44,8 +48,16 @@ export class AdapterCodeLens implements vscode.CodeLensProvider, vscode.Disposab
 
   dispose(): void {
     this.sub.dispose();
+    this.estimated.dispose();
     this.changed.dispose();
   }
+}
+
+/** The last peak-memory estimate of this file while it is unchanged, else the button to make one. */
+function memoryLensCommand(doc: vscode.TextDocument): vscode.Command {
+  const last = lastEstimates.get(doc.uri.fsPath);
+  if (last && last.version === doc.version) return { title: `${last.summary.fits ? '' : '$(warning) '}${last.summary.title}`, tooltip: last.summary.detail, command: 'lily.estimateMemory', arguments: [doc.uri] };
+  return { title: '$(dashboard) Estimate peak memory', tooltip: 'lily train --dry-run: weights, activations, logits, adapter and optimizer, with and without gradient checkpointing', command: 'lily.estimateMemory', arguments: [doc.uri] };
 }
 
 class BudgetLens extends vscode.CodeLens {

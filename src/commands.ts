@@ -11,6 +11,7 @@ import type { Backend } from './backend';
 import { DashboardPanel } from './dashboardPanel';
 import { compareRunDirs, comparePickItems } from './compareArgsModel';
 import { importHfModel, type ImportOptions } from './importModel';
+import { estimateMemory } from './memoryEstimate';
 import { newAdapterConfig, type NewConfigOptions } from './newConfig';
 import { refuse, type CommandResult } from './results';
 import { revealPath } from './reveal';
@@ -46,6 +47,12 @@ const EXPORT_FORMATS: Array<{ label: ExportParams['format']; detail: string }> =
 /** The table. Ids match package.json `contributes.commands`. */
 export const COMMANDS: Record<string, Command> = {
   'lily.newConfig': (s, uri?: vscode.Uri, opts?: NewConfigOptions) => newAdapterConfig(s.context, s.backend, uri, opts),
+
+  'lily.estimateMemory': async (s, arg?: unknown) => {
+    const config = await pickConfig(arg);
+    if (!config.ok) return config;
+    return estimateMemory(s.backend, config.configPath, s.output);
+  },
 
   'lily.importModel': (s, source?: unknown, opts?: ImportOptions) => importHfModel(s.context, s.backend, s.output, source, opts),
 

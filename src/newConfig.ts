@@ -10,11 +10,14 @@ import type { TaskType } from '../native-runtime/config/types';
 import { readImportManifest } from '../native-runtime/cli/importManifest';
 import { Methods, type ListTargetsResult } from '../native-runtime/protocol';
 import type { Backend } from './backend';
+import { estimateMemory } from './memoryEstimate';
 import { labelSettings, previewData, readFirstRows, rowSummary, type DataPreview } from './dataPreviewModel';
 import { findEvalBeside, findTokenizerBeside, newConfigText, targetPickItems, uniqueConfigPath, type NewConfigData } from './newConfigModel';
 import { refuse, type CommandResult } from './results';
 
 export interface NewConfigOptions {
+  /** Estimate the peak memory once the config is written (default true; shown in a notification and the CodeLens). */
+  estimateMemory?: boolean;
   /** Target suffixes to use instead of asking. */
   targets?: string[];
   task?: TaskType;
@@ -114,6 +117,9 @@ export async function newAdapterConfig(context: vscode.ExtensionContext, backend
   fs.mkdirSync(folder, { recursive: true });
   fs.writeFileSync(configPath, text, { flag: 'wx' });
   if (!opts.noOpen) await vscode.window.showTextDocument(vscode.Uri.file(configPath));
+  // The flow ends with the expected peak memory (and whether gradient checkpointing would help),
+  // computed in the background: the config is usable at once.
+  if (opts.estimateMemory !== false) void estimateMemory(backend, configPath).catch(() => undefined);
   return { ok: true, configPath };
 }
 

@@ -9,7 +9,8 @@ export interface Cancellable {
   onCancellationRequested(listener: () => void): { dispose(): void };
 }
 
-export function runCliJson<T>(cliPath: string, args: string[], cwd: string, token?: Cancellable): Promise<T> {
+export function runCliJson<T>(cliPath: string, args: string[], cwd: string, token?: Cancellable, opts: { okExitCodes?: number[] } = {}): Promise<T> {
+  const ok = opts.okExitCodes ?? [0];
   return new Promise<T>((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: nodeChildEnv(), stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     let stdout = '';
@@ -29,7 +30,7 @@ export function runCliJson<T>(cliPath: string, args: string[], cwd: string, toke
     child.once('close', (code, signal) => {
       cancel?.dispose();
       if (stderrPending) stderr.push(stderrPending);
-      if (code !== 0) {
+      if (code === null || !ok.includes(code)) {
         const why = signal ? `signal ${signal}` : `exit code ${code}`;
         const tail = stderr.text();
         reject(new Error(`${command} failed (${why})${tail ? `:\n${tail}` : ''}`));
@@ -38,7 +39,10 @@ export function runCliJson<T>(cliPath: string, args: string[], cwd: string, toke
       try {
         resolve(parseJsonOutput<T>(stdout));
       } catch (e) {
-        reject(new Error(`${command} printed no JSON result (${(e as Error).message}); output was:\n${stdout.slice(-2000)}`));
+        // An accepted non-zero exit without a result (e.g. exit 2 for a config error): its message.
+        const tail = stderr.text();
+        if (code !== 0 && tail) reject(new Error(`${command} failed (exit code ${code}):\n${tail}`));
+        else reject(new Error(`${command} printed no JSON result (${(e as Error).message}); output was:\n${stdout.slice(-2000)}`));
       }
     });
   });

@@ -2,7 +2,7 @@
 // user-facing text (it names the file, the field, and what to do), without the stack.
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
 import {
-  Methods, type BudgetParams, type ExportParams, type InitializeParams, type InspectParams,
+  Methods, type BudgetParams, type MemoryParams, type ExportParams, type InitializeParams, type InspectParams,
   type ListTargetsParams, type StopParams, type TrainParams, type ValidateConfigParams,
 } from '../protocol';
 import type { LilyServer } from './lilyServer';
@@ -22,6 +22,7 @@ export function registerHandlers(connection: MessageConnection, server: LilyServ
     [Methods.listTargets]: (p: ListTargetsParams) => server.listTargets(p),
     [Methods.validateConfig]: (p: ValidateConfigParams) => server.validateConfig(p),
     [Methods.budget]: (p: BudgetParams) => server.budget(p),
+    [Methods.memory]: (p: MemoryParams, t) => server.memory(p, t),
     [Methods.train]: (p: TrainParams) => server.train(p),
     [Methods.stop]: (p: StopParams) => server.stop(p),
     [Methods.inspect]: (p: InspectParams, t) => server.inspect(p, t),

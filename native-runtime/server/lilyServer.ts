@@ -11,7 +11,7 @@ import { validateConfigText } from '../config/validate';
 import type { LilyConfig } from '../config/types';
 import { cudaProviderInstalled } from '../onnx/session';
 import {
-  PROTOCOL_VERSION, type BudgetParams, type BudgetResult, type ExportParams, type ExportResult,
+  PROTOCOL_VERSION, type BudgetParams, type BudgetResult, type MemoryParams, type MemoryResult, type ExportParams, type ExportResult,
   type InitializeParams, type InitializeResult, type InspectParams, type InspectResult, type ListTargetsParams,
   type ListTargetsResult, type StopParams, type StopResult, type TrainParams, type TrainResult,
   type ValidateConfigParams, type ValidateConfigResult,
@@ -82,6 +82,18 @@ export class LilyServer {
     const config = JSON.parse(text) as LilyConfig;
     const modelPath = path.resolve(path.dirname(configPath), config.model.path);
     return budgetOf(this.models.get(modelPath), config.adapter);
+  }
+
+  /**
+   * The training step's expected peak memory: `lily train CONFIG --dry-run --json` in its own
+   * process (building the step of a large model takes memory the server should not keep). Its
+   * exit code 2 means "does not fit", which is an answer here, not a failure.
+   */
+  async memory(p: MemoryParams, token?: Cancellable): Promise<MemoryResult> {
+    const out = await runCliJson<MemoryResult & { event: string }>(lilyCliPath(this.root), ['train', this.abs(p.configPath), '--dry-run', '--json'], this.cwd, token, { okExitCodes: [0, 2] });
+    if (out.event !== 'memory') throw new UserFacingError(`lily train --dry-run printed no estimate for ${p.configPath}`);
+    const { event: _event, ...result } = out;
+    return result;
   }
 
   train(p: TrainParams): Promise<TrainResult> {

@@ -14,6 +14,7 @@ const SPECS: Record<string, Spec> = {
   [Methods.listTargets]: { modelPath: 'string' },
   [Methods.validateConfig]: { configPath: 'string', 'text?': 'string' },
   [Methods.budget]: { configPath: 'string', 'text?': 'string' },
+  [Methods.memory]: { configPath: 'string' },
   [Methods.train]: { configPath: 'string', 'maxSteps?': 'number', 'runDir?': 'string', 'resume?': 'string', 'compareWithLora?': 'boolean', 'device?': 'string', 'threads?': 'number', 'backend?': 'string', 'python?': 'string', 'processes?': 'number', 'launch?': 'string' },
   [Methods.stop]: { runDir: 'string' },
   [Methods.inspect]: { path: 'string', 'reference?': 'string' },

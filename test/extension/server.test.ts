@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BackendSupervisor, type RunningBackend } from '../../src/backendProcess';
 import {
-  Methods, PROTOCOL_VERSION, type BudgetResult, type InspectResult, type ListTargetsResult, type ValidateConfigResult,
+  Methods, PROTOCOL_VERSION, type BudgetResult, type MemoryResult, type InspectResult, type ListTargetsResult, type ValidateConfigResult,
 } from '../../native-runtime/protocol';
 import { RunWriter } from '../../native-runtime/io/runDir';
 import type { RouterStats, SpectrumReport } from '../../native-runtime/runFiles';
@@ -115,6 +115,21 @@ describe('backend server over stdio JSON-RPC', function () {
     assert.strictEqual(r.trainable_params, 184);
     cfg.adapter.r = 0;
     await assert.rejects(backend.request(Methods.budget, { configPath: fx.configPath, text: JSON.stringify(cfg) }), /^Error: adapter\.r: .*\(fix it to see the budget\)$/);
+  });
+
+  it('estimates the peak memory through lily train --dry-run (with the checkpointed estimate), and reports a config the dry run refuses', async () => {
+    const r = await backend.request<MemoryResult>(Methods.memory, { configPath: path.join(REPO, 'examples/sentiment/sentiment.lily.json') });
+    const e = r.estimate;
+    assert.strictEqual(e.total, e.weights + e.activations + e.logits + e.adapter + e.optimizer + e.runtime);
+    assert.ok(e.weights > 0 && e.adapter > 0 && e.activations > 0, JSON.stringify(e));
+    assert.strictEqual(r.fits, true);
+    assert.strictEqual(r.gradientCheckpointing, false);
+    assert.deepStrictEqual(r.inputShapes.input_ids, [32, 32]);
+    assert.ok(r.withCheckpointing && r.withCheckpointing.activations < e.activations, JSON.stringify(r.withCheckpointing));
+    const cfg = JSON.parse(fs.readFileSync(fx.configPath, 'utf8'));
+    const configPath = path.join(fx.dir, 'nodata.lily.json');
+    fs.writeFileSync(configPath, JSON.stringify({ ...cfg, data: { train: './data/none.jsonl' } }));
+    await assert.rejects(backend.request(Methods.memory, { configPath }), /data\.train/);
   });
 
   it('answers inspect for a run directory from its last evaluation files', async () => {
