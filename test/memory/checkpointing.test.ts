@@ -10,6 +10,7 @@ import type { Node } from '../../native-runtime/onnx/ir';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { liveMemory } from '../../native-runtime/train/liveMemory';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
+import { frozenWeightsIn } from '../../native-runtime/quant/forConfig';
 import { exportHfDecoder } from './hfDecoder';
 
 function node(name: string, opType: string, inputs: string[], outputs: string[]): Node {
@@ -97,5 +98,39 @@ describe('memory/gradient checkpointing', function () {
       assert.ok(worst <= 1e-5, `${name}: checkpointed gradient differs by ${worst} (relative to its largest entry)`);
     }
     assert.ok(peaks[1] < peaks[0] * 0.8, `modelled live set ${peaks[1]} B with checkpointing vs ${peaks[0]} B without`);
+  });
+
+  it('with int8 frozen weights (model.weights_dtype): the recomputed forward dequantizes too, and gradients equal those without checkpointing', async () => {
+    const B = 2;
+    const S = 8;
+    const dir = exportHfDecoder('qwen2', [B, S]);
+    const model = loadModel(`${dir}/model.onnx`);
+    const store = frozenWeightsIn('int8', `${dir}/model.onnx`, model)!;
+    assert.ok(store.weights.size > 0, 'some weights are quantized');
+    const r = mulberry32(7);
+    const ids = BigInt64Array.from({ length: B * S }, () => BigInt(Math.floor(r() * 512)));
+    const batch = {
+      input_ids: new ort.Tensor('int64', ids, [B, S]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(B * S).fill(1n), [B, S]),
+      labels: new ort.Tensor('int64', BigInt64Array.from(ids), [B, S]),
+    };
+    const rb = mulberry32(3);
+    const initial = new Map([['model.model.layers.0.self_attn.v_proj.lily_B', Float32Array.from({ length: 2 * 4 * 32 }, () => rb() - 0.5)]]);
+    const grads: Array<Map<string, Float32Array>> = [];
+    for (const gradientCheckpointing of [false, true]) {
+      const runner = await StepRunner.create(model, { input_ids: [B, S], attention_mask: [B, S] }, {
+        adapter: { method: 'lily', target_modules: ['v_proj'], r: 4, num_B: 2 }, task: 'causal-lm', threads: 1, exposeGradients: true, initial,
+        frozenWeights: store.weights, gradientCheckpointing,
+      });
+      if (gradientCheckpointing) assert.ok(runner.graphs.recompute!.clonedNodes > 0);
+      grads.push((await runner.step(batch, 1e-3)).grads!);
+      await runner.release();
+    }
+    for (const [name, plain] of grads[0]) {
+      const ck = grads[1].get(name)!;
+      const scale = Math.max(...Array.from(plain, Math.abs));
+      assert.ok(scale > 0, `${name}: gradient is zero`);
+      plain.forEach((v, i) => assert.ok(Math.abs(v - ck[i]) <= 1e-5 * scale, `${name}[${i}]: ${ck[i]} with checkpointing vs ${v}`));
+    }
   });
 });
