@@ -58,7 +58,8 @@ function writeFileAtomicUnnamed(file: string, data: string | Uint8Array): void {
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let written = 0;
-    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written);
+    // writeSync takes at most 2 GB per call (a 7B model's int4 weight cache is 4.25 GB).
+    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, Math.min(bytes.length - written, 1 << 30));
     fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
