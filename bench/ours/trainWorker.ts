@@ -63,6 +63,8 @@ async function main(): Promise<void> {
     threads: a.threads,
     seed: 7,
     shareFrozenWeights: a.shareFrozenWeights,
+    // As `lily train` does (trainer.ts): no per-session arena when several lengths each have a graph.
+    memoryArena: a.padding === 'max_length',
   });
   const tCreate = performance.now();
   const rssFirstGraph = rssMb();
@@ -122,9 +124,11 @@ async function main(): Promise<void> {
     }
     return { ms, loss, real_tokens: real, padded_tokens: padded };
   }, () => runner.release(), async () => {
+    // Read before the eval session exists: the training peak (the whole run's comes with quit).
+    const trainPeak = peakRssMb();
     let total = 0;
     for (const group of data.eval) total += (await runner.evaluate(stream.evalBatch(group).tensors)).loss;
-    return { loss: total / data.eval.length, peak_rss_before_eval_mb: peakRssMb() };
+    return { loss: total / data.eval.length, peak_rss_before_eval_mb: trainPeak };
   });
 }
 

@@ -35,6 +35,8 @@ export interface ResolvedData {
   /** Ascending; present with `padding: "buckets"` only. */
   buckets?: number[];
   packing: boolean;
+  /** Present (true) only when the config asks for length-grouped batches. */
+  group_by_length?: boolean;
 }
 
 interface ResolvedAdapterCommon {
@@ -222,6 +224,7 @@ export function resolveConfig(config: LilyConfig, configPath: string, cwd: strin
   };
   if (data.padding === 'buckets') data.buckets = d.buckets ? [...d.buckets].sort((x, y) => x - y) : defaultBuckets(data.max_length);
   else delete data.buckets;
+  if (!data.group_by_length) delete data.group_by_length;
   if (data.eval === undefined) { delete data.eval; delete data.eval_format; }
 
   const a = config.adapter;

@@ -157,6 +157,10 @@ export function semanticDiagnostics(config: unknown): ConfigDiagnostic[] {
   if (data.packing === true && isStr(model.task) && model.task !== 'causal-lm') {
     out.push(diagnostic(['data', 'packing'], `packing puts several documents in one row, which only a causal LM can train on; task is ${show(model.task)}: remove data.packing`));
   }
+  if (data.group_by_length === true) {
+    if (data.packing === true) out.push(warning(['data', 'group_by_length'], 'ignored with data.packing (packed rows are all max_length long)'));
+    else if (data.padding === undefined || data.padding === 'max_length') out.push(warning(['data', 'group_by_length'], 'every batch is padded to max_length, so grouping saves no compute (it only changes which records share a batch); use it with data.padding "longest" or "buckets"'));
+  }
 
   // Runtime: torch-backend fields (the torch backend checks what needs the model itself).
   const runtime = isObj(config.runtime) ? config.runtime : {};

@@ -114,6 +114,16 @@ export interface DataSection {
    * @default false
    */
   packing?: boolean;
+  /**
+   * Batch records of similar length together, as Hugging Face's `group_by_length` does: each
+   * epoch's shuffled order is cut into mega-batches of 50 batches, each sorted by length
+   * (longest first) and cut into batches. With `padding` `longest` or `buckets` a step then
+   * pads far less. It changes which records share a batch (the batch-mean routing and the
+   * gradient of each step) and runs each mega-batch's batches from long to short; the order
+   * stays a function of seed and epoch (resume reads the same batches). Not with `packing`.
+   * @default false
+   */
+  group_by_length?: boolean;
 }
 
 /**

@@ -72,6 +72,7 @@ export function checkTorchConfig(cfg: ResolvedConfig): void {
   // over those padded rows, so other paddings would train a different function than asked.
   if (cfg.data.padding !== 'max_length') throw fieldError(f, ['data', 'padding'], `"${cfg.data.padding}" is not available on the torch backend yet (its batches are padded to data.max_length); remove data.padding or use the onnx backend`);
   if (cfg.model.weights_dtype !== 'float32') throw fieldError(f, ['model', 'weights_dtype'], `"${cfg.model.weights_dtype}" is not available on the torch backend (it loads the model in float32); remove model.weights_dtype or use the onnx backend`);
+  if (cfg.data.group_by_length) throw fieldError(f, ['data', 'group_by_length'], 'length-grouped batches are not available on the torch backend yet (it reads the engine\'s shuffled order); remove data.group_by_length or use the onnx backend');
   if (cfg.data.packing) throw fieldError(f, ['data', 'packing'], 'packing is not available on the torch backend yet; remove data.packing or use the onnx backend');
   if (cfg.runtime.device === 'webgpu') throw fieldError(f, ['runtime', 'device'], 'the torch backend runs on cpu or cuda; use "auto", "cpu" or "cuda"');
   if (!cfg.runtime.launch && cfg.training.batch_size % cfg.runtime.processes !== 0) {

@@ -28,6 +28,15 @@ export interface RunnerOptions extends Omit<StepOptions, 'inputShapes'> {
    * then costs its activations only, not another copy of the model.
    */
   shareFrozenWeights?: boolean;
+  /**
+   * The train sessions' ORT CPU memory arena (session.ts memoryArena; default on). ORT keeps one
+   * arena per session at its largest run and never gives it back, so with several train shapes
+   * (length buckets) the process holds the sum of their peaks: bench clm-512 with 4 buckets
+   * 3.4 GB against 1.5 GB without arenas, which costs page faults on every run instead (measured
+   * in README "Benchmarks"). The eval session of a training run never keeps an arena: it runs
+   * rarely and its peak would otherwise stay beside the train session's for the whole run.
+   */
+  memoryArena?: boolean;
 }
 
 export interface StepResult {
@@ -328,8 +337,10 @@ export class StepRunner {
       externalData,
       // The step reads every frozen weight as W and as W^T: packed, that is two copies.
       prepack: kind === 'train' ? false : undefined,
-      // ORT's one-block plan of a step's intermediates held about twice the live set.
-      memoryPattern: kind === 'train' ? false : undefined,
+      // ORT's one-block plan of a step's intermediates held about twice the live set; for the
+      // eval session it is a second block beside the arena (clm-512 eval: +1.1 GB on its 2nd run).
+      memoryPattern: kind === 'train' || !this.opts.evalOnly ? false : undefined,
+      memoryArena: this.arenaFor(kind),
     });
     if (!this.device) {
       this.device = device;
@@ -337,6 +348,12 @@ export class StepRunner {
     }
     c[kind] = session;
     return session;
+  }
+
+  /** Whether a session of `kind` keeps ORT's CPU arena (see RunnerOptions.memoryArena). */
+  private arenaFor(kind: 'train' | 'eval'): boolean {
+    if (kind === 'eval') return !!this.opts.evalOnly;
+    return this.opts.memoryArena ?? true;
   }
 }
 

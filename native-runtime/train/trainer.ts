@@ -393,6 +393,8 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       // Several step graphs (one per padded length): one copy of the frozen weights for all.
       shareFrozenWeights: cfg.data.padding !== 'max_length',
       frozenWeights: quantized?.weights,
+      // ...and no per-session arena, which would keep every shape's peak at once.
+      memoryArena: cfg.data.padding === 'max_length',
   };
   let runner: StepRunner;
   let memory: MemoryEstimate;

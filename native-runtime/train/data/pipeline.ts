@@ -87,7 +87,9 @@ export function openData(cfg: ResolvedConfig, opts: OpenDataOptions): DataPipeli
   };
   // With packing the plan shuffles packed rows (made once, in file order), not records.
   const rows = cfg.data.packing ? packedRows(cfg, train, scheme, opts.modelInputs) : undefined;
-  const plan = new BatchPlan(rows ? rows.length : train.size, t.batch_size, t.seed, t.shuffle, true);
+  // group_by_length needs every record's length up front (one tokenizing pass, as packing does).
+  const lengths = !rows && cfg.data.group_by_length ? Array.from({ length: train.size }, (_, i) => train.example(i, scheme).extent) : undefined;
+  const plan = new BatchPlan(rows ? rows.length : train.size, t.batch_size, t.seed, t.shuffle, true, lengths);
   const padId = tokenizer?.padId ?? 0;
   const trainBatch = rows
     ? (step: number) => {

@@ -4,6 +4,9 @@
 // would have read, with no stored shuffle state.
 import { epochPermutation } from '../rng';
 
+/** Batches per mega-batch for length grouping (Hugging Face's LengthGroupedSampler uses 50). */
+export const GROUP_MEGABATCH = 50;
+
 export class BatchPlan {
   private cachedEpoch = -1;
   private cachedOrder: Uint32Array | undefined;
@@ -15,7 +18,13 @@ export class BatchPlan {
     readonly shuffle: boolean,
     /** Drop the last partial batch (keeps every step's shapes equal). Ignored when the dataset is smaller than one batch. */
     readonly dropLast: boolean,
+    /**
+     * data.group_by_length: each record's length (tokens). The epoch's order is cut into
+     * mega-batches of GROUP_MEGABATCH batches, each sorted longest first (ties keep their order).
+     */
+    readonly lengths?: ArrayLike<number>,
   ) {
+    if (lengths && lengths.length !== datasetSize) throw new Error(`BatchPlan: ${lengths.length} lengths for ${datasetSize} records`);
     if (datasetSize <= 0) throw new Error('BatchPlan: empty dataset');
     if (batchSize <= 0) throw new Error('BatchPlan: batch size must be positive');
   }
@@ -34,7 +43,8 @@ export class BatchPlan {
 
   order(epoch: number): Uint32Array {
     if (epoch !== this.cachedEpoch) {
-      this.cachedOrder = this.shuffle ? epochPermutation(this.datasetSize, this.seed, epoch) : Uint32Array.from({ length: this.datasetSize }, (_, i) => i);
+      const order = this.shuffle ? epochPermutation(this.datasetSize, this.seed, epoch) : Uint32Array.from({ length: this.datasetSize }, (_, i) => i);
+      this.cachedOrder = this.lengths ? groupByLength(order, this.lengths, this.batchSize * GROUP_MEGABATCH) : order;
       this.cachedEpoch = epoch;
     }
     return this.cachedOrder!;
@@ -47,6 +57,18 @@ export class BatchPlan {
     const start = batch * this.batchSize;
     return Array.from(order.subarray(start, Math.min(start + this.batchSize, this.datasetSize)));
   }
+}
+
+/** `order` cut into slices of `mega` records, each sorted by length, longest first (stable). */
+export function groupByLength(order: Uint32Array, lengths: ArrayLike<number>, mega: number): Uint32Array {
+  const out = new Uint32Array(order.length);
+  for (let s = 0; s < order.length; s += mega) {
+    const slice = Array.from(order.subarray(s, Math.min(s + mega, order.length)));
+    // Array.prototype.sort is stable: equal lengths keep the shuffled order.
+    slice.sort((a, b) => lengths[b] - lengths[a]);
+    out.set(slice, s);
+  }
+  return out;
 }
 
 /** Sequential batches covering a dataset once (evaluation). */
