@@ -17,8 +17,10 @@
 // process takes the same batches in the same order and the same number of steps, then both
 // evaluate the same held-out batches. Throughput counts real (non-padding) tokens only.
 //
-//   node bench/run.mjs [--quick] [--rows cls-128x2,clm-512] [--threads 2] [--rounds 5] [--compile] [--out FILE]
+//   node bench/run.mjs [--quick] [--rows cls-128x2,clm-512] [--threads 2] [--rounds 5] [--compile] [--out FILE] [--readme]
 //     [--memory small,qwen05b,llama7b | none]
+//   node bench/run.mjs --render-only [--out FILE]     re-writes README.md's table from FILE
+// `npm run bench` is `node bench/run.mjs --readme`: every row, then README.md's results block.
 // After these rows, the memory rows (bench/memory.mjs: peak RSS, first step and step time per
 // weights dtype, beside the peer; issue #17) run in a child process and write
 // bench/results/memory.json; --memory picks their models (--quick: small only).
@@ -27,13 +29,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadHistogram, makeExamples, sampleLengths } from './lib/data.mjs';
+import { groupedOrder, loadHistogram, makeExamples, sampleLengths } from './lib/data.mjs';
 import { loadAverage, machineInfo } from './lib/machine.mjs';
 import { median } from './lib/stats.mjs';
-import { formatTable } from './lib/table.mjs';
+import { updateReadme } from './lib/readme.mjs';
+import { formatGoals, formatTable } from './lib/table.mjs';
 import { Worker } from './lib/worker.mjs';
 import { MODELS as MEMORY_MODELS } from './memory/rows.mjs';
 import { projectPython } from '../scripts/projectPython.cjs';
+import { GROUP_MEGABATCH } from '../out/native-runtime/train/data/plan.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The project venv's Python (torch 2.13); throws, naming scripts/setup-python.sh, when it is missing. */
@@ -60,7 +64,7 @@ const ROWS = {
 };
 
 function parseArgs(argv) {
-  const o = { quick: false, rows: Object.keys(ROWS), threads: 2, rounds: 5, compile: false, out: path.join(ROOT, 'bench', 'results', 'latest.json'), memory: undefined };
+  const o = { quick: false, rows: Object.keys(ROWS), threads: 2, rounds: 5, compile: false, readme: false, renderOnly: false, out: path.join(ROOT, 'bench', 'results', 'latest.json'), memory: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -75,7 +79,9 @@ function parseArgs(argv) {
     else if (a === '--compile') o.compile = true;
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--memory') o.memory = value();
-    else throw new Error(`bench: unknown argument "${a}"; expected --quick, --rows ${Object.keys(ROWS).join(',')}, --threads N, --rounds N, --compile, --out FILE or --memory MODELS|none`);
+    else if (a === '--readme') o.readme = true;
+    else if (a === '--render-only') o.renderOnly = true;
+    else throw new Error(`bench: unknown argument "${a}"; expected --quick, --rows ${Object.keys(ROWS).join(',')}, --threads N, --rounds N, --compile, --out FILE, --memory MODELS|none, --readme or --render-only`);
   }
   for (const r of o.rows) if (!ROWS[r]) throw new Error(`bench --rows: unknown row "${r}"; rows are ${Object.keys(ROWS).join(', ')}`);
   if (o.quick) {
@@ -119,14 +125,20 @@ function exportedModel(row) {
 
 function writeData(row, shareDir, opts) {
   const h = loadHistogram(ROOT, row.histogram);
-  const steps = 4 + opts.rounds * MAX_STEPS_PER_ROUND;
-  // Packed rows take several documents each: enough examples for every step either way.
-  const n = steps * row.batch * (row.task === 'causal-lm' ? 4 : 1);
+  const steps = 5 + opts.rounds * MAX_STEPS_PER_ROUND;
+  // Packed rows take several documents each: enough examples for every step either way; and
+  // at least two of group_by_length's mega-batches.
+  const n = Math.max(steps * row.batch * (row.task === 'causal-lm' ? 4 : 1), 2 * row.batch * GROUP_MEGABATCH);
   const classify = row.task === 'sequence-classification';
   const train = makeExamples(sampleLengths(h, n, row.maxLength, 11), row.vocab, classify, 12);
+  // The same examples batched as data.group_by_length batches them (the examples are random
+  // draws already, i.e. shuffled); the batches are then taken in a seeded random order, so that
+  // the few timed steps sample every length class (Hugging Face runs each mega-batch's batches
+  // from long to short). Both sides of a grouped pair read this same list.
+  const grouped = groupedOrder(train.map((e) => e.ids.length), row.batch, GROUP_MEGABATCH, 31).map((i) => train[i]);
   const evalFlat = makeExamples(sampleLengths(h, EVAL_GROUPS * row.batch, row.maxLength, 21), row.vocab, classify, 22);
   const evalGroups = Array.from({ length: EVAL_GROUPS }, (_, g) => evalFlat.slice(g * row.batch, (g + 1) * row.batch));
-  fs.writeFileSync(path.join(shareDir, 'data.json'), JSON.stringify({ train, eval: evalGroups }));
+  fs.writeFileSync(path.join(shareDir, 'data.json'), JSON.stringify({ train, train_grouped: grouped, eval: evalGroups }));
   return { corpus: h.corpus, tokenizer: h.tokenizer, corpus_mean_tokens: h.mean, corpus_median_tokens: h.median, mean_tokens_after_truncation: Math.round(train.reduce((s, e) => s + e.ids.length, 0) / train.length * 10) / 10 };
 }
 
@@ -138,10 +150,15 @@ function peerWorker(label, settings, threads) {
   return new Worker(label, PYTHON, [path.join(ROOT, 'scripts/oracle/bench_peft.py'), JSON.stringify(settings)], { ...process.env, OMP_NUM_THREADS: String(threads), PYTHONDONTWRITEBYTECODE: '1', TOKENIZERS_PARALLELISM: 'false' }, ROOT);
 }
 
-/** The engine's variants of a row: buckets for classification; buckets and packing for causal LM. */
+/**
+ * The engine's variants of a row, each paired with the peer that reads the same batches:
+ * buckets on the shuffled order and on the length-grouped order (data.group_by_length; its peer
+ * is PEFT with Trainer's group_by_length), and packing for causal LM.
+ */
 function variants(row) {
-  const buckets = { name: 'buckets', padding: 'buckets', buckets: row.buckets, prepareBuckets: true };
-  return row.task === 'causal-lm' ? [buckets, { name: 'packing', padding: 'max_length', packing: true }] : [buckets];
+  const buckets = { name: 'buckets', padding: 'buckets', buckets: row.buckets, prepareBuckets: true, peer: 'peer' };
+  const grouped = { ...buckets, name: 'buckets+grouped', order: 'grouped', peer: 'peer_grouped' };
+  return row.task === 'causal-lm' ? [buckets, grouped, { name: 'packing', padding: 'max_length', packing: true, peer: 'peer' }] : [buckets, grouped];
 }
 
 async function benchRow(name, opts) {
@@ -161,84 +178,106 @@ async function benchRow(name, opts) {
     const parityReady = await parity.next();
     await parity.quit();
     const peerSettings = { model_dir: modelDir, share_dir: shareDir, adapter, task: row.task, batch: row.batch, max_length: row.maxLength, threads: opts.threads, lr: TRAIN.lr, weight_decay: TRAIN.weightDecay, max_grad_norm: TRAIN.maxGradNorm };
-    const sides = [];
-    for (const v of variants(row)) {
-      process.stderr.write(`[${name}] our engine (${v.name}) ...\n`);
-      const w = oursWorker(`ours ${v.name} ${name}`, { ...common, ...v });
-      workers.push(w);
-      sides.push({ key: `ours_${v.name}`, worker: w, ready: await w.next(), variant: v });
-    }
-    process.stderr.write(`[${name}] PEFT on PyTorch ...\n`);
-    const peer = peerWorker(`peer ${name}`, peerSettings, opts.threads);
-    workers.push(peer);
-    sides.push({ key: 'peer', worker: peer, ready: await peer.next() });
-    if (opts.compile) {
-      process.stderr.write(`[${name}] PEFT on PyTorch with torch.compile ...\n`);
-      const pc = peerWorker(`peer compiled ${name}`, { ...peerSettings, compile: true }, opts.threads);
-      workers.push(pc);
-      sides.push({ key: 'peer_compiled', worker: pc, ready: await pc.next() });
+    // Phases, one peer each (its order), with the ours variants that read the same batches: at
+    // most three training processes are alive at a time (memory), and every comparison is
+    // between processes that alternated their timed steps within one phase.
+    const phases = [
+      { peer: 'peer', order: undefined, label: 'PEFT on PyTorch' },
+      { peer: 'peer_grouped', order: 'grouped', label: 'PEFT on PyTorch, group_by_length' },
+      ...(opts.compile ? [{ peer: 'peer_compiled', order: undefined, compile: true, label: 'PEFT on PyTorch with torch.compile' }] : []),
+    ];
+    const sides = [], evalsFirst = {}, evals = {}, rss = {};
+    const acc = {};
+    for (const phase of phases) {
+      const here = [];
+      for (const v of variants(row).filter((x) => x.peer === phase.peer)) {
+        process.stderr.write(`[${name}] our engine (${v.name}) ...\n`);
+        const w = oursWorker(`ours ${v.name} ${name}`, { ...common, ...v });
+        workers.push(w);
+        here.push({ key: `ours_${v.name}`, worker: w, ready: await w.next(), variant: v });
+      }
+      process.stderr.write(`[${name}] ${phase.label} ...\n`);
+      const pw = peerWorker(`${phase.peer} ${name}`, { ...peerSettings, ...(phase.order ? { order: phase.order } : {}), ...(phase.compile ? { compile: true } : {}) }, opts.threads);
+      workers.push(pw);
+      here.push({ key: phase.peer, worker: pw, ready: await pw.next() });
+      sides.push(...here);
+      const peerReady = here[here.length - 1].ready;
+      if (parityReady.trainable_params !== peerReady.trainable_params) {
+        throw new Error(`bench ${name}: trainable tensors differ: ours ${parityReady.trainable_params}, PEFT ${peerReady.trainable_params}`);
+      }
+      // Eval after the first step (every side has taken the same one), to set the end's gap
+      // between ours and the peer against how far training moved the eval loss.
+      for (const s of here) {
+        s.worker.send({ cmd: 'eval' });
+        evalsFirst[s.key] = (await s.worker.next()).loss;
+      }
+      const warm = [];
+      for (const s of here) warm.push(await s.worker.run(2));
+      const slowest = Math.max(...warm.map((w) => median(w.ms)));
+      const k = Math.max(1, Math.min(MAX_STEPS_PER_ROUND, Math.round(ROUND_TARGET_MS / slowest)));
+      for (const s of here) acc[s.key] = { ms: [], cpu: [], real: 0, padded: 0, loss: NaN };
+      for (let round = 0; round < opts.rounds; round++) {
+        const load1 = loadAverage()[0];
+        maxLoad = Math.max(maxLoad, load1);
+        process.stderr.write(`[${name}] ${phase.peer}: round ${round + 1}/${opts.rounds} (${k} step${k > 1 ? 's' : ''} each) load ${load1}\n`);
+        for (const s of here) {
+          const r = await s.worker.run(k);
+          const a = acc[s.key];
+          a.ms.push(...r.ms);
+          a.cpu.push(...(r.cpu_ms ?? []));
+          a.real += r.real_tokens;
+          a.padded += r.padded_tokens;
+          a.loss = r.loss;
+        }
+      }
+      // Peak RSS: the process's VmHWM at the end, over training and both evals (as a run that
+      // evaluates while it trains), for every side alike.
+      for (const s of here) {
+        s.worker.send({ cmd: 'eval' });
+        evals[s.key] = (await s.worker.next()).loss;
+      }
+      for (const s of here) rss[s.key] = await s.worker.quit();
     }
     const peerReady = sides.find((s) => s.key === 'peer').ready;
-    if (parityReady.trainable_params !== peerReady.trainable_params) {
-      throw new Error(`bench ${name}: trainable tensors differ: ours ${parityReady.trainable_params}, PEFT ${peerReady.trainable_params}`);
-    }
     const gap = Math.abs(parityReady.first_loss - peerReady.first_loss) / Math.abs(peerReady.first_loss);
     if (!(gap < 1e-3)) throw new Error(`bench ${name}: first losses differ with the same padding (ours ${parityReady.first_loss}, PEFT ${peerReady.first_loss}): the two sides do not compute the same function`);
-
-    const warm = [];
-    for (const s of sides) warm.push(await s.worker.run(2));
-    const slowest = Math.max(...warm.map((w) => median(w.ms)));
-    const k = Math.max(1, Math.min(MAX_STEPS_PER_ROUND, Math.round(ROUND_TARGET_MS / slowest)));
-    const acc = Object.fromEntries(sides.map((s) => [s.key, { ms: [], real: 0, padded: 0, loss: NaN }]));
-    for (let round = 0; round < opts.rounds; round++) {
-      process.stderr.write(`[${name}] round ${round + 1}/${opts.rounds} (${k} step${k > 1 ? 's' : ''} each) load ${loadAverage()[0]}\n`);
-      for (const s of sides) {
-        const r = await s.worker.run(k);
-        const a = acc[s.key];
-        a.ms.push(...r.ms);
-        a.real += r.real_tokens;
-        a.padded += r.padded_tokens;
-        a.loss = r.loss;
-      }
-    }
-    const evals = {}, rss = {};
-    for (const s of sides) {
-      s.worker.send({ cmd: 'eval' });
-      const e = await s.worker.next();
-      evals[s.key] = e.loss;
-      rss[s.key] = e.peak_rss_before_eval_mb;
-    }
-    for (const s of sides) {
-      const peak = await s.worker.quit();
-      rss[s.key] ??= peak;
-    }
     const summary = (key) => {
       const a = acc[key];
       const total = a.ms.reduce((x, y) => x + y, 0);
-      return { ms: round2(total / a.ms.length), median_ms: round2(median(a.ms)), real_tps: Math.round(a.real / (total / 1000)), padding_fraction: round3(1 - a.real / a.padded), steps: a.ms.length, last_loss: a.loss };
+      return { ms: round2(total / a.ms.length), median_ms: round2(median(a.ms)), cpu_ms: a.cpu.length ? round2(a.cpu.reduce((x, y) => x + y, 0) / a.cpu.length) : undefined, real_tps: Math.round(a.real / (total / 1000)), padding_fraction: round3(1 - a.real / a.padded), steps: a.ms.length, last_loss: a.loss };
     };
-    const p = summary('peer');
     const pc = opts.compile ? summary('peer_compiled') : undefined;
     return sides.filter((s) => s.key.startsWith('ours_')).map((s) => {
       const o = summary(s.key);
+      const peerKey = s.variant.peer;
+      const p = summary(peerKey);
       const ready = s.ready;
       return {
         row: name, variant: s.variant.name, task: row.task, model: { kind: row.kind, ...row.model }, batch: row.batch, max_length: row.maxLength,
         padding: s.variant.packing ? 'packing' : `buckets ${row.buckets.join('/')}`, peer_padding: 'longest',
+        order: s.variant.order === 'grouped' ? `group_by_length (mega-batches of ${GROUP_MEGABATCH} batches; batches in random order)` : 'shuffled',
         adapter, trainable_params: ready.trainable_params, data,
         ours_ms: o.ms, peer_ms: p.ms, ratio: round3(o.ms / p.ms),
         ours_real_tokens_per_s: o.real_tps, peer_real_tokens_per_s: p.real_tps, throughput_ratio: round3(o.real_tps / p.real_tps),
         ours_padding_fraction: o.padding_fraction, peer_padding_fraction: p.padding_fraction,
-        ours_peak_rss_mb: Math.round(rss[s.key]), peer_peak_rss_mb: Math.round(rss.peer),
+        ours_cpu_ms: o.cpu_ms, peer_cpu_ms: p.cpu_ms,
+        ours_peak_rss_mb: Math.round(rss[s.key]), peer_peak_rss_mb: Math.round(rss[peerKey]),
         ...(pc ? { peer_compiled_ms: pc.ms, peer_compiled_real_tokens_per_s: pc.real_tps, peer_compiled_peak_rss_mb: Math.round(rss.peer_compiled), peer_compiled_eval_loss: evals.peer_compiled } : {}),
         first_loss: { ours_same_padding: parityReady.first_loss, peer: peerReady.first_loss, relative_gap: gap },
-        eval_loss: { ours: evals[s.key], peer: evals.peer, after_steps: o.steps + 3 },
+        eval_loss: {
+          ours: evals[s.key], peer: evals[peerKey], after_steps: o.steps + 3,
+          ours_after_first_step: evalsFirst[s.key], peer_after_first_step: evalsFirst[peerKey],
+          // |ours - peer| at the end against how far training moved the peer's eval loss.
+          gap: Math.abs(evals[s.key] - evals[peerKey]), moved: Math.abs(evals[peerKey] - evalsFirst[peerKey]),
+        },
         first_step_ms: Math.round(ready.first_step_ms),
         first_step_done_ms: Math.round(ready.first_step_done_ms),
-        first_step_breakdown_ms: { load: Math.round(ready.load_ms), build_and_session: Math.round(ready.build_and_session_ms), first_run: Math.round(ready.first_run_ms) },
+        first_step_breakdown_ms: { load: Math.round(ready.load_ms), build: Math.round(ready.build_ms), session: Math.round(ready.session_ms), first_run: Math.round(ready.first_run_ms) },
+        // Process CPU time (all threads) of the same stages: what a quiet machine's wall time would be for the one-threaded stages.
+        first_step_cpu_ms: ready.first_step_cpu_ms, first_run_cpu_ms: ready.first_run_cpu_ms,
         extra_graphs: ready.extra_graphs,
         rss_after_first_graph_mb: ready.rss_after_first_graph_mb,
-        peer_first_step_ms: Math.round(peerReady.first_step_ms),
+        peer_first_step_ms: Math.round(sides.find((x) => x.key === peerKey).ready.first_step_ms),
         median_ms: { ours: o.median_ms, peer: p.median_ms },
         steps_timed: o.steps,
         load_average: { before: loadBefore, after: loadAverage() },
@@ -250,11 +289,21 @@ async function benchRow(name, opts) {
   }
 }
 
+/** The highest 1-minute load average seen between rounds (the README states it). */
+let maxLoad = 0;
+
 const round2 = (x) => Math.round(x * 100) / 100;
 const round3 = (x) => Math.round(x * 1000) / 1000;
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  const readmePath = path.join(ROOT, 'README.md');
+  if (opts.renderOnly) {
+    const report = JSON.parse(fs.readFileSync(opts.out, 'utf8'));
+    updateReadme(readmePath, report);
+    process.stdout.write(`${formatTable(report)}\n\n${formatGoals(report)}\n\nwritten: README.md (from ${path.relative(process.cwd(), opts.out)})\n`);
+    return;
+  }
   const machine = machineInfo(PYTHON, opts.threads);
   const started = new Date();
   const loadStart = loadAverage();
@@ -262,24 +311,39 @@ async function main() {
   const results = [];
   let report;
   // Written after every row: a long run that is stopped keeps the rows it finished.
+  const failed = [];
   for (const r of opts.rows) {
-    results.push(...(await benchRow(r, opts)));
+    // A row that fails (a worker crash, the machine's memory) is reported and the run goes on:
+    // the lead's one quiet run must not lose the other rows to it.
+    try {
+      results.push(...(await benchRow(r, opts)));
+    } catch (e) {
+      process.stderr.write(`bench: row ${r} failed: ${e.stack ?? e}\n`);
+      failed.push({ row: r, error: String(e.message ?? e).split('\n').slice(0, 3).join(' ').slice(0, 400) });
+    }
     report = {
       generated_at: started.toISOString(),
       duration_s: Math.round((Date.now() - started.getTime()) / 1000),
+      command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
       machine,
       settings: { threads: opts.threads, rounds: opts.rounds, quick: opts.quick, compile: opts.compile, ...TRAIN, classification: { ...CLS }, causal_lm: { ...CLM } },
-      load_average: { start: loadStart, end: loadAverage() },
+      load_average: { start: loadStart, end: loadAverage(), max_1min: maxLoad },
       rows_asked: opts.rows,
       rows: results,
+      failed,
     };
     fs.mkdirSync(path.dirname(opts.out), { recursive: true });
     const tmp = `${opts.out}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(report, null, 2) + '\n');
     fs.renameSync(tmp, opts.out);
   }
-  process.stdout.write(formatTable(report) + '\n');
+  process.stdout.write(`${formatTable(report)}\n\n${formatGoals(report)}\n`);
   process.stdout.write(`\nwritten: ${path.relative(process.cwd(), opts.out)}\n`);
+  if (failed.length) process.exitCode = 1;
+  if (opts.readme) {
+    updateReadme(readmePath, report);
+    process.stdout.write('written: README.md (the results block)\n');
+  }
   if (opts.memory !== 'none') {
     process.stdout.write(`\nMemory rows (bench/memory.mjs --models ${opts.memory}):\n`);
     const mem = spawnSync(process.execPath, [path.join(ROOT, 'bench/memory.mjs'), '--models', opts.memory, '--threads', String(opts.threads)], { cwd: ROOT, stdio: 'inherit' });

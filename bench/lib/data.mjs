@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 // The engine's own seeded generator (built to out/ by `npm run build`), not a copy of it.
 import { mulberry32 as rng } from '../../out/native-runtime/adapters/init.js';
+import { groupByLength } from '../../out/native-runtime/train/data/plan.js';
 
 export function loadHistogram(root, name) {
   const file = path.join(root, 'bench', 'data', name);
@@ -42,3 +43,20 @@ export function makeExamples(lengths, vocab, classify, seed) {
 
 /** Real (non-padding) tokens in a list of examples. */
 export const realTokens = (examples) => examples.reduce((s, e) => s + e.ids.length, 0);
+
+/**
+ * Example indices in data.group_by_length's order (the engine's groupByLength: mega-batches of
+ * `megaBatches` batches, each sorted longest first), with whole batches then put in a seeded
+ * random order. Trailing records that do not fill a batch are left out.
+ */
+export function groupedOrder(lengths, batch, megaBatches, seed) {
+  const order = groupByLength(Uint32Array.from(lengths, (_, i) => i), lengths, batch * megaBatches);
+  const batches = [];
+  for (let s = 0; s + batch <= order.length; s += batch) batches.push(Array.from(order.subarray(s, s + batch)));
+  const rand = rng(seed);
+  for (let i = batches.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [batches[i], batches[j]] = [batches[j], batches[i]];
+  }
+  return batches.flat();
+}

@@ -14,7 +14,8 @@ import { mulberry32 } from '../../native-runtime/adapters/init';
 import { writePeftAdapter } from '../../native-runtime/io/peft';
 import type { AdapterWeights } from '../../native-runtime/io/adapterWeights';
 import { loadModel } from '../../native-runtime/onnx/proto';
-import { StepRunner } from '../../native-runtime/train/stepRunner';
+import { buildTrainingStep } from '../../native-runtime/train/step';
+import { StepRunner, type RunnerOptions } from '../../native-runtime/train/stepRunner';
 import { BatchStream, type BenchData, type Task } from './batches';
 import { peakRssMb, reply, serve } from './protocol';
 
@@ -31,6 +32,8 @@ export interface WorkerArgs {
   padding: PaddingPolicy['padding'];
   buckets?: number[];
   packing?: boolean;
+  /** `grouped`: read data.json's train_grouped (data.group_by_length's batches) instead of train. */
+  order?: 'shuffled' | 'grouped';
   /** Compile every bucket's graph before the first step (measured: time and memory per graph). */
   prepareBuckets?: boolean;
   shareFrozenWeights?: boolean;
@@ -46,16 +49,23 @@ async function main(): Promise<void> {
   const raw = process.argv[2];
   if (!raw) throw new Error('trainWorker: expected one argument, the worker settings as JSON (see WorkerArgs)');
   const a = JSON.parse(raw) as WorkerArgs;
-  const data = JSON.parse(fs.readFileSync(path.join(a.shareDir, 'data.json'), 'utf8')) as BenchData;
+  const shared = JSON.parse(fs.readFileSync(path.join(a.shareDir, 'data.json'), 'utf8')) as BenchData & { train_grouped: BenchData['train'] };
+  const data: BenchData = { train: a.order === 'grouped' ? shared.train_grouped : shared.train, eval: shared.eval };
   const policy: PaddingPolicy = { padding: a.padding, buckets: a.buckets, max_length: a.maxLength };
 
+  const cpu0 = process.cpuUsage();
+  const cpuMs = (since: NodeJS.CpuUsage) => {
+    const c = process.cpuUsage(since);
+    return Math.round((c.user + c.system) / 1000);
+  };
   const t0 = performance.now();
   const model = loadModel(path.join(a.modelDir, 'model.onnx'));
   const tLoad = performance.now();
   const stream = new BatchStream(data, a.batch, a.maxLength, model.graph.inputs, a.task, policy, !!a.packing);
   const first = stream.next();
   const shapeOf = (T: number) => Object.fromEntries(model.graph.inputs.map((i) => [i.name, [a.batch, T]]));
-  const runner = await StepRunner.create(model, Object.fromEntries(model.graph.inputs.map((i) => [i.name, [...first.tensors[i.name].dims]])), {
+  const firstShapes = Object.fromEntries(model.graph.inputs.map((i) => [i.name, [...first.tensors[i.name].dims]]));
+  const runnerOptions: RunnerOptions = {
     adapter: a.adapter,
     task: a.task,
     optimizer: { optimizer: 'adamw', weight_decay: a.weightDecay, max_grad_norm: a.maxGradNorm },
@@ -65,8 +75,13 @@ async function main(): Promise<void> {
     shareFrozenWeights: a.shareFrozenWeights,
     // As `lily train` does (trainer.ts): no per-session arena when several lengths each have a graph.
     memoryArena: a.padding === 'max_length',
-  });
+  };
+  // Built, then handed to the runner (as lily train does for its memory estimate), to time both.
+  const firstGraphs = await buildTrainingStep(model, { ...runnerOptions, inputShapes: firstShapes });
+  const tBuilt = performance.now();
+  const runner = await StepRunner.create(model, firstShapes, runnerOptions, firstGraphs);
   const tCreate = performance.now();
+  const cpuToFirst = cpuMs(cpu0);
   const rssFirstGraph = rssMb();
   // Every further bucket's graph, compiled now: time and resident memory each one adds.
   const graphs: Array<{ length: number; ms: number; rss_added_mb: number }> = [];
@@ -92,8 +107,10 @@ async function main(): Promise<void> {
   if (a.writeInit) writePeftAdapter(a.shareDir, adapterWeights(runner, params));
 
   const tBeforeRun = performance.now();
+  const cpuRun = process.cpuUsage();
   const firstStep = await runner.step(first.tensors, a.lr);
   const tFirst = performance.now();
+  const cpuFirstRun = cpuMs(cpuRun);
   reply({
     ready: true,
     first_loss: firstStep.loss,
@@ -101,8 +118,11 @@ async function main(): Promise<void> {
     first_step_ms: tCreate - t0,
     first_step_done_ms: tFirst - t0 - (tBeforeRun - tCreate),
     load_ms: tLoad - t0,
-    build_and_session_ms: tCreate - tLoad,
+    build_ms: tBuilt - tLoad,
+    session_ms: tCreate - tBuilt,
     first_run_ms: tFirst - tBeforeRun,
+    first_step_cpu_ms: cpuToFirst,
+    first_run_cpu_ms: cpuFirstRun,
     rss_after_first_graph_mb: Math.round(rssFirstGraph),
     extra_graphs: graphs,
     first_real_tokens: first.tokens,
@@ -112,17 +132,18 @@ async function main(): Promise<void> {
   });
 
   await serve(async (n) => {
-    const ms: number[] = [];
+    const ms: number[] = [], cpu: number[] = [];
     let loss = NaN, real = 0, padded = 0;
     for (let i = 0; i < n; i++) {
       const b = stream.next();
-      const t = performance.now();
+      const t = performance.now(), c = process.cpuUsage();
       loss = (await runner.step(b.tensors, a.lr)).loss;
       ms.push(performance.now() - t);
+      cpu.push(cpuMs(c));
       real += b.tokens;
       padded += b.tensors.input_ids.dims[0] * b.tensors.input_ids.dims[1];
     }
-    return { ms, loss, real_tokens: real, padded_tokens: padded };
+    return { ms, cpu_ms: cpu, loss, real_tokens: real, padded_tokens: padded };
   }, () => runner.release(), async () => {
     // Read before the eval session exists: the training peak (the whole run's comes with quit).
     const trainPeak = peakRssMb();

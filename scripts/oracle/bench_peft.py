@@ -14,7 +14,7 @@ torch.compile (dynamic shapes).
 
 Settings: model_dir, share_dir (holding data.json and adapter_model.safetensors), adapter (the
 engine's adapter section), task, batch, max_length, threads, lr, weight_decay, max_grad_norm,
-compile, eval_batches. Speaks bench/ours/protocol.ts's line protocol; `eval` answers the mean
+compile, order ("grouped": data.json's train_grouped). Speaks bench/ours/protocol.ts's line protocol; `eval` answers the mean
 loss over the fixed eval batches.
 """
 import json
@@ -94,7 +94,8 @@ def main():
         data = json.load(f)
     task, batch, max_length = s["task"], int(s["batch"]), int(s["max_length"])
     forward = torch.compile(model, dynamic=True) if s.get("compile") else model
-    examples = data["train"]
+    # "grouped": the batches of Trainer's group_by_length, made by bench/run.mjs (same as ours).
+    examples = data["train_grouped"] if s.get("order") == "grouped" else data["train"]
     cursor = [0]
 
     def next_batch():
@@ -120,14 +121,15 @@ def main():
             continue
         cmd = json.loads(line)
         if cmd["cmd"] == "run":
-            ms, loss, real, padded = [], float("nan"), 0, 0
+            ms, cpu, loss, real, padded = [], [], float("nan"), 0, 0
             for _ in range(int(cmd["steps"])):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 loss, r, p = step()
                 ms.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
                 real += r
                 padded += p
-            reply({"ms": ms, "loss": loss, "real_tokens": real, "padded_tokens": padded})
+            reply({"ms": ms, "cpu_ms": cpu, "loss": loss, "real_tokens": real, "padded_tokens": padded})
         elif cmd["cmd"] == "eval":
             peak = peak_rss_mb()
             model.eval()
