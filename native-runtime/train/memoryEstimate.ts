@@ -48,10 +48,17 @@ export interface EstimateOptions {
   sharedWeights?: boolean;
 }
 
-/** Initializer bytes of `g`, split into those listed in `once` (fed from one buffer) and the rest. */
-function initializerBytes(g: Graph, once: ReadonlySet<string> = new Set()): { once: number; rest: number } {
-  const n = { once: 0, rest: 0 };
-  for (const t of g.initializers.values()) n[once.has(t.name) ? 'once' : 'rest'] += t.dims.reduce((a, d) => a * d, 1) * bytesPerElement(t.dtype);
+/**
+ * Initializer bytes of `g`: those listed in `once` (fed from one buffer), bfloat16 ones
+ * (weights_dtype bfloat16: onnxruntime-node cannot feed them, so every session copies them,
+ * shared or not) and the rest.
+ */
+function initializerBytes(g: Graph, once: ReadonlySet<string> = new Set()): { once: number; perSession: number; rest: number } {
+  const n = { once: 0, perSession: 0, rest: 0 };
+  for (const t of g.initializers.values()) {
+    const part = once.has(t.name) ? 'once' : t.dtype === 'bfloat16' ? 'perSession' : 'rest';
+    n[part] += t.dims.reduce((a, d) => a * d, 1) * bytesPerElement(t.dtype);
+  }
   return n;
 }
 
@@ -80,7 +87,7 @@ export function estimateStepMemory(graphs: TrainingStepGraphs, opts: EstimateOpt
   const vocab = vocabDims && vocabDims.length === 3 && typeof vocabDims[2] === 'number' ? vocabDims[2] : undefined;
   const frozen = initializerBytes(train, new Set(graphs.quantized?.feeds ?? []));
   const sessions = opts.evaluates ? 2 : 1;
-  const weights = frozen.rest * (opts.sharedWeights ? 1 : 1 + sessions) + frozen.once;
+  const weights = frozen.rest * (opts.sharedWeights ? 1 : 1 + sessions) + frozen.once + frozen.perSession * (1 + sessions);
 
   const trainLive = splitLive(train, vocab);
   let logits = trainLive.logits;

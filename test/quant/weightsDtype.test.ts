@@ -13,6 +13,9 @@ import { cacheFileFor, loadOrQuantize, quantizableWeights } from '../../native-r
 import { StepRunner } from '../../native-runtime/train/stepRunner';
 import { resolveConfig } from '../../native-runtime/config/resolved';
 import { checkTorchConfig } from '../../native-runtime/torch/run';
+import { frozenWeightsIn } from '../../native-runtime/quant/forConfig';
+import { buildTrainingStep } from '../../native-runtime/train/step';
+import { estimateStepMemory } from '../../native-runtime/train/memoryEstimate';
 import { exportHfDecoder } from '../memory/hfDecoder';
 
 function withDequantized(model: Model, store: Map<string, QuantizedWeight>, names: string[]): Model {
@@ -86,6 +89,25 @@ describe('quant/weights_dtype', function () {
       await ref.release();
     });
   }
+
+  it('memory estimate: the stored form counts once for int8/int4 (session inputs), once per session plus once for bfloat16', async () => {
+    const dir = exportHfDecoder('qwen2', [2, 8]);
+    const model = loadModel(`${dir}/model.onnx`);
+    const base = { adapter: { method: 'lily' as const, target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 }, task: 'causal-lm' as const, inputShapes: { input_ids: [2, 8], attention_mask: [2, 8] } };
+    const weights: Record<string, number> = {};
+    let floatBytes = 0;
+    for (const dtype of ['float32', 'bfloat16', 'int8', 'int4'] as const) {
+      const store = dtype === 'float32' ? undefined : frozenWeightsIn(dtype, `${dir}/model.onnx`, model);
+      if (store) floatBytes = store.floatBytes;
+      const graphs = await buildTrainingStep(model, { ...base, frozenWeights: store?.weights });
+      weights[dtype] = estimateStepMemory(graphs, { evaluates: true, sharedWeights: true }).weights;
+    }
+    // Shared float32 weights count once; int8 and int4 replace floatBytes by their stored size.
+    assert.ok(Math.abs(weights.float32 - weights.int8 - (floatBytes - floatBytes / 4)) < floatBytes * 0.02, JSON.stringify(weights));
+    assert.ok(weights.int4 < weights.int8 && weights.int8 < weights.float32, JSON.stringify(weights));
+    // bfloat16 bits are initializers: the loaded copy plus one per session (train, eval): 3 x half.
+    assert.ok(Math.abs(weights.bfloat16 - (weights.float32 - floatBytes + 1.5 * floatBytes)) < floatBytes * 0.02, JSON.stringify(weights));
+  });
 
   it('config: the torch backend refuses weights_dtype other than float32, naming the field', () => {
     const cfg = resolveConfig({ model: { path: 'm', task: 'causal-lm', weights_dtype: 'int4' }, data: { train: 't.jsonl' }, adapter: { method: 'lily', target_modules: ['q'] }, runtime: { backend: 'torch' } }, '/tmp/x.lily.json');
