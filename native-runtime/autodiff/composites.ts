@@ -10,7 +10,10 @@ import { consumers as consumersOf } from '../onnx/ir';
 /** A stand-in node (never added to the graph) with the composite's input and output. */
 export interface Composite {
   node: Node;
+  /** The differentiated nodes it replaces (all must be on the path). */
   members: Node[];
+  /** Non-differentiable nodes inside it (IsNaN): no gradient node reads their outputs any more. */
+  helpers?: Node[];
 }
 
 function scalarValue(graph: Graph, name: string): number | undefined {
@@ -73,11 +76,44 @@ export function findGeluComposites(graph: Graph): Composite[] {
 }
 
 /**
+ * Attention probabilities as exported by transformers' SDPA path:
+ *   y = Softmax(x);  z = Where(IsNaN(y), 0, y)
+ * Differentiated node by node, the backward pass reads y (Softmax's rule), the boolean mask
+ * (Where's) and z (the next MatMul's): two [batch, heads, seq, seq] float copies and a mask per
+ * layer. As one Softmax whose output is z, the rule dx = z (dz - sum(dz z)) reads z alone: equal
+ * where y is a number, and 0 in a NaN row (where Where passes no gradient; node by node the NaN
+ * would reach x).
+ */
+export function findSafeSoftmaxComposites(graph: Graph): Composite[] {
+  const users = consumersOf(graph);
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  const found: Composite[] = [];
+  for (const sm of graph.nodes) {
+    if (sm.opType !== 'Softmax' || sm.domain !== '') continue;
+    const y = sm.outputs[0];
+    const readers = users.get(y) ?? [];
+    if (outputs.has(y) || readers.length !== 2) continue;
+    const isNan = readers.find((n) => n.opType === 'IsNaN' && n.domain === '');
+    const where = readers.find((n) => n.opType === 'Where' && n.domain === '');
+    if (!isNan || !where) continue;
+    const mask = isNan.outputs[0];
+    if (outputs.has(mask) || (users.get(mask) ?? []).length !== 1) continue;
+    if (where.inputs[0] !== mask || where.inputs[2] !== y || scalarValue(graph, where.inputs[1]) !== 0) continue;
+    found.push({
+      node: { name: `${where.name}/safe_softmax`, opType: 'Softmax', domain: '', inputs: [sm.inputs[0]], outputs: [where.outputs[0]], attrs: sm.attrs },
+      members: [sm, where],
+      helpers: [isNan],
+    });
+  }
+  return found;
+}
+
+/**
  * `onPath` (nodes to differentiate, reverse topological order) with each complete composite's
  * members replaced by its stand-in, placed where its last member was.
  */
 export function withComposites(graph: Graph, onPath: Node[]): Node[] {
-  const composites = findGeluComposites(graph);
+  const composites = [...findGeluComposites(graph), ...findSafeSoftmaxComposites(graph)];
   if (composites.length === 0) return onPath;
   const present = new Set(onPath);
   const byLast = new Map<Node, Composite>();

@@ -73,3 +73,48 @@ describe('autodiff: composite GELU', () => {
     assert.equal(findGeluComposites(model.graph).length, 0);
   });
 });
+
+/** loss = sum(w * Where(IsNaN(softmax(x)), 0, softmax(x))), the attention probabilities of transformers' SDPA export. */
+function safeSoftmaxModel(): { model: Model; y: string; mask: string; loss: string } {
+  const g = emptyGraph('safe_softmax');
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: [3, 4] }, { name: 'w', dtype: 'float32', shape: [3, 4] });
+  const b = new GraphBuilder(g);
+  const y = b.op1('Softmax', ['x'], { axis: attr.i(-1) });
+  const mask = b.op1('IsNaN', [y]);
+  const z = b.op1('Where', [mask, b.constFloat(0, 'zero'), y]);
+  const m = b.op1('Mul', [z, 'w']);
+  const loss = b.op1('ReduceSum', [m], { keepdims: attr.i(0) });
+  g.outputs.push({ name: loss, dtype: 'float32' });
+  for (const name of [y, z, m]) g.valueInfo.set(name, { name, dtype: 'float32', shape: [3, 4] });
+  g.valueInfo.set(mask, { name: mask, dtype: 'bool', shape: [3, 4] });
+  g.valueInfo.set(loss, { name: loss, dtype: 'float32', shape: [] });
+  return { model: { graph: g, opsetImports: [{ domain: '', version: 17 }], irVersion: 8, producerName: 't', metadata: {} }, y, mask, loss };
+}
+
+describe('autodiff: composite Softmax + Where(IsNaN)', () => {
+  it('differentiates it as one Softmax whose output is the Where: reads neither the raw probabilities nor the mask; a NaN row gets 0', async () => {
+    const { model, y, mask, loss } = safeSoftmaxModel();
+    const before = model.graph.nodes.length;
+    const grads = buildGradients(model.graph, loss, ['x']);
+    const added = model.graph.nodes.slice(before);
+    for (const v of [y, mask]) assert.ok(!added.some((n) => n.inputs.includes(v)), `gradient nodes read ${v}`);
+    model.graph.nodes.push({ name: 'expose', opType: 'Identity', domain: '', inputs: [grads.get('x')!], outputs: ['dx'], attrs: {} });
+    model.graph.outputs.push({ name: 'dx', dtype: 'float32' });
+    const xs = randomArray(12, rng(6)).map((v) => 3 * v);
+    for (let k = 8; k < 12; k++) xs[k] = -Infinity; // row 2 fully masked: softmax is NaN there
+    const ws = randomArray(12, rng(7));
+    const got = toNumbers((await runModel(model, { x: tensor('float32', xs, [3, 4]), w: tensor('float32', ws, [3, 4]) }, ['dx'])).dx);
+    for (let r = 0; r < 3; r++) {
+      const row = xs.slice(4 * r, 4 * r + 4);
+      const mx = Math.max(...row);
+      const e = row.map((v) => Math.exp(v - mx));
+      const s = e.reduce((a, v) => a + v, 0);
+      const z = e.map((v) => (Number.isNaN(v / s) ? 0 : v / s));
+      const wz = z.reduce((a, v, k) => a + v * ws[4 * r + k], 0);
+      for (let k = 0; k < 4; k++) {
+        const want = z[k] * (ws[4 * r + k] - wz);
+        assert.ok(Math.abs(got[4 * r + k] - want) < 1e-6, `row ${r} col ${k}: ${got[4 * r + k]} vs ${want}`);
+      }
+    }
+  });
+});
