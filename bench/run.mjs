@@ -139,7 +139,20 @@ function writeData(row, shareDir, opts) {
   const evalFlat = makeExamples(sampleLengths(h, EVAL_GROUPS * row.batch, row.maxLength, 21), row.vocab, classify, 22);
   const evalGroups = Array.from({ length: EVAL_GROUPS }, (_, g) => evalFlat.slice(g * row.batch, (g + 1) * row.batch));
   fs.writeFileSync(path.join(shareDir, 'data.json'), JSON.stringify({ train, train_grouped: grouped, eval: evalGroups }));
-  return { corpus: h.corpus, tokenizer: h.tokenizer, corpus_mean_tokens: h.mean, corpus_median_tokens: h.median, mean_tokens_after_truncation: Math.round(train.reduce((s, e) => s + e.ids.length, 0) / train.length * 10) / 10 };
+  // Padding over the whole list (not just the few timed steps): to the longest row (the peer)
+  // and to the row's buckets (ours), in the shuffled and in the grouped order.
+  const padding = (list, fit) => {
+    let real = 0, cells = 0;
+    for (let s = 0; s + row.batch <= list.length; s += row.batch) {
+      const lens = list.slice(s, s + row.batch).map((e) => e.ids.length);
+      real += lens.reduce((x, y) => x + y, 0);
+      cells += row.batch * fit(Math.max(...lens));
+    }
+    return round3(1 - real / cells);
+  };
+  const longest = (m) => m, bucket = (m) => row.buckets.find((b) => b >= m) ?? row.maxLength;
+  const epochPadding = { shuffled_longest: padding(train, longest), shuffled_buckets: padding(train, bucket), grouped_longest: padding(grouped, longest), grouped_buckets: padding(grouped, bucket), examples: train.length };
+  return { corpus: h.corpus, tokenizer: h.tokenizer, corpus_mean_tokens: h.mean, corpus_median_tokens: h.median, mean_tokens_after_truncation: Math.round(train.reduce((s, e) => s + e.ids.length, 0) / train.length * 10) / 10, epoch_padding: epochPadding };
 }
 
 function oursWorker(label, settings) {

@@ -73,6 +73,11 @@ export function formatGoals(report) {
       `${worst.first_step_ms <= 3000 ? 'met' : 'missed'}, at most ${fmt(worst.first_step_ms)} ms (${fmt(worst.first_step_cpu_ms)} ms of CPU time; ` +
       `load ${fmt(worst.first_step_breakdown_ms.load)}, build ${fmt(worst.first_step_breakdown_ms.build)}, session ${fmt(worst.first_step_breakdown_ms.session)} ms); the first run itself took ${fmt(worst.first_step_done_ms - worst.first_step_ms)} ms.`);
   }
+  const pads = [...new Map(rows.filter((r) => r.data?.epoch_padding).map((r) => [r.task, r])).values()].map((r) => {
+    const e = r.data.epoch_padding, pct = (x) => `${fmt(100 * x)}%`;
+    return `${r.task} (${e.examples} examples): shuffled ${pct(e.shuffled_longest)} peer / ${pct(e.shuffled_buckets)} ours, grouped ${pct(e.grouped_longest)} peer / ${pct(e.grouped_buckets)} ours`;
+  });
+  if (pads.length) out.push(`- **Padding over the whole example list** (the timed steps are a few batches): ${pads.join('; ')}.`);
   const evals = rows.map((r) => `${r.row} ${variantLabel(r)} ${sci(r.eval_loss.gap)} vs ${sci(r.eval_loss.moved)}`).join('; ');
   out.push(`- **Same eval loss after the same steps**: |ours − peer| at the end against how far training moved the peer's eval loss since the first step: ${evals}.`);
   return out.join('\n');
