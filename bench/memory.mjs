@@ -8,7 +8,8 @@
 // does not fit is reported as such instead of waking the kernel's OOM killer on a shared machine.
 //
 //   node bench/memory.mjs [--models small,qwen05b,llama7b] [--dtypes float32,bfloat16,int8,int4]
-//     [--steps N] [--threads 2] [--no-peer | --only-peer] [--limit-mb MB] [--keep-models] [--out FILE]
+//     [--steps N] [--threads 2] [--no-peer | --only-peer] [--runs 'ours int4, checkpointing|ours float32']
+//     [--limit-mb MB] [--keep-models] [--out FILE]
 //   node bench/memory.mjs --merge A.json B.json ... [--out FILE]   (rows of several runs, one table)
 //
 // Models: small (Qwen2-style, 2 layers), qwen05b (Qwen2.5-0.5B-shaped, batch 4 x 512), llama7b
@@ -45,10 +46,11 @@ function parseArgs(argv) {
     else if (a === '--threads') o.threads = positiveInt(value(), a);
     else if (a === '--no-peer') o.peer = false;
     else if (a === '--only-peer') o.ours = false;
+    else if (a === '--runs') o.runs = value().split('|').map((x) => x.trim());
     else if (a === '--limit-mb') o.limitMb = positiveInt(value(), a);
     else if (a === '--keep-models') o.keepModels = true;
     else if (a === '--out') o.out = path.resolve(value());
-    else throw new Error(`bench:memory: unknown argument "${a}"; expected --models ${Object.keys(MODELS).join(',')}, --dtypes ${WEIGHTS_DTYPES.join(',')}, --steps N, --threads N, --no-peer, --only-peer, --limit-mb MB, --keep-models or --out FILE`);
+    else throw new Error(`bench:memory: unknown argument "${a}"; expected --models ${Object.keys(MODELS).join(',')}, --dtypes ${WEIGHTS_DTYPES.join(',')}, --steps N, --threads N, --no-peer, --only-peer, --runs LABELS, --limit-mb MB, --keep-models or --out FILE`);
   }
   for (const m of o.models) if (!MODELS[m]) throw new Error(`bench:memory --models: unknown model "${m}"; models are ${Object.keys(MODELS).join(', ')}`);
   for (const d of o.dtypes) if (!WEIGHTS_DTYPES.includes(d)) throw new Error(`bench:memory --dtypes: unknown weights dtype "${d}"; dtypes are ${WEIGHTS_DTYPES.join(', ')}`);
@@ -202,7 +204,7 @@ async function main() {
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     m.parameters = cfg.parameters;
     try {
-      for (const v of opts.ours ? m.variants(opts.dtypes) : []) {
+      for (const v of opts.ours ? m.variants(opts.dtypes).filter((x) => !opts.runs || opts.runs.includes(x.label)) : []) {
         const limitMb = opts.limitMb ?? availableMb() - 1024;
         process.stderr.write(`[${name}] ours: ${v.label} (limit ${Math.round(limitMb)} MB, load ${loadAverage()[0]}) ...\n`);
         rows.push(await oursRow(name, m, dir, v, opts, limitMb));

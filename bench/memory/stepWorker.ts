@@ -95,7 +95,8 @@ async function main(): Promise<void> {
     batch: B, seq: S, steps, weights_dtype: weightsDtype, options: { ...extra, frozenWeights: undefined }, loss,
     quantization: quant,
     quantized_matrices: g.quantized?.replaced?.length ?? 0,
-    recompute: g.recompute ?? null,
+    // The segment count and recomputed nodes (the report's list of cut tensors is long).
+    recompute: g.recompute ? { segments: (g.recompute as { segments?: number }).segments, cloned_nodes: (g.recompute as { clonedNodes?: number }).clonedNodes } : null,
     loss_chunks: runner.graphs.lossChunks ?? null,
     peak_rss_mb: Math.round(rssMB('VmHWM')),
     rss_after_load_mb: Math.round(loadedRss),
