@@ -48,7 +48,7 @@ export interface ModelSection {
    * `bfloat16`: half. Each weight is turned back into float32 right before the product that
    * reads it, so the model computes with the rounded weights; the eval loss changes slightly
    * (README "Frozen weights in smaller types"). Quantized once and cached in `.lily-cache/`
-   * beside the model. Embedding tables and a chunked LM head stay float32.
+   * beside the model. The output head, and an embedding table tied to it, stay float32.
    * @default "float32"
    */
   weights_dtype?: 'float32' | 'bfloat16' | 'int8' | 'int4';

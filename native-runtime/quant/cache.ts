@@ -33,16 +33,18 @@ export interface QuantizedStore {
 
 /**
  * The frozen weights worth storing in a smaller type: float32 matrices of at least
- * QUANTIZE_MIN_ELEMENTS read only as the second operand of MatMul or Gemm (linear layers; an
- * embedding table read by Gather, tied or not, stays float32), and not inside a subgraph.
+ * QUANTIZE_MIN_ELEMENTS read only as the second operand of MatMul or Gemm (linear layers) or as
+ * the table of a Gather on axis 0 (an embedding; a table tied to the head is also read through
+ * a Transpose and stays float32), and not inside a subgraph.
  */
 export function quantizableWeights(graph: Graph): Tensor[] {
-  const readers = new Map<string, Array<{ op: string; slot: number }>>();
+  const readers = new Map<string, Array<{ op: string; slot: number; axis0: boolean }>>();
   for (const n of graph.nodes) n.inputs.forEach((i, slot) => {
     if (!i || !graph.initializers.has(i)) return;
     let l = readers.get(i);
     if (!l) readers.set(i, (l = []));
-    l.push({ op: n.domain === '' ? n.opType : `${n.domain}.${n.opType}`, slot });
+    const axis = n.attrs.axis;
+    l.push({ op: n.domain === '' ? n.opType : `${n.domain}.${n.opType}`, slot, axis0: !axis || (axis.kind === 'int' && axis.value === 0) });
   });
   const inSubgraphs = new Set<string>();
   const visit = (g: Graph) => {
@@ -58,7 +60,8 @@ export function quantizableWeights(graph: Graph): Tensor[] {
     if (t.dtype !== 'float32' || t.dims.length !== 2 || t.dims[0] * t.dims[1] < QUANTIZE_MIN_ELEMENTS) continue;
     if (inSubgraphs.has(t.name)) continue;
     const r = readers.get(t.name);
-    if (!r || !r.every((x) => (x.op === 'MatMul' || x.op === 'Gemm') && x.slot === 1)) continue;
+    // Linear layers (second operand of MatMul/Gemm) and embedding tables (Gather's data, axis 0).
+    if (!r || !r.every((x) => ((x.op === 'MatMul' || x.op === 'Gemm') && x.slot === 1) || (x.op === 'Gather' && x.slot === 0 && x.axis0))) continue;
     out.push(t);
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -3,6 +3,7 @@
 // every node that reads W gets its own dequantization right before it:
 //   forward   MatMul(x, W)          -> MatMul(x, dequant(W))
 //   backward  Gemm(g, W, transB=1)  -> Gemm(g, dequant(W), transB=1)   (dx = g W^T, autodiff's rule)
+//   embedding Gather(W, ids)        -> the stored rows gathered, then only they dequantized
 // so a float32 copy of W exists only from its dequantization to the product that reads it: it
 // is not kept from the forward pass to the backward pass, and no transposed copy is made.
 // Each dequantization is tied to the product's activation input (a Where on a one-element
@@ -70,6 +71,12 @@ export function applyQuantizedWeights(graph: Graph, store: ReadonlyMap<string, Q
   const old = graph.nodes;
   graph.nodes = [];
   for (const n of old) {
+    // An embedding lookup: gather the stored rows, then dequantize only those.
+    const table = n.opType === 'Gather' && n.domain === '' ? stored.get(n.inputs[0]) : undefined;
+    if (table && (n.attrs.axis?.kind !== 'int' || n.attrs.axis.value === 0) && !stored.has(n.inputs[1]) && staticShape(graph, n.inputs[1])) {
+      gatherDequant(graph, b, n, table);
+      continue;
+    }
     for (let k = 0; k < n.inputs.length; k++) {
       const s = stored.get(n.inputs[k]);
       if (!s) continue;
@@ -142,6 +149,48 @@ function tieCondition(graph: Graph, b: GraphBuilder, tie: string, scope: string)
 function tied(graph: Graph, b: GraphBuilder, a: string, cond: string | undefined, dtype: DataType, shape: number[], scope: string): string {
   if (!cond) return a;
   return setInfo(graph, b.op1('Where', [cond, a, a], {}, scope), dtype, shape);
+}
+
+/** The concrete shape of a value (an initializer, a graph input or an intermediate), if known. */
+function staticShape(graph: Graph, name: string): number[] | undefined {
+  const t = graph.initializers.get(name);
+  if (t) return t.dims;
+  const shape = (graph.valueInfo.get(name) ?? graph.inputs.find((x) => x.name === name))?.shape;
+  return shape && shape.every((d) => typeof d === 'number') ? (shape as number[]) : undefined;
+}
+
+/** Gather(W, ids) -> the same rows of W, gathered from its stored form and dequantized (written to the node's output). */
+function gatherDequant(graph: Graph, b: GraphBuilder, user: Node, s: Stored): void {
+  const scope = `${s.weight}/gather_for_${user.name}`;
+  const ids = user.inputs[1];
+  const idShape = staticShape(graph, ids)!;
+  const [rows, cols] = s.q.dims;
+  const out = user.outputs[0];
+  const outShape = [...idShape, cols];
+  if (s.q.kind === 'int8') {
+    const q = setInfo(graph, b.op1('Gather', [s.data, ids], { axis: attr.i(0) }, scope), 'int8', outShape);
+    b.op('DequantizeLinear', [q, s.scale!], { axis: attr.i(outShape.length - 1) }, { scope, outputs: [out] });
+  } else if (s.q.kind === 'int4') {
+    const per = cols / INT4_GROUP;
+    const half = INT4_GROUP / 2;
+    const n = idShape.reduce((a, d) => a * d, 1);
+    const view = (name: string, dims: number[], dtype: DataType) => setInfo(graph, b.op1('Reshape', [name, b.constInt64(dims, false, `${scope}/shape`)], {}, scope), dtype, dims);
+    const packed = setInfo(graph, b.op1('Gather', [view(s.data, [rows, per, half], 'uint8'), ids], { axis: attr.i(0) }, scope), 'uint8', [...idShape, per, half]);
+    const flat = view(packed, [n * per, half], 'uint8');
+    const four = b.constant({ name: `${scope}/four`, dtype: 'uint8', dims: [], data: Uint8Array.of(4) });
+    const hi = setInfo(graph, b.op1('BitShift', [flat, four], { direction: attr.s('RIGHT') }, scope), 'uint8', [n * per, half]);
+    const hiBack = setInfo(graph, b.op1('BitShift', [hi, four], { direction: attr.s('LEFT') }, scope), 'uint8', [n * per, half]);
+    const lo = setInfo(graph, b.op1('Sub', [flat, hiBack], {}, scope), 'uint8', [n * per, half]);
+    const q = setInfo(graph, b.op1('Concat', [lo, hi], { axis: attr.i(1) }, scope), 'uint8', [n * per, INT4_GROUP]);
+    const scale = view(setInfo(graph, b.op1('Gather', [view(s.scale!, [rows, per], 'float32'), ids], { axis: attr.i(0) }, scope), 'float32', [...idShape, per]), [n * per], 'float32');
+    const zero = view(setInfo(graph, b.op1('Gather', [view(s.zero!, [rows, per], 'uint8'), ids], { axis: attr.i(0) }, scope), 'uint8', [...idShape, per]), [n * per], 'uint8');
+    const w = setInfo(graph, b.op1('DequantizeLinear', [q, scale, zero], { axis: attr.i(0) }, scope), 'float32', [n * per, INT4_GROUP]);
+    b.op('Reshape', [w, b.constInt64(outShape, false, `${scope}/out_shape`)], {}, { scope, outputs: [out] });
+  } else {
+    const bits = setInfo(graph, b.op1('Gather', [s.data, ids], { axis: attr.i(0) }, scope), 'bfloat16', outShape);
+    b.op('Cast', [bits], { to: attr.i(1) }, { scope, outputs: [out] });
+  }
+  setInfo(graph, out, 'float32', outShape);
 }
 
 function dequantChain(graph: Graph, b: GraphBuilder, user: Node, s: Stored, tie: string | undefined): string {
