@@ -12,7 +12,7 @@ let formatGoals: Fn, formatTable: Fn;
 
 function benchRow(over: Record<string, unknown>) {
   return {
-    row: 'cls-256x4', variant: 'buckets', padding: 'buckets 32/64/96/128', model: { hidden_size: 256 }, trainable_params: 1000,
+    row: 'cls-256x4', variant: 'buckets', padding: 'buckets 32/64/96/128', task: 'sequence-classification', model: { hidden_size: 256, num_hidden_layers: 4, intermediate_size: 1024, vocab_size: 30522 }, trainable_params: 1000,
     ours_ms: 100, peer_ms: 300, ours_cpu_ms: 190, peer_cpu_ms: 600, ours_real_tokens_per_s: 900, peer_real_tokens_per_s: 300, throughput_ratio: 3,
     ours_padding_fraction: 0.3, peer_padding_fraction: 0.25, ours_peak_rss_mb: 400, peer_peak_rss_mb: 600,
     first_loss: { ours_same_padding: 0.69, peer: 0.69 }, eval_loss: { ours: 0.68, peer: 0.68, gap: 1e-7, moved: 1e-3 },
