@@ -11,7 +11,7 @@ import { loadModel } from '../../native-runtime/onnx/proto';
 import { liveMemory } from '../../native-runtime/train/liveMemory';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
 import { frozenWeightsIn } from '../../native-runtime/quant/forConfig';
-import { exportHfDecoder } from './hfDecoder';
+import { exportHfDecoder, qwen2LmBatch } from './hfDecoder';
 
 function node(name: string, opType: string, inputs: string[], outputs: string[]): Node {
   return { name, opType, domain: '', inputs, outputs, attrs: {} };
@@ -38,17 +38,7 @@ describe('memory/gradient checkpointing', function () {
   it('a Qwen2 decoder step: gradients with checkpointing equal those without (1e-5); recomputed segments; smaller live set', async () => {
     const B = 2;
     const S = 12;
-    const dir = exportHfDecoder('qwen2', [B, S]);
-    const shapes = { input_ids: [B, S], attention_mask: [B, S] };
-    const r = mulberry32(5);
-    const ids = BigInt64Array.from({ length: B * S }, () => BigInt(Math.floor(r() * 512)));
-    const mask = BigInt64Array.from({ length: B * S }, (_, i) => (i >= B * S - 3 ? 0n : 1n));
-    const labels = BigInt64Array.from(ids, (v, i) => (mask[i] ? v : -100n));
-    const batch = {
-      input_ids: new ort.Tensor('int64', ids, [B, S]),
-      attention_mask: new ort.Tensor('int64', mask, [B, S]),
-      labels: new ort.Tensor('int64', labels, [B, S]),
-    };
+    const { dir, shapes, batch } = qwen2LmBatch(B, S);
     // Non-zero B (shared per target: stored under the first layer's name), so that the
     // gradients of A and of the routers are not zero.
     const rb = mulberry32(9);

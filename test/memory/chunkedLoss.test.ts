@@ -11,7 +11,7 @@ import { loadModel, modelToBytes } from '../../native-runtime/onnx/proto';
 import { addChunkedLoss, findLmHead } from '../../native-runtime/train/chunkedLoss';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
 import { EvalAccumulator } from '../../native-runtime/train/metrics';
-import { exportHfDecoder, runVenvTorch } from './hfDecoder';
+import { exportHfDecoder, qwen2LmBatch, runVenvTorch } from './hfDecoder';
 
 interface HeadCase { layout: 'dv' | 'vd'; bias: boolean; B: number; S: number; d: number; V: number; rows: number; task: 'causal-lm' | 'token-classification' }
 
@@ -104,17 +104,7 @@ describe('memory/chunked LM loss', function () {
   it('a Qwen2 decoder step: adapter gradients of the chunked loss equal the plain loss to 1e-5, and so do the eval metrics; no [tokens, vocab] value in the train or eval graph', async () => {
     const B = 2;
     const S = 12;
-    const dir = exportHfDecoder('qwen2', [B, S]);
-    const shapes = { input_ids: [B, S], attention_mask: [B, S] };
-    const r = mulberry32(5);
-    const ids = BigInt64Array.from({ length: B * S }, () => BigInt(Math.floor(r() * 512)));
-    const mask = BigInt64Array.from({ length: B * S }, (_, i) => (i >= B * S - 3 ? 0n : 1n));
-    const labels = BigInt64Array.from(ids, (v, i) => (mask[i] ? v : -100n));
-    const batch = {
-      input_ids: new ort.Tensor('int64', ids, [B, S]),
-      attention_mask: new ort.Tensor('int64', mask, [B, S]),
-      labels: new ort.Tensor('int64', labels, [B, S]),
-    };
+    const { dir, shapes, batch } = qwen2LmBatch(B, S);
     const grads: Array<Map<string, Float32Array>> = [];
     const losses: number[] = [];
     const evals: Array<Record<string, number>> = [];
@@ -148,8 +138,8 @@ describe('memory/chunked LM loss', function () {
       // Eval metrics (loss, perplexity, accuracy) from the chunked eval head equal those from the logits.
       const acc = new EvalAccumulator('causal-lm');
       const ev = await runner.evaluate(batch);
-      if (ev.tokens) acc.addTokenScores(ev.tokens.predictions.data as BigInt64Array, ev.tokens.labelLogp.data as Float32Array, ev.tokens.predictions.dims, labels);
-      else acc.add(ev.logits!.data as Float32Array, ev.logits!.dims, labels);
+      if (ev.tokens) acc.addTokenScores(ev.tokens.predictions.data as BigInt64Array, ev.tokens.labelLogp.data as Float32Array, ev.tokens.predictions.dims, batch.labels.data as BigInt64Array);
+      else acc.add(ev.logits!.data as Float32Array, ev.logits!.dims, batch.labels.data as BigInt64Array);
       assert.equal(!!ev.tokens, lossChunks !== 'off', 'the chunked eval returns per-token scores instead of logits');
       evals.push({ ...acc.result(), graphLoss: ev.loss, count: ev.count });
       const res = await runner.step(batch, 1e-3);

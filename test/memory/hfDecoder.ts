@@ -1,8 +1,9 @@
 // Tiny transformers decoders (random weights, built from a config) exported to ONNX once per
 // test process by scripts/memory/hf_decoder.py in the project venv (torch 2.13).
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
+import * as ort from 'onnxruntime-node';
 import * as path from 'path';
+import { mulberry32 } from '../../native-runtime/adapters/init';
 import { tempDir } from '../helpers/tempDir';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -20,8 +21,28 @@ export function exportHfDecoder(arch: 'qwen2' | 'llama', shape: [number, number]
   });
   if (r.status !== 0) throw new Error(`hf_decoder.py failed (exit ${r.status}):\n${r.stderr}`);
   cache.set(key, dir);
-  if (cache.size === 1) process.on('exit', () => { for (const d of cache.values()) fs.rmSync(d, { recursive: true, force: true }); });
   return dir;
+}
+
+/**
+ * A tiny Qwen2 decoder for [B, S] and one causal-LM batch for it: seeded token ids, the last 3
+ * positions padded (mask 0, label -100), labels = ids elsewhere.
+ */
+export function qwen2LmBatch(B: number, S: number): { dir: string; shapes: Record<string, number[]>; batch: Record<string, ort.Tensor> } {
+  const dir = exportHfDecoder('qwen2', [B, S]);
+  const r = mulberry32(5);
+  const ids = BigInt64Array.from({ length: B * S }, () => BigInt(Math.floor(r() * 512)));
+  const mask = BigInt64Array.from({ length: B * S }, (_, i) => (i >= B * S - 3 ? 0n : 1n));
+  const labels = BigInt64Array.from(ids, (v, i) => (mask[i] ? v : -100n));
+  return {
+    dir,
+    shapes: { input_ids: [B, S], attention_mask: [B, S] },
+    batch: {
+      input_ids: new ort.Tensor('int64', ids, [B, S]),
+      attention_mask: new ort.Tensor('int64', mask, [B, S]),
+      labels: new ort.Tensor('int64', labels, [B, S]),
+    },
+  };
 }
 
 /** Runs `code` (reads `inp`, assigns `out`) under the venv's torch in float64; returns `out`. */
