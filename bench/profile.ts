@@ -34,11 +34,15 @@ async function main(): Promise<void> {
   const threads = Number(arg('--threads', '2'));
   const optimization = arg('--opt', 'all') as 'all';
   const loraRank = process.argv.includes('--lora') ? Number(arg('--lora', '8')) : 0;
-  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).config as { hidden: number; vocab: number; num_labels: number };
+  // Two folder kinds: scripts/oracle/export.py writes `config`, scripts/oracle/hf_models.py (the bench's
+  // transformers models) writes `hf_config`.
+  const written = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  const hf = written.hf_config as { hidden_size: number; vocab_size: number; num_labels?: number } | undefined;
+  const cfg = (hf ? { hidden: hf.hidden_size, vocab: hf.vocab_size, num_labels: hf.num_labels ?? 2 } : written.config) as { hidden: number; vocab: number; num_labels: number };
   const adapter: AdapterSection = loraRank
     ? { method: 'lora', target_modules: ['query', 'value'], r: loraRank, modules_to_save: ['classifier'] }
     : { method: 'lily', target_modules: ['query', 'value'], r: cfg.hidden >= 512 ? 32 : 16, stride_A: 2, num_B: 4, routing: 'batch', modules_to_save: ['classifier'] };
-  const B = 8, S = 128;
+  const B = Number(arg('--batch', '8')), S = Number(arg('--length', '128'));
 
   const t0 = performance.now();
   const model = loadModel(path.join(dir, 'model.onnx'));
