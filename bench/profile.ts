@@ -38,17 +38,22 @@ async function main(): Promise<void> {
   // transformers models) writes `hf_config`.
   const written = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   const hf = written.hf_config as { hidden_size: number; vocab_size: number; num_labels?: number } | undefined;
+  // A decoder (hf_models.py's llama) trains as a causal LM on q_proj/v_proj, as the bench does.
+  const causal = written.kind === 'llama';
   const cfg = (hf ? { hidden: hf.hidden_size, vocab: hf.vocab_size, num_labels: hf.num_labels ?? 2 } : written.config) as { hidden: number; vocab: number; num_labels: number };
+  const targets = causal ? ['q_proj', 'v_proj'] : ['query', 'value'];
+  const saved = causal ? {} : { modules_to_save: ['classifier'] };
   const adapter: AdapterSection = loraRank
-    ? { method: 'lora', target_modules: ['query', 'value'], r: loraRank, modules_to_save: ['classifier'] }
-    : { method: 'lily', target_modules: ['query', 'value'], r: cfg.hidden >= 512 ? 32 : 16, stride_A: 2, num_B: 4, routing: 'batch', modules_to_save: ['classifier'] };
+    ? { method: 'lora', target_modules: targets, r: loraRank, ...saved }
+    : { method: 'lily', target_modules: targets, r: cfg.hidden >= 512 ? 32 : 16, stride_A: 2, num_B: 4, routing: 'batch', ...saved };
   const B = Number(arg('--batch', '8')), S = Number(arg('--length', '128'));
 
   const t0 = performance.now();
   const model = loadModel(path.join(dir, 'model.onnx'));
   const t1 = performance.now();
   console.log(`load ${(t1 - t0).toFixed(0)} ms; ${mem()}`);
-  const graphs = await buildTrainingStep(model, { adapter, task: 'sequence-classification', inputShapes: { input_ids: [B, S], attention_mask: [B, S] }, optimizer: { optimizer: 'adamw', weight_decay: 0.01, max_grad_norm: 1 } });
+  const inputShapes = Object.fromEntries(model.graph.inputs.map((i) => [i.name, [B, S]]));
+  const graphs = await buildTrainingStep(model, { adapter, task: causal ? 'causal-lm' : 'sequence-classification', inputShapes, optimizer: { optimizer: 'adamw', weight_decay: 0.01, max_grad_norm: 1 } });
   const t2 = performance.now();
   console.log(`build ${(t2 - t1).toFixed(0)} ms; ${mem()}`);
   const bytes = modelToBytes(graphs.train);
@@ -76,6 +81,13 @@ async function main(): Promise<void> {
 
   const batch = makeBatch(B, S, cfg.vocab, cfg.num_labels, 11);
   const feeds: Record<string, ort.Tensor> = { input_ids: batch.input_ids, attention_mask: batch.attention_mask, labels: batch.labels, [STEP_IO.lr]: new ort.Tensor('float32', Float32Array.of(1e-4), []) };
+  if (causal) {
+    // Next-token labels are the ids themselves (the graph shifts them); positions 0..S-1 per row.
+    feeds.labels = batch.input_ids;
+    if (model.graph.inputs.some((i) => i.name === 'position_ids')) {
+      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from({ length: B * S }, (_, k) => BigInt(k % S)), [B, S]);
+    }
+  }
   for (const p of graphs.params) {
     feeds[p.name] = new ort.Tensor('float32', Float32Array.from(p.init), p.dims);
     graphs.optimizer.states.get(p.name)!.inputs.forEach((s) => (feeds[s] = new ort.Tensor('float32', new Float32Array(p.init.length), p.dims)));

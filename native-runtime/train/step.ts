@@ -6,6 +6,7 @@
 import { DEFAULTS } from '../config/resolved';
 import type { AdapterSection, TaskType } from '../config/types';
 import type { Model } from '../onnx/ir';
+import { reduceConstantPowers } from '../onnx/powers';
 import { GraphBuilder } from '../onnx/ir';
 import { cloneModel, specialize } from '../onnx/specialize';
 import { checkTrainableOpset, raiseToStepOpset } from '../onnx/opset';
@@ -219,6 +220,10 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
     const ev = applyQuantizedWeights(evalModel.graph, opts.frozenWeights, keep);
     quantized = { replaced: t.replaced, feeds: [...new Set([...t.feeds, ...ev.feeds].map((f) => f.name))] };
   }
+
+  // Last, on the finished graphs: the forward's constant powers (RMSNorm's x^2) as cheaper ops.
+  reduceConstantPowers(train.graph);
+  reduceConstantPowers(evalModel.graph);
 
   return {
     train,

@@ -61,6 +61,7 @@ export const CASES: GradCase[] = [
   { title: 'Sum of three, broadcast', inputs: [{ shape: [2, 3] }, { shape: [3] }, { shape: [2, 1] }], build: single('Sum') },
   { title: 'Mean of three, broadcast', inputs: [{ shape: [2, 3] }, { shape: [3] }, { shape: [] }], build: single('Mean') },
   { title: 'Pow by constant exponent 2', inputs: [{ shape: [2, 3] }], build: single('Pow', {}, (b, d) => [floatConst(b, d, [], [2])]) },
+  { title: 'Pow by constant exponent 1', inputs: [{ shape: [2, 3] }], build: single('Pow', {}, (b, d) => [floatConst(b, d, [], [1])]) },
   { title: 'Pow by constant exponent -0.5', inputs: [{ shape: [2, 3], kind: 'positive' }], build: single('Pow', {}, (b, d) => [floatConst(b, d, [], [-0.5])]) },
 
   // --- elementwise unary --------------------------------------------------------------

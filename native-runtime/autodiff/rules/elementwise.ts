@@ -2,6 +2,7 @@
 // Binary rules return gradients in the output's shape; the walker un-broadcasts them.
 import type { RuleSpec } from '../context';
 import { FLOAT_DTYPES } from '../shapes';
+import { constantExponent } from '../../onnx/powers';
 
 export const ELEMENTWISE_RULES: Record<string, RuleSpec> = {
   Add: { broadcast: true, rule: (c) => [c.GO(0), c.GO(0)] },
@@ -26,6 +27,16 @@ export const ELEMENTWISE_RULES: Record<string, RuleSpec> = {
     broadcast: true,
     rule: (c) => {
       const g = c.GO(0);
+      // A constant exponent (RMSNorm's x^2) is read here, so that the backward holds no Pow:
+      // onnxruntime's CPU Pow is several times slower than Mul (Llama 512x8, 4x512 tokens: 32 Pow
+      // nodes on [4, 512, 512] took 108 ms of a 1.8 s step).
+      const k = constantExponent(c.constTensor(c.I(1)));
+      if (k !== undefined && !c.needs(1)) {
+        if (!c.needs(0)) return [undefined, undefined];
+        if (k === 1) return [g, undefined];
+        if (k === 2) return [c.mul(c.mul(g, c.I(0)), c.scalar(2, c.I(0))), undefined];
+        return [c.mul(g, c.mul(c.scalar(k, c.I(0)), c.op('Pow', [c.I(0), c.scalar(k - 1, c.I(0))]))), undefined];
+      }
       // The exponent may be an integer tensor (opset >= 12): compute in the base's type.
       const e = FLOAT_DTYPES.has(c.dtype(c.I(1))) ? c.I(1) : c.cast(c.I(1), c.dtype(c.I(0)));
       const ga = c.needs(0) ? c.mul(g, c.mul(e, c.op('Pow', [c.I(0), c.sub(e, c.scalar(1, c.I(0)))]))) : undefined;
