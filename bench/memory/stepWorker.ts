@@ -7,6 +7,7 @@
 // large external tensors left on disk (loadModel lazyExternalBytes), its frozen weights
 // quantized or read from the cache beside it (quant/cache.ts, as `lily train` does), and the
 // float32 values released before the step is built, so the fp32 file never sits in memory whole.
+// An output head stored as a copy of the embedding table reads the table (train/tiedHead.ts).
 //
 //   node --import tsx bench/memory/stepWorker.ts MODEL_DIR [--batch 4] [--seq 256] [--steps 2]
 //     [--threads 2] [--options '{"lossChunks": "off", "weightsDtype": "int4"}'] [--estimate-only]
@@ -18,6 +19,7 @@ import { mulberry32 } from '../../native-runtime/adapters/init';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { StepRunner, type RunnerOptions } from '../../native-runtime/train/stepRunner';
 import { estimateStepMemory } from '../../native-runtime/train/memoryEstimate';
+import { tieOutputHead } from '../../native-runtime/train/tiedHead';
 
 function arg(name: string, dflt: string): string {
   const k = process.argv.indexOf(`--${name}`);
@@ -48,6 +50,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const modelFile = path.join(dir, 'model.onnx');
   const model = loadModel(modelFile, weightsDtype === 'float32' ? {} : { lazyExternalBytes: 1 << 20 });
+  // As lily train does (trainer.ts loadConfigModel): a head that copies the embedding table reads the table.
+  const tied = tieOutputHead(model, { modelPath: modelFile });
   let quant: Record<string, unknown> | null = null;
   if (weightsDtype !== 'float32') {
     const tq = performance.now();
@@ -94,6 +98,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({
     batch: B, seq: S, steps, weights_dtype: weightsDtype, options: { ...extra, frozenWeights: undefined }, loss,
     quantization: quant,
+    tied_head: tied ?? null,
     quantized_matrices: g.quantized?.replaced?.length ?? 0,
     // The segment count and recomputed nodes (the report's list of cut tensors is long).
     recompute: g.recompute ? { segments: (g.recompute as { segments?: number }).segments, cloned_nodes: (g.recompute as { clonedNodes?: number }).clonedNodes } : null,

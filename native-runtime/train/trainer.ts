@@ -37,6 +37,7 @@ import { Rng, type RngState } from './rng';
 import { learningRate } from './schedule';
 import { DivergenceMonitor, divergenceHint, maxAbsOf, type DivergenceState } from './divergence';
 import { fitMaxLength } from './maxLength';
+import { tieOutputHead } from './tiedHead';
 import { stepBuildConfigError } from './stepErrors';
 import { StepRunner, type RunnerOptions } from './stepRunner';
 import { buildTrainingStep } from './step';
@@ -142,8 +143,12 @@ export function loadRunModel(cfg: ResolvedConfig, log?: (msg: string) => void): 
 /** With weights_dtype, external-data tensors from this size on are read one at a time (onnx/proto.ts lazyExternalBytes). */
 const LAZY_WEIGHT_BYTES = 1 << 20;
 
-/** Loads the config's model; a missing or broken file is a config error on `model.path`. */
-export function loadConfigModel(cfg: ResolvedConfig, opts: { lazyExternalBytes?: number } = {}): Model {
+/**
+ * Loads the config's model; a missing or broken file is a config error on `model.path`. An
+ * output head stored as a copy of the embedding table (tied embeddings) is made to read the
+ * table instead, and the copy dropped (train/tiedHead.ts).
+ */
+export function loadConfigModel(cfg: ResolvedConfig, opts: { lazyExternalBytes?: number; log?: (msg: string) => void } = {}): Model {
   if (!fs.existsSync(cfg.model.path)) throw configError(cfg, ['model', 'path'], `model file not found: ${cfg.model.path} (relative paths are resolved against the config's folder)`);
   let model: Model;
   try {
@@ -162,6 +167,10 @@ export function loadConfigModel(cfg: ResolvedConfig, opts: { lazyExternalBytes?:
     if (e instanceof CacheExportError) throw configError(cfg, ['model', 'path'], e.message);
     throw e;
   }
+  // A head or table that training updates (modules_to_save) keeps its own copy.
+  const saved = cfg.adapter.modules_to_save?.length ? resolveSavedTensors(model, findLinearLayers(model), cfg.adapter.modules_to_save) : [];
+  const tied = tieOutputHead(model, { logits: cfg.model.output, trained: new Set(saved.map((s) => s.name)), modelPath: cfg.model.path });
+  if (tied) opts.log?.(`The output head ${tied.head} equals the embedding table ${tied.table}: the head reads the table (one copy in memory)`);
   return model;
 }
 
@@ -340,7 +349,7 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   }
   // With weights_dtype, the frozen weights in external data files are read one at a time
   // (quantized, or found in the cache) instead of all at once in float32.
-  const model = loadConfigModel(cfg, (cfg.model.weights_dtype ?? 'float32') !== 'float32' ? { lazyExternalBytes: LAZY_WEIGHT_BYTES } : {});
+  const model = loadConfigModel(cfg, { ...((cfg.model.weights_dtype ?? 'float32') !== 'float32' ? { lazyExternalBytes: LAZY_WEIGHT_BYTES } : {}), log: request.log });
   cfg = fitMaxLength(cfg, model, request.log);
   const quantized = quantizedWeightsFor(cfg, model, request.log);
   // The step graphs read the quantized store: the float32 copies go (and the rest is read).
