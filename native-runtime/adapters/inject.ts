@@ -157,7 +157,9 @@ function prepareMask(model: Model, e: Emitter, cfg: ResolvedAdapter, maskInput: 
   const start = g.nodes.length;
   const rows = tensorSize(staticShape(model, maskInput) ?? [-1]);
   const scope = 'lily_mask';
-  const asFloat = e.op('Cast', [maskInput], { to: attr.i(1) }, staticShape(model, maskInput), scope);
+  // Through bool: a packed row's mask holds document numbers (1, 2, ...), each a real token.
+  const real = e.op('Cast', [maskInput], { to: attr.i(9) }, staticShape(model, maskInput), scope, 'bool');
+  const asFloat = e.op('Cast', [real], { to: attr.i(1) }, staticShape(model, maskInput), scope);
   const column = e.setShape(e.reshape(asFloat, [-1, 1], scope), [rows, 1]);
   const total = e.setShape(e.reduceSum(column, undefined, false, scope), []);
   const count = e.op('Max', [total, e.scalar(1, `${scope}/one`)], {}, [], scope);

@@ -154,8 +154,8 @@ export function semanticDiagnostics(config: unknown): ConfigDiagnostic[] {
     });
     if (data.padding !== 'buckets') out.push(warning(['data', 'buckets'], 'ignored unless data.padding is "buckets"'));
   }
-  if (data.packing === true && isStr(model.task) && model.task !== 'causal-lm') {
-    out.push(diagnostic(['data', 'packing'], `packing puts several documents in one row, which only a causal LM can train on; task is ${show(model.task)}: remove data.packing`));
+  if (data.packing === true && isStr(model.task) && model.task !== 'causal-lm' && model.task !== 'sequence-classification') {
+    out.push(diagnostic(['data', 'packing'], `packing puts several documents in one row, which only a causal LM or a sequence classifier (exported with document_starts) can train on; task is ${show(model.task)}: remove data.packing`));
   }
   if (data.group_by_length === true) {
     if (data.packing === true) out.push(warning(['data', 'group_by_length'], 'ignored with data.packing (packed rows are all max_length long)'));

@@ -103,14 +103,16 @@ export interface DataSection {
    */
   buckets?: BucketLength[];
   /**
-   * Causal LM only: pack several documents into each training row of `max_length` tokens
-   * (consecutive records in file order, a longer one truncated; rows are then shuffled). Each
-   * document gets its own positions (`position_ids` from 0) and attends only to itself:
-   * `attention_mask` carries the document number (1, 2, ...; 0 = padding), so the model must be
-   * exported with a mask that compares those numbers (scripts/oracle/hf_models.py writes such
-   * models); the first token of each document is not predicted from the previous document. This
-   * changes results: a step holds more documents (fewer steps per epoch), and the default `batch`
-   * routing averages over the packed tokens instead of padding. Eval batches are not packed.
+   * Causal LM and sequence classification: pack several documents into each training row of
+   * `max_length` tokens (consecutive records in file order, a longer one truncated; rows are then
+   * shuffled). Each document gets its own positions (`position_ids` from 0) and attends only to
+   * itself: `attention_mask` carries the document number (1, 2, ...; 0 = padding), so the model
+   * must be exported with a mask that compares those numbers (scripts/oracle/hf_models.py writes
+   * such models); the first token of each document is not predicted from the previous document.
+   * A classifier must also take `document_starts` (each document's first position) and score
+   * every document of a row (hf_models.py --kind bert-doc); the loss is the mean over documents.
+   * This changes results: a step holds more documents (fewer steps per epoch), and the default
+   * `batch` routing averages over the packed tokens instead of padding. Eval batches are not packed.
    * @default false
    */
   packing?: boolean;

@@ -24,7 +24,8 @@ export interface LossGraph {
 
 /**
  * Adds the task's loss on `logits` and a labels input named `labelInput`:
- * - sequence-classification: logits [batch, C], labels int64 [batch];
+ * - sequence-classification: logits [batch, C], labels int64 [batch]; or, packed, logits
+ *   [batch, documents, C], labels int64 [batch, documents] (-100 for an empty slot);
  * - regression: logits [batch, 1] or [batch], labels float32 [batch] (MSE);
  * - token-classification: logits [batch, seq, C], labels int64 [batch, seq], -100 ignored;
  * - causal-lm: logits [batch, seq, V], labels int64 [batch, seq] (usually the input ids with
@@ -40,9 +41,12 @@ export function addLoss(model: Model, e: Emitter, task: TaskType, logits: string
   const scope = 'loss';
   switch (task) {
     case 'sequence-classification': {
-      if (shape.length !== 2) throw new Error(`loss (sequence-classification): logits "${logits}" have shape [${shape.join(', ')}]; expected [batch, num_labels]`);
-      const labels = addInput(model, labelInput, 'int64', [shape[0]]);
-      return { ...crossEntropy(e, logits, labels, shape, scope), labels: { name: labels, dtype: 'int64', shape: [shape[0]] } };
+      // [batch, documents, num_labels]: a packed classifier (data.packing) scores every document
+      // of a row; empty document slots carry the label -100, so the mean is over real documents.
+      if (shape.length !== 2 && shape.length !== 3) throw new Error(`loss (sequence-classification): logits "${logits}" have shape [${shape.join(', ')}]; expected [batch, num_labels] (or [batch, documents, num_labels] for packed rows)`);
+      const labelShape = shape.slice(0, -1);
+      const labels = addInput(model, labelInput, 'int64', labelShape);
+      return { ...crossEntropy(e, logits, labels, shape, scope), labels: { name: labels, dtype: 'int64', shape: labelShape } };
     }
     case 'token-classification':
     case 'causal-lm': {

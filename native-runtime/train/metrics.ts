@@ -78,15 +78,20 @@ export class EvalAccumulator {
   constructor(readonly task: TaskType) {}
 
   /**
-   * Adds one batch. `logits` dims: [B, C] (sequence classification), [B] or [B, 1] (regression),
+   * Adds one batch. `logits` dims: [B, C] or [B, D, C] (sequence classification; D document
+   * slots of packed rows), [B] or [B, 1] (regression),
    * [B, T, C] (token classification), [B, T, V] (causal LM: position t predicts label t+1).
    */
   add(logits: ArrayLike<number>, dims: readonly number[], labels: ArrayLike<number | bigint>): void {
     const y = toNumbers(labels);
     switch (this.task) {
       case 'sequence-classification': {
-        const [B, C] = [dims[0], dims[dims.length - 1]];
-        for (let b = 0; b < B; b++) {
+        // [B, C], or [B, D, C] from a packed classifier (one score per document slot; an empty
+        // slot's label is -100).
+        const C = dims[dims.length - 1];
+        const rows = dims.slice(0, -1).reduce((a, b) => a * b, 1);
+        for (let b = 0; b < rows; b++) {
+          if (y[b] === IGNORE) continue;
           this.preds.push(argmax(logits, b * C, C));
           this.targets.push(y[b]);
           this.lossSum -= logSoftmaxAt(logits, b * C, C, y[b]);

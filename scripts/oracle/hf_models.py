@@ -7,6 +7,13 @@ TorchScript exporter (`dynamo=False`: node names keep the module paths PEFT uses
 
 Kinds:
   bert   BertForSequenceClassification; inputs input_ids, attention_mask (0/1); output logits [B, C]
+  bert-doc  the same weights for packed classification (data.packing): inputs input_ids,
+         attention_mask (document numbers 1, 2, ...; 0 = padding: a query sees the keys of its own
+         document only), position_ids (restarting per document) and document_starts [B, D] (the
+         position of each document's first token; an empty slot repeats any position and gets
+         the label -100); output logits [B, D, C], each document's first token through the
+         model's own pooler and classifier. For a 0/1 mask and document_starts 0 this is exactly
+         BertForSequenceClassification (checked by --selfcheck).
   llama  LlamaForCausalLM (grouped-query attention when num_key_value_heads < num_attention_heads);
          inputs input_ids, attention_mask, position_ids; output logits [B, T, V]. `attention_mask`
          carries document numbers (1, 2, ...; 0 = padding) so that packed rows work (data.packing):
@@ -45,6 +52,27 @@ def document_bias(doc):
     return torch.where(allowed, 0.0, torch.finfo(torch.float32).min)[:, None]
 
 
+class DocumentMaskBert(BertForSequenceClassification):
+    """BertForSequenceClassification over packed rows (kind bert-doc, see the module docstring)."""
+
+    def forward(self, input_ids, attention_mask, position_ids, document_starts):  # noqa: D401
+        hidden = self.bert(input_ids=input_ids, attention_mask=document_pairs(attention_mask),
+                           position_ids=position_ids).last_hidden_state
+        b, d = document_starts.shape
+        first = torch.gather(hidden, 1, document_starts[:, :, None].expand(b, d, hidden.shape[-1]))
+        # BertPooler reads position 0 of what it is given: one "row" per document.
+        pooled = self.bert.pooler(first.reshape(b * d, 1, hidden.shape[-1]))
+        return self.classifier(self.dropout(pooled)).reshape(b, d, self.config.num_labels)
+
+
+def document_pairs(doc):
+    """[B, T] document numbers -> [B, T, T] 0/1 mask (query, key) for an encoder: a query sees the
+    keys of its own document; a padding query (0) sees every real key, as transformers' 2D-mask
+    path does. transformers turns a 3D mask into the additive one exactly as it does a 2D mask."""
+    q, k = doc[:, :, None], doc[:, None, :]
+    return ((k > 0) & ((q == k) | (q == 0))).long()
+
+
 class BertLogits(BertForSequenceClassification):
     def forward(self, input_ids, attention_mask):  # noqa: D401
         return super().forward(input_ids=input_ids, attention_mask=attention_mask).logits
@@ -56,7 +84,9 @@ DEFAULTS = {
     "llama": dict(vocab_size=32000, hidden_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                   intermediate_size=344, max_position_embeddings=2048, tie_word_embeddings=False),
 }
-INPUTS = {"bert": ["input_ids", "attention_mask"], "llama": ["input_ids", "attention_mask", "position_ids"]}
+DEFAULTS["bert-doc"] = DEFAULTS["bert"]
+INPUTS = {"bert": ["input_ids", "attention_mask"], "bert-doc": ["input_ids", "attention_mask", "position_ids", "document_starts"],
+          "llama": ["input_ids", "attention_mask", "position_ids"]}
 
 
 def build(kind, overrides=None, seed=0):
@@ -64,6 +94,9 @@ def build(kind, overrides=None, seed=0):
     torch.manual_seed(seed)
     if kind == "bert":
         model = BertLogits(BertConfig(**cfg, attn_implementation="eager"))
+    elif kind == "bert-doc":
+        # The same construction order as "bert": the same seed gives the same weights.
+        model = DocumentMaskBert(BertConfig(**cfg, attn_implementation="eager"))
     else:
         model = DocumentMaskLlama(LlamaConfig(**cfg, attn_implementation="eager"))
     return model.eval()
@@ -76,6 +109,14 @@ def sample(kind, model, batch=2, seq=8):
     mask[1:, seq // 2:] = 0
     if kind == "bert":
         return (ids, mask)
+    if kind == "bert-doc":
+        doc = mask.clone()
+        doc[0, seq // 2:] = 2
+        pos = torch.arange(seq).expand(batch, seq).contiguous()
+        pos[0, seq // 2:] -= seq // 2
+        starts = torch.zeros(batch, 2, dtype=torch.long)
+        starts[0, 1] = seq // 2
+        return (ids, doc, pos, starts)
     return (ids, mask, torch.arange(seq).expand(batch, seq).contiguous())
 
 
@@ -84,7 +125,9 @@ def export(kind, out, overrides=None, seed=0):
     model = build(kind, overrides, seed)
     names = INPUTS[kind]
     axes = {n: {0: "batch", 1: "seq"} for n in names}
-    axes["logits"] = {0: "batch"} if kind == "bert" else {0: "batch", 1: "seq"}
+    if kind == "bert-doc":
+        axes["document_starts"] = {0: "batch", 1: "documents"}
+    axes["logits"] = {0: "batch"} if kind == "bert" else {0: "batch", 1: "documents" if kind == "bert-doc" else "seq"}
     with torch.no_grad():
         torch.onnx.export(model, sample(kind, model), os.path.join(out, "model.onnx"), input_names=names,
                           output_names=["logits"], dynamic_axes=axes, opset_version=17, do_constant_folding=True,
@@ -112,7 +155,7 @@ def load_plain(model_dir):
         manifest = json.load(f)
     kind = manifest["kind"]
     cfg = {**DEFAULTS[kind], **manifest["overrides"]}
-    cls, config_cls = (BertForSequenceClassification, BertConfig) if kind == "bert" else (LlamaForCausalLM, LlamaConfig)
+    cls, config_cls = (BertForSequenceClassification, BertConfig) if kind.startswith("bert") else (LlamaForCausalLM, LlamaConfig)
     model = cls(config_cls(**cfg, attn_implementation="eager"))
     model.load_state_dict(load_file(os.path.join(model_dir, "state.safetensors")))
     return model, manifest
@@ -134,7 +177,28 @@ def selfcheck():
         alone_a = model(a[None], torch.ones(1, 4, dtype=torch.long), torch.arange(4)[None])
         alone_b = model(b[None], torch.ones(1, 5, dtype=torch.long), torch.arange(5)[None])
         gap_pack = max((packed[0, :4] - alone_a[0]).abs().max().item(), (packed[0, 4:9] - alone_b[0]).abs().max().item())
-    return {"real": gap_real, "padding": gap_pad, "packed": gap_pack}
+    return {"real": gap_real, "padding": gap_pad, "packed": gap_pack, **selfcheck_bert()}
+
+
+def selfcheck_bert():
+    """DocumentMaskBert with a 0/1 mask == transformers' BertForSequenceClassification; a packed
+    row's per-document logits == each document alone; the same seed gives the "bert" weights."""
+    over = {"vocab_size": 64, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128}
+    model, plain = build("bert-doc", over, 3), build("bert", over, 3)
+    same = all(torch.equal(v, plain.state_dict()[k]) for k, v in model.state_dict().items())
+    ids, mask = sample("bert", plain, 3, 10)
+    with torch.no_grad():
+        theirs = BertForSequenceClassification.forward(plain, input_ids=ids, attention_mask=mask).logits
+        pos = torch.arange(10).expand(3, 10)
+        ours = model(ids, mask, pos, torch.zeros(3, 1, dtype=torch.long))[:, 0]
+        gap_plain = (ours - theirs).abs().max().item()
+        a, b, c = ids[0, :4], ids[1, :5], ids[2, :1]
+        row = torch.cat([a, b, c, ids[2, 1:2]])[None]
+        packed = model(row, torch.tensor([[1] * 4 + [2] * 5 + [3] + [0]]),
+                       torch.tensor([list(range(4)) + list(range(5)) + [0, 0]]), torch.tensor([[0, 4, 9, 0]]))[0]
+        alone = [BertForSequenceClassification.forward(plain, input_ids=x[None]).logits[0] for x in (a, b, c)]
+        gap_docs = max((packed[i] - alone[i]).abs().max().item() for i in range(3))
+    return {"bert_same_weights": same, "bert_plain": gap_plain, "bert_packed": gap_docs}
 
 
 def main():

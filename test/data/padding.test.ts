@@ -5,6 +5,7 @@ import * as path from 'path';
 import { defaultBuckets, resolveConfig } from '../../native-runtime/config/resolved';
 import type { LilyConfig } from '../../native-runtime/config/types';
 import type { ValueInfo } from '../../native-runtime/onnx/ir';
+import { semanticDiagnostics } from '../../native-runtime/config/semanticChecks';
 import { DataError } from '../../native-runtime/train/data/errors';
 import { IGNORE_INDEX } from '../../native-runtime/train/data/labels';
 import { packRows } from '../../native-runtime/train/data/packing';
@@ -17,6 +18,8 @@ const CLS_INPUTS: ValueInfo[] = [
   { name: 'attention_mask', dtype: 'int64', shape: ['batch', 'seq'] },
 ];
 const LM_INPUTS: ValueInfo[] = [...CLS_INPUTS, { name: 'position_ids', dtype: 'int64', shape: ['batch', 'seq'] }];
+/** A packed classifier's inputs (hf_models.py --kind bert-doc). */
+const DOC_INPUTS: ValueInfo[] = [...LM_INPUTS, { name: 'document_starts', dtype: 'int64', shape: ['batch', 'documents'] }];
 const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 const ints = (t: { data: unknown }) => [...(t.data as BigInt64Array)].map(Number);
 
@@ -93,6 +96,47 @@ describe('data/packing', () => {
     const X = IGNORE_INDEX;
     assert.deepStrictEqual(ints(b.tensors.labels), [X, 4, 5, 3, X, 10, 13, 3, X, X]);
     assert.strictEqual(b.tokens, 8);
+  });
+
+  it('packs classification records with their first positions and one label per document slot', () => {
+    const rows = [{ text: 'the movie', label: 1 }, { text: 'not fun', label: 0 }, { text: 'a film was bad bad bad bad bad', label: 0 }, { text: 'a', label: 1 }];
+    const p = openData(setup(rows, { packing: true, max_length: 10 }, 'sequence-classification', 2), { modelInputs: DOC_INPUTS });
+    assert.strictEqual(p.plan.datasetSize, 3, 'rows: 4 + 4 tokens, then 10, then 3');
+    const b = p.trainBatch(0);
+    const X = IGNORE_INDEX;
+    // Two document slots (the most any row holds): row 1 and row 2 fill one each.
+    assert.deepStrictEqual(b.tensors.document_starts.dims, [2, 2]);
+    assert.deepStrictEqual(ints(b.tensors.document_starts), [0, 4, 0, 0]);
+    assert.deepStrictEqual(b.tensors.labels.dims, [2, 2]);
+    assert.deepStrictEqual(ints(b.tensors.labels), [1, 0, 0, X]);
+    assert.deepStrictEqual(ints(b.tensors.attention_mask).slice(0, 10), [1, 1, 1, 1, 2, 2, 2, 2, 0, 0]);
+    assert.deepStrictEqual(ints(b.tensors.position_ids).slice(0, 10), [0, 1, 2, 3, 0, 1, 2, 3, 0, 0]);
+    assert.strictEqual(b.tokens, 18);
+  });
+
+  it('gives a packed classifier unpacked (eval) batches in the packed shape: one document per row, at 0', () => {
+    const dir = setup([{ text: 'the movie', label: 1 }, { text: 'not fun', label: 0 }], { packing: true, max_length: 10 }, 'sequence-classification', 2);
+    writeFile(dir.configDir, 'eval.jsonl', jsonl([{ text: 'a film', label: 0 }, { text: 'the', label: 1 }]));
+    const p = openData({ ...dir, data: { ...dir.data, eval: path.join(dir.configDir, 'eval.jsonl') } }, { modelInputs: DOC_INPUTS });
+    const e = [...p.evalBatches()][0];
+    assert.deepStrictEqual(e.tensors.document_starts.dims, [2, 2]);
+    assert.deepStrictEqual(ints(e.tensors.document_starts), [0, 0, 0, 0]);
+    assert.deepStrictEqual(ints(e.tensors.labels), [0, IGNORE_INDEX, 1, IGNORE_INDEX]);
+    assert.deepStrictEqual(ints(e.tensors.attention_mask).slice(0, 10), [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('the config check accepts packing for causal LM and sequence classification only', () => {
+    const msgs = (task: string) => semanticDiagnostics({ model: { path: 'm.onnx', task }, adapter: { method: 'lora', target_modules: ['q'] }, data: { train: 't.jsonl', packing: true } } as never)
+      .filter((d) => d.path.join('.') === 'data.packing' && d.severity === 'error').map((d) => d.message);
+    assert.deepStrictEqual(msgs('causal-lm'), []);
+    assert.deepStrictEqual(msgs('sequence-classification'), []);
+    assert.match(msgs('token-classification').join(), /causal LM or a sequence classifier/);
+    assert.match(msgs('regression').join(), /remove data.packing/);
+  });
+
+  it('refuses classification packing for a model without document_starts, naming data.packing', () => {
+    const cfg = setup([{ text: 'the movie', label: 1 }], { packing: true });
+    assert.throws(() => openData(cfg, { modelInputs: LM_INPUTS }), (e: unknown) => e instanceof DataError && e.field === 'data.packing' && /document_starts/.test(e.detail) && /bert-doc/.test(e.detail));
   });
 
   it('refuses packing for a model without position_ids, naming data.packing', () => {

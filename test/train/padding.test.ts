@@ -1,5 +1,5 @@
 // Length buckets and packing in the step: the same examples cut to a shorter length, or packed
-// into one row, train to the same losses as the max_length path (LoRA and Lily's `masked`
+// into one row (causal LM, or a classifier scoring each document), train to the same losses as the max_length path (LoRA and Lily's `masked`
 // routing do not look at padding; `batch` routing does, as PEFT's does), and one runner moves
 // between step graphs of several lengths with one set of trainable and optimizer buffers.
 // Models: transformers' BERT and Llama (GQA) built by scripts/oracle/hf_models.py.
@@ -20,7 +20,11 @@ const X = -100;
 function exportModels(dir: string): void {
   const code = [
     'import sys; sys.path.insert(0, "scripts/oracle"); import hf_models as h',
-    `h.export("bert", "${dir}/bert", {"vocab_size": 50, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}, 1)`,
+    // Weights 15x transformers' default spread, so that attention moves the logits visibly
+    // (at 0.02 a document's logits hardly depend on the tokens it attends to).
+    'BERT = {"vocab_size": 50, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64, "initializer_range": 0.3}',
+    `h.export("bert", "${dir}/bert", BERT, 1)`,
+    `h.export("bert-doc", "${dir}/bert-doc", BERT, 1)`,
     `h.export("llama", "${dir}/llama", {"vocab_size": 50, "hidden_size": 32, "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 64}, 1)`,
   ].join('\n');
   const r = spawnSync(PYTHON, ['-c', code], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
@@ -83,6 +87,63 @@ describe('train/padding: buckets and packing in the step', function () {
     const full = await losses(path.join(dir, 'bert'), 'sequence-classification', adapter, [clsBatch(16, [0, 1])]);
     const cut = await losses(path.join(dir, 'bert'), 'sequence-classification', adapter, [clsBatch(5, [0, 1])]);
     assert.ok(Math.abs(full[0] - cut[0]) > 1e-7, `${full[0]} vs ${cut[0]}`);
+  });
+
+  // Sequence classification: transformers' BertForSequenceClassification (the plain export) on
+  // documents in rows of their own against the same weights exported as a packed classifier
+  // (hf_models.py bert-doc: document-number mask, position_ids, document_starts) on one row.
+  const docs = [[2, 7, 9, 11, 3], [2, 4, 3], [2, 8, 5, 6]];
+  // The documents of packedCls, each in a row of its own (document 2 twice, as there).
+  const alone = [...docs, docs[1]];
+  const separateCls = (labels: number[]) => ({
+    input_ids: i64(alone.map((d) => pad(d, 5))),
+    attention_mask: i64(alone.map((d) => pad(d.map(() => 1), 5))),
+    labels: new ort.Tensor('int64', BigInt64Array.from([...labels, labels[1]], BigInt), [alone.length]),
+  });
+  // Rows of 16: the three documents in one row (a 4th, empty slot), one document in the other.
+  const packedCls = (labels: number[]) => ({
+    input_ids: i64([pad(docs.flat(), 16), pad(docs[1], 16)]),
+    attention_mask: i64([pad(docs.flatMap((d, k) => d.map(() => k + 1)), 16), pad(docs[1].map(() => 1), 16)]),
+    position_ids: i64([pad(docs.flatMap((d) => d.map((_, t) => t)), 16), pad(docs[1].map((_, t) => t), 16)]),
+    document_starts: i64([[0, 5, 8, 0], [0, 0, 0, 0]]),
+    labels: i64([[...labels, X], [labels[1], X, X, X]]),
+  });
+  for (const adapter of [
+    { method: 'lora', target_modules: ['query', 'value'], r: 4, lora_alpha: 8, modules_to_save: ['classifier'] },
+    { method: 'lily', target_modules: ['query', 'value'], r: 4, num_B: 2, routing: 'masked', modules_to_save: ['classifier'] },
+  ] as AdapterSection[]) {
+    it(`bert classifier, ${adapter.method}${adapter.method === 'lily' ? ' (masked routing)' : ''}: packed rows train like the documents in rows of their own`, async () => {
+      const labels = [[0, 1, 1], [1, 0, 1], [1, 1, 0]];
+      const sep = await losses(path.join(dir, 'bert'), 'sequence-classification', adapter, labels.map(separateCls));
+      const pk = await losses(path.join(dir, 'bert-doc'), 'sequence-classification', adapter, labels.map(packedCls));
+      assertClose(pk, sep, 2e-5, 'packed vs separate');
+      assert.ok(Math.abs(sep[2] - sep[0]) > 1e-4, 'the steps changed the parameters');
+    });
+  }
+
+  it('bert classifier: without document numbers the packed documents attend to each other (different logits)', async () => {
+    const model = loadModel(path.join(dir, 'bert-doc', 'model.onnx'));
+    const proper = packedCls([0, 1, 1]);
+    const leaky = { ...proper, attention_mask: i64([pad(docs.flat().map(() => 1), 16), pad(docs[1].map(() => 1), 16)]) };
+    const shapes = Object.fromEntries(model.graph.inputs.map((i) => [i.name, [...proper[i.name as keyof typeof proper].dims]]));
+    const runner = await StepRunner.create(model, shapes, { adapter: { method: 'lora', target_modules: ['query'], r: 2 }, task: 'sequence-classification', threads: 1, evalOnly: true });
+    const a = (await runner.evaluate(proper)).logits!.data as Float32Array;
+    const b = (await runner.evaluate(leaky)).logits!.data as Float32Array;
+    await runner.release();
+    // Row 0's three documents (slots 0-2) change; row 1 (one document, same mask either way) does not.
+    const scale = Math.max(...Array.from(a, Math.abs));
+    const gap = (k: number) => Math.max(Math.abs(a[2 * k] - b[2 * k]), Math.abs(a[2 * k + 1] - b[2 * k + 1]));
+    for (const k of [0, 1, 2]) assert.ok(gap(k) > 0.05 * scale, `document ${k}: ${gap(k)} vs logit scale ${scale}`);
+    assert.strictEqual(gap(4), 0);
+  });
+
+  it('bert-doc export: per-document logits of a packed row equal each document alone in transformers (hf_models.py --selfcheck)', () => {
+    const r = spawnSync(PYTHON, ['scripts/oracle/hf_models.py', '--selfcheck'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    assert.strictEqual(r.status, 0, r.stderr);
+    const gaps = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    assert.strictEqual(gaps.bert_same_weights, true, 'bert and bert-doc built with one seed must hold the same weights');
+    assert.ok(gaps.bert_plain <= 1e-6, `0/1 mask vs BertForSequenceClassification: ${gaps.bert_plain}`);
+    assert.ok(gaps.bert_packed <= 1e-5, `packed documents vs alone: ${gaps.bert_packed}`);
   });
 
   it('llama (GQA): a packed row of two documents trains like the two documents in their own rows', async () => {

@@ -3,9 +3,9 @@
 // classification and causal LM (unshifted; -100 marks ignored positions).
 import * as ort from 'onnxruntime-node';
 import type { DataType, ValueInfo } from '../../onnx/ir';
-import type { LabelScheme } from './labels';
+import { IGNORE_INDEX, type LabelScheme } from './labels';
 import type { PackedRow } from './packing';
-import { isSequenceInput, type Example } from './record';
+import { DOCUMENT_STARTS, isSequenceInput, type Example } from './record';
 
 export interface Batch {
   tensors: Record<string, ort.Tensor>;
@@ -36,13 +36,21 @@ function makeTensor(dtype: DataType, values: number[], dims: number[], name: str
  * the sequence inputs and per-token labels are cut to that many positions (padding.ts decides
  * it; it must not cut a real token: see Example.extent).
  */
-export function collate(examples: Example[], modelInputs: ValueInfo[], scheme: LabelScheme, seqLength?: number): Batch {
+export function collate(examples: Example[], modelInputs: ValueInfo[], scheme: LabelScheme, seqLength?: number, documentSlots = 1): Batch {
   if (examples.length === 0) throw new Error('collate: empty batch');
   const B = examples.length;
   const tensors: Record<string, ort.Tensor> = {};
   const cut = (data: number[], dims: number[], sequence: boolean) =>
     seqLength !== undefined && sequence && dims.length === 1 && dims[0] > seqLength ? { data: data.slice(0, seqLength), dims: [seqLength] } : { data, dims };
+  // A packed classifier (packing.ts) given unpacked rows: each row is one document at position
+  // 0 in the first of `documentSlots` slots (the packed step's shape, so that eval batches reuse
+  // its graph); the other slots are empty (labels -100).
+  const packedClassifier = modelInputs.some((m) => m.name === DOCUMENT_STARTS);
   for (const m of modelInputs) {
+    if (m.name === DOCUMENT_STARTS) {
+      tensors[m.name] = makeTensor(m.dtype, new Array<number>(B * documentSlots).fill(0), [B, documentSlots], m.name);
+      continue;
+    }
     const first = examples[0].inputs.get(m.name);
     if (!first) throw new Error(`collate: example has no value for model input ${m.name}`);
     const values: number[] = [];
@@ -70,7 +78,10 @@ export function collate(examples: Example[], modelInputs: ValueInfo[], scheme: L
       tensors[LABELS] = makeTensor('int64', values, [B, T], LABELS);
     } else {
       const values = examples.map((ex) => ex.label as number);
-      tensors[LABELS] = makeTensor(scheme.kind === 'regression' ? 'float32' : 'int64', values, [B], LABELS);
+      if (packedClassifier && scheme.kind !== 'regression') {
+        const slots = values.flatMap((v) => [v, ...new Array<number>(documentSlots - 1).fill(IGNORE_INDEX)]);
+        tensors[LABELS] = makeTensor('int64', slots, [B, documentSlots], LABELS);
+      } else tensors[LABELS] = makeTensor(scheme.kind === 'regression' ? 'float32' : 'int64', values, [B], LABELS);
     }
   }
   return {
@@ -84,24 +95,31 @@ export function collate(examples: Example[], modelInputs: ValueInfo[], scheme: L
 
 /**
  * A batch of packed rows (packing.ts): `input_ids`, `attention_mask` (document numbers),
- * `position_ids` and `labels`; any other model input is an error (packing is for causal LMs
- * whose inputs are those).
+ * `position_ids`, `token_type_ids` when the model has it, and `labels` [B, T] (causal LM); for
+ * sequence classification also `document_starts` and `labels` [B, D], one per document slot.
+ * Any other model input is an error.
  */
 export function collatePacked(rows: PackedRow[], modelInputs: ValueInfo[], lines: number[]): Batch {
   if (rows.length === 0) throw new Error('collatePacked: empty batch');
   const B = rows.length;
   const T = rows[0].input_ids.length;
   const tensors: Record<string, ort.Tensor> = {};
-  const pick: Record<string, (r: PackedRow) => number[]> = {
+  const pick: Record<string, (r: PackedRow) => number[] | undefined> = {
     input_ids: (r) => r.input_ids,
     attention_mask: (r) => r.segments,
     position_ids: (r) => r.positions,
+    token_type_ids: (r) => r.typeIds,
+    [DOCUMENT_STARTS]: (r) => r.documents?.starts,
   };
   for (const m of modelInputs) {
     const get = pick[m.name];
-    if (!get) throw new Error(`packing: the model input ${m.name} cannot be packed (a packed batch has input_ids, attention_mask and position_ids)`);
-    tensors[m.name] = makeTensor(m.dtype, rows.flatMap(get), [B, T], m.name);
+    const first = get?.(rows[0]);
+    if (!get || !first) throw new Error(`packing: the model input ${m.name} cannot be packed (a packed batch has input_ids, attention_mask, position_ids, token_type_ids and, for classification, ${DOCUMENT_STARTS})`);
+    tensors[m.name] = makeTensor(m.dtype, rows.flatMap((r) => get(r)!), [B, first.length], m.name);
   }
-  tensors[LABELS] = makeTensor('int64', rows.flatMap((r) => r.labels), [B, T], LABELS);
+  const docs = rows[0].documents;
+  tensors[LABELS] = docs
+    ? makeTensor('int64', rows.flatMap((r) => r.documents!.labels), [B, docs.labels.length], LABELS)
+    : makeTensor('int64', rows.flatMap((r) => r.labels), [B, T], LABELS);
   return { tensors, size: B, tokens: rows.reduce((s, r) => s + r.tokens, 0), lines };
 }

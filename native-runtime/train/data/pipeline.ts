@@ -8,7 +8,8 @@ import { Batch, collate, collatePacked } from './batch';
 import { Dataset } from './dataset';
 import { DataError } from './errors';
 import { LabelScheme, resolveLabelScheme } from './labels';
-import { packExamples, packRows } from './packing';
+import { packClassExamples, packExamples, packRows } from './packing';
+import { DOCUMENT_STARTS } from './record';
 import { paddedLength } from './padding';
 import { BatchPlan, sequentialBatches } from './plan';
 import type { RecordSpec } from './record';
@@ -81,12 +82,15 @@ export function openData(cfg: ResolvedConfig, opts: OpenDataOptions): DataPipeli
   const t = cfg.training;
   // Keep every training step's batch the same size: the default "batch" routing averages over
   // the batch, so a small last batch would weigh its samples differently.
-  const load = (ds: Dataset, indices: number[]) => {
-    const examples = indices.map((i) => ds.example(i, scheme));
-    return collate(examples, opts.modelInputs, scheme, paddedLength(cfg.data, Math.max(...examples.map((ex) => ex.extent))));
-  };
   // With packing the plan shuffles packed rows (made once, in file order), not records.
   const rows = cfg.data.packing ? packedRows(cfg, train, scheme, opts.modelInputs) : undefined;
+  // A packed classifier scores a fixed number of document slots per row: the most any packed
+  // row holds (unpacked batches, e.g. eval, use the same shape: one document per row).
+  const documentSlots = rows && cfg.model.task === 'sequence-classification' ? Math.max(...rows.map((r) => r.length)) : 1;
+  const load = (ds: Dataset, indices: number[]) => {
+    const examples = indices.map((i) => ds.example(i, scheme));
+    return collate(examples, opts.modelInputs, scheme, paddedLength(cfg.data, Math.max(...examples.map((ex) => ex.extent))), documentSlots);
+  };
   // group_by_length needs every record's length up front (one tokenizing pass, as packing does).
   const lengths = !rows && cfg.data.group_by_length ? Array.from({ length: train.size }, (_, i) => train.example(i, scheme).extent) : undefined;
   const plan = new BatchPlan(rows ? rows.length : train.size, t.batch_size, t.seed, t.shuffle, true, lengths);
@@ -94,7 +98,12 @@ export function openData(cfg: ResolvedConfig, opts: OpenDataOptions): DataPipeli
   const trainBatch = rows
     ? (step: number) => {
       const picked = plan.indicesForStep(step).map((r) => rows[r]);
-      const packed = picked.map((docs) => packExamples(docs.map((i) => train.example(i, scheme)), cfg.data.max_length, padId));
+      const packed = picked.map((docs) => {
+        const examples = docs.map((i) => train.example(i, scheme));
+        return cfg.model.task === 'sequence-classification'
+          ? packClassExamples(examples, cfg.data.max_length, padId, documentSlots)
+          : packExamples(examples, cfg.data.max_length, padId);
+      });
       return collatePacked(packed, opts.modelInputs, picked.map((docs) => train.lineOf(docs[0])));
     }
     : (step: number) => load(train, plan.indicesForStep(step));
@@ -122,16 +131,24 @@ export function openData(cfg: ResolvedConfig, opts: OpenDataOptions): DataPipeli
 
 /** Rows of record indices for `data.packing` (checked here: the task and the model's inputs). */
 function packedRows(cfg: ResolvedConfig, train: Dataset, scheme: LabelScheme, modelInputs: ValueInfo[]): number[][] {
-  if (cfg.model.task !== 'causal-lm') {
-    throw new DataError(cfg.configPath, undefined, 'data.packing', `packing is for causal LM; task is "${cfg.model.task}"`);
+  const classify = cfg.model.task === 'sequence-classification';
+  if (cfg.model.task !== 'causal-lm' && !classify) {
+    throw new DataError(cfg.configPath, undefined, 'data.packing', `packing is for causal LM and sequence classification; task is "${cfg.model.task}"`);
   }
   const names = modelInputs.map((m) => m.name);
+  const exportHint = classify
+    ? 'export it as a packed classifier (scripts/oracle/hf_models.py --kind bert-doc: document-number mask, position_ids, document_starts)'
+    : 'export it with position_ids and a document-number mask (scripts/oracle/hf_models.py)';
   if (!names.includes('position_ids')) {
-    throw new DataError(cfg.configPath, undefined, 'data.packing', `the model has no position_ids input (inputs: ${names.join(', ')}), so packed documents would continue each other's positions; export it with position_ids and a document-number mask (scripts/oracle/hf_models.py), or remove data.packing`);
+    throw new DataError(cfg.configPath, undefined, 'data.packing', `the model has no position_ids input (inputs: ${names.join(', ')}), so packed documents would continue each other's positions; ${exportHint}, or remove data.packing`);
   }
-  const other = names.filter((n) => !['input_ids', 'attention_mask', 'position_ids'].includes(n));
+  if (classify && !names.includes(DOCUMENT_STARTS)) {
+    throw new DataError(cfg.configPath, undefined, 'data.packing', `the model has no ${DOCUMENT_STARTS} input (inputs: ${names.join(', ')}), so it cannot score each document of a packed row; ${exportHint}, or remove data.packing`);
+  }
+  const packable = ['input_ids', 'attention_mask', 'position_ids', 'token_type_ids', ...(classify ? [DOCUMENT_STARTS] : [])];
+  const other = names.filter((n) => !packable.includes(n));
   if (other.length) {
-    throw new DataError(cfg.configPath, undefined, 'data.packing', `the model input(s) ${other.join(', ')} cannot be packed (a packed row has input_ids, attention_mask and position_ids); remove data.packing`);
+    throw new DataError(cfg.configPath, undefined, 'data.packing', `the model input(s) ${other.join(', ')} cannot be packed (a packed row has ${packable.join(', ')}); remove data.packing`);
   }
   const lengths = Array.from({ length: train.size }, (_, i) => train.example(i, scheme).extent);
   return packRows(lengths, cfg.data.max_length);

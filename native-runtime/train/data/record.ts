@@ -49,8 +49,14 @@ export function isSequenceInput(v: ValueInfo): boolean {
   return v.dtype !== 'float32' && v.dtype !== 'float16' && v.dtype !== 'float64' && v.dtype !== 'bfloat16';
 }
 
+/**
+ * A packed classifier's input (data.packing for sequence classification, see packing.ts): the
+ * position of each document's first token per row, int64 [batch, documents].
+ */
+export const DOCUMENT_STARTS = 'document_starts';
+
 /** Sequence inputs the pipeline can build when a record does not carry them. */
-const DERIVABLE = new Set(['attention_mask', 'token_type_ids', 'position_ids']);
+const DERIVABLE = new Set(['attention_mask', 'token_type_ids', 'position_ids', DOCUMENT_STARTS]);
 
 export function parseCsvHeader(bytes: Buffer, file: string, line: number): string[] {
   const rows = parseCsvBytes(bytes, file, line);
@@ -263,6 +269,8 @@ export function toExample(spec: RecordSpec, rec: RawRecord, line: number, scheme
       inputs.set(m.name, numericTensor(spec, line, m.name, given));
       continue;
     }
+    // Per batch, not per record: collate makes it (one document per row, starting at 0).
+    if (m.name === DOCUMENT_STARTS) continue;
     let data: number[];
     if (m.name === 'input_ids' && ids) data = fit(ids, T, padId);
     else if (given !== undefined) data = fit(intArray(spec, line, m.name, given), T, 0);
