@@ -38,6 +38,7 @@ import { Worker } from './lib/worker.mjs';
 import { MODELS as MEMORY_MODELS } from './memory/rows.mjs';
 import { projectPython } from '../scripts/projectPython.cjs';
 import { GROUP_MEGABATCH } from '../out/native-runtime/train/data/plan.js';
+import { defaultBuckets } from '../out/native-runtime/train/data/padding.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The project venv's Python (torch 2.13); throws, naming scripts/setup-python.sh, when it is missing. */
@@ -47,10 +48,13 @@ const ROUND_TARGET_MS = 1500;
 const MAX_STEPS_PER_ROUND = 8;
 const EVAL_GROUPS = 4;
 
+// Ours pads to data.buckets' default for the row's max_length (defaultBuckets: multiples of 8 up
+// to 128 for classification, of 32 up to 512 for causal LM); --buckets picks other lengths, or
+// `longest` (a graph per distinct length, as the peer pads).
 /** Classification: fortune-cookie lengths, batch 8 (Trainer's default), max_length 128. */
-const CLS = { task: 'sequence-classification', kind: 'bert', batch: 8, maxLength: 128, buckets: [32, 64, 96, 128], histogram: 'lengths-fortunes.json', vocab: 30522, targets: ['query', 'value'] };
+const CLS = { task: 'sequence-classification', kind: 'bert', batch: 8, maxLength: 128, histogram: 'lengths-fortunes.json', vocab: 30522, targets: ['query', 'value'] };
 /** Causal LM: man-page lengths, batch 4 x 512 tokens. */
-const CLM = { task: 'causal-lm', kind: 'llama', batch: 4, maxLength: 512, buckets: [128, 256, 384, 512], histogram: 'lengths-manpages.json', vocab: 32000, targets: ['q_proj', 'v_proj'] };
+const CLM = { task: 'causal-lm', kind: 'llama', batch: 4, maxLength: 512, histogram: 'lengths-manpages.json', vocab: 32000, targets: ['q_proj', 'v_proj'] };
 
 const bert = (d, layers) => ({ ...CLS, model: { hidden_size: d, num_hidden_layers: layers, num_attention_heads: d / 64, intermediate_size: 4 * d, vocab_size: CLS.vocab } });
 const llama = (d, layers, heads, kv, ff) => ({ ...CLM, model: { hidden_size: d, num_hidden_layers: layers, num_attention_heads: heads, num_key_value_heads: kv, intermediate_size: ff, vocab_size: CLM.vocab } });
@@ -64,7 +68,7 @@ const ROWS = {
 };
 
 function parseArgs(argv) {
-  const o = { quick: false, rows: Object.keys(ROWS), threads: 2, rounds: 5, compile: false, readme: false, renderOnly: false, out: path.join(ROOT, 'bench', 'results', 'latest.json'), memory: undefined };
+  const o = { quick: false, rows: Object.keys(ROWS), threads: 2, rounds: 5, compile: false, readme: false, renderOnly: false, out: path.join(ROOT, 'bench', 'results', 'latest.json'), memory: undefined, buckets: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -79,9 +83,10 @@ function parseArgs(argv) {
     else if (a === '--compile') o.compile = true;
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--memory') o.memory = value();
+    else if (a === '--buckets') o.buckets = parseBuckets(value());
     else if (a === '--readme') o.readme = true;
     else if (a === '--render-only') o.renderOnly = true;
-    else throw new Error(`bench: unknown argument "${a}"; expected --quick, --rows ${Object.keys(ROWS).join(',')}, --threads N, --rounds N, --compile, --out FILE, --memory MODELS|none, --readme or --render-only`);
+    else throw new Error(`bench: unknown argument "${a}"; expected --quick, --rows ${Object.keys(ROWS).join(',')}, --threads N, --rounds N, --compile, --out FILE, --memory MODELS|none, --buckets L1,L2,..|longest, --readme or --render-only`);
   }
   for (const r of o.rows) if (!ROWS[r]) throw new Error(`bench --rows: unknown row "${r}"; rows are ${Object.keys(ROWS).join(', ')}`);
   if (o.quick) {
@@ -93,6 +98,28 @@ function parseArgs(argv) {
     for (const m of o.memory.split(',')) if (!MEMORY_MODELS[m]) throw new Error(`bench --memory: unknown model "${m}"; models are ${Object.keys(MEMORY_MODELS).join(', ')}, or none`);
   }
   return o;
+}
+
+/** `--buckets 32,64,128` (lengths) or `--buckets longest` (ours pads as the peer does). */
+function parseBuckets(s) {
+  if (s === 'longest') return s;
+  const list = s.split(',').map((x) => positiveInt(x.trim(), '--buckets'));
+  return [...new Set(list)].sort((x, y) => x - y);
+}
+
+/** The row's bucket lengths (undefined: padding "longest"), and how the table names them. */
+function bucketsFor(row, opts) {
+  if (opts.buckets === 'longest') return undefined;
+  return (opts.buckets ?? defaultBuckets(row.maxLength)).filter((b) => b < row.maxLength).concat(row.maxLength);
+}
+
+function paddingLabel(row) {
+  const b = row.buckets;
+  if (!b) return 'longest';
+  if (b.length <= 4) return `buckets ${b.join('/')}`;
+  const step = b[1] - b[0];
+  const even = b.every((x, i) => i === 0 || x - b[i - 1] === step || (i === b.length - 1 && x - b[i - 1] < step));
+  return `${b.length} buckets ${b[0]}..${b[b.length - 1]}${even ? ` by ${step}` : ''}`;
 }
 
 function positiveInt(s, flag) {
@@ -150,7 +177,7 @@ function writeData(row, shareDir, opts) {
     }
     return round3(1 - real / cells);
   };
-  const longest = (m) => m, bucket = (m) => row.buckets.find((b) => b >= m) ?? row.maxLength;
+  const longest = (m) => m, bucket = row.buckets ? (m) => row.buckets.find((b) => b >= m) ?? row.maxLength : longest;
   const epochPadding = { shuffled_longest: padding(train, longest), shuffled_buckets: padding(train, bucket), grouped_longest: padding(grouped, longest), grouped_buckets: padding(grouped, bucket), examples: train.length };
   return { corpus: h.corpus, tokenizer: h.tokenizer, corpus_mean_tokens: h.mean, corpus_median_tokens: h.median, mean_tokens_after_truncation: Math.round(train.reduce((s, e) => s + e.ids.length, 0) / train.length * 10) / 10, epoch_padding: epochPadding };
 }
@@ -169,13 +196,14 @@ function peerWorker(label, settings, threads) {
  * is PEFT with Trainer's group_by_length), and packing for causal LM.
  */
 function variants(row) {
-  const buckets = { name: 'buckets', padding: 'buckets', buckets: row.buckets, prepareBuckets: true, peer: 'peer' };
+  const buckets = row.buckets ? { name: 'buckets', padding: 'buckets', buckets: row.buckets, prepareBuckets: true, peer: 'peer' } : { name: 'buckets', padding: 'longest', peer: 'peer' };
   const grouped = { ...buckets, name: 'buckets+grouped', order: 'grouped', peer: 'peer_grouped' };
   return row.task === 'causal-lm' ? [buckets, grouped, { name: 'packing', padding: 'max_length', packing: true, peer: 'peer' }] : [buckets, grouped];
 }
 
 async function benchRow(name, opts) {
-  const row = ROWS[name];
+  const row = { ...ROWS[name] };
+  row.buckets = bucketsFor(row, opts);
   const modelDir = exportedModel(row);
   const shareDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-bench-share-'));
   const data = writeData(row, shareDir, opts);
@@ -267,7 +295,7 @@ async function benchRow(name, opts) {
       const ready = s.ready;
       return {
         row: name, variant: s.variant.name, task: row.task, model: { kind: row.kind, ...row.model }, batch: row.batch, max_length: row.maxLength,
-        padding: s.variant.packing ? 'packing' : `buckets ${row.buckets.join('/')}`, peer_padding: 'longest',
+        padding: s.variant.packing ? 'packing' : paddingLabel(row), buckets: s.variant.packing ? undefined : row.buckets ?? 'longest', peer_padding: 'longest',
         order: s.variant.order === 'grouped' ? `group_by_length (mega-batches of ${GROUP_MEGABATCH} batches; batches in random order)` : 'shuffled',
         adapter, trainable_params: ready.trainable_params, data,
         ours_ms: o.ms, peer_ms: p.ms, ratio: round3(o.ms / p.ms),
@@ -339,7 +367,7 @@ async function main() {
       duration_s: Math.round((Date.now() - started.getTime()) / 1000),
       command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
       machine,
-      settings: { threads: opts.threads, rounds: opts.rounds, quick: opts.quick, compile: opts.compile, ...TRAIN, classification: { ...CLS }, causal_lm: { ...CLM } },
+      settings: { threads: opts.threads, rounds: opts.rounds, quick: opts.quick, compile: opts.compile, ...TRAIN, classification: { ...CLS, buckets: bucketsFor(CLS, opts) ?? 'longest' }, causal_lm: { ...CLM, buckets: bucketsFor(CLM, opts) ?? 'longest' } },
       load_average: { start: loadStart, end: loadAverage(), max_1min: maxLoad },
       rows_asked: opts.rows,
       rows: results,

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { LilyConfig, TaskType } from './types';
+import { defaultBuckets } from '../train/data/padding';
 
 export interface ResolvedModel {
   path: string;
@@ -150,12 +151,6 @@ export const DEFAULTS = {
 };
 
 export type DataFormat = NonNullable<LilyConfig['data']['format']>;
-
-/** 1/4, 1/2 and all of `maxLength`, rounded up to multiples of 8, without repeats. */
-export function defaultBuckets(maxLength: number): number[] {
-  const up8 = (n: number) => Math.min(maxLength, Math.ceil(n / 8) * 8);
-  return [...new Set([up8(maxLength / 4), up8(maxLength / 2), maxLength])].sort((x, y) => x - y);
-}
 
 /** The data format a file extension implies, or undefined when it implies none. */
 export function formatFromExtension(file: string): DataFormat | undefined {

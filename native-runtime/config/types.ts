@@ -98,8 +98,10 @@ export interface DataSection {
    */
   padding?: 'max_length' | 'longest' | 'buckets';
   /**
-   * Sequence lengths for `padding: "buckets"`, ascending (default: 1/4, 1/2 and all of `max_length`,
-   * rounded up to multiples of 8). A batch longer than the largest bucket is padded to `max_length`.
+   * Sequence lengths for `padding: "buckets"`, ascending. Default: every multiple of 8 from 16 up
+   * to `max_length` 128, of 16 up to 256, of 32 up to 512 (the smallest multiple of 8 that needs at
+   * most 16 buckets), then `max_length`, so a batch is padded by less than 1/16 of `max_length`
+   * beyond its longest row. A batch longer than the largest bucket is padded to `max_length`.
    */
   buckets?: BucketLength[];
   /**

@@ -2,14 +2,14 @@
 // token is ever cut, and what a packed row holds (document numbers, positions, ignore labels).
 import * as assert from 'assert';
 import * as path from 'path';
-import { defaultBuckets, resolveConfig } from '../../native-runtime/config/resolved';
+import { resolveConfig } from '../../native-runtime/config/resolved';
 import type { LilyConfig } from '../../native-runtime/config/types';
 import type { ValueInfo } from '../../native-runtime/onnx/ir';
 import { semanticDiagnostics } from '../../native-runtime/config/semanticChecks';
 import { DataError } from '../../native-runtime/train/data/errors';
 import { IGNORE_INDEX } from '../../native-runtime/train/data/labels';
 import { packRows } from '../../native-runtime/train/data/packing';
-import { paddedLength, possibleLengths } from '../../native-runtime/train/data/padding';
+import { bucketStep, defaultBuckets, MAX_DEFAULT_BUCKETS, paddedLength, possibleLengths } from '../../native-runtime/train/data/padding';
 import { openData } from '../../native-runtime/train/data/pipeline';
 import { bertTokenizerJson, tempDir, writeFile } from './fixtures';
 
@@ -46,9 +46,37 @@ describe('data/padding', () => {
     assert.strictEqual(paddedLength({ ...base, padding: 'buckets' }, 33), 64);
     assert.strictEqual(paddedLength({ ...base, padding: 'buckets', buckets: [16] }, 17), 128);
     assert.deepStrictEqual(possibleLengths({ ...base, padding: 'buckets', buckets: [16] }), [16, 128]);
-    assert.deepStrictEqual(defaultBuckets(128), [32, 64, 128]);
-    assert.deepStrictEqual(defaultBuckets(100), [32, 56, 100]);
+  });
+
+  it('default buckets: multiples of 8 up to max_length 128, of 32 up to 512, never more than 16', () => {
+    assert.deepStrictEqual(defaultBuckets(128), [16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128]);
+    assert.deepStrictEqual(defaultBuckets(512), Array.from({ length: 16 }, (_, i) => 32 * (i + 1)));
+    assert.deepStrictEqual(defaultBuckets(100), [16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 100]);
+    assert.deepStrictEqual(defaultBuckets(20), [16, 20]);
     assert.deepStrictEqual(defaultBuckets(4), [4]);
+    assert.deepStrictEqual([128, 200, 256, 512, 2048].map(bucketStep), [8, 16, 16, 32, 128]);
+    // A config without `buckets` gets them, and a batch goes to the next multiple of the step.
+    const cfg = setup([{ text: 'a', label: 0 }], { padding: 'buckets', max_length: 512 });
+    assert.deepStrictEqual(cfg.data.buckets, defaultBuckets(512));
+    const at = (max: number, n: number) => paddedLength({ padding: 'buckets', max_length: max }, n);
+    assert.deepStrictEqual([1, 16, 17, 24, 25, 120, 121, 127, 128, 500].map((n) => at(128, n)), [16, 16, 24, 24, 32, 120, 128, 128, 128, 128]);
+    assert.deepStrictEqual([1, 32, 33, 300, 481, 512].map((n) => at(512, n)), [32, 32, 64, 320, 512, 512]);
+  });
+
+  it('default buckets pad a batch by less than 1/16 of max_length (rounded up to 8) a row, and by at most 1/8 above 8 steps', () => {
+    for (const max of [16, 64, 100, 128, 200, 256, 384, 512, 1000, 1024, 2048, 4096]) {
+      const buckets = defaultBuckets(max), step = bucketStep(max);
+      assert.ok(buckets.length <= MAX_DEFAULT_BUCKETS, `max_length ${max}: ${buckets.length} buckets`);
+      assert.strictEqual(buckets[buckets.length - 1], max);
+      assert.ok(buckets.every((b, i) => i === 0 || b > buckets[i - 1]), `max_length ${max}: ascending`);
+      assert.ok(step <= Math.max(8, Math.ceil(max / 16 / 8) * 8), `max_length ${max}: step ${step}`);
+      for (let n = 1; n <= max; n++) {
+        const padded = paddedLength({ padding: 'buckets', max_length: max }, n);
+        assert.ok(padded >= n, `max_length ${max}: ${n} tokens cut to ${padded}`);
+        assert.ok(padded - n < Math.max(step, 16), `max_length ${max}: ${n} tokens padded to ${padded} (step ${step})`);
+        if (n > 8 * step) assert.ok((padded - n) / n <= 1 / 8, `max_length ${max}: ${n} tokens padded to ${padded}`);
+      }
+    }
   });
 
   it('cuts a batch to its longest row (longest) and keeps every real token and label', () => {
