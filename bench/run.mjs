@@ -17,7 +17,7 @@
 // process takes the same batches in the same order and the same number of steps, then both
 // evaluate the same held-out batches. Throughput counts real (non-padding) tokens only.
 //
-//   node bench/run.mjs [--quick] [--rows cls-128x2,clm-512] [--threads 2] [--rounds 5] [--compile] [--out FILE] [--readme]
+//   node bench/run.mjs [--quick] [--rows cls-128x2,clm-512] [--variants buckets,buckets+grouped,packing] [--threads 2] [--rounds 5] [--compile] [--out FILE] [--readme]
 //     [--memory small,qwen05b,llama7b | none]
 //   node bench/run.mjs --render-only [--out FILE]     re-writes README.md's table from FILE
 // `npm run bench` is `node bench/run.mjs --readme`: every row, then README.md's results block.
@@ -78,6 +78,7 @@ function parseArgs(argv) {
     };
     if (a === '--quick') o.quick = true;
     else if (a === '--rows') o.rows = value().split(',').map((r) => r.trim());
+    else if (a === '--variants') o.variants = value().split(',').map((r) => r.trim());
     else if (a === '--threads') o.threads = positiveInt(value(), a);
     else if (a === '--rounds') o.rounds = positiveInt(value(), a);
     else if (a === '--compile') o.compile = true;
@@ -86,9 +87,10 @@ function parseArgs(argv) {
     else if (a === '--buckets') o.buckets = parseBuckets(value());
     else if (a === '--readme') o.readme = true;
     else if (a === '--render-only') o.renderOnly = true;
-    else throw new Error(`bench: unknown argument "${a}"; expected --quick, --rows ${Object.keys(ROWS).join(',')}, --threads N, --rounds N, --compile, --out FILE, --memory MODELS|none, --buckets L1,L2,..|longest, --readme or --render-only`);
+    else throw new Error(`bench: unknown argument "${a}"; expected --quick, --rows ${Object.keys(ROWS).join(',')}, --variants ${VARIANTS.join(',')}, --threads N, --rounds N, --compile, --out FILE, --memory MODELS|none, --buckets L1,L2,..|longest, --readme or --render-only`);
   }
   for (const r of o.rows) if (!ROWS[r]) throw new Error(`bench --rows: unknown row "${r}"; rows are ${Object.keys(ROWS).join(', ')}`);
+  for (const v of o.variants ?? []) if (!VARIANTS.includes(v)) throw new Error(`bench --variants: unknown variant "${v}"; variants are ${VARIANTS.join(', ')}`);
   if (o.quick) {
     o.rows = [o.rows[0]];
     o.rounds = Math.min(o.rounds, 2);
@@ -133,15 +135,18 @@ function lilyAdapter(row) {
   return { method: 'lily', target_modules: row.targets, r: row.model.hidden_size >= 512 ? 32 : 16, stride_A: 2, num_B: 4, scaling: 1, routing: 'batch', ...(row.task === 'sequence-classification' ? { modules_to_save: ['classifier'] } : {}) };
 }
 
-/** Exports the model once per configuration (cached in the temp folder). */
-function exportedModel(row) {
-  const key = `hf-${row.kind}-${Object.values(row.model).join('-')}-seed0`;
+/**
+ * Exports the model once per configuration (cached in the temp folder). `kind` bert-doc: the
+ * same weights (same seed) as a packed classifier (document-number mask, document_starts).
+ */
+function exportedModel(row, kind = row.kind) {
+  const key = `hf-${kind}-${Object.values(row.model).join('-')}-seed0`;
   const dir = path.join(os.tmpdir(), 'lily-bench-models', key);
   if (fs.existsSync(path.join(dir, 'model.onnx')) && fs.existsSync(path.join(dir, 'state.safetensors'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   process.stderr.write(`exporting ${key} with torch ...\n`);
-  const res = spawnSync(PYTHON, [path.join(ROOT, 'scripts/oracle/hf_models.py'), '--kind', row.kind, '--out', tmp, '--seed', '0', '--config', JSON.stringify(row.model)], {
+  const res = spawnSync(PYTHON, [path.join(ROOT, 'scripts/oracle/hf_models.py'), '--kind', kind, '--out', tmp, '--seed', '0', '--config', JSON.stringify(row.model)], {
     encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2', PYTHONDONTWRITEBYTECODE: '1' }, timeout: 900_000,
   });
   if (res.status !== 0) throw new Error(`bench: exporting ${key} failed (exit ${res.status}):\n${(res.stderr ?? String(res.error)).slice(-3000)}`);
@@ -193,12 +198,17 @@ function peerWorker(label, settings, threads) {
 /**
  * The engine's variants of a row, each paired with the peer that reads the same batches:
  * buckets on the shuffled order and on the length-grouped order (data.group_by_length; its peer
- * is PEFT with Trainer's group_by_length), and packing for causal LM.
+ * is PEFT with Trainer's group_by_length), and packing (data.packing) against the peer on the
+ * shuffled order: the same examples, several per row (classification: the bert-doc export of the
+ * same weights, which scores each document of a row).
  */
-function variants(row) {
+const VARIANTS = ['buckets', 'buckets+grouped', 'packing'];
+
+function variants(row, only) {
   const buckets = row.buckets ? { name: 'buckets', padding: 'buckets', buckets: row.buckets, prepareBuckets: true, peer: 'peer' } : { name: 'buckets', padding: 'longest', peer: 'peer' };
   const grouped = { ...buckets, name: 'buckets+grouped', order: 'grouped', peer: 'peer_grouped' };
-  return row.task === 'causal-lm' ? [buckets, grouped, { name: 'packing', padding: 'max_length', packing: true, peer: 'peer' }] : [buckets, grouped];
+  const packing = { name: 'packing', padding: 'max_length', packing: true, peer: 'peer', ...(row.task === 'sequence-classification' ? { modelKind: 'bert-doc' } : {}) };
+  return [buckets, grouped, packing].filter((v) => !only || only.includes(v.name));
 }
 
 async function benchRow(name, opts) {
@@ -229,11 +239,13 @@ async function benchRow(name, opts) {
     ];
     const sides = [], evalsFirst = {}, evals = {}, rss = {};
     const acc = {};
-    for (const phase of phases) {
+    // (--variants: a phase none of the asked variants reads is left out, except the shuffled
+    // peer, which every row's first-loss check needs.)
+    for (const phase of phases.filter((ph) => ph.peer !== 'peer_grouped' || variants(row, opts.variants).some((x) => x.peer === ph.peer))) {
       const here = [];
-      for (const v of variants(row).filter((x) => x.peer === phase.peer)) {
+      for (const v of variants(row, opts.variants).filter((x) => x.peer === phase.peer)) {
         process.stderr.write(`[${name}] our engine (${v.name}) ...\n`);
-        const w = oursWorker(`ours ${v.name} ${name}`, { ...common, ...v });
+        const w = oursWorker(`ours ${v.name} ${name}`, { ...common, ...v, ...(v.modelKind ? { modelDir: exportedModel(row, v.modelKind) } : {}) });
         workers.push(w);
         here.push({ key: `ours_${v.name}`, worker: w, ready: await w.next(), variant: v });
       }
@@ -256,7 +268,7 @@ async function benchRow(name, opts) {
       for (const s of here) warm.push(await s.worker.run(2));
       const slowest = Math.max(...warm.map((w) => median(w.ms)));
       const k = Math.max(1, Math.min(MAX_STEPS_PER_ROUND, Math.round(ROUND_TARGET_MS / slowest)));
-      for (const s of here) acc[s.key] = { ms: [], cpu: [], real: 0, padded: 0, loss: NaN };
+      for (const s of here) acc[s.key] = { ms: [], cpu: [], real: 0, padded: 0, documents: 0, loss: NaN };
       for (let round = 0; round < opts.rounds; round++) {
         const load1 = loadAverage()[0];
         maxLoad = Math.max(maxLoad, load1);
@@ -268,6 +280,7 @@ async function benchRow(name, opts) {
           a.cpu.push(...(r.cpu_ms ?? []));
           a.real += r.real_tokens;
           a.padded += r.padded_tokens;
+          a.documents += r.documents ?? NaN;
           a.loss = r.loss;
         }
       }
@@ -285,7 +298,7 @@ async function benchRow(name, opts) {
     const summary = (key) => {
       const a = acc[key];
       const total = a.ms.reduce((x, y) => x + y, 0);
-      return { ms: round2(total / a.ms.length), median_ms: round2(median(a.ms)), cpu_ms: a.cpu.length ? round2(a.cpu.reduce((x, y) => x + y, 0) / a.cpu.length) : undefined, real_tps: Math.round(a.real / (total / 1000)), padding_fraction: round3(1 - a.real / a.padded), steps: a.ms.length, last_loss: a.loss };
+      return { ms: round2(total / a.ms.length), median_ms: round2(median(a.ms)), cpu_ms: a.cpu.length ? round2(a.cpu.reduce((x, y) => x + y, 0) / a.cpu.length) : undefined, real_tps: Math.round(a.real / (total / 1000)), padding_fraction: round3(1 - a.real / a.padded), steps: a.ms.length, last_loss: a.loss, documents_per_step: round2(a.documents / a.ms.length) };
     };
     const pc = opts.compile ? summary('peer_compiled') : undefined;
     return sides.filter((s) => s.key.startsWith('ours_')).map((s) => {
@@ -301,6 +314,8 @@ async function benchRow(name, opts) {
         ours_ms: o.ms, peer_ms: p.ms, ratio: round3(o.ms / p.ms),
         ours_real_tokens_per_s: o.real_tps, peer_real_tokens_per_s: p.real_tps, throughput_ratio: round3(o.real_tps / p.real_tps),
         ours_padding_fraction: o.padding_fraction, peer_padding_fraction: p.padding_fraction,
+        // Records per timed step (the peer: its batch size; classification packing: several per row).
+        ours_documents_per_step: o.documents_per_step, peer_documents_per_step: p.documents_per_step,
         ours_cpu_ms: o.cpu_ms, peer_cpu_ms: p.cpu_ms,
         ours_peak_rss_mb: Math.round(rss[s.key]), peer_peak_rss_mb: Math.round(rss[peerKey]),
         ...(pc ? { peer_compiled_ms: pc.ms, peer_compiled_real_tokens_per_s: pc.real_tps, peer_compiled_peak_rss_mb: Math.round(rss.peer_compiled), peer_compiled_eval_loss: evals.peer_compiled } : {}),

@@ -1,13 +1,13 @@
 // The bench's batches on our side, made by the engine's own data code (collate with
-// data.padding, packRows/packExamples/collatePacked for data.packing) from the shared
+// data.padding, packRows/packExamples/packClassExamples/collatePacked for data.packing) from the shared
 // tokenized examples (data.json, written by bench/run.mjs from a real corpus's length histogram).
 import * as ort from 'onnxruntime-node';
 import type { ValueInfo } from '../../native-runtime/onnx/ir';
 import { collate, collatePacked, type Batch } from '../../native-runtime/train/data/batch';
 import { IGNORE_INDEX, type LabelScheme } from '../../native-runtime/train/data/labels';
-import { packExamples, packRows } from '../../native-runtime/train/data/packing';
+import { packClassExamples, packExamples, packRows } from '../../native-runtime/train/data/packing';
 import { paddedLength, type PaddingPolicy } from '../../native-runtime/train/data/padding';
-import type { Example } from '../../native-runtime/train/data/record';
+import { DOCUMENT_STARTS, type Example } from '../../native-runtime/train/data/record';
 
 export interface BenchExample { ids: number[]; label?: number }
 export interface BenchData { train: BenchExample[]; eval: BenchExample[][] }
@@ -24,7 +24,8 @@ export function toEngineExample(e: BenchExample, T: number, inputs: ValueInfo[],
     if (m.name === 'input_ids') map.set(m.name, { data: pad(ids, 0), dims: [T] });
     else if (m.name === 'attention_mask') map.set(m.name, { data: pad(ids.map(() => 1), 0), dims: [T] });
     else if (m.name === 'position_ids') map.set(m.name, { data: Array.from({ length: T }, (_, i) => i), dims: [T] });
-    else throw new Error(`bench: the model input ${m.name} is not one the bench makes (input_ids, attention_mask, position_ids)`);
+    else if (m.name === DOCUMENT_STARTS) continue; // per batch (collate / packClassExamples)
+    else throw new Error(`bench: the model input ${m.name} is not one the bench makes (input_ids, attention_mask, position_ids, ${DOCUMENT_STARTS})`);
   }
   const label = task === 'causal-lm' ? pad(ids, IGNORE_INDEX) : e.label!;
   return { inputs: map, label, tokens: n, extent: n, line: 0 };
@@ -35,11 +36,14 @@ export class BatchStream {
   private cursor = 0;
   private readonly rows?: number[][];
   private readonly scheme: LabelScheme;
+  /** Document slots per row of a packed classifier (as the pipeline: the most any row holds). */
+  private readonly slots: number = 1;
 
   constructor(private readonly data: BenchData, private readonly batch: number, private readonly T: number,
     private readonly inputs: ValueInfo[], private readonly task: Task, private readonly policy: PaddingPolicy, packing: boolean) {
     this.scheme = task === 'causal-lm' ? { kind: 'lm' } : { kind: 'class', numLabels: 2, tokenLevel: false };
     if (packing) this.rows = packRows(data.train.map((e) => Math.min(e.ids.length, T)), T);
+    if (this.rows && task === 'sequence-classification') this.slots = Math.max(...this.rows.map((r) => r.length));
   }
 
   next(): Batch {
@@ -47,7 +51,10 @@ export class BatchStream {
     this.cursor += this.batch;
     if (this.rows) {
       const rows = Array.from({ length: this.batch }, (_, i) => this.rows![(start + i) % this.rows!.length]);
-      const packed = rows.map((docs) => packExamples(docs.map((d) => this.example(this.data.train[d])), this.T, 0));
+      const packed = rows.map((docs) => {
+        const examples = docs.map((d) => this.example(this.data.train[d]));
+        return this.task === 'sequence-classification' ? packClassExamples(examples, this.T, 0, this.slots) : packExamples(examples, this.T, 0);
+      });
       return collatePacked(packed, this.inputs, rows.map((r) => r[0]));
     }
     const picked = Array.from({ length: this.batch }, (_, i) => this.example(this.data.train[(start + i) % this.data.train.length]));
@@ -60,7 +67,7 @@ export class BatchStream {
   }
 
   private collate(examples: Example[]): Batch {
-    return collate(examples, this.inputs, this.scheme, paddedLength(this.policy, Math.max(...examples.map((e) => e.extent))));
+    return collate(examples, this.inputs, this.scheme, paddedLength(this.policy, Math.max(...examples.map((e) => e.extent))), this.slots);
   }
 
   private example(e: BenchExample): Example {

@@ -133,7 +133,7 @@ async function main(): Promise<void> {
 
   await serve(async (n) => {
     const ms: number[] = [], cpu: number[] = [];
-    let loss = NaN, real = 0, padded = 0;
+    let loss = NaN, real = 0, padded = 0, documents = 0;
     for (let i = 0; i < n; i++) {
       const b = stream.next();
       const t = performance.now(), c = process.cpuUsage();
@@ -142,8 +142,12 @@ async function main(): Promise<void> {
       cpu.push(cpuMs(c));
       real += b.tokens;
       padded += b.tensors.input_ids.dims[0] * b.tensors.input_ids.dims[1];
+      // Records trained on: a packed classifier's labelled document slots, else one per row
+      // (causal-LM packing counts rows: its documents are not labelled one by one).
+      const labels = b.tensors.labels;
+      documents += a.task === 'sequence-classification' && labels.dims.length === 2 ? [...(labels.data as BigInt64Array)].filter((v) => v >= 0n).length : labels.dims[0];
     }
-    return { ms, cpu_ms: cpu, loss, real_tokens: real, padded_tokens: padded };
+    return { ms, cpu_ms: cpu, loss, real_tokens: real, padded_tokens: padded, documents };
   }, () => runner.release(), async () => {
     // Read before the eval session exists: the training peak (the whole run's comes with quit).
     const trainPeak = peakRssMb();

@@ -129,7 +129,8 @@ def main():
                 cpu.append((time.process_time() - c) * 1000)
                 real += r
                 padded += p
-            reply({"ms": ms, "cpu_ms": cpu, "loss": loss, "real_tokens": real, "padded_tokens": padded})
+            reply({"ms": ms, "cpu_ms": cpu, "loss": loss, "real_tokens": real, "padded_tokens": padded,
+                   "documents": int(cmd["steps"]) * batch})
         elif cmd["cmd"] == "eval":
             peak = peak_rss_mb()
             model.eval()
