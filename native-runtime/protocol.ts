@@ -94,7 +94,7 @@ export interface BudgetResult {
 
 export interface MemoryParams { configPath: string }
 /** Bytes per part, as `lily train --dry-run --json` prints them (train/memoryEstimate.ts). */
-export interface MemoryParts { weights: number; activations: number; logits: number; adapter: number; optimizer: number; runtime: number; total: number }
+export interface MemoryParts { weights: number; activations: number; logits: number; adapter: number; optimizer: number; graphs?: number; runtime: number; total: number }
 export interface MemoryResult {
   estimate: MemoryParts;
   available: { bytes: number; source: string };

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import type { ResolvedConfig } from '../config/resolved';
 import { estimateRows, formatMB, type MemoryEstimate } from './memoryEstimate';
+import { MAX_DEFAULT_BUCKETS } from './data/padding';
 
 /** Fraction of the available memory a run may plan to use (the estimate is a model, not a promise). */
 export const HEADROOM = 0.9;
@@ -82,6 +83,9 @@ export function fitOptions(cfg: ResolvedConfig, m: MemoryEstimate, budget: numbe
   }
   if ((cfg.model.weights_dtype ?? 'float32') === 'float32' && m.weights >= 64 * 2 ** 20) {
     out.push('model.weights_dtype "int4" (or "int8", "bfloat16") holds the frozen linear weights in about 1/6 (1/4, 1/2) of their float32 size, once for all sessions');
+  }
+  if (m.graphs >= 64 * 2 ** 20 && cfg.data.padding === 'longest') {
+    out.push(`data.padding "buckets" compiles at most ${MAX_DEFAULT_BUCKETS} step graphs instead of one per distinct length (now ${formatMB(m.graphs)} for the graphs beyond the first)`);
   }
   if (cfg.data.eval && m.weights / 3 >= 2 ** 20) {
     const oneCopy = m.weights / 3;

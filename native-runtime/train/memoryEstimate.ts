@@ -14,6 +14,8 @@
 //   per-iteration live set (chunkedLoss.ts); plus the eval graph's when the run evaluates;
 // - adapter: the trainable tensors, double-buffered (StepRunner's Slot: ORT writes `next`);
 // - optimizer: the optimizer states, double-buffered likewise;
+// - graphs: every step graph beyond the first (data.padding buckets/longest: one per length),
+//   what its ORT sessions keep resident (frozen weights shared), from the graph's node count;
 // - runtime: Node, onnxruntime and the data pipeline, a measured constant.
 // Compared with measured peaks in test/memory/memoryEstimate.test.ts and README.md ("Memory").
 import type { Graph } from '../onnx/ir';
@@ -31,12 +33,23 @@ export const RUNTIME_BYTES = 160 * 2 ** 20;
  */
 export const ALLOCATOR_SLACK = 1.25;
 
+/**
+ * Resident bytes an ORT session of a step graph adds per node of the train graph, beside the
+ * first graph (frozen weights shared: the kernels, the session's copy of the graph and our IR of
+ * it). Measured per extra bucket graph in the bench (compile, then RSS): BERT 128x2 6-7 MB (633
+ * nodes), 256x4 8-11 MB (1139), 512x6 13-16 MB (1645), 768x12 27 MB (3163); Llama 512x8 16 MB
+ * and 1024x8 18-24 MB (2493): 6.6-10.5 KB per node; the upper end counts.
+ */
+export const GRAPH_BYTES_PER_NODE = 10 * 1024;
+
 export interface MemoryEstimate {
   weights: number;
   activations: number;
   logits: number;
   adapter: number;
   optimizer: number;
+  /** Step graphs beyond the first (padding buckets or longest): their sessions' resident memory. */
+  graphs: number;
   runtime: number;
   total: number;
 }
@@ -46,6 +59,8 @@ export interface EstimateOptions {
   evaluates: boolean;
   /** StepRunner's shareFrozenWeights: sessions take the loaded weights as inputs (no copies). */
   sharedWeights?: boolean;
+  /** Step graphs the run may compile beyond the first (padding.ts stepGraphCount - 1). */
+  extraGraphs?: number;
 }
 
 /**
@@ -111,7 +126,10 @@ export function estimateStepMemory(graphs: TrainingStepGraphs, opts: EstimateOpt
   const runtime = RUNTIME_BYTES;
   activations = Math.round(activations * ALLOCATOR_SLACK);
   logits = Math.round(logits * ALLOCATOR_SLACK);
-  return { weights, activations, logits, adapter, optimizer, runtime, total: weights + activations + logits + adapter + optimizer + runtime };
+  // An extra length also gets an eval session when an eval batch has that length.
+  const graphNodes = train.nodes.length + (opts.evaluates ? graphs.eval.graph.nodes.length : 0);
+  const graphBytes = (opts.extraGraphs ?? 0) * graphNodes * GRAPH_BYTES_PER_NODE;
+  return { weights, activations, logits, adapter, optimizer, graphs: graphBytes, runtime, total: weights + activations + logits + adapter + optimizer + graphBytes + runtime };
 }
 
 export function formatMB(bytes: number): string {
@@ -126,6 +144,8 @@ export function estimateRows(e: MemoryEstimate): Array<[string, string]> {
     ['logits', formatMB(e.logits)],
     ['adapter', formatMB(e.adapter)],
     ['optimizer', formatMB(e.optimizer)],
+    // Only with several lengths (data.padding buckets or longest).
+    ...(e.graphs > 0 ? [['graphs', formatMB(e.graphs)] as [string, string]] : []),
     ['runtime', formatMB(e.runtime)],
     ['total', formatMB(e.total)],
   ];

@@ -41,6 +41,7 @@ import { tieOutputHead } from './tiedHead';
 import { stepBuildConfigError } from './stepErrors';
 import { StepRunner, type RunnerOptions } from './stepRunner';
 import { buildTrainingStep } from './step';
+import { stepGraphCount } from './data/padding';
 import { estimateStepMemory, type MemoryEstimate } from './memoryEstimate';
 import { memoryPlan, type MemoryPlan } from './memoryBudget';
 import { quantizedWeightsFor, releaseFloatWeights, withDequantizedWeights } from '../quant/forConfig';
@@ -405,18 +406,24 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       // ...and no per-session arena, which would keep every shape's peak at once.
       memoryArena: cfg.data.padding === 'max_length',
   };
+  // With several lengths (buckets, longest) the estimate is for the longest step a run may take
+  // (the first batch may be a short bucket), plus what every further length's graph keeps.
+  const severalLengths = cfg.data.padding !== 'max_length' && !cfg.data.packing;
+  const estimateShapes = severalLengths ? atMaxLength(inputShapes, first.tensors[modelInputs[0].name].dims[1], cfg.data.max_length) : inputShapes;
+  const evalBatches = data.eval ? Math.ceil(data.eval.size / t.batch_size) : 0;
+  const extraGraphs = severalLengths ? stepGraphCount(cfg.data, totalSteps + evalBatches) - 1 : 0;
   let runner: StepRunner;
   let memory: MemoryEstimate;
   try {
-    const graphs = await buildTrainingStep(model, { ...runnerOpts, inputShapes });
-    const estimateOpts = { evaluates: !!data.eval || !!request.evalOnly, sharedWeights: !!runnerOpts.shareFrozenWeights };
+    const graphs = await buildTrainingStep(model, { ...runnerOpts, inputShapes: estimateShapes });
+    const estimateOpts = { evaluates: !!data.eval || !!request.evalOnly, sharedWeights: !!runnerOpts.shareFrozenWeights, extraGraphs };
     memory = estimateStepMemory(graphs, estimateOpts);
-    let plan = memoryPlan(cfg, memory, inputShapes);
+    let plan = memoryPlan(cfg, memory, estimateShapes);
     // A dry run, or a run that would not fit, also says what gradient checkpointing would need
     // (one more graph build; only when the config has it off).
     if (!t.gradient_checkpointing && !request.evalOnly && (dryRun || plan.overBudget)) {
-      const checkpointed = await buildTrainingStep(model, { ...runnerOpts, inputShapes, gradientCheckpointing: true });
-      if (checkpointed.recompute && checkpointed.recompute.clonedNodes > 0) plan = memoryPlan(cfg, memory, inputShapes, process.env, estimateStepMemory(checkpointed, estimateOpts));
+      const checkpointed = await buildTrainingStep(model, { ...runnerOpts, inputShapes: estimateShapes, gradientCheckpointing: true });
+      if (checkpointed.recompute && checkpointed.recompute.clonedNodes > 0) plan = memoryPlan(cfg, memory, estimateShapes, process.env, estimateStepMemory(checkpointed, estimateOpts));
     }
     if (dryRun) {
       data.close();
@@ -425,13 +432,19 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
     if (!request.evalOnly && !request.ignoreMemoryEstimate && plan.overBudget) {
       throw new ConfigError(cfg.configPath, [{ path: ['training', 'batch_size'], severity: 'error', message: `${plan.overBudget} (lily train --ignore-memory-estimate starts anyway)` }]);
     }
-    runner = await StepRunner.create(model, inputShapes, runnerOpts, graphs);
+    // The first batch's graph is compiled first (the estimate's, at max_length, only when equal).
+    runner = await StepRunner.create(model, inputShapes, runnerOpts, estimateShapes === inputShapes ? graphs : undefined);
   } catch (e) {
     data.close();
     throw stepBuildConfigError(cfg.configPath, e) ?? e;
   }
   const trainableParams = runner.params.reduce((s, p) => s + p.dims.reduce((a, b) => a * b, 1), 0);
   return { config: cfg, model, data, runner, totalSteps, trainableParams, targets: runner.graphs.injection.targets, saved: runner.graphs.injection.saved, resume, request, memory, ...(lock ? { lock } : {}) };
+}
+
+/** `shapes` with every sequence dimension (the first batch's length `seqLen`) set to `maxLength`. */
+function atMaxLength(shapes: Record<string, number[]>, seqLen: number, maxLength: number): Record<string, number[]> {
+  return Object.fromEntries(Object.entries(shapes).map(([k, d]) => [k, d.map((x, i) => (i === 1 && x === seqLen ? maxLength : x))]));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ describe('memory: lily train --dry-run and the memory check', function () {
     const plan = JSON.parse(j.stdout.trim().split('\n').pop()!);
     assert.equal(plan.event, 'memory');
     const e = plan.estimate;
-    assert.equal(e.total, e.weights + e.activations + e.logits + e.adapter + e.optimizer + e.runtime);
+    assert.equal(e.total, e.weights + e.activations + e.logits + e.adapter + e.optimizer + e.graphs + e.runtime);
+    assert.equal(e.graphs, 0, 'padding max_length: one step graph');
     assert.ok(e.weights > 0 && e.activations > 0 && e.adapter > 0 && e.optimizer > 0, JSON.stringify(e));
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -82,6 +83,36 @@ describe('memory: lily train --dry-run and the memory check', function () {
     assert.equal(on.gradientCheckpointing, true);
     assert.equal(on.withCheckpointing, undefined);
     assert.deepEqual(on.estimate, off.withCheckpointing);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('several lengths (buckets, longest): estimated at max_length, plus each further length\'s graph', () => {
+    const dir = tempDir('lily-buckets-dry-');
+    const cfg = JSON.parse(fs.readFileSync(CONFIG, 'utf8'));
+    const demo = path.dirname(CONFIG);
+    for (const k of ['path', 'tokenizer'] as const) cfg.model[k] = path.join(demo, cfg.model[k]);
+    for (const k of ['train', 'eval'] as const) cfg.data[k] = path.join(demo, cfg.data[k]);
+    const plan = (padding: string) => {
+      const file = path.join(dir, `${padding}.lily.json`);
+      fs.writeFileSync(file, JSON.stringify({ ...cfg, data: { ...cfg.data, padding } }));
+      const r = lily(['train', file, '--dry-run', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!);
+    };
+    const full = plan('max_length'), buckets = plan('buckets'), longest = plan('longest');
+    // The demo's first batch is shorter than max_length 32: the estimate is still for 32.
+    for (const p of [full, buckets, longest]) assert.deepEqual(p.inputShapes.input_ids, [cfg.training.batch_size, cfg.data.max_length]);
+    assert.equal(buckets.estimate.activations, full.estimate.activations);
+    assert.equal(buckets.estimate.logits, full.estimate.logits);
+    // Default buckets at max_length 32: 16, 24, 32 (two graphs beyond the first); longest: a
+    // graph for every length up to 32 (31 beyond the first), the same bytes each.
+    assert.equal(full.estimate.graphs, 0);
+    assert.ok(buckets.estimate.graphs > 0);
+    assert.equal(longest.estimate.graphs * 2, buckets.estimate.graphs * 31);
+    for (const p of [buckets, longest]) {
+      const e = p.estimate;
+      assert.equal(e.total, e.weights + e.activations + e.logits + e.adapter + e.optimizer + e.graphs + e.runtime);
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

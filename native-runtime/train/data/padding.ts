@@ -55,3 +55,11 @@ export function possibleLengths(policy: PaddingPolicy): number[] | undefined {
   if (policy.padding === 'longest') return undefined;
   return [...new Set([...(policy.buckets ?? defaultBuckets(policy.max_length)).filter((b) => b <= policy.max_length), policy.max_length])].sort((x, y) => x - y);
 }
+
+/**
+ * How many step graphs a run may compile: one per possible length, for `longest` every length
+ * up to max_length that `batches` batches can reach (each batch has one length).
+ */
+export function stepGraphCount(policy: PaddingPolicy, batches: number): number {
+  return possibleLengths(policy)?.length ?? Math.max(1, Math.min(policy.max_length, batches));
+}
