@@ -2,7 +2,7 @@
 code from a config (random weights, seeded: nothing is downloaded) and exported to ONNX with the
 TorchScript exporter (`dynamo=False`: node names keep the module paths PEFT uses).
 
-    .venv/bin/python scripts/oracle/hf_models.py --kind bert|llama --out DIR [--seed N] [--config '{...}']
+    .venv/bin/python scripts/oracle/hf_models.py --kind bert|bert-doc|roberta-doc|electra-doc|llama --out DIR [--seed N] [--config '{...}']
     .venv/bin/python scripts/oracle/hf_models.py --selfcheck
 
 Kinds:
@@ -13,7 +13,10 @@ Kinds:
          position of each document's first token; an empty slot repeats any position and gets
          the label -100); output logits [B, D, C], each document's first token through the
          model's own pooler and classifier. For a 0/1 mask and document_starts 0 this is exactly
-         BertForSequenceClassification (checked by --selfcheck).
+         BertForSequenceClassification (checked by --selfcheck). See doc_classifiers.py.
+  roberta-doc, electra-doc  the same for RobertaForSequenceClassification and
+         ElectraForSequenceClassification (their heads read each document's first token;
+         RoBERTa's positions start at padding_idx + 1 as transformers numbers them).
   llama  LlamaForCausalLM (grouped-query attention when num_key_value_heads < num_attention_heads);
          inputs input_ids, attention_mask, position_ids; output logits [B, T, V]. `attention_mask`
          carries document numbers (1, 2, ...; 0 = padding) so that packed rows work (data.packing):
@@ -30,7 +33,11 @@ import sys
 
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
+from transformers import (BertConfig, BertForSequenceClassification, ElectraConfig, ElectraForSequenceClassification,
+                          LlamaConfig, LlamaForCausalLM, RobertaConfig, RobertaForSequenceClassification)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from doc_classifiers import DocumentMaskBert, DocumentMaskElectra, DocumentMaskRoberta, selfcheck as doc_selfcheck  # noqa: E402
 
 
 class DocumentMaskLlama(LlamaForCausalLM):
@@ -52,27 +59,6 @@ def document_bias(doc):
     return torch.where(allowed, 0.0, torch.finfo(torch.float32).min)[:, None]
 
 
-class DocumentMaskBert(BertForSequenceClassification):
-    """BertForSequenceClassification over packed rows (kind bert-doc, see the module docstring)."""
-
-    def forward(self, input_ids, attention_mask, position_ids, document_starts):  # noqa: D401
-        hidden = self.bert(input_ids=input_ids, attention_mask=document_pairs(attention_mask),
-                           position_ids=position_ids).last_hidden_state
-        b, d = document_starts.shape
-        first = torch.gather(hidden, 1, document_starts[:, :, None].expand(b, d, hidden.shape[-1]))
-        # BertPooler reads position 0 of what it is given: one "row" per document.
-        pooled = self.bert.pooler(first.reshape(b * d, 1, hidden.shape[-1]))
-        return self.classifier(self.dropout(pooled)).reshape(b, d, self.config.num_labels)
-
-
-def document_pairs(doc):
-    """[B, T] document numbers -> [B, T, T] 0/1 mask (query, key) for an encoder: a query sees the
-    keys of its own document; a padding query (0) sees every real key, as transformers' 2D-mask
-    path does. transformers turns a 3D mask into the additive one exactly as it does a 2D mask."""
-    q, k = doc[:, :, None], doc[:, None, :]
-    return ((k > 0) & ((q == k) | (q == 0))).long()
-
-
 class BertLogits(BertForSequenceClassification):
     def forward(self, input_ids, attention_mask):  # noqa: D401
         return super().forward(input_ids=input_ids, attention_mask=attention_mask).logits
@@ -84,9 +70,16 @@ DEFAULTS = {
     "llama": dict(vocab_size=32000, hidden_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                   intermediate_size=344, max_position_embeddings=2048, tie_word_embeddings=False),
 }
-DEFAULTS["bert-doc"] = DEFAULTS["bert"]
-INPUTS = {"bert": ["input_ids", "attention_mask"], "bert-doc": ["input_ids", "attention_mask", "position_ids", "document_starts"],
-          "llama": ["input_ids", "attention_mask", "position_ids"]}
+# Packed classifiers (doc_classifiers.py): kind -> (class, config class, transformers' own class).
+DOC_KINDS = {
+    "bert-doc": (DocumentMaskBert, BertConfig, BertForSequenceClassification),
+    "roberta-doc": (DocumentMaskRoberta, RobertaConfig, RobertaForSequenceClassification),
+    "electra-doc": (DocumentMaskElectra, ElectraConfig, ElectraForSequenceClassification),
+}
+for _k in DOC_KINDS:
+    DEFAULTS[_k] = DEFAULTS["bert"]
+INPUTS = {"bert": ["input_ids", "attention_mask"], "llama": ["input_ids", "attention_mask", "position_ids"],
+          **{k: ["input_ids", "attention_mask", "position_ids", "document_starts"] for k in DOC_KINDS}}
 
 
 def build(kind, overrides=None, seed=0):
@@ -94,9 +87,10 @@ def build(kind, overrides=None, seed=0):
     torch.manual_seed(seed)
     if kind == "bert":
         model = BertLogits(BertConfig(**cfg, attn_implementation="eager"))
-    elif kind == "bert-doc":
-        # The same construction order as "bert": the same seed gives the same weights.
-        model = DocumentMaskBert(BertConfig(**cfg, attn_implementation="eager"))
+    elif kind in DOC_KINDS:
+        # bert-doc: the same construction order as "bert", so the same seed gives the same weights.
+        cls, config_cls, _ = DOC_KINDS[kind]
+        model = cls(config_cls(**cfg, attn_implementation="eager"))
     else:
         model = DocumentMaskLlama(LlamaConfig(**cfg, attn_implementation="eager"))
     return model.eval()
@@ -109,7 +103,7 @@ def sample(kind, model, batch=2, seq=8):
     mask[1:, seq // 2:] = 0
     if kind == "bert":
         return (ids, mask)
-    if kind == "bert-doc":
+    if kind in DOC_KINDS:
         doc = mask.clone()
         doc[0, seq // 2:] = 2
         pos = torch.arange(seq).expand(batch, seq).contiguous()
@@ -125,9 +119,9 @@ def export(kind, out, overrides=None, seed=0):
     model = build(kind, overrides, seed)
     names = INPUTS[kind]
     axes = {n: {0: "batch", 1: "seq"} for n in names}
-    if kind == "bert-doc":
+    if kind in DOC_KINDS:
         axes["document_starts"] = {0: "batch", 1: "documents"}
-    axes["logits"] = {0: "batch"} if kind == "bert" else {0: "batch", 1: "documents" if kind == "bert-doc" else "seq"}
+    axes["logits"] = {0: "batch"} if kind == "bert" else {0: "batch", 1: "documents" if kind in DOC_KINDS else "seq"}
     with torch.no_grad():
         torch.onnx.export(model, sample(kind, model), os.path.join(out, "model.onnx"), input_names=names,
                           output_names=["logits"], dynamic_axes=axes, opset_version=17, do_constant_folding=True,
@@ -155,7 +149,10 @@ def load_plain(model_dir):
         manifest = json.load(f)
     kind = manifest["kind"]
     cfg = {**DEFAULTS[kind], **manifest["overrides"]}
-    cls, config_cls = (BertForSequenceClassification, BertConfig) if kind.startswith("bert") else (LlamaForCausalLM, LlamaConfig)
+    if kind in DOC_KINDS:
+        cls, config_cls = DOC_KINDS[kind][2], DOC_KINDS[kind][1]
+    else:
+        cls, config_cls = (BertForSequenceClassification, BertConfig) if kind == "bert" else (LlamaForCausalLM, LlamaConfig)
     model = cls(config_cls(**cfg, attn_implementation="eager"))
     model.load_state_dict(load_file(os.path.join(model_dir, "state.safetensors")))
     return model, manifest
@@ -181,24 +178,17 @@ def selfcheck():
 
 
 def selfcheck_bert():
-    """DocumentMaskBert with a 0/1 mask == transformers' BertForSequenceClassification; a packed
-    row's per-document logits == each document alone; the same seed gives the "bert" weights."""
+    """The packed classifiers against transformers' own classes (doc_classifiers.selfcheck), and
+    bert-doc built with the seed of "bert" holds the same weights (the bench relies on it)."""
     over = {"vocab_size": 64, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128}
-    model, plain = build("bert-doc", over, 3), build("bert", over, 3)
-    same = all(torch.equal(v, plain.state_dict()[k]) for k, v in model.state_dict().items())
-    ids, mask = sample("bert", plain, 3, 10)
-    with torch.no_grad():
-        theirs = BertForSequenceClassification.forward(plain, input_ids=ids, attention_mask=mask).logits
-        pos = torch.arange(10).expand(3, 10)
-        ours = model(ids, mask, pos, torch.zeros(3, 1, dtype=torch.long))[:, 0]
-        gap_plain = (ours - theirs).abs().max().item()
-        a, b, c = ids[0, :4], ids[1, :5], ids[2, :1]
-        row = torch.cat([a, b, c, ids[2, 1:2]])[None]
-        packed = model(row, torch.tensor([[1] * 4 + [2] * 5 + [3] + [0]]),
-                       torch.tensor([list(range(4)) + list(range(5)) + [0, 0]]), torch.tensor([[0, 4, 9, 0]]))[0]
-        alone = [BertForSequenceClassification.forward(plain, input_ids=x[None]).logits[0] for x in (a, b, c)]
-        gap_docs = max((packed[i] - alone[i]).abs().max().item() for i in range(3))
-    return {"bert_same_weights": same, "bert_plain": gap_plain, "bert_packed": gap_docs}
+    same = all(torch.equal(v, build("bert", over, 3).state_dict()[k]) for k, v in build("bert-doc", over, 3).state_dict().items())
+    out = {"bert_same_weights": same}
+    for kind, (cls, config_cls, plain_cls) in DOC_KINDS.items():
+        config = config_cls(**{**DEFAULTS[kind], **over}, attn_implementation="eager")
+        gaps = doc_selfcheck(cls, plain_cls, config, config.pad_token_id or 0)
+        name = kind.split("-")[0]
+        out[f"{name}_plain"], out[f"{name}_packed"] = gaps["plain"], gaps["packed"]
+    return out
 
 
 def main():

@@ -137,13 +137,15 @@ describe('train/padding: buckets and packing in the step', function () {
     assert.strictEqual(gap(4), 0);
   });
 
-  it('bert-doc export: per-document logits of a packed row equal each document alone in transformers (hf_models.py --selfcheck)', () => {
+  it('bert-doc, roberta-doc, electra-doc exports: per-document logits of a packed row equal each document alone in transformers (hf_models.py --selfcheck)', () => {
     const r = spawnSync(PYTHON, ['scripts/oracle/hf_models.py', '--selfcheck'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
     assert.strictEqual(r.status, 0, r.stderr);
     const gaps = JSON.parse(r.stdout.trim().split('\n').pop()!);
     assert.strictEqual(gaps.bert_same_weights, true, 'bert and bert-doc built with one seed must hold the same weights');
-    assert.ok(gaps.bert_plain <= 1e-6, `0/1 mask vs BertForSequenceClassification: ${gaps.bert_plain}`);
-    assert.ok(gaps.bert_packed <= 1e-5, `packed documents vs alone: ${gaps.bert_packed}`);
+    for (const family of ['bert', 'roberta', 'electra']) {
+      assert.ok(gaps[`${family}_plain`] <= 1e-6, `${family}: 0/1 mask vs transformers' own class: ${gaps[`${family}_plain`]}`);
+      assert.ok(gaps[`${family}_packed`] <= 1e-5, `${family}: packed documents vs alone: ${gaps[`${family}_packed`]}`);
+    }
   });
 
   it('llama (GQA): a packed row of two documents trains like the two documents in their own rows', async () => {
