@@ -778,7 +778,7 @@ async function trainLocked(prep: PreparedTraining, hooks: TrainHooks, start: Run
         lastProgress = now;
         // Before the first logged window, the mean since the loop began (eval 0 excluded).
         const perStep = secPerStep ?? (now - loopStart) / 1000 / Math.max(1, step - startStep);
-        emit({ event: 'progress', step, totalSteps, epoch: epochOf(step), loss: res.loss, samplesPerSec: batch.size / Math.max(1e-9, perStep), etaSeconds: perStep * (totalSteps - step) });
+        emit({ event: 'progress', step, totalSteps, epoch: epochOf(step), loss: res.loss, samplesPerSec: (batch.records ?? batch.size) / Math.max(1e-9, perStep), etaSeconds: perStep * (totalSteps - step) });
       }
       let evaluated = false;
       if (evalDue(step)) {

@@ -140,6 +140,7 @@ describe('data/packing', () => {
     assert.deepStrictEqual(ints(b.tensors.attention_mask).slice(0, 10), [1, 1, 1, 1, 2, 2, 2, 2, 0, 0]);
     assert.deepStrictEqual(ints(b.tensors.position_ids).slice(0, 10), [0, 1, 2, 3, 0, 1, 2, 3, 0, 0]);
     assert.strictEqual(b.tokens, 18);
+    assert.strictEqual(b.records, 3, 'three records in two rows (samples/s counts them)');
   });
 
   it('gives a packed classifier unpacked (eval) batches in the packed shape: one document per row, at 0', () => {

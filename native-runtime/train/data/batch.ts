@@ -10,6 +10,8 @@ import { DOCUMENT_STARTS, isSequenceInput, type Example } from './record';
 export interface Batch {
   tensors: Record<string, ort.Tensor>;
   size: number;
+  /** Records (documents) in the batch: `size` unless rows are packed (several per row). */
+  records?: number;
   /** Non-padding tokens in the batch. */
   tokens: number;
   /** Source lines of the examples (for error messages and per-example outputs). */
@@ -121,5 +123,6 @@ export function collatePacked(rows: PackedRow[], modelInputs: ValueInfo[], lines
   tensors[LABELS] = docs
     ? makeTensor('int64', rows.flatMap((r) => r.documents!.labels), [B, docs.labels.length], LABELS)
     : makeTensor('int64', rows.flatMap((r) => r.labels), [B, T], LABELS);
-  return { tensors, size: B, tokens: rows.reduce((s, r) => s + r.tokens, 0), lines };
+  const records = rows.reduce((s, r) => s + r.segments.reduce((m, x) => Math.max(m, x), 0), 0);
+  return { tensors, size: B, records, tokens: rows.reduce((s, r) => s + r.tokens, 0), lines };
 }
