@@ -55,10 +55,10 @@ async function main(): Promise<void> {
   let quant: Record<string, unknown> | null = null;
   if (weightsDtype !== 'float32') {
     const tq = performance.now();
-    const [{ loadOrQuantize }, { outputHeadWeight, releaseFloatWeights }] = await Promise.all([
+    const [{ loadOrQuantize }, { float32HeadWeight, releaseFloatWeights }] = await Promise.all([
       import('../../native-runtime/quant/cache'), import('../../native-runtime/quant/forConfig'),
     ]).catch((e: Error) => { throw new Error(`weightsDtype ${weightsDtype}: this engine has no model.weights_dtype (${e.message.split('\n')[0]})`); });
-    const head = outputHeadWeight(model.graph, undefined);
+    const head = float32HeadWeight(model.graph, undefined);
     const store = loadOrQuantize(modelFile, model, weightsDtype as 'int4', { exclude: head ? [head] : [], log: (m: string) => console.error(m) });
     releaseFloatWeights(model, store);
     (extra as Record<string, unknown>).frozenWeights = store.weights;

@@ -41,6 +41,12 @@ export class Emitter {
     return this.b.op1('ReduceMean', [x], attrs, scope);
   }
 
+  /** ReduceMax: axes is an attribute before opset 18, an input from 18. */
+  reduceMax(x: string, axes: number[], keepdims: boolean, scope: string): string {
+    if (this.opset >= 18) return this.b.op1('ReduceMax', [x, this.b.constInt64(axes, false, `${scope}/axes`)], { keepdims: attr.i(keepdims ? 1 : 0) }, scope);
+    return this.b.op1('ReduceMax', [x], { keepdims: attr.i(keepdims ? 1 : 0), axes: attr.ints(axes) }, scope);
+  }
+
   /** Reshape to a constant shape (0 copies a dim, -1 infers one). */
   reshape(x: string, shape: number[], scope: string): string {
     return this.b.op1('Reshape', [x, this.b.constInt64(shape, false, `${scope}/shape`)], {}, scope);

@@ -5,8 +5,8 @@
 import { createHash, type Hash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Graph, Model, Tensor } from '../onnx/ir';
-import { tensorSize } from '../onnx/ir';
+import type { Graph, Model, Node, Tensor } from '../onnx/ir';
+import { consumers, tensorSize } from '../onnx/ir';
 import { isLazyTensor } from '../onnx/proto';
 import { writeFileAtomic } from '../io/atomic';
 import { readSafetensors, writeSafetensors, type TensorInput } from '../io/safetensors';
@@ -33,18 +33,19 @@ export interface QuantizedStore {
 
 /**
  * The frozen weights worth storing in a smaller type: float32 matrices of at least
- * QUANTIZE_MIN_ELEMENTS read only as the second operand of MatMul or Gemm (linear layers) or as
- * the table of a Gather on axis 0 (an embedding; a table tied to the head is also read through
- * a Transpose and stays float32), and not inside a subgraph.
+ * QUANTIZE_MIN_ELEMENTS read only as the second operand of MatMul or Gemm (linear layers), as
+ * the table of a Gather on axis 0 (an embedding, also when a Transpose of it feeds MatMuls: a
+ * table tied to the head), and not inside a subgraph.
  */
 export function quantizableWeights(graph: Graph): Tensor[] {
   const readers = new Map<string, Array<{ op: string; slot: number; axis0: boolean }>>();
+  const users = consumers(graph);
   for (const n of graph.nodes) n.inputs.forEach((i, slot) => {
     if (!i || !graph.initializers.has(i)) return;
     let l = readers.get(i);
     if (!l) readers.set(i, (l = []));
     const axis = n.attrs.axis;
-    l.push({ op: n.domain === '' ? n.opType : `${n.domain}.${n.opType}`, slot, axis0: !axis || (axis.kind === 'int' && axis.value === 0) });
+    l.push({ op: n.domain === '' ? (isHeadTranspose(n, users) ? 'TransposeForMatMul' : n.opType) : `${n.domain}.${n.opType}`, slot, axis0: !axis || (axis.kind === 'int' && axis.value === 0) });
   });
   const inSubgraphs = new Set<string>();
   const visit = (g: Graph) => {
@@ -60,11 +61,22 @@ export function quantizableWeights(graph: Graph): Tensor[] {
     if (t.dtype !== 'float32' || t.dims.length !== 2 || t.dims[0] * t.dims[1] < QUANTIZE_MIN_ELEMENTS) continue;
     if (inSubgraphs.has(t.name)) continue;
     const r = readers.get(t.name);
-    // Linear layers (second operand of MatMul/Gemm) and embedding tables (Gather's data, axis 0).
-    if (!r || !r.every((x) => ((x.op === 'MatMul' || x.op === 'Gemm') && x.slot === 1) || (x.op === 'Gather' && x.slot === 0 && x.axis0))) continue;
+    // Linear layers (second operand of MatMul/Gemm), embedding tables (Gather's data, axis 0),
+    // and a [V, d] head read through a Transpose (a tied table: train/tiedHead.ts).
+    const tiedTable = r?.some((x) => x.op === 'Gather');
+    if (!r || !r.every((x) => ((x.op === 'MatMul' || x.op === 'Gemm') && x.slot === 1) || (x.op === 'Gather' && x.slot === 0 && x.axis0) || (x.op === 'TransposeForMatMul' && tiedTable))) continue;
     out.push(t);
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** A 2-D Transpose whose output is only the second operand of MatMuls (x Wᵀ with W stored [out, in]). */
+function isHeadTranspose(n: Node, users: Map<string, Node[]>): boolean {
+  if (n.opType !== 'Transpose' || n.domain !== '') return false;
+  const perm = n.attrs.perm?.kind === 'ints' ? n.attrs.perm.value : [1, 0];
+  if (perm.length !== 2 || perm[0] !== 1 || perm[1] !== 0) return false;
+  const readers = users.get(n.outputs[0]) ?? [];
+  return readers.length > 0 && readers.every((u) => u.opType === 'MatMul' && u.domain === '' && u.inputs[1] === n.outputs[0] && u.inputs[0] !== n.outputs[0]);
 }
 
 /** sha256 of the weights (names, shapes, float32 bytes), in the order given. */

@@ -29,6 +29,20 @@ export function outputHeadWeight(graph: Graph, logits: string | undefined): stri
   return tr?.opType === 'Transpose' && graph.initializers.has(tr.inputs[0]) ? tr.inputs[0] : undefined;
 }
 
+/**
+ * The output head's weight when it must stay float32: a [d, V] head (the chunked loss reads it
+ * whole in every chunk). A [V, d] embedding table the head reads through a Transpose (tied
+ * embeddings, train/tiedHead.ts) is quantized with the other tables: the chunked loss then
+ * reads it a slice of rows at a time (train/vocabSlicedLoss.ts). Undefined when there is none.
+ */
+export function float32HeadWeight(graph: Graph, logits: string | undefined): string | undefined {
+  const head = outputHeadWeight(graph, logits);
+  if (!head) return undefined;
+  const readTransposed = graph.nodes.some((n) => n.opType === 'Transpose' && n.inputs[0] === head);
+  const gathered = graph.nodes.some((n) => n.opType === 'Gather' && n.inputs[0] === head);
+  return readTransposed && gathered ? undefined : head;
+}
+
 /** The run's frozen weights in cfg.model.weights_dtype, or undefined for float32. */
 export function quantizedWeightsFor(cfg: ResolvedConfig, model: Model, log?: (msg: string) => void): QuantizedStore | undefined {
   // A run directory written before weights_dtype existed has no such field: float32.
@@ -37,13 +51,13 @@ export function quantizedWeightsFor(cfg: ResolvedConfig, model: Model, log?: (ms
 
 /**
  * The model's frozen weights in `dtype` (undefined for float32), without a config (benchmarks):
- * every quantizable weight except the output head and the modules_to_save weights (trained
+ * every quantizable weight except a float32 output head and the modules_to_save weights (trained
  * float32 parameters, not frozen). Load the model with `lazyExternalBytes` and call
  * releaseFloatWeights afterwards to keep float32 copies out of memory.
  */
 export function frozenWeightsIn(dtype: WeightsDtype, modelPath: string, model: Model, opts: { output?: string; modulesToSave?: string[]; log?: (msg: string) => void } = {}): QuantizedStore | undefined {
   if (dtype === 'float32') return undefined;
-  const head = outputHeadWeight(model.graph, opts.output);
+  const head = float32HeadWeight(model.graph, opts.output);
   const saved = opts.modulesToSave?.length ? resolveSavedTensors(model, findLinearLayers(model), opts.modulesToSave).map((s) => s.name) : [];
   return loadOrQuantize(modelPath, model, dtype, { exclude: [...(head ? [head] : []), ...saved], log: opts.log });
 }

@@ -24,7 +24,11 @@ export interface RewriteResult {
   feeds: Tensor[];
 }
 
-/** Weights the rewrite must leave in float32 in `graph`: read inside a subgraph (e.g. the chunked loss's Loop). */
+/**
+ * Weights the rewrite must leave in float32 in `graph`: read inside a subgraph (e.g. the chunked
+ * loss's Loop) other than as the table of a Gather (rows of a table are gathered from the stored
+ * form there too: the vocabulary-sliced loss, train/vocabSlicedLoss.ts).
+ */
 export function weightsReadInSubgraphs(graph: Graph, names: Iterable<string>): Set<string> {
   const want = new Set(names);
   const found = new Set<string>();
@@ -33,13 +37,19 @@ export function weightsReadInSubgraphs(graph: Graph, names: Iterable<string>): S
       for (const a of Object.values(n.attrs)) {
         if (a.kind !== 'graph') continue;
         const body = a.value;
-        for (const bn of body.nodes) for (const i of bn.inputs) if (want.has(i) && !body.initializers.has(i)) found.add(i);
+        for (const bn of body.nodes) bn.inputs.forEach((i, slot) => {
+          if (want.has(i) && !body.initializers.has(i) && !(slot === 0 && isTableGather(bn))) found.add(i);
+        });
         visit(body);
       }
     }
   };
   visit(graph);
   return found;
+}
+
+function isTableGather(n: Node): boolean {
+  return n.opType === 'Gather' && n.domain === '' && (n.attrs.axis?.kind !== 'int' || n.attrs.axis.value === 0);
 }
 
 const FLOATS = new Set<DataType>(['float32', 'float64', 'float16']);
@@ -84,7 +94,30 @@ export function applyQuantizedWeights(graph: Graph, store: ReadonlyMap<string, Q
     }
     graph.nodes.push(n);
   }
+  for (const n of graph.nodes) for (const a of Object.values(n.attrs)) if (a.kind === 'graph') rewriteSubgraphGathers(a.value, stored);
   return { replaced: [...targets.keys()], feeds };
+}
+
+/**
+ * In a subgraph (a Loop body) reading stored tables of the outer graph: each Gather of table
+ * rows gathers the stored rows and dequantizes those only. Any other read was kept float32 by
+ * weightsReadInSubgraphs; one here would read a removed weight.
+ */
+function rewriteSubgraphGathers(body: Graph, stored: Map<string, Stored>): void {
+  const b = new GraphBuilder(body);
+  const old = body.nodes;
+  body.nodes = [];
+  for (const n of old) {
+    const table = isTableGather(n) && !body.initializers.has(n.inputs[0]) ? stored.get(n.inputs[0]) : undefined;
+    if (table && staticShape(body, n.inputs[1])) {
+      gatherDequant(body, b, n, table);
+      continue;
+    }
+    const other = n.inputs.find((i) => stored.has(i) && !body.initializers.has(i));
+    if (other) throw new Error(`weights_dtype: ${other} is read inside a subgraph by ${n.opType} ${n.name}, which cannot read its stored form (keep it float32)`);
+    body.nodes.push(n);
+  }
+  for (const n of body.nodes) for (const a of Object.values(n.attrs)) if (a.kind === 'graph') rewriteSubgraphGathers(a.value, stored);
 }
 
 interface Stored {
@@ -159,6 +192,10 @@ function staticShape(graph: Graph, name: string): number[] | undefined {
   return shape && shape.every((d) => typeof d === 'number') ? (shape as number[]) : undefined;
 }
 
+function idDtype(graph: Graph, ids: string): DataType {
+  return (graph.initializers.get(ids) ?? graph.valueInfo.get(ids) ?? graph.inputs.find((x) => x.name === ids))?.dtype ?? 'int64';
+}
+
 /** Gather(W, ids) -> the same rows of W, gathered from its stored form and dequantized (written to the node's output). */
 function gatherDequant(graph: Graph, b: GraphBuilder, user: Node, s: Stored): void {
   const scope = `${s.weight}/gather_for_${user.name}`;
@@ -175,15 +212,28 @@ function gatherDequant(graph: Graph, b: GraphBuilder, user: Node, s: Stored): vo
     const half = INT4_GROUP / 2;
     const n = idShape.reduce((a, d) => a * d, 1);
     const view = (name: string, dims: number[], dtype: DataType) => setInfo(graph, b.op1('Reshape', [name, b.constInt64(dims, false, `${scope}/shape`)], {}, scope), dtype, dims);
-    const packed = setInfo(graph, b.op1('Gather', [view(s.data, [rows, per, half], 'uint8'), ids], { axis: attr.i(0) }, scope), 'uint8', [...idShape, per, half]);
+    // Row r's groups are r*per .. r*per + per - 1 of the stored [groups, ...] arrays: gathered by
+    // group index, so the stored arrays are read as they are (a Reshape of a graph input copies it).
+    const perRow = b.constant({ name: `${scope}/per_row`, dtype: 'int64', dims: [], data: BigInt64Array.of(BigInt(per)) });
+    const within = b.constant({ name: `${scope}/groups_of_row`, dtype: 'int64', dims: [1, per], data: BigInt64Array.from({ length: per }, (_, k) => BigInt(k)) });
+    // Gather's ids may be int32 and negative (counted from the end).
+    let ids64 = view(ids, [n, 1], idDtype(graph, ids));
+    if (idDtype(graph, ids) !== 'int64') ids64 = setInfo(graph, b.op1('Cast', [ids64], { to: attr.i(7) }, scope), 'int64', [n, 1]);
+    const zeroId = b.constant({ name: `${scope}/zero_id`, dtype: 'int64', dims: [], data: BigInt64Array.of(0n) });
+    const rowCount = b.constant({ name: `${scope}/rows`, dtype: 'int64', dims: [], data: BigInt64Array.of(BigInt(rows)) });
+    const negative = setInfo(graph, b.op1('Less', [ids64, zeroId], {}, scope), 'bool', [n, 1]);
+    ids64 = setInfo(graph, b.op1('Where', [negative, setInfo(graph, b.op1('Add', [ids64, rowCount], {}, scope), 'int64', [n, 1]), ids64], {}, scope), 'int64', [n, 1]);
+    const first = setInfo(graph, b.op1('Mul', [ids64, perRow], {}, scope), 'int64', [n, 1]);
+    const groupIds = setInfo(graph, b.op1('Add', [first, within], {}, scope), 'int64', [n, per]);
+    const packed = setInfo(graph, b.op1('Gather', [s.data, groupIds], { axis: attr.i(0) }, scope), 'uint8', [n, per, half]);
     const flat = view(packed, [n * per, half], 'uint8');
     const four = b.constant({ name: `${scope}/four`, dtype: 'uint8', dims: [], data: Uint8Array.of(4) });
     const hi = setInfo(graph, b.op1('BitShift', [flat, four], { direction: attr.s('RIGHT') }, scope), 'uint8', [n * per, half]);
     const hiBack = setInfo(graph, b.op1('BitShift', [hi, four], { direction: attr.s('LEFT') }, scope), 'uint8', [n * per, half]);
     const lo = setInfo(graph, b.op1('Sub', [flat, hiBack], {}, scope), 'uint8', [n * per, half]);
     const q = setInfo(graph, b.op1('Concat', [lo, hi], { axis: attr.i(1) }, scope), 'uint8', [n * per, INT4_GROUP]);
-    const scale = view(setInfo(graph, b.op1('Gather', [view(s.scale!, [rows, per], 'float32'), ids], { axis: attr.i(0) }, scope), 'float32', [...idShape, per]), [n * per], 'float32');
-    const zero = view(setInfo(graph, b.op1('Gather', [view(s.zero!, [rows, per], 'uint8'), ids], { axis: attr.i(0) }, scope), 'uint8', [...idShape, per]), [n * per], 'uint8');
+    const scale = view(setInfo(graph, b.op1('Gather', [s.scale!, groupIds], { axis: attr.i(0) }, scope), 'float32', [n, per]), [n * per], 'float32');
+    const zero = view(setInfo(graph, b.op1('Gather', [s.zero!, groupIds], { axis: attr.i(0) }, scope), 'uint8', [n, per]), [n * per], 'uint8');
     const w = setInfo(graph, b.op1('DequantizeLinear', [q, scale, zero], { axis: attr.i(0) }, scope), 'float32', [n * per, INT4_GROUP]);
     b.op('Reshape', [w, b.constInt64(outShape, false, `${scope}/out_shape`)], {}, { scope, outputs: [out] });
   } else {

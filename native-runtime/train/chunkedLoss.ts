@@ -22,12 +22,15 @@
 //
 // Applies when the logits come from MatMul(h, W) with a frozen W ([d, V], or Transpose of a
 // [V, d] table such as a tied embedding), optionally plus a constant bias. A trained head
-// (modules_to_save) falls back to the plain loss.
+// (modules_to_save) falls back to the plain loss. A [V, d] table held in a smaller type
+// (model.weights_dtype) is read in slices of the vocabulary instead (`slicing: 'vocab'`,
+// vocabSlicedLoss.ts), so that it is never dequantized whole inside the Loop.
 import type { Graph, Model, Node } from '../onnx/ir';
 import { attr, emptyGraph, GraphBuilder, producers, consumers } from '../onnx/ir';
 import { Emitter, staticShape } from '../adapters/emit';
 import type { TaskType } from '../config/types';
 import { IGNORE_INDEX, type LossGraph } from './losses';
+import { vocabSlicedLoss } from './vocabSlicedLoss';
 
 /** Default rows per chunk: about this many logits ([rows, vocab] float32: 64 MB) at once. */
 export const CHUNK_LOGITS = 16 * 1024 * 1024;
@@ -97,22 +100,28 @@ export interface ChunkedLoss extends LossGraph {
   seeds: Map<string, string>;
   /** Eval mode: per-position arg-max prediction [batch, seq] int64 and log-probability of the position's target [batch, seq] (0 where unlabelled). */
   tokens?: { predictions: string; labelLogp: string };
+  /** Loop iterations: row chunks, or vocabulary slices when vocabSlice is set. */
   chunks: number;
   chunkRows: number;
+  /** Vocabulary slicing (vocabSlicedLoss.ts): table rows per slice (every row of h at once). */
+  vocabSlice?: number;
 }
 
 /**
  * Replaces the head's nodes in `model` by the chunked loss over `labelInput` (added as an
  * input). `task` is causal-lm (targets shifted as Hugging Face does) or token-classification.
+ * `slicing` `rows` (default): chunks of `chunkRows` rows of h; `vocab` (a [V, d] table head
+ * only): every row at once, slices of `chunkRows` table rows (vocabSlicedLoss.ts).
  */
-export function addChunkedLoss(model: Model, e: Emitter, head: LmHead, task: TaskType, labelInput: string, chunkRows?: number, mode: 'train' | 'eval' = 'train'): ChunkedLoss {
+export function addChunkedLoss(model: Model, e: Emitter, head: LmHead, task: TaskType, labelInput: string, chunkRows?: number, mode: 'train' | 'eval' = 'train', slicing: 'rows' | 'vocab' = 'rows'): ChunkedLoss {
   const g = model.graph;
   if (task !== 'causal-lm' && task !== 'token-classification') throw new Error(`chunked loss: task ${task} has no per-token head`);
   if (g.inputs.some((i) => i.name === labelInput)) throw new Error(`loss: the model already has an input named "${labelInput}"; choose another label input name`);
   const [bsz, seq, d] = staticShape(model, head.hidden)!;
   const V = head.vocab;
   const rows = bsz * seq;
-  const c = Math.max(1, Math.min(rows, chunkRows ?? Math.floor(CHUNK_LOGITS / V)));
+  // Vocabulary slices (vocabSlicedLoss.ts): all rows at once, so no row padding (one "chunk").
+  const c = slicing === 'vocab' ? rows : Math.max(1, Math.min(rows, chunkRows ?? Math.floor(CHUNK_LOGITS / V)));
   const K = Math.ceil(rows / c);
   const padded = K * c;
   const removed = new Set(head.nodes);
@@ -145,13 +154,22 @@ export function addChunkedLoss(model: Model, e: Emitter, head: LmHead, task: Tas
   const labelled = e.setShape(e.reduceSum(validF, undefined, false, scope), []);
   const count = e.op('Max', [labelled, e.scalar(1, `${scope}/one`)], {}, [], scope);
   const w = e.op('Div', [validF, count], {}, [padded, 1], scope);
+  const labels = { name: labelInput, dtype: 'int64' as const, shape: [bsz, seq] };
+
+  if (slicing === 'vocab') {
+    const sliced = vocabSlicedLoss(model, e, head, { hFlat, ySafe, w, rows }, chunkRows ?? Math.max(1, Math.floor(CHUNK_LOGITS / rows)), mode);
+    const loss = e.op('Identity', [sliced.lossSum], {}, [], scope);
+    const positions = (v: string, dtype: 'int64' | 'float32') => e.op('Reshape', [v, b.constInt64([bsz, seq], false, `${scope}/positions`)], {}, [bsz, seq], scope, dtype);
+    const report = { chunks: sliced.slices, chunkRows: rows, vocabSlice: sliced.sliceRows };
+    if (mode === 'eval') return { loss, count, labels, seeds: new Map(), tokens: { predictions: positions(sliced.predictions!, 'int64'), labelLogp: positions(sliced.labelLogp!, 'float32') }, ...report };
+    const dh = e.op('Reshape', [sliced.dh!, b.constInt64([bsz, seq, d], false, `${scope}/dh_shape`)], {}, [bsz, seq, d], scope);
+    return { loss, count, labels, seeds: new Map([[head.hidden, dh]]), ...report };
+  }
   const chunkLen = b.constInt64([c], false, `${scope}/chunk`);
   const axis0 = b.constInt64([0], false, `${scope}/axis0`);
-
   const body = chunkBody(model, b.fresh(`${scope}_body`), head, { hFlat, ySafe, w, chunkLen, axis0, c, d, V }, mode);
   const zeroLoss = e.scalar(0, `${scope}/zero_loss`);
   const trips = b.constInt64([K], true, `${scope}/trips`);
-  const labels = { name: labelInput, dtype: 'int64' as const, shape: [bsz, seq] };
   if (mode === 'eval') {
     const [lossSum, predStack, logpStack] = b.op('Loop', [trips, '', zeroLoss], { body: { kind: 'graph', value: body } }, { outputs: 3, scope });
     e.setShape(lossSum, []);

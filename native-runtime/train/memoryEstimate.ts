@@ -11,7 +11,8 @@
 //   every value from its producer to its last reader, as ORT frees them without a memory
 //   pattern (stepRunner.ts disables it for the train session);
 // - logits: the [tokens, vocab] part of that live set (plain loss), or the chunked loss's
-//   per-iteration live set (chunkedLoss.ts); plus the eval graph's when the run evaluates;
+//   per-iteration live set (chunkedLoss.ts; the largest Loop body's); plus the eval graph's
+//   when the run evaluates;
 // - adapter: the trainable tensors, double-buffered (StepRunner's Slot: ORT writes `next`);
 // - optimizer: the optimizer states, double-buffered likewise;
 // - graphs: every step graph beyond the first (data.padding buckets/longest: one per length),
@@ -106,7 +107,8 @@ export function estimateStepMemory(graphs: TrainingStepGraphs, opts: EstimateOpt
 
   const trainLive = splitLive(train, vocab);
   let logits = trainLive.logits;
-  for (const body of loopBodies(train)) logits += liveMemory(body).peakBytes;
+  // Loops run one after the other (the vocabulary-sliced loss has two): the largest body counts.
+  logits += Math.max(0, ...loopBodies(train).map((body) => liveMemory(body).peakBytes));
   let activations = trainLive.other;
   if (opts.evaluates) {
     const ev = splitLive(graphs.eval.graph, vocab);

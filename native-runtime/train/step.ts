@@ -105,8 +105,8 @@ export interface TrainingStepGraphs {
   routerOutputs: RouterOutput[];
   /** With exposeGradients: parameter -> its gradient output. */
   gradOutputs?: Map<string, string>;
-  /** The train graph's chunked LM loss, when used: chunk count and rows per chunk. */
-  lossChunks?: { chunks: number; rows: number };
+  /** The train graph's chunked LM loss, when used: chunk count and rows per chunk; with vocabSlice, slices of that many vocabulary rows (all rows at once). */
+  lossChunks?: { chunks: number; rows: number; vocabSlice?: number };
   /** With gradientCheckpointing: the segments found and the forward nodes recomputed. */
   recompute?: RecomputeReport;
   /**
@@ -154,6 +154,10 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   const perToken = opts.task === 'causal-lm' || opts.task === 'token-classification';
   const head = perToken && opts.lossChunks !== 'off' ? findLmHead(train, logits) : undefined;
 
+  // A head that is a [V, d] table held in a smaller type (a tied embedding with weights_dtype)
+  // is read a slice of vocabulary rows at a time, so it is never dequantized whole.
+  const slicing = (h: NonNullable<typeof head>) => (h.layout === 'vd' && opts.frozenWeights?.has(h.weight) ? 'vocab' as const : 'rows' as const);
+
   const logitsShape = fwd.graph.valueInfo.get(logits)?.shape ?? fwd.graph.outputs.find((o) => o.name === logits)?.shape;
 
   // Eval: the same chunked head when it applies (per-position predictions and target
@@ -164,7 +168,7 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   let labels: LossGraph['labels'];
   if (evalHead) {
     fwd.graph.outputs = fwd.graph.outputs.filter((o) => o.name !== logits);
-    const chunked = addChunkedLoss(fwd, e, evalHead, opts.task, labelInput, typeof opts.lossChunks === 'number' ? opts.lossChunks : undefined, 'eval');
+    const chunked = addChunkedLoss(fwd, e, evalHead, opts.task, labelInput, typeof opts.lossChunks === 'number' ? opts.lossChunks : undefined, 'eval', slicing(evalHead));
     expose(e, chunked.loss, STEP_IO.loss);
     expose(e, chunked.count, STEP_IO.lossCount);
     exposeAs(e, chunked.tokens!.predictions, STEP_IO.tokenPredictions, 'int64', chunked.labels.shape);
@@ -184,11 +188,11 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   let lossChunks: TrainingStepGraphs['lossChunks'];
   if (head) {
     train.graph.outputs = train.graph.outputs.filter((o) => o.name !== logits);
-    const chunked = addChunkedLoss(train, te, head, opts.task, labelInput, typeof opts.lossChunks === 'number' ? opts.lossChunks : undefined);
+    const chunked = addChunkedLoss(train, te, head, opts.task, labelInput, typeof opts.lossChunks === 'number' ? opts.lossChunks : undefined, 'train', slicing(head));
     expose(te, chunked.loss, STEP_IO.loss);
     expose(te, chunked.count, STEP_IO.lossCount);
     seeds = chunked.seeds;
-    lossChunks = { chunks: chunked.chunks, rows: chunked.chunkRows };
+    lossChunks = { chunks: chunked.chunks, rows: chunked.chunkRows, ...(chunked.vocabSlice ? { vocabSlice: chunked.vocabSlice } : {}) };
   } else {
     const plain = addLoss(train, te, opts.task, logits, labelInput);
     expose(te, plain.loss, STEP_IO.loss);
@@ -213,7 +217,8 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   let quantized: TrainingStepGraphs['quantized'];
   if (opts.frozenWeights && opts.frozenWeights.size > 0) {
     // A weight read inside a subgraph (the chunked loss's LM head in its Loop) stays float32 in
-    // both graphs, so that training and evaluation compute the same function.
+    // both graphs, so that training and evaluation compute the same function; a table whose
+    // rows the vocabulary-sliced loss gathers there is read from its stored form.
     const names = [...opts.frozenWeights.keys()];
     const keep = new Set([...weightsReadInSubgraphs(train.graph, names), ...weightsReadInSubgraphs(evalModel.graph, names)]);
     const t = applyQuantizedWeights(train.graph, opts.frozenWeights, keep);

@@ -13,12 +13,16 @@ import { StepRunner } from '../../native-runtime/train/stepRunner';
 import { EvalAccumulator } from '../../native-runtime/train/metrics';
 import { exportHfDecoder, qwen2LmBatch, runVenvTorch } from './hfDecoder';
 
-interface HeadCase { layout: 'dv' | 'vd'; bias: boolean; B: number; S: number; d: number; V: number; rows: number; task: 'causal-lm' | 'token-classification' }
+interface HeadCase { layout: 'dv' | 'vd'; bias: boolean; B: number; S: number; d: number; V: number; rows: number; task: 'causal-lm' | 'token-classification'; vocab?: boolean }
 
 const CASES: HeadCase[] = [
   { layout: 'dv', bias: false, B: 2, S: 5, d: 4, V: 7, rows: 3, task: 'causal-lm' }, // 10 rows in 4 chunks (padded)
   { layout: 'vd', bias: true, B: 3, S: 4, d: 5, V: 6, rows: 4, task: 'token-classification' },
   { layout: 'dv', bias: true, B: 1, S: 6, d: 3, V: 9, rows: 100, task: 'causal-lm' }, // one chunk
+  // Vocabulary slices (vocabSlicedLoss.ts), `rows` = table rows per slice.
+  { layout: 'vd', bias: false, B: 2, S: 5, d: 4, V: 7, rows: 3, task: 'causal-lm', vocab: true }, // 3 slices, the last padded
+  { layout: 'vd', bias: true, B: 3, S: 4, d: 5, V: 6, rows: 2, task: 'token-classification', vocab: true }, // 3 slices
+  { layout: 'vd', bias: true, B: 1, S: 6, d: 3, V: 9, rows: 100, task: 'causal-lm', vocab: true }, // one slice
 ];
 
 /** H (a graph input we differentiate) -> logits = H W (+ b) -> chunked loss; outputs loss, count, dH. */
@@ -43,7 +47,8 @@ function headGraph(c: HeadCase, W: Float32Array, bias: Float32Array): Model {
   const head = findLmHead(model, 'logits');
   assert.ok(head, 'the head is found');
   assert.equal(head.layout, c.layout);
-  const loss = addChunkedLoss(model, e, head, c.task, 'labels', c.rows);
+  const loss = addChunkedLoss(model, e, head, c.task, 'labels', c.rows, 'train', c.vocab ? 'vocab' : 'rows');
+  if (c.vocab) assert.equal(loss.vocabSlice, Math.min(c.rows, c.V));
   g.outputs = g.outputs.filter((o) => o.name !== 'logits');
   const grads = buildGradients(g, loss.loss, ['H'], { seeds: loss.seeds });
   for (const [name, v] of [['loss', loss.loss], ['count', loss.count], ['grad', grads.get('H')!]]) {

@@ -9,6 +9,8 @@ import type { Model } from '../../native-runtime/onnx/ir';
 import { loadModel, saveModel, isLazyTensor } from '../../native-runtime/onnx/proto';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
 import { findTiedHead, tieOutputHead } from '../../native-runtime/train/tiedHead';
+import { frozenWeightsIn } from '../../native-runtime/quant/forConfig';
+import { dequantize } from '../../native-runtime/quant/formats';
 import { tempDir } from '../helpers/tempDir';
 import { exportHfDecoder, qwen2LmBatch } from './hfDecoder';
 
@@ -112,4 +114,51 @@ describe('tied output head (train/tiedHead.ts)', function () {
     const tied = tieOutputHead(model, { modelPath: file });
     assert.ok(tied && tied.table === TABLE);
   });
+
+  for (const dtype of ['int4', 'int8', 'bfloat16'] as const) {
+    it(`${dtype}: the tied table is quantized too; the loss gathers its rows a vocabulary slice at a time and equals float32 on the dequantized table (loss, gradients, eval)`, async () => {
+      const file = tiedExport();
+      const model = loadModel(file);
+      tieOutputHead(model);
+      const store = frozenWeightsIn(dtype, file, model)!;
+      assert.ok(store.weights.has(TABLE), 'the head-tied table is quantized');
+      const { shapes, batch } = qwen2LmBatch(B, S);
+      // SGD (see test/quant/weightsDtype.test.ts); lossChunks 100: 100 table rows per slice here
+      // (6 slices of 512, the last padded), one chunk of 24 rows for the float32 reference.
+      const opts = { adapter: { method: 'lily' as const, target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 }, task: 'causal-lm' as const, threads: 1, exposeGradients: true, optimizer: { optimizer: 'sgd' as const }, lossChunks: 100 };
+      const quant = await StepRunner.create(model, shapes, { ...opts, frozenWeights: store.weights });
+      assert.deepEqual(quant.graphs.lossChunks, { chunks: 6, rows: B * S, vocabSlice: 100 });
+      assert.ok(quant.graphs.quantized!.replaced.includes(TABLE));
+      for (const g of [quant.graphs.train.graph, quant.graphs.eval.graph]) assert.ok(!g.initializers.has(TABLE), 'no float32 table in the step graphs');
+      const initializers = new Map(model.graph.initializers);
+      for (const name of quant.graphs.quantized!.replaced) initializers.set(name, { ...initializers.get(name)!, data: dequantize(store.weights.get(name)!) });
+      const ref = await StepRunner.create({ ...model, graph: { ...model.graph, initializers } }, shapes, opts);
+      assert.equal(ref.graphs.lossChunks?.vocabSlice, undefined, 'the float32 reference runs the row chunks');
+      try {
+        for (let step = 0; step < 2; step++) {
+          const a = await quant.step(batch, 0.5);
+          const b = await ref.step(batch, 0.5);
+          assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.abs(b.loss), `step ${step}: loss ${a.loss} vs ${b.loss}`);
+          for (const [name, gb] of b.grads!) {
+            const ga = a.grads!.get(name)!;
+            const scale = Math.max(1e-12, ...Array.from(gb, Math.abs));
+            let worst = 0;
+            gb.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - ga[i]) / scale); });
+            assert.ok(worst <= 1e-4, `step ${step} ${name}: gradient differs by ${worst} of its largest entry`);
+          }
+          assert.ok([...b.grads!.values()].some((g) => g.some((v) => v !== 0)), 'some gradient is non-zero');
+        }
+        const ea = await quant.evaluate(batch);
+        const eb = await ref.evaluate(batch);
+        assert.ok(Math.abs(ea.loss - eb.loss) <= 1e-5 * Math.abs(eb.loss), `eval loss ${ea.loss} vs ${eb.loss}`);
+        assert.deepEqual(Array.from(ea.tokens!.predictions.data as BigInt64Array), Array.from(eb.tokens!.predictions.data as BigInt64Array), 'arg-max predictions');
+        const la = ea.tokens!.labelLogp.data as Float32Array;
+        const lb = eb.tokens!.labelLogp.data as Float32Array;
+        lb.forEach((v, i) => assert.ok(Math.abs(la[i] - v) <= 1e-5 * Math.max(1, Math.abs(v)), `log p(target) [${i}] ${la[i]} vs ${v}`));
+      } finally {
+        await quant.release();
+        await ref.release();
+      }
+    });
+  }
 });

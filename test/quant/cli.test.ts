@@ -96,3 +96,47 @@ describe('quant/CLI: weights_dtype int4 on an external-data decoder', function (
     assert.ok(res.metricDelta && Math.abs(res.metricDelta.loss) < 0.05 * Math.abs(evLoss), `merged vs dynamic: ${JSON.stringify(res.metricDelta)}`);
   });
 });
+
+describe('quant/CLI: a decoder with tied embeddings (the head reads the table: train/tiedHead.ts)', function () {
+  this.timeout(300_000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-quant-tied-'));
+  const S = 8;
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  before(() => {
+    const r = spawnSync(VENV_PYTHON, [path.join(ROOT, 'scripts/memory/hf_decoder.py'), '--arch', 'llama', '--out', path.join(dir, 'm'), '--batch', '2', '--seq', String(S), '--external-data', '--config', JSON.stringify({ tie_word_embeddings: true })], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    const rnd = mulberry32(6);
+    const rows = (n: number) => Array.from({ length: n }, () => JSON.stringify({ input_ids: Array.from({ length: S }, () => Math.floor(rnd() * 512)), attention_mask: new Array(S).fill(1) })).join('\n') + '\n';
+    fs.writeFileSync(path.join(dir, 'train.jsonl'), rows(8));
+    fs.writeFileSync(path.join(dir, 'eval.jsonl'), rows(4));
+    for (const dtype of ['float32', 'int4']) {
+      fs.writeFileSync(path.join(dir, `${dtype}.lily.json`), JSON.stringify({
+        model: { path: 'm/model.onnx', task: 'causal-lm', weights_dtype: dtype },
+        data: { train: 'train.jsonl', eval: 'eval.jsonl', max_length: S },
+        adapter: { method: 'lily', target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 },
+        training: { batch_size: 2, max_steps: 2, eval_every: 2, lr: 0.01, log_every: 1 },
+        runtime: { device: 'cpu', threads: 1 },
+      }));
+    }
+  });
+
+  for (const dtype of ['float32', 'int4']) {
+    it(`${dtype}: train reads the table as the head (quantized with int4); lily eval and the merged export compute the run's eval loss`, async () => {
+      const run = path.join(dir, `run-${dtype}`);
+      const a = await lily(['train', `${dtype}.lily.json`, '--run-dir', run], dir);
+      assert.equal(a.code, 0, a.stderr);
+      assert.match(a.stdout + a.stderr, /The output head \S+ equals the embedding table model\.model\.embed_tokens\.weight/);
+      if (dtype === 'int4') assert.match(a.stdout + a.stderr, /Frozen weights in int4/);
+      const evalLine = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.type === 'eval').pop().metrics;
+      const ev = await lily(['eval', run, '--json'], dir);
+      assert.equal(ev.code, 0, ev.stderr);
+      const evLoss = JSON.parse(ev.stdout.trim().split('\n').pop()!).metrics.loss as number;
+      assert.ok(Math.abs(evLoss - evalLine.loss) <= 1e-5 * Math.abs(evLoss), `lily eval ${evLoss} vs the run's ${evalLine.loss}`);
+      const ex = await lily(['export', run, '--format', 'merged-onnx', '--json'], dir);
+      assert.equal(ex.code, 0, ex.stderr);
+      const res = JSON.parse(ex.stdout.trim().split('\n').pop()!);
+      assert.ok(res.metricDelta && Math.abs(res.metricDelta.loss) < 0.05 * Math.abs(evLoss), `merged vs dynamic: ${JSON.stringify(res.metricDelta)}`);
+    });
+  }
+});
