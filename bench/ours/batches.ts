@@ -2,6 +2,7 @@
 // data.padding, packRows/packExamples/packClassExamples/collatePacked for data.packing) from the shared
 // tokenized examples (data.json, written by bench/run.mjs from a real corpus's length histogram).
 import * as ort from 'onnxruntime-node';
+import { mulberry32 } from '../../native-runtime/adapters/init';
 import type { ValueInfo } from '../../native-runtime/onnx/ir';
 import { collate, collatePacked, type Batch } from '../../native-runtime/train/data/batch';
 import { IGNORE_INDEX, type LabelScheme } from '../../native-runtime/train/data/labels';
@@ -42,7 +43,17 @@ export class BatchStream {
   constructor(private readonly data: BenchData, private readonly batch: number, private readonly T: number,
     private readonly inputs: ValueInfo[], private readonly task: Task, private readonly policy: PaddingPolicy, packing: boolean) {
     this.scheme = task === 'causal-lm' ? { kind: 'lm' } : { kind: 'class', numLabels: 2, tokenLevel: false };
-    if (packing) this.rows = packRows(data.train.map((e) => Math.min(e.ids.length, T)), T);
+    if (packing) {
+      // packRows returns rows longest documents first; shuffle them (seeded) as the engine's
+      // batch plan does, so that the timed steps hold typical rows, not the fullest ones.
+      const rows = packRows(data.train.map((e) => Math.min(e.ids.length, T)), T);
+      const rand = mulberry32(20261206);
+      for (let i = rows.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [rows[i], rows[j]] = [rows[j], rows[i]];
+      }
+      this.rows = rows;
+    }
     if (this.rows && task === 'sequence-classification') this.slots = Math.max(...this.rows.map((r) => r.length));
   }
 

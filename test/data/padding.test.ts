@@ -107,16 +107,36 @@ describe('data/padding', () => {
 });
 
 describe('data/packing', () => {
-  it('groups documents next-fit in order, one row per document that fills it', () => {
-    assert.deepStrictEqual(packRows([3, 4, 2, 8, 1, 9], 8), [[0, 1], [2], [3], [4], [5]]);
-    assert.deepStrictEqual(packRows([3, 4, 1, 5, 3], 8), [[0, 1, 2], [3, 4]]);
+  it('groups documents best-fit decreasing, each row in file order', () => {
+    // 8 and 9 (capped to 8: a tie, file order) fill rows alone; 4, 3 and 1 share one; 2 starts the last.
+    assert.deepStrictEqual(packRows([3, 4, 2, 8, 1, 9], 8), [[3], [5], [0, 1, 4], [2]]);
+    // 5 takes 3 (exact fit), 4 takes the second 3 and the 1.
+    assert.deepStrictEqual(packRows([3, 4, 1, 5, 3], 8), [[0, 3], [1, 2, 4]]);
+  });
+
+  it('places every document once, never overfills a row, and wastes little on long-tailed lengths', () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    // Man-page-like: many short documents, a long tail, some longer than the row.
+    const lengths = Array.from({ length: 5000 }, () => Math.max(1, Math.round(Math.exp(3 + 2.2 * rand()))));
+    const L = 512;
+    const rows = packRows(lengths, L);
+    const seen = rows.flat().sort((a, b) => a - b);
+    assert.deepStrictEqual(seen, lengths.map((_, i) => i));
+    const used = rows.map((r) => r.reduce((s, i) => s + Math.min(lengths[i], L), 0));
+    assert.ok(used.every((u) => u <= L), 'a row holds more than its length');
+    const total = used.reduce((a, b) => a + b, 0);
+    const waste = 1 - total / (rows.length * L);
+    assert.ok(waste < 0.02, `best-fit decreasing wasted ${(100 * waste).toFixed(1)}% of the rows`);
+    assert.ok(rows.every((r) => r.every((d, k) => k === 0 || r[k - 1] < d)), 'documents in a row keep file order');
   });
 
   it('packs documents with their own numbers, positions from 0 and no label across a boundary', () => {
     const rows = [{ text: 'the movie' }, { text: 'not fun' }, { text: 'a film was bad bad bad bad bad' }];
     const p = openData(setup(rows, { packing: true, max_length: 10 }, 'causal-lm', 1), { modelInputs: LM_INPUTS });
-    assert.strictEqual(p.plan.datasetSize, 2, 'two rows: 4 + 4 tokens, then 10');
-    const b = p.trainBatch(0);
+    assert.strictEqual(p.plan.datasetSize, 2, 'two rows: 10 tokens, then 4 + 4');
+    // The plan shuffles rows: take the one holding two documents.
+    const b = [p.trainBatch(0), p.trainBatch(1)].find((x) => ints(x.tensors.attention_mask).includes(2))!;
     assert.deepStrictEqual(b.tensors.input_ids.dims, [1, 10]);
     assert.deepStrictEqual(ints(b.tensors.input_ids), [2, 4, 5, 3, 2, 10, 13, 3, 0, 0]);
     assert.deepStrictEqual(ints(b.tensors.attention_mask), [1, 1, 1, 1, 2, 2, 2, 2, 0, 0]);

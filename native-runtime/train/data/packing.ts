@@ -13,27 +13,81 @@ import { IGNORE_INDEX } from './labels';
 import type { Example } from './record';
 
 /**
- * Groups documents (by index, in the given order) into rows: next-fit, a document that does
- * not fit in what is left of the current row starts the next one. Lengths are capped at
- * `rowLength` (records are already truncated to max_length).
+ * Groups documents (by index) into rows of at most `rowLength` tokens, best-fit decreasing:
+ * longest first, each into the row it leaves the least room in (a new row when none has room).
+ * Next-fit in file order, which this replaced, left 14% of the bench's man-page rows (512
+ * tokens) empty; best-fit decreasing leaves about 1%. Lengths are capped at `rowLength` (records
+ * are already truncated to max_length). Each row lists its documents in file order; rows come
+ * out longest-first documents first, so callers shuffle them (the batch plan does).
  */
 export function packRows(lengths: ArrayLike<number>, rowLength: number): number[][] {
   if (!(rowLength >= 1)) throw new Error(`packRows: row length must be positive, got ${rowLength}`);
+  const L = Math.floor(rowLength);
+  const size = (i: number) => Math.min(Math.max(lengths[i], 1), L);
+  // Stable: equal lengths keep file order, so the result is a pure function of the input.
+  const order = Array.from({ length: lengths.length }, (_, i) => i).sort((a, b) => size(b) - size(a) || a - b);
   const rows: number[][] = [];
-  let row: number[] = [];
-  let used = 0;
-  for (let i = 0; i < lengths.length; i++) {
-    const n = Math.min(Math.max(lengths[i], 1), rowLength);
-    if (used + n > rowLength && row.length) {
-      rows.push(row);
-      row = [];
-      used = 0;
+  const roomOf: number[] = [];
+  const open = new RoomIndex(L);
+  for (const doc of order) {
+    const n = size(doc);
+    let r = open.takeAtLeast(n);
+    if (r === undefined) {
+      r = rows.length;
+      rows.push([]);
+      roomOf.push(L);
     }
-    row.push(i);
-    used += n;
+    rows[r].push(doc);
+    roomOf[r] -= n;
+    if (roomOf[r] > 0) open.put(roomOf[r], r);
   }
-  if (row.length) rows.push(row);
+  for (const row of rows) row.sort((a, b) => a - b);
   return rows;
+}
+
+/**
+ * Rows with room left, by how much room: `takeAtLeast(n)` removes and returns a row with the
+ * least room >= n (the best fit) in O(log L), through a segment tree of per-room counts.
+ */
+class RoomIndex {
+  private readonly stacks: number[][];
+  private readonly counts: Int32Array;
+  private readonly leaves: number;
+
+  constructor(maxRoom: number) {
+    this.stacks = Array.from({ length: maxRoom + 1 }, () => []);
+    let leaves = 1;
+    while (leaves < maxRoom + 1) leaves *= 2;
+    this.leaves = leaves;
+    this.counts = new Int32Array(2 * leaves);
+  }
+
+  put(room: number, row: number): void {
+    this.stacks[room].push(row);
+    this.bump(room, 1);
+  }
+
+  takeAtLeast(n: number): number | undefined {
+    const room = this.firstNonEmptyFrom(n);
+    if (room === undefined) return undefined;
+    this.bump(room, -1);
+    return this.stacks[room].pop();
+  }
+
+  private bump(room: number, by: number): void {
+    for (let k = room + this.leaves; k >= 1; k >>= 1) this.counts[k] += by;
+  }
+
+  /** The smallest room >= n that holds a row. */
+  private firstNonEmptyFrom(n: number): number | undefined {
+    const search = (node: number, lo: number, hi: number): number | undefined => {
+      if (hi < n || this.counts[node] === 0) return undefined;
+      if (lo === hi) return lo;
+      const mid = (lo + hi) >> 1;
+      return search(2 * node, lo, mid) ?? search(2 * node + 1, mid + 1, hi);
+    };
+    return search(1, 0, this.leaves - 1);
+  }
 }
 
 /** One packed row as flat sequences of `rowLength`: what collate needs per example. */
