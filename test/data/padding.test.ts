@@ -152,13 +152,14 @@ describe('data/packing', () => {
     assert.strictEqual(p.plan.datasetSize, 3, 'rows: 4 + 4 tokens, then 10, then 3');
     const b = p.trainBatch(0);
     const X = IGNORE_INDEX;
-    // Two document slots (the most any row holds): row 1 and row 2 fill one each.
+    // Two document slots (the most any row holds). This batch: the 10-token record alone, then
+    // the row holding the two 4-token records (the plan shuffles rows).
     assert.deepStrictEqual(b.tensors.document_starts.dims, [2, 2]);
-    assert.deepStrictEqual(ints(b.tensors.document_starts), [0, 4, 0, 0]);
+    assert.deepStrictEqual(ints(b.tensors.document_starts), [0, 0, 0, 4]);
     assert.deepStrictEqual(b.tensors.labels.dims, [2, 2]);
-    assert.deepStrictEqual(ints(b.tensors.labels), [1, 0, 0, X]);
-    assert.deepStrictEqual(ints(b.tensors.attention_mask).slice(0, 10), [1, 1, 1, 1, 2, 2, 2, 2, 0, 0]);
-    assert.deepStrictEqual(ints(b.tensors.position_ids).slice(0, 10), [0, 1, 2, 3, 0, 1, 2, 3, 0, 0]);
+    assert.deepStrictEqual(ints(b.tensors.labels), [0, X, 1, 0]);
+    assert.deepStrictEqual(ints(b.tensors.attention_mask).slice(10, 20), [1, 1, 1, 1, 2, 2, 2, 2, 0, 0]);
+    assert.deepStrictEqual(ints(b.tensors.position_ids).slice(10, 20), [0, 1, 2, 3, 0, 1, 2, 3, 0, 0]);
     assert.strictEqual(b.tokens, 18);
     assert.strictEqual(b.records, 3, 'three records in two rows (samples/s counts them)');
   });
