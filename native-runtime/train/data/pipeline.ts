@@ -82,7 +82,7 @@ export function openData(cfg: ResolvedConfig, opts: OpenDataOptions): DataPipeli
   const t = cfg.training;
   // Keep every training step's batch the same size: the default "batch" routing averages over
   // the batch, so a small last batch would weigh its samples differently.
-  // With packing the plan shuffles packed rows (made once, in file order), not records.
+  // With packing the plan shuffles packed rows (made once, best-fit decreasing), not records.
   const rows = cfg.data.packing ? packedRows(cfg, train, scheme, opts.modelInputs) : undefined;
   // A packed classifier scores a fixed number of document slots per row: the most any packed
   // row holds (unpacked batches, e.g. eval, use the same shape: one document per row).
