@@ -205,7 +205,7 @@ function peerWorker(label, settings, threads) {
 const VARIANTS = ['buckets', 'buckets+grouped', 'packing'];
 
 function variants(row, only) {
-  const buckets = row.buckets ? { name: 'buckets', padding: 'buckets', buckets: row.buckets, prepareBuckets: true, peer: 'peer' } : { name: 'buckets', padding: 'longest', peer: 'peer' };
+  const buckets = row.buckets ? { name: 'buckets', padding: 'buckets', buckets: row.buckets, prepareBuckets: true, peer: 'peer' } : { name: 'buckets', padding: 'longest', prepareBuckets: true, peer: 'peer' };
   const grouped = { ...buckets, name: 'buckets+grouped', order: 'grouped', peer: 'peer_grouped' };
   const packing = { name: 'packing', padding: 'max_length', packing: true, peer: 'peer', ...(row.task === 'sequence-classification' ? { modelKind: 'bert-doc' } : {}) };
   return [buckets, grouped, packing].filter((v) => !only || only.includes(v.name));

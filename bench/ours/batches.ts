@@ -72,6 +72,17 @@ export class BatchStream {
     return this.collate(picked);
   }
 
+  /** Every padded length the unpacked training batches of one pass over the examples have (ascending). */
+  lengthsOfOnePass(): number[] {
+    const out = new Set<number>();
+    const train = this.data.train;
+    for (let s = 0; s < train.length; s += this.batch) {
+      const longest = Math.max(...Array.from({ length: this.batch }, (_, i) => Math.min(train[(s + i) % train.length].ids.length, this.T)));
+      out.add(paddedLength(this.policy, longest));
+    }
+    return [...out].sort((x, y) => x - y);
+  }
+
   /** An eval group as `lily train` pads eval batches (data.padding; never packed). */
   evalBatch(group: BenchExample[]): Batch {
     return this.collate(group.map((e) => this.example(e)));
