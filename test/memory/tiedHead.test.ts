@@ -161,4 +161,29 @@ describe('tied output head (train/tiedHead.ts)', function () {
       }
     });
   }
+
+  it('int4 with the plain loss (lossChunks off): the head dequantizes the tied table for its product and equals float32 on the dequantized table', async () => {
+    const file = tiedExport();
+    const model = loadModel(file);
+    tieOutputHead(model);
+    const store = frozenWeightsIn('int4', file, model)!;
+    const { shapes, batch } = qwen2LmBatch(B, S);
+    const opts = { adapter: { method: 'lily' as const, target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 }, task: 'causal-lm' as const, threads: 1, optimizer: { optimizer: 'sgd' as const }, lossChunks: 'off' as const };
+    const quant = await StepRunner.create(model, shapes, { ...opts, frozenWeights: store.weights });
+    const initializers = new Map(model.graph.initializers);
+    for (const name of quant.graphs.quantized!.replaced) initializers.set(name, { ...initializers.get(name)!, data: dequantize(store.weights.get(name)!) });
+    const ref = await StepRunner.create({ ...model, graph: { ...model.graph, initializers } }, shapes, opts);
+    try {
+      assert.ok(quant.graphs.quantized!.replaced.includes(TABLE) && !quant.graphs.train.graph.initializers.has(TABLE));
+      const a = await quant.step(batch, 0.5);
+      const b = await ref.step(batch, 0.5);
+      assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.abs(b.loss), `loss ${a.loss} vs ${b.loss}`);
+      const ea = await quant.evaluate(batch);
+      const eb = await ref.evaluate(batch);
+      assert.ok(Math.abs(ea.loss - eb.loss) <= 1e-5 * Math.abs(eb.loss), `eval loss ${ea.loss} vs ${eb.loss}`);
+    } finally {
+      await quant.release();
+      await ref.release();
+    }
+  });
 });
