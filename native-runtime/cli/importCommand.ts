@@ -52,6 +52,7 @@ export const importCommand: Command = {
       { name: 'python', kind: 'string', value: 'PATH', help: 'Python interpreter with optimum-onnx (default: python3).' },
       { name: 'memory-gb', kind: 'string', value: 'GB', help: 'Memory the export may use (default: this machine\'s physical memory).' },
       { name: 'force', kind: 'bool', help: 'Replace an existing model folder.' },
+      { name: 'packing', kind: 'bool', help: 'Sequence classification (BERT, RoBERTa, ELECTRA): export for data.packing (several texts per row, scored one by one).' },
       JSON_OPTION,
     ],
   },
@@ -75,6 +76,10 @@ async function runImport(arg: string, opts: Record<string, unknown>, cwd: string
   const hf = readHfConfig(source.folder);
   const configFile = path.join(source.folder, 'config.json');
   const choice = chooseTask(hf, configFile, task);
+  const packing = !!opts.packing;
+  if (packing && choice.task !== 'sequence-classification') {
+    throw new InputError(`--packing: exports a sequence classifier (BERT, RoBERTa, ELECTRA) for data.packing; ${choice.architecture} is imported as ${choice.task}: leave out --packing`);
+  }
   const { numLabels, labels } = choice.task.endsWith('classification') ? labelsOf(hf) : {};
   const name = (source.id ?? path.basename(source.folder)).split('/').pop()!;
   out.log(`Importing ${source.id ?? source.folder}: ${choice.architecture} (${hf.model_type}) -> ${choice.task}${labels ? `, labels ${labels.join(', ')}` : numLabels ? `, ${numLabels} labels` : ''}`);
@@ -101,7 +106,7 @@ async function runImport(arg: string, opts: Record<string, unknown>, cwd: string
   try {
     exported = await runExporter({
       python, modelFolder: source.folder, outFolder: partial, optimumTask: choice.optimumTask,
-      modelType: hf.model_type!, architecture: choice.architecture, onLog: (l) => out.log(l),
+      modelType: hf.model_type!, architecture: choice.architecture, packing, onLog: (l) => out.log(l),
     });
     if (!fs.existsSync(path.join(partial, 'model.onnx'))) throw new Error(`the exporter finished but wrote no model.onnx into ${partial} (it wrote: ${fs.existsSync(partial) ? fs.readdirSync(partial).join(', ') : 'nothing'})`);
     for (const f of TOKENIZER_FILES) {
@@ -117,6 +122,7 @@ async function runImport(arg: string, opts: Record<string, unknown>, cwd: string
       ...(numLabels !== undefined ? { num_labels: numLabels } : {}),
       ...(labels ? { labels } : {}),
       parameters: mem.params,
+      ...(packing ? { packing: true } : {}),
       exporter: { python: exported.python, versions: exported.versions },
       created_at: new Date().toISOString(),
     };

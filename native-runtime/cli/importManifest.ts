@@ -21,6 +21,8 @@ export interface ImportManifest {
   num_labels?: number;
   /** Class names in id order, from config.json's id2label. */
   labels?: string[];
+  /** Exported with --packing: a packed classifier (document_starts input; data.packing). */
+  packing?: boolean;
   /** Parameter count of the source weights. */
   parameters: number;
   /** Versions of torch, transformers and optimum-onnx that exported it, and the Python used. */

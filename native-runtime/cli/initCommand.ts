@@ -17,11 +17,14 @@ import { loadUserModel, logitsClasses } from './model';
 import { proposeLilyShape, proposeTargets } from './propose';
 import { formatGroups } from './targetsCommand';
 import type { Model } from '../onnx/ir';
+import { DOCUMENT_STARTS } from '../train/data/record';
 
 const TASKS: TaskType[] = ['sequence-classification', 'regression', 'causal-lm', 'token-classification'];
 
 /** The task a model's logits shape suggests: [B, C] classification, [B, T, V] LM or tagging. */
 function guessTask(model: Model): TaskType {
+  // A packed classifier's logits are [batch, documents, classes]: one score per document.
+  if (model.graph.inputs.some((i) => i.name === DOCUMENT_STARTS)) return 'sequence-classification';
   const shape = model.graph.outputs[0]?.shape;
   if (!shape) return 'sequence-classification';
   const last = shape[shape.length - 1];
@@ -98,7 +101,8 @@ export const initCommand: Command = {
         ...(task.endsWith('classification') && classes !== undefined ? { num_labels: classes } : {}),
         ...(task.endsWith('classification') && imported?.labels && imported.labels.length === (classes ?? imported.labels.length) ? { labels: imported.labels } : {}),
       },
-      data: { train: dataFile(dir, 'train'), eval: dataFile(dir, 'eval'), max_length: 128 },
+      // A packed classifier (lily import --packing) is made for data.packing.
+      data: { train: dataFile(dir, 'train'), eval: dataFile(dir, 'eval'), max_length: 128, ...(model.graph.inputs.some((i) => i.name === DOCUMENT_STARTS) ? { packing: true } : {}) },
       adapter,
       training: { epochs: 3, batch_size: 16, lr: 1e-3, schedule: 'linear', warmup_steps: 10 },
     };

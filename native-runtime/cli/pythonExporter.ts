@@ -57,6 +57,8 @@ export interface ExportRequest {
   architecture: string;
   /** Only check Python, the exporter and the architecture. */
   checkOnly?: boolean;
+  /** Export a packed sequence classifier (data.packing; native-runtime/torch/doc_classifiers.py). */
+  packing?: boolean;
   /** Each line the exporter logs (optimum's, torch's and ours). */
   onLog: (line: string) => void;
 }
@@ -72,6 +74,7 @@ interface ScriptOutcome { code: number | null; signal: NodeJS.Signals | null; re
 function runScript(req: ExportRequest): Promise<ScriptOutcome> {
   const args = [exporterScript(), '--model', req.modelFolder, '--out', req.outFolder, '--task', req.optimumTask, '--model-type', req.modelType];
   if (req.checkOnly) args.push('--check');
+  if (req.packing) args.push('--packing');
   return new Promise((resolve, reject) => {
     // Offline: the model is local; a hub lookup would only stall on machines without network.
     const env = { ...process.env, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', PYTHONUNBUFFERED: '1' };
@@ -125,6 +128,12 @@ export async function runExporter(req: ExportRequest): Promise<ExportResult> {
     throw new ImportFailure('unsupported-architecture',
       `${path.join(req.modelFolder, 'config.json')}: architecture ${req.architecture} (model_type "${String(r.model_type)}") is not supported by optimum's ONNX exporter for ${String(r.task)}; ` +
       `supported model types: ${supported.join(', ')}`);
+  }
+  if (out.code === 5 && r?.error === 'unsupported-packing') {
+    const supported = r.supported as string[];
+    throw new ImportFailure('unsupported-architecture',
+      `${path.join(req.modelFolder, 'config.json')}: --packing: architecture ${req.architecture} (model_type "${String(r.model_type)}") has no packed classifier export ` +
+      `(one that scores each document of a packed row); model types with one: ${supported.join(', ')} (sequence classification). Import without --packing and leave data.packing off`);
   }
   const how = out.signal ? `was killed by ${out.signal}${out.signal === 'SIGKILL' ? ' (out of memory?)' : ''}` : `exited with code ${out.code}`;
   throw new Error(`the exporter (${req.python} hf_export.py) ${how}; its last output:\n  ${out.stderrTail.slice(-8).join('\n  ')}`);

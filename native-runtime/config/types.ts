@@ -112,7 +112,7 @@ export interface DataSection {
    * must be exported with a mask that compares those numbers (scripts/oracle/hf_models.py writes
    * such models); the first token of each document is not predicted from the previous document.
    * A classifier must also take `document_starts` (each document's first position) and score
-   * every document of a row (hf_models.py --kind bert-doc); the loss is the mean over documents.
+   * every document of a row (`lily import MODEL --packing`); the loss is the mean over documents.
    * This changes results: a step holds more documents (fewer steps per epoch), and the default
    * `batch` routing averages over the packed tokens instead of padding. Eval batches are not packed.
    * @default false

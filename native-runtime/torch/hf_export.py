@@ -6,8 +6,13 @@ is installed and supports the architecture, then exports. The result is reported
 on stdout, `LILY_RESULT {json}`; everything else (optimum's and torch's logs) goes to stderr,
 which `lily import` relays to the user (the Lily output channel in VS Code).
 
+With --packing (sequence classification, data.packing) the model is exported by torch itself as
+a packed classifier (doc_classifiers.py: document-number mask, position_ids, document_starts,
+logits per document) instead of by optimum.
+
 Exit codes: 0 exported; 3 a module is missing (the result lists them); 4 the exporter does not
-support this architecture for the task (the result lists what it supports); 1 anything else.
+support this architecture for the task (the result lists what it supports); 5 --packing for a
+model type without a packed classifier (the result lists those that have one); 1 anything else.
 
 Standard library only at the top: the "missing module" answer must work in a bare Python.
 """
@@ -70,6 +75,7 @@ def main():
     p.add_argument("--task", required=True, help="optimum task: text-classification, token-classification, text-generation")
     p.add_argument("--model-type", required=True, help="config.json's model_type")
     p.add_argument("--check", action="store_true", help="only check the environment and the architecture")
+    p.add_argument("--packing", action="store_true", help="export a packed sequence classifier (doc_classifiers.py)")
     a = p.parse_args()
 
     log(f"Python {sys.version.split()[0]} at {sys.executable}")
@@ -83,6 +89,8 @@ def main():
 
     versions = {"torch": torch.__version__, "transformers": transformers.__version__, "optimum-onnx": version("optimum-onnx")}
     log("exporter: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    if a.packing:
+        export_packed_classifier(a)
     check_support(a.model_type, a.task)
     if a.check:
         result({"ok": True, "versions": versions, "python": sys.executable}, 0)
@@ -104,6 +112,33 @@ def main():
         local_files_only=True,
         library_name="transformers",
     )
+    files = sorted(os.listdir(a.out))
+    log(f"exported in {time.time() - started:.1f} s: {', '.join(files)}")
+    result({"ok": True, "versions": versions, "python": sys.executable, "files": files}, 0)
+
+
+def export_packed_classifier(a):
+    """--packing: the model's own weights in its packed classifier, exported by torch (exits)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import doc_classifiers
+
+    cls = doc_classifiers.packed_class(a.model_type)
+    if a.task != "text-classification" or cls is None:
+        result({"error": "unsupported-packing", "model_type": a.model_type, "task": a.task,
+                "supported": sorted(doc_classifiers.PACKED)}, 5)
+    import torch
+    import transformers
+    from importlib.metadata import version
+
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__, "optimum-onnx": version("optimum-onnx")}
+    if a.check:
+        result({"ok": True, "versions": versions, "python": sys.executable}, 0)
+    log(f"exporting {a.model} ({a.model_type}) as a packed classifier ({cls.__name__}: document_starts, per-document logits)")
+    started = time.time()
+    # Eager attention: the 3D document mask goes through transformers' own mask code.
+    model = cls.from_pretrained(a.model, local_files_only=True, attn_implementation="eager").eval()
+    os.makedirs(a.out, exist_ok=True)
+    doc_classifiers.export_packed(model, os.path.join(a.out, "model.onnx"))
     files = sorted(os.listdir(a.out))
     log(f"exported in {time.time() - started:.1f} s: {', '.join(files)}")
     result({"ok": True, "versions": versions, "python": sys.executable, "files": files}, 0)

@@ -13,7 +13,7 @@ Kinds:
          position of each document's first token; an empty slot repeats any position and gets
          the label -100); output logits [B, D, C], each document's first token through the
          model's own pooler and classifier. For a 0/1 mask and document_starts 0 this is exactly
-         BertForSequenceClassification (checked by --selfcheck). See doc_classifiers.py.
+         BertForSequenceClassification (checked by --selfcheck). See native-runtime/torch/doc_classifiers.py.
   roberta-doc, electra-doc  the same for RobertaForSequenceClassification and
          ElectraForSequenceClassification (their heads read each document's first token;
          RoBERTa's positions start at padding_idx + 1 as transformers numbers them).
@@ -36,7 +36,8 @@ from safetensors.torch import load_file, save_file
 from transformers import (BertConfig, BertForSequenceClassification, ElectraConfig, ElectraForSequenceClassification,
                           LlamaConfig, LlamaForCausalLM, RobertaConfig, RobertaForSequenceClassification)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The packed classifiers ship with the extension (`lily import --packing` exports them).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "native-runtime", "torch"))
 from doc_classifiers import DocumentMaskBert, DocumentMaskElectra, DocumentMaskRoberta, selfcheck as doc_selfcheck  # noqa: E402
 
 

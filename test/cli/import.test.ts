@@ -80,6 +80,48 @@ describe('cli: lily import', function () {
     await trainProposal(ws, 'bert.lily.json');
   });
 
+  it('--packing exports the BERT classifier for data.packing: its step-0 eval equals transformers\' on the same records, and packed training runs', async () => {
+    const ws = tempDir('lily-import-pack-');
+    const r = await lily(['import', path.join(zoo, 'bert'), '--packing', '--python', VENV_PYTHON], ws);
+    assert.strictEqual(r.code, 0, r.stderr);
+    const dir = path.join(ws, 'bert-onnx');
+    assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, 'lily-import.json'), 'utf8')).packing, true);
+    const model = loadUserModel(path.join(dir, 'model.onnx'));
+    assert.deepStrictEqual(model.graph.inputs.map((i) => i.name), ['input_ids', 'attention_mask', 'position_ids', 'document_starts']);
+    const cfg = JSON.parse(fs.readFileSync(path.join(ws, 'bert.lily.json'), 'utf8'));
+    assert.strictEqual(cfg.data.packing, true, 'the proposal packs');
+    assert.strictEqual(cfg.model.task, 'sequence-classification');
+    assert.deepStrictEqual(cfg.adapter.modules_to_save, ['classifier']);
+    // Pre-tokenized eval records (ids of tiny_hf.py's vocabulary), so that transformers reads the same rows.
+    const evalRows = [[2, 4, 5, 6, 7, 16, 3], [2, 15, 6, 10, 13, 3], [2, 14, 5, 6, 8, 3], [2, 11, 12, 3]].map((ids, k) => ({ input_ids: ids, label: k % 2 ? 'negative' : 'positive' }));
+    fs.writeFileSync(path.join(ws, 'train.jsonl'), jsonl(sentimentRecords(16)));
+    fs.writeFileSync(path.join(ws, 'eval.jsonl'), jsonl(evalRows));
+    const [before] = await trainProposal(ws, 'bert.lily.json', { eval_every: 3 });
+    // transformers' BertForSequenceClassification on each record alone: the same mean loss (the
+    // adapter starts as the identity, B = 0).
+    const code = [
+      'import json, sys, torch', 'from transformers import BertForSequenceClassification',
+      'm = BertForSequenceClassification.from_pretrained(sys.argv[1]).eval()',
+      'rows = [json.loads(l) for l in open(sys.argv[2])]',
+      'with torch.no_grad(): print(sum(m(input_ids=torch.tensor([r["input_ids"]]), labels=torch.tensor([1 if r["label"] == "positive" else 0])).loss.item() for r in rows) / len(rows))',
+    ].join('\n');
+    const py = spawnSync(VENV_PYTHON, ['-c', code, path.join(zoo, 'bert'), path.join(ws, 'eval.jsonl')], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    assert.strictEqual(py.status, 0, py.stderr);
+    const theirs = Number(py.stdout.trim());
+    assert.ok(Math.abs(before - theirs) < 1e-5, `eval loss at step 0: ours ${before}, transformers ${theirs}`);
+  });
+
+  it('--packing is refused, exit 2, for a model type without a packed classifier and for a causal LM', async () => {
+    const ws = tempDir('lily-import-pack-');
+    const gpt2 = await lily(['import', path.join(zoo, 'gpt2'), '--packing', '--task', 'sequence-classification', '--python', VENV_PYTHON], ws);
+    assert.strictEqual(gpt2.code, 2, gpt2.stderr);
+    assert.match(gpt2.stderr, /--packing: architecture GPT2LMHeadModel \(model_type "gpt2"\) has no packed classifier export.*bert, electra, roberta/);
+    const llama = await lily(['import', path.join(zoo, 'llama'), '--packing', '--python', VENV_PYTHON], ws);
+    assert.strictEqual(llama.code, 2, llama.stderr);
+    assert.match(llama.stderr, /--packing: .*LlamaForCausalLM is imported as causal-lm/);
+    assert.ok(!fs.existsSync(path.join(ws, 'gpt2-onnx')) && !fs.existsSync(path.join(ws, 'llama-onnx')), 'nothing written');
+  });
+
   for (const kind of ['gpt2', 'llama']) {
     it(`exports ${kind} as causal-lm without a KV cache, and the proposal trains`, async () => {
       const ws = tempDir('lily-import-ws-');

@@ -186,7 +186,7 @@ describe('data/packing', () => {
 
   it('refuses classification packing for a model without document_starts, naming data.packing', () => {
     const cfg = setup([{ text: 'the movie', label: 1 }], { packing: true });
-    assert.throws(() => openData(cfg, { modelInputs: LM_INPUTS }), (e: unknown) => e instanceof DataError && e.field === 'data.packing' && /document_starts/.test(e.detail) && /bert-doc/.test(e.detail));
+    assert.throws(() => openData(cfg, { modelInputs: LM_INPUTS }), (e: unknown) => e instanceof DataError && e.field === 'data.packing' && /document_starts/.test(e.detail) && /lily import MODEL --packing/.test(e.detail));
   });
 
   it('refuses packing for a model without position_ids, naming data.packing', () => {

@@ -137,7 +137,7 @@ function packedRows(cfg: ResolvedConfig, train: Dataset, scheme: LabelScheme, mo
   }
   const names = modelInputs.map((m) => m.name);
   const exportHint = classify
-    ? 'export it as a packed classifier (scripts/oracle/hf_models.py --kind bert-doc: document-number mask, position_ids, document_starts)'
+    ? 'export it as a packed classifier (lily import MODEL --packing, for BERT, RoBERTa or ELECTRA: document-number mask, position_ids, document_starts)'
     : 'export it with position_ids and a document-number mask (scripts/oracle/hf_models.py)';
   if (!names.includes('position_ids')) {
     throw new DataError(cfg.configPath, undefined, 'data.packing', `the model has no position_ids input (inputs: ${names.join(', ')}), so packed documents would continue each other's positions; ${exportHint}, or remove data.packing`);

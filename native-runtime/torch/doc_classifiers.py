@@ -14,12 +14,18 @@ BERT, RoBERTa and ELECTRA classification models, with the inputs a packed row ne
 
 The mask goes to transformers as a 3D [B, T, T] 0/1 mask, which its encoders turn into the
 additive mask exactly as they do a 2D padding mask: for a 0/1 mask with document_starts 0 these
-models compute what the transformers classes compute (hf_models.py --selfcheck). Used by
-hf_models.py (kinds bert-doc, roberta-doc, electra-doc).
+models compute what the transformers classes compute (scripts/oracle/hf_models.py --selfcheck).
+Used by `lily import --packing` (hf_export.py) and by scripts/oracle/hf_models.py (kinds
+bert-doc, roberta-doc, electra-doc).
 """
 import torch
 from transformers import (BertForSequenceClassification, ElectraForSequenceClassification,
                           RobertaForSequenceClassification)
+
+
+def packed_class(model_type):
+    """The packed classifier for a config.json model_type, or None."""
+    return PACKED.get(model_type)
 
 
 def document_pairs(doc):
@@ -64,6 +70,37 @@ class DocumentMaskElectra(ElectraForSequenceClassification):
                               position_ids=position_ids).last_hidden_state
         b, d = document_starts.shape
         return self.classifier(first_tokens(hidden, document_starts)).reshape(b, d, self.config.num_labels)
+
+
+# model_type -> packed classifier (transformers' *ForSequenceClassification of that family).
+PACKED = {"bert": DocumentMaskBert, "roberta": DocumentMaskRoberta, "electra": DocumentMaskElectra}
+INPUTS = ["input_ids", "attention_mask", "position_ids", "document_starts"]
+
+
+def sample_inputs(batch=2, seq=8, vocab=16):
+    """Inputs for tracing: row 0 holds two documents, row 1 one and padding."""
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(3, vocab, (batch, seq), generator=g)
+    doc = torch.ones(batch, seq, dtype=torch.long)
+    doc[1:, seq // 2:] = 0
+    doc[0, seq // 2:] = 2
+    pos = torch.arange(seq).expand(batch, seq).contiguous()
+    pos[0, seq // 2:] -= seq // 2
+    starts = torch.zeros(batch, 2, dtype=torch.long)
+    starts[0, 1] = seq // 2
+    return ids, doc, pos, starts
+
+
+def export_packed(model, path):
+    """torch.onnx.export (TorchScript, opset 17: node names keep the module paths PEFT uses) of a
+    packed classifier with dynamic batch, sequence and document axes."""
+    axes = {n: {0: "batch", 1: "seq"} for n in INPUTS}
+    axes["document_starts"] = {0: "batch", 1: "documents"}
+    axes["logits"] = {0: "batch", 1: "documents"}
+    with torch.no_grad():
+        torch.onnx.export(model, sample_inputs(vocab=model.config.vocab_size), path, input_names=INPUTS,
+                          output_names=["logits"], dynamic_axes=axes, opset_version=17, do_constant_folding=True,
+                          dynamo=False)
 
 
 def selfcheck(cls, plain_cls, config, pad_id=0):
