@@ -7,7 +7,7 @@ export function mb(bytes: number): string {
 }
 
 export function partsLine(p: MemoryParts): string {
-  return `weights ${mb(p.weights)}, activations ${mb(p.activations)}, logits ${mb(p.logits)}, adapter + optimizer ${mb(p.adapter + p.optimizer)}${p.graphs ? `, step graphs per length ${mb(p.graphs)}` : ''}, runtime ${mb(p.runtime)}`;
+  return `weights ${mb(p.weights)}, activations ${mb(p.activations)}, logits ${mb(p.logits)}, adapter + optimizer ${mb(p.adapter + p.optimizer)}${p.graphs ? `, step graphs ${mb(p.graphs)}` : ''}, runtime ${mb(p.runtime)}`;
 }
 
 export interface MemorySummary {

@@ -3,7 +3,7 @@
 // node by node with the rules of shapeRules.ts. Specialisation uses it to avoid running the
 // model: probing a 768-wide, 12-layer encoder in onnxruntime took minutes on 2 cores; this takes
 // milliseconds. Values it cannot work out are simply absent; the caller probes those in ORT.
-import type { DataType, Model, TensorData } from './ir';
+import type { DataType, Model, TensorData, ValueInfo } from './ir';
 import { defaultOpset, tensorSize } from './ir';
 import { RuleInput, SHAPE_RULES, type Known } from './shapeRules';
 
@@ -32,12 +32,17 @@ function toTensorData(dtype: DataType, data: bigint[]): TensorData {
  * Infers every node output of `model` it can. Graph inputs must have concrete shapes (those
  * with symbolic dims are treated as unknown). Nodes of other domains, with subgraphs, or
  * without a rule yield unknown outputs, as does anything computed from an unknown value.
+ * `known`: values whose dtype and shape are already known (a graph's valueInfo, an outer
+ * graph's values read by a subgraph), taken as given where no rule says otherwise.
  */
-export function inferShapes(model: Model, opts: { maxDataElements?: number } = {}): Map<string, InferredValue> {
+export function inferShapes(model: Model, opts: { maxDataElements?: number; known?: Iterable<ValueInfo> } = {}): Map<string, InferredValue> {
   const maxData = opts.maxDataElements ?? 1 << 16;
   const g = model.graph;
   const opset = defaultOpset(model);
   const known = new Map<string, Known>();
+  for (const v of opts.known ?? []) {
+    if (v.shape && v.shape.every((d) => typeof d === 'number')) known.set(v.name, { dtype: v.dtype, dims: v.shape as number[] });
+  }
   for (const inp of g.inputs) {
     if (inp.shape && inp.shape.every((d) => typeof d === 'number')) known.set(inp.name, { dtype: inp.dtype, dims: inp.shape as number[] });
   }

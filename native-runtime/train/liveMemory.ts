@@ -2,29 +2,63 @@
 // value from its producer until its last consumer, and report the peak of the live bytes and
 // what is live at that peak, grouped by producer op. Graph inputs, initializers and graph
 // outputs are not counted (they belong to the caller or to the weights).
-import type { Graph } from '../onnx/ir';
+// A value's size comes from the graph's valueInfo, else from shape inference over the graph
+// (autodiff leaves many backward values without valueInfo: e.g. the normalisations' and the
+// attention softmax's gradients; counted as 0 bytes they hid 50-60 MB of a small decoder's
+// 180 MB step peak).
+import type { Graph, ValueInfo } from '../onnx/ir';
 import { bytesPerElement } from '../onnx/proto';
+import { inferShapes } from '../onnx/shapeInference';
 
 export interface LiveReport {
   peakBytes: number;
   peakAtNode: number;
+  /** Live bytes while each node runs (its inputs, its outputs and everything else still needed), by node index. */
+  liveAt: number[];
   byProducer: Array<{ op: string; bytes: number; count: number }>;
   /** Values live at the peak, largest first (name, producer op, bytes). */
   values: Array<{ name: string; op: string; bytes: number }>;
 }
 
-export function liveMemory(g: Graph): LiveReport {
+export interface LiveOptions {
+  /** The graph's default-domain opset (shape rules depend on it; default 17). */
+  opset?: number;
+  /** Values of enclosing graphs a subgraph reads (their shapes), e.g. a Loop body's. */
+  outer?: Iterable<ValueInfo>;
+}
+
+/** Bytes of every value of `g` whose shape is known or can be inferred. */
+export function valueSizes(g: Graph, opts: LiveOptions = {}): (name: string) => number {
+  let inferred: ReturnType<typeof inferShapes> | undefined;
+  return (name: string) => {
+    const vi = g.valueInfo.get(name);
+    if (vi?.shape?.every((d) => typeof d === 'number')) return (vi.shape as number[]).reduce((a, d) => a * d, 1) * bytesPerElement(vi.dtype);
+    inferred ??= inferShapes({ graph: g, opsetImports: [{ domain: '', version: opts.opset ?? 17 }], irVersion: 8, producerName: '', metadata: {} }, { known: [...(opts.outer ?? []), ...g.valueInfo.values()] });
+    const v = inferred.get(name);
+    return v ? v.dims.reduce((a, d) => a * d, 1) * bytesPerElement(v.dtype) : 0;
+  };
+}
+
+export function liveMemory(g: Graph, opts: LiveOptions = {}): LiveReport {
+  return liveMemoryWith(g, valueSizes(g, opts));
+}
+
+/** Bytes of all node outputs of `g` (what a subgraph holds if nothing in it is freed before it ends). */
+export function producedBytes(g: Graph, opts: LiveOptions = {}): number {
+  const size = valueSizes(g, opts);
+  let n = 0;
+  for (const node of g.nodes) for (const o of node.outputs) if (o) n += size(o);
+  return n;
+}
+
+function liveMemoryWith(g: Graph, size: (name: string) => number): LiveReport {
   const lastUse = new Map<string, number>();
   g.nodes.forEach((n, k) => n.inputs.forEach((i) => i && lastUse.set(i, k)));
   const outputs = new Set(g.outputs.map((o) => o.name));
-  const size = (name: string) => {
-    const vi = g.valueInfo.get(name);
-    if (!vi?.shape) return 0;
-    return vi.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 0), 1) * bytesPerElement(vi.dtype);
-  };
   const live = new Map<string, { bytes: number; op: string; name: string }>();
   const freeAt = new Map<number, string[]>();
   let cur = 0, peak = 0, peakAt = 0;
+  const liveAt: number[] = [];
   let peakSet: Array<{ bytes: number; op: string; name: string }> = [];
   g.nodes.forEach((n, k) => {
     for (const o of n.outputs) {
@@ -35,6 +69,7 @@ export function liveMemory(g: Graph): LiveReport {
       const end = lastUse.get(o) ?? k;
       freeAt.set(end, [...(freeAt.get(end) ?? []), o]);
     }
+    liveAt.push(cur);
     if (cur > peak) {
       peak = cur;
       peakAt = k;
@@ -53,5 +88,5 @@ export function liveMemory(g: Graph): LiveReport {
     groups.set(v.op, e);
   }
   const values = [...peakSet].sort((a, b) => b.bytes - a.bytes);
-  return { values, peakBytes: peak, peakAtNode: peakAt, byProducer: [...groups].map(([op, e]) => ({ op, ...e })).sort((a, b) => b.bytes - a.bytes) };
+  return { values, peakBytes: peak, peakAtNode: peakAt, liveAt, byProducer: [...groups].map(([op, e]) => ({ op, ...e })).sort((a, b) => b.bytes - a.bytes) };
 }

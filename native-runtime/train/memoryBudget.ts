@@ -85,7 +85,7 @@ export function fitOptions(cfg: ResolvedConfig, m: MemoryEstimate, budget: numbe
     out.push('model.weights_dtype "int4" (or "int8", "bfloat16") holds the frozen linear weights in about 1/6 (1/4, 1/2) of their float32 size, once for all sessions');
   }
   if (m.graphs >= 64 * 2 ** 20 && cfg.data.padding === 'longest') {
-    out.push(`data.padding "buckets" compiles at most ${MAX_DEFAULT_BUCKETS} step graphs instead of one per distinct length (now ${formatMB(m.graphs)} for the graphs beyond the first)`);
+    out.push(`data.padding "buckets" compiles at most ${MAX_DEFAULT_BUCKETS} step graphs instead of one per distinct length (now ${formatMB(m.graphs)} for its step graphs)`);
   }
   if (cfg.data.eval && m.weights / 3 >= 2 ** 20) {
     const oneCopy = m.weights / 3;

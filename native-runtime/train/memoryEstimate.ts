@@ -9,30 +9,52 @@
 //   values are released), bfloat16 bits once plus once per session (initializers);
 // - activations: the train graph's live set at its peak, from node order (liveMemory.ts):
 //   every value from its producer to its last reader, as ORT frees them without a memory
-//   pattern (stepRunner.ts disables it for the train session);
-// - logits: the [tokens, vocab] part of that live set (plain loss), or the chunked loss's
-//   per-iteration live set (chunkedLoss.ts; the largest Loop body's); plus the eval graph's
-//   when the run evaluates;
+//   pattern (stepRunner.ts disables it for the train session), sizes from valueInfo or shape
+//   inference; times ALLOCATOR_SLACK (measured, see there);
+// - logits: the loss's share of that peak: [tokens, vocab] values (plain loss), or the chunked
+//   loss's Loop body (chunkedLoss.ts) when the peak falls while the Loop runs (the body's live
+//   set on top of what is live around the Loop); the eval graph's when it is the larger;
 // - adapter: the trainable tensors, double-buffered (StepRunner's Slot: ORT writes `next`);
 // - optimizer: the optimizer states, double-buffered likewise;
-// - graphs: every step graph beyond the first (data.padding buckets/longest: one per length),
-//   what its ORT sessions keep resident (frozen weights shared), from the graph's node count;
+// - graphs: what the step graphs' ORT sessions and our IR of them keep resident, from their
+//   node counts: the first length's train (and eval) graph, and with data.padding
+//   buckets/longest every further length's (frozen weights shared);
 // - runtime: Node, onnxruntime and the data pipeline, a measured constant.
 // Compared with measured peaks in test/memory/memoryEstimate.test.ts and README.md ("Memory").
-import type { Graph } from '../onnx/ir';
+import type { Graph, Model, Node, ValueInfo } from '../onnx/ir';
+import { defaultOpset } from '../onnx/ir';
 import { bytesPerElement } from '../onnx/proto';
-import { liveMemory } from './liveMemory';
+import { liveMemory, producedBytes } from './liveMemory';
 import type { TrainingStepGraphs } from './step';
 
-/** Node + onnxruntime-node + the data pipeline before a model is loaded (measured: 130-180 MB). */
-export const RUNTIME_BYTES = 160 * 2 ** 20;
+/**
+ * Node + onnxruntime-node + the data pipeline, without the model and its graphs. Measured: the
+ * memory bench's stepWorker (tsx) holds 140 MB beside the weights and SESSION_BYTES_PER_NODE x
+ * nodes once its session is open (fit over three decoders: 0.01B 673 nodes 147 MB, 0.5B float32
+ * 9,422 nodes 253 MB, 0.5B int4 13,943 nodes 309 MB); `lily train --dry-run` of the bundled
+ * demo peaks at 86 MB, its 3-step training run at 172 MB (eval set and tokenizer included).
+ */
+export const RUNTIME_BYTES = 140 * 2 ** 20;
 
 /**
- * ORT's CPU arena rounds and fragments what the graph's live set needs: measured peaks sat
- * 9-18% above the modelled live set on three decoders (README "Memory"), so live bytes count
- * 1.25 times.
+ * What a step adds to the resident memory, over the modelled live set: ORT's arena rounds,
+ * splits and extends in powers of two (its pages, once touched, stay resident), kernels hold
+ * workspaces, and a freed block that does not fit the next request leaves a hole. Measured
+ * (VmHWM at the step minus VmRSS with the session open, over the live set of liveMemory with
+ * the Loop body at the Loop; stepWorker, 2 threads): Qwen2 0.01B 8x128 chunked loss 184 / 117 MB
+ * (1.57), plain loss 289 / 178 MB (1.62); Qwen2.5-0.5B-shaped 4x512 with checkpointing float32
+ * 1219 / 702 MB (1.74), int4 1203 / 702 MB (1.71). Without the arena (memoryArena false, the
+ * trainer's choice with buckets) 0.01B: 176 / 117 MB (1.50). The largest counts.
  */
-export const ALLOCATOR_SLACK = 1.25;
+export const ALLOCATOR_SLACK = 1.75;
+
+/**
+ * Resident bytes per node of the first step graph (train, and eval when the run evaluates):
+ * ORT's session (kernels, its copy of the graph) and our IR of the model and of the step.
+ * Measured with the session open, less the weights and RUNTIME_BYTES: 12.4 KB per node on the
+ * three decoders of RUNTIME_BYTES (673 to 13,943 nodes).
+ */
+export const SESSION_BYTES_PER_NODE = 12.5 * 1024;
 
 /**
  * Resident bytes an ORT session of a step graph adds per node of the train graph, beside the
@@ -49,7 +71,7 @@ export interface MemoryEstimate {
   logits: number;
   adapter: number;
   optimizer: number;
-  /** Step graphs beyond the first (padding buckets or longest): their sessions' resident memory. */
+  /** The step graphs' sessions and IR: the first length's, and with padding buckets or longest every further length's. */
   graphs: number;
   runtime: number;
   total: number;
@@ -78,23 +100,43 @@ function initializerBytes(g: Graph, once: ReadonlySet<string> = new Set()): { on
   return n;
 }
 
-/** Peak live bytes of a graph, split into values whose last dim is the vocabulary and the rest. */
-function splitLive(g: Graph, vocab: number | undefined): { logits: number; other: number } {
-  const r = liveMemory(g);
-  let logits = 0;
+/**
+ * Modelled transient bytes of a step (before ALLOCATOR_SLACK), split into the loss's share and
+ * the rest. Two candidates, the larger counts:
+ * - the graph's live-set peak (liveMemory), times ALLOCATOR_SLACK; its loss share is the values
+ *   whose last dim is the vocabulary (the plain loss's logits);
+ * - at each node with a subgraph (the chunked loss's Loop): what is live around it plus every
+ *   intermediate its body produces. Measured: onnxruntime holds a Loop body's intermediates
+ *   until the iteration ends, not to their last reader. Qwen2 0.01B 8x128 with checkpointing,
+ *   one 1024-row chunk of [1024, 8000] logits: the step's peak fell 65 MB with 512-row chunks
+ *   where the body's live set fell 31 MB and the sum of its intermediates 78 MB.
+ */
+function stepTransient(m: Model, vocab: number | undefined): { logits: number; other: number } {
+  const g = m.graph;
+  const opset = defaultOpset(m);
+  const r = liveMemory(g, { opset });
+  let vocabBytes = 0;
   if (vocab) {
     for (const v of r.values) {
       const dims = g.valueInfo.get(v.name)?.shape;
-      if (dims && dims[dims.length - 1] === vocab && v.bytes >= vocab * 4 * 2) logits += v.bytes;
+      if (dims && dims[dims.length - 1] === vocab && v.bytes >= vocab * 4 * 2) vocabBytes += v.bytes;
     }
   }
-  return { logits, other: r.peakBytes - logits };
+  let best = { logits: vocabBytes * ALLOCATOR_SLACK, other: (r.peakBytes - vocabBytes) * ALLOCATOR_SLACK };
+  const outer = outerValues(m);
+  g.nodes.forEach((n, k) => {
+    const bodies = Object.values(n.attrs).filter((a) => a.kind === 'graph').map((a) => a.value as Graph);
+    if (!bodies.length) return;
+    const body = Math.max(...bodies.map((b) => producedBytes(b, { opset, outer })));
+    if (r.liveAt[k] + body > best.logits + best.other) best = { logits: body, other: r.liveAt[k] };
+  });
+  return best;
 }
 
-function loopBodies(g: Graph): Graph[] {
-  const out: Graph[] = [];
-  for (const n of g.nodes) for (const a of Object.values(n.attrs)) if (a.kind === 'graph') out.push(a.value);
-  return out;
+/** What a subgraph of `m` may read from its main graph (for shape inference in its body). */
+function outerValues(m: Model): ValueInfo[] {
+  const g = m.graph;
+  return [...g.inputs, ...g.valueInfo.values(), ...[...g.initializers.values()].map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.dims] }))];
 }
 
 export function estimateStepMemory(graphs: TrainingStepGraphs, opts: EstimateOptions): MemoryEstimate {
@@ -105,13 +147,11 @@ export function estimateStepMemory(graphs: TrainingStepGraphs, opts: EstimateOpt
   const sessions = opts.evaluates ? 2 : 1;
   const weights = frozen.rest * (opts.sharedWeights ? 1 : 1 + sessions) + frozen.once + frozen.perSession * (1 + sessions);
 
-  const trainLive = splitLive(train, vocab);
+  const trainLive = stepTransient(graphs.train, vocab);
   let logits = trainLive.logits;
-  // Loops run one after the other (the vocabulary-sliced loss has two): the largest body counts.
-  logits += Math.max(0, ...loopBodies(train).map((body) => liveMemory(body).peakBytes));
   let activations = trainLive.other;
   if (opts.evaluates) {
-    const ev = splitLive(graphs.eval.graph, vocab);
+    const ev = stepTransient(graphs.eval, vocab);
     // The logits output is not in the live set (outputs belong to the caller), but it exists.
     const out = vocabDims?.every((d) => typeof d === 'number') ? (vocabDims as number[]).reduce((a, d) => a * d, 1) * 4 : 0;
     if (vocab) ev.logits += out;
@@ -126,11 +166,11 @@ export function estimateStepMemory(graphs: TrainingStepGraphs, opts: EstimateOpt
   const adapter = 2 * paramBytes;
   const optimizer = 2 * graphs.optimizer.stateSlots.length * paramBytes;
   const runtime = RUNTIME_BYTES;
-  activations = Math.round(activations * ALLOCATOR_SLACK);
-  logits = Math.round(logits * ALLOCATOR_SLACK);
+  activations = Math.round(activations);
+  logits = Math.round(logits);
   // An extra length also gets an eval session when an eval batch has that length.
   const graphNodes = train.nodes.length + (opts.evaluates ? graphs.eval.graph.nodes.length : 0);
-  const graphBytes = (opts.extraGraphs ?? 0) * graphNodes * GRAPH_BYTES_PER_NODE;
+  const graphBytes = Math.round(graphNodes * SESSION_BYTES_PER_NODE + (opts.extraGraphs ?? 0) * graphNodes * GRAPH_BYTES_PER_NODE);
   return { weights, activations, logits, adapter, optimizer, graphs: graphBytes, runtime, total: weights + activations + logits + adapter + optimizer + graphBytes + runtime };
 }
 
@@ -146,8 +186,7 @@ export function estimateRows(e: MemoryEstimate): Array<[string, string]> {
     ['logits', formatMB(e.logits)],
     ['adapter', formatMB(e.adapter)],
     ['optimizer', formatMB(e.optimizer)],
-    // Only with several lengths (data.padding buckets or longest).
-    ...(e.graphs > 0 ? [['graphs', formatMB(e.graphs)] as [string, string]] : []),
+    ['graphs', formatMB(e.graphs)],
     ['runtime', formatMB(e.runtime)],
     ['total', formatMB(e.total)],
   ];
