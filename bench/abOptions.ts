@@ -25,7 +25,10 @@ async function main(): Promise<void> {
   const runs = i >= 0 ? Number(process.argv[i + 1]) : 6;
   const t = process.argv.indexOf('--threads');
   const threads = t >= 0 ? Number(process.argv[t + 1]) : 2;
-  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).config as { hidden: number; vocab: number; num_labels: number };
+  // scripts/oracle/export.py writes `config`; hf_models.py (the bench's transformers models) `hf_config`.
+  const written = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  const hf = written.hf_config as { hidden_size: number; vocab_size: number; num_labels?: number } | undefined;
+  const cfg = (hf ? { hidden: hf.hidden_size, vocab: hf.vocab_size, num_labels: hf.num_labels ?? 2 } : written.config) as { hidden: number; vocab: number; num_labels: number };
   const graphs = await buildTrainingStep(loadModel(path.join(dir, 'model.onnx')), {
     adapter: { method: 'lily', target_modules: ['query', 'value'], r: cfg.hidden >= 512 ? 32 : 16, stride_A: 2, num_B: 4, routing: 'batch', modules_to_save: ['classifier'] },
     task: 'sequence-classification', inputShapes: { input_ids: [8, 128], attention_mask: [8, 128] },
