@@ -403,8 +403,10 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       // Several step graphs (one per padded length): one copy of the frozen weights for all.
       shareFrozenWeights: cfg.data.padding !== 'max_length',
       frozenWeights: quantized?.weights,
-      // ...and no per-session arena, which would keep every shape's peak at once.
-      memoryArena: cfg.data.padding === 'max_length',
+      // ...and no per-session arena, which would keep every shape's peak at once (packed
+      // training rows have one shape; data.padding then only shapes the eval batches, whose
+      // session never keeps an arena).
+      memoryArena: cfg.data.padding === 'max_length' || cfg.data.packing,
   };
   // With several lengths (buckets, longest) the estimate is for the longest step a run may take
   // (the first batch may be a short bucket), plus what every further length's graph keeps.
