@@ -19,23 +19,19 @@ function variantLabel(r) {
   return `${r.padding}${r.variant === 'buckets+grouped' ? ', grouped' : ''}`;
 }
 
-/**
- * Mean compile ms (+ first-run ms when measured) / MB per extra graph, and with several graphs
- * their sum: what a run pays once for its lengths beyond the first.
- */
+/** Mean compile ms / MB per extra graph, and with several graphs their sum: what a run pays once for its lengths beyond the first. */
 function extraGraphs(g) {
   if (!g.length) return '-';
   const sum = (f) => g.reduce((s, x) => s + f(x), 0);
-  const warmed = g.every((x) => Number.isFinite(x.first_run_ms));
-  const each = `${fmt(sum((x) => x.ms) / g.length)}${warmed ? ` + ${fmt(sum((x) => x.first_run_ms) / g.length)}` : ''} / ${fmt(sum((x) => x.rss_added_mb) / g.length)}`;
-  return g.length > 1 ? `${each} (${g.length} graphs: ${fmt(sum((x) => x.ms + (x.first_run_ms ?? 0)) / 1000, 1)} s, ${fmt(sum((x) => x.rss_added_mb))} MB)` : each;
+  const each = `${fmt(sum((x) => x.ms) / g.length)} / ${fmt(sum((x) => x.rss_added_mb) / g.length)}`;
+  return g.length > 1 ? `${each} (${g.length} graphs: ${fmt(sum((x) => x.ms) / 1000, 1)} s, ${fmt(sum((x) => x.rss_added_mb))} MB)` : each;
 }
 
 export function formatTable(report) {
   const compiled = report.settings.compile;
   const head = ['row', 'ours: padding (order)', 'ours ms/step', 'PEFT ms/step', 'CPU s/step ours / PEFT', 'real tok/s ours', 'real tok/s PEFT', 'throughput ours/PEFT',
     ...(compiled ? ['real tok/s PEFT compiled'] : []),
-    'padding % ours / PEFT', 'peak RSS MB ours / PEFT', 'first loss ours / PEFT (same padding)', 'eval loss ours / PEFT', 'eval gap / moved', 'to first step ms (CPU ms) + its run ms', 'per extra graph: compile + first run ms / MB'];
+    'padding % ours / PEFT', 'peak RSS MB ours / PEFT', 'first loss ours / PEFT (same padding)', 'eval loss ours / PEFT', 'eval gap / moved', 'to first step ms (CPU ms) + its run ms', 'per extra graph: compile ms / MB'];
   const lines = [row(head), row(head.map(() => '---'))];
   for (const r of report.rows) {
     const g = r.extra_graphs ?? [];

@@ -8,7 +8,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import * as ort from 'onnxruntime-node';
 import { possibleLengths, type PaddingPolicy } from '../../native-runtime/train/data/padding';
 import type { AdapterSection } from '../../native-runtime/config/types';
 import { mulberry32 } from '../../native-runtime/adapters/init';
@@ -36,10 +35,10 @@ export interface WorkerArgs {
   /** `grouped`: read data.json's train_grouped (data.group_by_length's batches) instead of train. */
   order?: 'shuffled' | 'grouped';
   /**
-   * Compile every bucket's graph before the first step and run it once (a step whose parameter
-   * and optimizer changes are then undone), so that the timed steps are steady-state steps of
-   * every length; the compile time, that first run and the memory of each graph are reported
-   * (extra_graphs): what a `lily train` run pays once per length, on its first batch of it.
+   * Compile every bucket's graph before the first step (measured: time and memory per graph;
+   * what a `lily train` run pays once per length, on its first batch of it). A graph's first
+   * run then costs about what its later runs do (BERT 512x6 at 32/64/96: 399/651/1014 ms first,
+   * 353-364/602-625/968-1017 ms after; Llama 512x8 at 4x256: 1101 then 1022 ms).
    */
   prepareBuckets?: boolean;
   shareFrozenWeights?: boolean;
@@ -89,23 +88,16 @@ async function main(): Promise<void> {
   const tCreate = performance.now();
   const cpuToFirst = cpuMs(cpu0);
   const rssFirstGraph = rssMb();
-  // Every further bucket's graph, compiled now (time and resident memory each one adds), then
-  // run once: a graph's first run is slower than the next ones (BERT 512x6: 1.4-1.8x the CPU).
-  const graphs: Array<{ length: number; ms: number; first_run_ms: number; rss_added_mb: number }> = [];
+  // Every further bucket's graph, compiled now: time and resident memory each one adds.
+  const graphs: Array<{ length: number; ms: number; rss_added_mb: number }> = [];
   if (a.prepareBuckets && !a.packing) {
     const firstLen = first.tensors.input_ids.dims[1];
     // `longest`: the lengths this run's batches have (one graph each).
-    // All compiled first, then all run: a run's freed intermediates would blur what a compile adds.
     for (const T of possibleLengths(policy) ?? stream.lengthsOfOnePass()) {
       if (T === firstLen) continue;
       const before = rssMb(), t = performance.now();
       await runner.prepare(shapeOf(T));
-      graphs.push({ length: T, ms: Math.round(performance.now() - t), first_run_ms: NaN, rss_added_mb: Math.round(rssMb() - before) });
-    }
-    for (const g of graphs) {
-      const t = performance.now();
-      await stepUndone(runner, tiled(first.tensors, firstLen, g.length));
-      g.first_run_ms = Math.round(performance.now() - t);
+      graphs.push({ length: T, ms: Math.round(performance.now() - t), rss_added_mb: Math.round(rssMb() - before) });
     }
   }
   // A non-zero B (Lily's pool, LoRA's B) so that the step does the work of a trained adapter:
@@ -169,30 +161,6 @@ async function main(): Promise<void> {
     for (const group of data.eval) total += (await runner.evaluate(stream.evalBatch(group).tensors)).loss;
     return { loss: total / data.eval.length, peak_rss_before_eval_mb: trainPeak };
   });
-}
-
-/** `batch` with every [B, from] tensor widened to [B, to] by repeating each row's columns. */
-function tiled(batch: Record<string, ort.Tensor>, from: number, to: number): Record<string, ort.Tensor> {
-  const out: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(batch)) {
-    if (t.dims.length !== 2 || t.dims[1] !== from) {
-      out[name] = t;
-      continue;
-    }
-    const rows = t.dims[0], src = t.data as BigInt64Array;
-    const data = new (src.constructor as new (n: number) => BigInt64Array)(rows * to);
-    for (let r = 0; r < rows; r++) for (let j = 0; j < to; j++) data[r * to + j] = src[r * from + (j % from)];
-    out[name] = new ort.Tensor(t.type, data, [rows, to]);
-  }
-  return out;
-}
-
-/** One training step on `batch` whose parameter, optimizer-state and step-count changes are undone. */
-async function stepUndone(runner: StepRunner, batch: Record<string, ort.Tensor>): Promise<void> {
-  const params = runner.getParams(), state = runner.getOptimizerState();
-  await runner.step(batch, 0);
-  runner.setParams(params);
-  runner.setOptimizerState(state);
 }
 
 function adapterWeights(runner: StepRunner, params: Map<string, Float32Array>): AdapterWeights {
