@@ -45,9 +45,15 @@ def first_tokens(hidden, document_starts):
 
 class DocumentMaskBert(BertForSequenceClassification):
     def forward(self, input_ids, attention_mask, position_ids, document_starts):  # noqa: D401
-        hidden = self.bert(input_ids=input_ids, attention_mask=document_pairs(attention_mask),
-                           position_ids=position_ids).last_hidden_state
-        pooled = self.bert.pooler(first_tokens(hidden, document_starts))
+        # BertModel calls its pooler on the hidden states; the hook hands it each document's
+        # first token instead, so that the pooler runs where it always does (its ONNX nodes keep
+        # the module path bert.pooler, as in a plain export) and reads position 0 of each row.
+        hook = self.bert.pooler.register_forward_pre_hook(lambda _m, args: (first_tokens(args[0], document_starts),))
+        try:
+            pooled = self.bert(input_ids=input_ids, attention_mask=document_pairs(attention_mask),
+                               position_ids=position_ids).pooler_output
+        finally:
+            hook.remove()
         b, d = document_starts.shape
         return self.classifier(self.dropout(pooled)).reshape(b, d, self.config.num_labels)
 

@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { AdapterSection, TaskType } from '../../native-runtime/config/types';
+import { findLinearLayers } from '../../native-runtime/adapters/targets';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
 import { tempDir } from '../helpers/tempDir';
@@ -120,6 +121,12 @@ describe('train/padding: buckets and packing in the step', function () {
       assert.ok(Math.abs(sep[2] - sep[0]) > 1e-4, 'the steps changed the parameters');
     });
   }
+
+  it('bert classifier: the packed export has the plain export\'s linear layers under the same module paths (targets, modules_to_save and PEFT files name the same modules)', () => {
+    const names = (kind: string) => findLinearLayers(loadModel(path.join(dir, kind, 'model.onnx'))).map((l) => `${l.module} ${l.d_in}x${l.d_out}`).sort();
+    assert.deepStrictEqual(names('bert-doc'), names('bert'));
+    assert.ok(names('bert').includes('bert.pooler.dense 32x32'), names('bert').join());
+  });
 
   it('bert classifier: without document numbers the packed documents attend to each other (different logits)', async () => {
     const model = loadModel(path.join(dir, 'bert-doc', 'model.onnx'));
