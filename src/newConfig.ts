@@ -112,7 +112,7 @@ export async function newAdapterConfig(context: vscode.ExtensionContext, backend
   }
   const configPath = uniqueConfigPath(folder, name, fs.existsSync);
   const text = newConfigText({
-    configPath, modelPath, task, targets: chosen, data: data.data, tokenizer, maxPositions, headModules,
+    configPath, modelPath, task, targets: chosen, data: data.data, tokenizer, maxPositions, headModules, packing: imported?.packing,
   });
   fs.mkdirSync(folder, { recursive: true });
   fs.writeFileSync(configPath, text, { flag: 'wx' });

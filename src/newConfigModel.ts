@@ -23,6 +23,8 @@ export interface NewConfigInput {
   maxPositions?: number;
   /** The model's classification head (`modules_to_save` entries), trained in full for classification and regression. */
   headModules?: string[];
+  /** A packed classifier (`lily import --packing`, lily-import.json `packing`): propose data.packing. */
+  packing?: boolean;
 }
 
 export interface NewConfigData {
@@ -71,6 +73,8 @@ export function newConfig(input: NewConfigInput): LilyConfig {
       ...(d.textField ? { text_field: d.textField } : {}),
       ...(d.labelField && input.task !== 'causal-lm' ? { label_field: d.labelField } : {}),
       max_length: Math.min(128, input.maxPositions ?? 128),
+      // Packed rows for training; padding then shapes only the eval batches (one record per row).
+      ...(input.packing && input.task === 'sequence-classification' ? { packing: true, padding: 'longest' as const } : {}),
     },
     adapter: {
       method: 'lily',

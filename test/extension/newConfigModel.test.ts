@@ -17,6 +17,16 @@ describe('new adapter config', () => {
   const groups = listTargetGroups(model);
   const headModules = proposeHeadModules(model, findLinearLayers(model));
 
+  it('proposes data.packing (with eval batches cut to their longest record) for a packed classifier only', () => {
+    const configPath = path.join(fx.dir, 'packed.lily.json');
+    const input = { configPath, modelPath: fx.modelPath, targets: groups.slice(0, 1), data: { train: path.join(fx.dir, 'train.jsonl') } };
+    const packed = JSON.parse(newConfigText({ ...input, task: 'sequence-classification', packing: true }));
+    assert.strictEqual(packed.data.packing, true);
+    assert.strictEqual(packed.data.padding, 'longest');
+    assert.strictEqual(JSON.parse(newConfigText({ ...input, task: 'sequence-classification' })).data.packing, undefined);
+    assert.strictEqual(JSON.parse(newConfigText({ ...input, task: 'regression', packing: true })).data.packing, undefined);
+  });
+
   it('pre-picks attention query/value in the target QuickPick', () => {
     const items = targetPickItems(groups);
     assert.deepStrictEqual(items.filter((i) => i.picked).map((i) => i.label).sort(), ['attention.self.query', 'attention.self.value']);
