@@ -23,7 +23,7 @@ export interface NewConfigInput {
   maxPositions?: number;
   /** The model's classification head (`modules_to_save` entries), trained in full for classification and regression. */
   headModules?: string[];
-  /** A packed classifier (`lily import --packing`, lily-import.json `packing`): propose data.packing. */
+  /** A model exported for packing (`lily import --packing`, lily-import.json `packing`): propose data.packing. */
   packing?: boolean;
 }
 
@@ -74,7 +74,7 @@ export function newConfig(input: NewConfigInput): LilyConfig {
       ...(d.labelField && input.task !== 'causal-lm' ? { label_field: d.labelField } : {}),
       max_length: Math.min(128, input.maxPositions ?? 128),
       // Packed rows for training; padding then shapes only the eval batches (one record per row).
-      ...(input.packing && input.task === 'sequence-classification' ? { packing: true, padding: 'longest' as const } : {}),
+      ...(input.packing && (input.task === 'sequence-classification' || input.task === 'causal-lm') ? { packing: true, padding: 'longest' as const } : {}),
     },
     adapter: {
       method: 'lily',

@@ -52,7 +52,7 @@ export const importCommand: Command = {
       { name: 'python', kind: 'string', value: 'PATH', help: 'Python interpreter with optimum-onnx (default: python3).' },
       { name: 'memory-gb', kind: 'string', value: 'GB', help: 'Memory the export may use (default: this machine\'s physical memory).' },
       { name: 'force', kind: 'bool', help: 'Replace an existing model folder.' },
-      { name: 'packing', kind: 'bool', help: 'Sequence classification (BERT, RoBERTa, ELECTRA): export for data.packing (several texts per row, scored one by one).' },
+      { name: 'packing', kind: 'bool', help: 'Export for data.packing (several texts per row, each attending to itself): sequence classifiers (BERT, RoBERTa, ELECTRA) and causal LMs (Llama, Qwen2, Mistral).' },
       JSON_OPTION,
     ],
   },
@@ -77,8 +77,8 @@ async function runImport(arg: string, opts: Record<string, unknown>, cwd: string
   const configFile = path.join(source.folder, 'config.json');
   const choice = chooseTask(hf, configFile, task);
   const packing = !!opts.packing;
-  if (packing && choice.task !== 'sequence-classification') {
-    throw new InputError(`--packing: exports a sequence classifier (BERT, RoBERTa, ELECTRA) for data.packing; ${choice.architecture} is imported as ${choice.task}: leave out --packing`);
+  if (packing && choice.task !== 'sequence-classification' && choice.task !== 'causal-lm') {
+    throw new InputError(`--packing: exports a sequence classifier (BERT, RoBERTa, ELECTRA) or a causal LM (Llama, Qwen2, Mistral) for data.packing; ${choice.architecture} is imported as ${choice.task}: leave out --packing`);
   }
   const { numLabels, labels } = choice.task.endsWith('classification') ? labelsOf(hf) : {};
   const name = (source.id ?? path.basename(source.folder)).split('/').pop()!;

@@ -21,7 +21,7 @@ export interface ImportManifest {
   num_labels?: number;
   /** Class names in id order, from config.json's id2label. */
   labels?: string[];
-  /** Exported with --packing: a packed classifier (document_starts input; data.packing). */
+  /** Exported with --packing for data.packing (document-number mask; a classifier also takes document_starts). */
   packing?: boolean;
   /** Parameter count of the source weights. */
   parameters: number;

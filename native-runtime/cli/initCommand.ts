@@ -101,9 +101,10 @@ export const initCommand: Command = {
         ...(task.endsWith('classification') && classes !== undefined ? { num_labels: classes } : {}),
         ...(task.endsWith('classification') && imported?.labels && imported.labels.length === (classes ?? imported.labels.length) ? { labels: imported.labels } : {}),
       },
-      // A packed classifier (lily import --packing) is made for data.packing; padding then
-      // shapes only the eval batches (one record per row), cut to their longest record.
-      data: { train: dataFile(dir, 'train'), eval: dataFile(dir, 'eval'), max_length: 128, ...(model.graph.inputs.some((i) => i.name === DOCUMENT_STARTS) ? { packing: true, padding: 'longest' as const } : {}) },
+      // A model exported for packing (lily import --packing; a packed classifier's
+      // document_starts input) is made for data.packing; padding then shapes only the eval
+      // batches (one record per row), cut to their longest record.
+      data: { train: dataFile(dir, 'train'), eval: dataFile(dir, 'eval'), max_length: 128, ...(imported?.packing || model.graph.inputs.some((i) => i.name === DOCUMENT_STARTS) ? { packing: true, padding: 'longest' as const } : {}) },
       adapter,
       training: { epochs: 3, batch_size: 16, lr: 1e-3, schedule: 'linear', warmup_steps: 10 },
     };

@@ -132,8 +132,8 @@ export async function runExporter(req: ExportRequest): Promise<ExportResult> {
   if (out.code === 5 && r?.error === 'unsupported-packing') {
     const supported = r.supported as string[];
     throw new ImportFailure('unsupported-architecture',
-      `${path.join(req.modelFolder, 'config.json')}: --packing: architecture ${req.architecture} (model_type "${String(r.model_type)}") has no packed classifier export ` +
-      `(one that scores each document of a packed row); model types with one: ${supported.join(', ')} (sequence classification). Import without --packing and leave data.packing off`);
+      `${path.join(req.modelFolder, 'config.json')}: --packing: architecture ${req.architecture} (model_type "${String(r.model_type)}") has no packed export for ${String(r.task)} ` +
+      `(a document-number attention mask${r.task === 'text-classification' ? ' and a score per document' : ''}); model types with one: ${supported.join(', ') || 'none'}. Import without --packing and leave data.packing off`);
   }
   const how = out.signal ? `was killed by ${out.signal}${out.signal === 'SIGKILL' ? ' (out of memory?)' : ''}` : `exited with code ${out.code}`;
   throw new Error(`the exporter (${req.python} hf_export.py) ${how}; its last output:\n  ${out.stderrTail.slice(-8).join('\n  ')}`);

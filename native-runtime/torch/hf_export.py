@@ -6,9 +6,10 @@ is installed and supports the architecture, then exports. The result is reported
 on stdout, `LILY_RESULT {json}`; everything else (optimum's and torch's logs) goes to stderr,
 which `lily import` relays to the user (the Lily output channel in VS Code).
 
-With --packing (sequence classification, data.packing) the model is exported by torch itself as
-a packed classifier (doc_classifiers.py: document-number mask, position_ids, document_starts,
-logits per document) instead of by optimum.
+With --packing (data.packing) the model is exported by torch itself instead of by optimum: a
+sequence classifier as a packed classifier (doc_classifiers.py: document-number mask,
+position_ids, document_starts, logits per document), a causal LM with a document-number mask
+(doc_decoders.py).
 
 Exit codes: 0 exported; 3 a module is missing (the result lists them); 4 the exporter does not
 support this architecture for the task (the result lists what it supports); 5 --packing for a
@@ -118,14 +119,18 @@ def main():
 
 
 def export_packed_classifier(a):
-    """--packing: the model's own weights in its packed classifier, exported by torch (exits)."""
+    """--packing: the model's own weights in its packed classifier or decoder, exported by torch (exits)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import doc_classifiers
 
-    cls = doc_classifiers.packed_class(a.model_type)
-    if a.task != "text-classification" or cls is None:
+    import doc_decoders
+
+    # Sequence classifiers score each document's first token; causal LMs only need the mask.
+    family = {"text-classification": doc_classifiers, "text-generation": doc_decoders}.get(a.task)
+    cls = family.PACKED.get(a.model_type) if family else None
+    if cls is None:
         result({"error": "unsupported-packing", "model_type": a.model_type, "task": a.task,
-                "supported": sorted(doc_classifiers.PACKED)}, 5)
+                "supported": sorted(family.PACKED) if family else []}, 5)
     import torch
     import transformers
     from importlib.metadata import version
@@ -133,12 +138,12 @@ def export_packed_classifier(a):
     versions = {"torch": torch.__version__, "transformers": transformers.__version__, "optimum-onnx": version("optimum-onnx")}
     if a.check:
         result({"ok": True, "versions": versions, "python": sys.executable}, 0)
-    log(f"exporting {a.model} ({a.model_type}) as a packed classifier ({cls.__name__}: document_starts, per-document logits)")
+    log(f"exporting {a.model} ({a.model_type}) for packing ({cls.__name__}: document-number attention mask)")
     started = time.time()
     # Eager attention: the 3D document mask goes through transformers' own mask code.
     model = cls.from_pretrained(a.model, local_files_only=True, attn_implementation="eager").eval()
     os.makedirs(a.out, exist_ok=True)
-    doc_classifiers.export_packed(model, os.path.join(a.out, "model.onnx"))
+    family.export_packed(model, os.path.join(a.out, "model.onnx"))
     files = sorted(os.listdir(a.out))
     log(f"exported in {time.time() - started:.1f} s: {', '.join(files)}")
     result({"ok": True, "versions": versions, "python": sys.executable, "files": files}, 0)

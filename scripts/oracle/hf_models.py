@@ -39,6 +39,7 @@ from transformers import (BertConfig, BertForSequenceClassification, ElectraConf
 # The packed classifiers ship with the extension (`lily import --packing` exports them).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "native-runtime", "torch"))
 from doc_classifiers import DocumentMaskBert, DocumentMaskElectra, DocumentMaskRoberta, selfcheck as doc_selfcheck  # noqa: E402
+import doc_decoders  # noqa: E402
 
 
 class DocumentMaskLlama(LlamaForCausalLM):
@@ -175,7 +176,19 @@ def selfcheck():
         alone_a = model(a[None], torch.ones(1, 4, dtype=torch.long), torch.arange(4)[None])
         alone_b = model(b[None], torch.ones(1, 5, dtype=torch.long), torch.arange(5)[None])
         gap_pack = max((packed[0, :4] - alone_a[0]).abs().max().item(), (packed[0, 4:9] - alone_b[0]).abs().max().item())
-    return {"real": gap_real, "padding": gap_pad, "packed": gap_pack, **selfcheck_bert()}
+    return {"real": gap_real, "padding": gap_pad, "packed": gap_pack, **selfcheck_bert(), **selfcheck_decoders()}
+
+
+def selfcheck_decoders():
+    """`lily import --packing`'s decoders (doc_decoders.py) against transformers' own classes."""
+    from transformers import MistralConfig, Qwen2Config
+    small = dict(vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, attn_implementation="eager")
+    out = {}
+    for mt, config_cls in [("llama", LlamaConfig), ("qwen2", Qwen2Config), ("mistral", MistralConfig)]:
+        gaps = doc_decoders.selfcheck(mt, config_cls(**small))
+        out[f"{mt}_decoder_plain"], out[f"{mt}_decoder_packed"] = gaps["plain"], gaps["packed"]
+    return out
 
 
 def selfcheck_bert():

@@ -111,15 +111,42 @@ describe('cli: lily import', function () {
     assert.ok(Math.abs(before - theirs) < 1e-5, `eval loss at step 0: ours ${before}, transformers ${theirs}`);
   });
 
-  it('--packing is refused, exit 2, for a model type without a packed classifier and for a causal LM', async () => {
+  it('--packing exports the Llama decoder with a document-number mask: its step-0 eval equals transformers\' on the same records, and packed training runs', async () => {
     const ws = tempDir('lily-import-pack-');
-    const gpt2 = await lily(['import', path.join(zoo, 'gpt2'), '--packing', '--task', 'sequence-classification', '--python', VENV_PYTHON], ws);
+    const r = await lily(['import', path.join(zoo, 'llama'), '--packing', '--python', VENV_PYTHON], ws);
+    assert.strictEqual(r.code, 0, r.stderr);
+    const dir = path.join(ws, 'llama-onnx');
+    assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, 'lily-import.json'), 'utf8')).packing, true);
+    assert.deepStrictEqual(loadUserModel(path.join(dir, 'model.onnx')).graph.inputs.map((i) => i.name), ['input_ids', 'attention_mask', 'position_ids']);
+    const cfg = JSON.parse(fs.readFileSync(path.join(ws, 'llama.lily.json'), 'utf8'));
+    assert.strictEqual(cfg.data.packing, true, 'the proposal packs');
+    assert.strictEqual(cfg.model.task, 'causal-lm');
+    const evalRows = [[2, 4, 5, 6, 7, 16, 3], [2, 15, 6, 10, 13, 3], [2, 14, 5, 6, 8, 3], [2, 11, 12, 3]].map((ids) => ({ input_ids: ids }));
+    fs.writeFileSync(path.join(ws, 'train.jsonl'), jsonl(sentimentRecords(16).map((x) => ({ text: x.text }))));
+    fs.writeFileSync(path.join(ws, 'eval.jsonl'), jsonl(evalRows));
+    const [before] = await trainProposal(ws, 'llama.lily.json', { eval_every: 3 });
+    // transformers' LlamaForCausalLM on each record alone: the same token-mean loss.
+    const code = [
+      'import json, sys, torch', 'from transformers import LlamaForCausalLM',
+      'm = LlamaForCausalLM.from_pretrained(sys.argv[1]).eval()',
+      'rows = [json.loads(l)["input_ids"] for l in open(sys.argv[2])]',
+      'with torch.no_grad(): print(sum(m(input_ids=torch.tensor([r]), labels=torch.tensor([r])).loss.item() * (len(r) - 1) for r in rows) / sum(len(r) - 1 for r in rows))',
+    ].join('\n');
+    const py = spawnSync(VENV_PYTHON, ['-c', code, path.join(zoo, 'llama'), path.join(ws, 'eval.jsonl')], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    assert.strictEqual(py.status, 0, py.stderr);
+    const theirs = Number(py.stdout.trim());
+    assert.ok(Math.abs(before - theirs) < 1e-5, `eval loss at step 0: ours ${before}, transformers ${theirs}`);
+  });
+
+  it('--packing is refused, exit 2, for a model type without a packed export and for a task packing does not serve', async () => {
+    const ws = tempDir('lily-import-pack-');
+    const gpt2 = await lily(['import', path.join(zoo, 'gpt2'), '--packing', '--python', VENV_PYTHON], ws);
     assert.strictEqual(gpt2.code, 2, gpt2.stderr);
-    assert.match(gpt2.stderr, /--packing: architecture GPT2LMHeadModel \(model_type "gpt2"\) has no packed classifier export.*bert, electra, roberta/);
-    const llama = await lily(['import', path.join(zoo, 'llama'), '--packing', '--python', VENV_PYTHON], ws);
-    assert.strictEqual(llama.code, 2, llama.stderr);
-    assert.match(llama.stderr, /--packing: .*LlamaForCausalLM is imported as causal-lm/);
-    assert.ok(!fs.existsSync(path.join(ws, 'gpt2-onnx')) && !fs.existsSync(path.join(ws, 'llama-onnx')), 'nothing written');
+    assert.match(gpt2.stderr, /--packing: architecture GPT2LMHeadModel \(model_type "gpt2"\) has no packed export for text-generation.*llama, mistral, qwen2/);
+    const reg = await lily(['import', path.join(zoo, 'bert'), '--packing', '--task', 'regression', '--python', VENV_PYTHON], ws);
+    assert.strictEqual(reg.code, 2, reg.stderr);
+    assert.match(reg.stderr, /--packing: .*BertForSequenceClassification is imported as regression/);
+    assert.ok(!fs.existsSync(path.join(ws, 'gpt2-onnx')) && !fs.existsSync(path.join(ws, 'bert-onnx')), 'nothing written');
   });
 
   for (const kind of ['gpt2', 'llama']) {

@@ -144,12 +144,12 @@ describe('train/padding: buckets and packing in the step', function () {
     assert.strictEqual(gap(4), 0);
   });
 
-  it('bert-doc, roberta-doc, electra-doc exports: per-document logits of a packed row equal each document alone in transformers (hf_models.py --selfcheck)', () => {
+  it('packed exports (bert-doc, roberta-doc, electra-doc; lily import --packing\'s Llama, Qwen2, Mistral decoders): a packed row\'s documents equal each document alone in transformers (hf_models.py --selfcheck)', () => {
     const r = spawnSync(PYTHON, ['scripts/oracle/hf_models.py', '--selfcheck'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
     assert.strictEqual(r.status, 0, r.stderr);
     const gaps = JSON.parse(r.stdout.trim().split('\n').pop()!);
     assert.strictEqual(gaps.bert_same_weights, true, 'bert and bert-doc built with one seed must hold the same weights');
-    for (const family of ['bert', 'roberta', 'electra']) {
+    for (const family of ['bert', 'roberta', 'electra', 'llama_decoder', 'qwen2_decoder', 'mistral_decoder']) {
       assert.ok(gaps[`${family}_plain`] <= 1e-6, `${family}: 0/1 mask vs transformers' own class: ${gaps[`${family}_plain`]}`);
       assert.ok(gaps[`${family}_packed`] <= 1e-5, `${family}: packed documents vs alone: ${gaps[`${family}_packed`]}`);
     }
