@@ -25,6 +25,7 @@ import type { Graph, Model, Node, ValueInfo } from '../onnx/ir';
 import { defaultOpset } from '../onnx/ir';
 import { bytesPerElement } from '../onnx/proto';
 import { liveMemory, producedBytes } from './liveMemory';
+import { ortExecutionOrder } from './ortOrder';
 import type { TrainingStepGraphs } from './step';
 
 /**
@@ -37,16 +38,17 @@ import type { TrainingStepGraphs } from './step';
 export const RUNTIME_BYTES = 140 * 2 ** 20;
 
 /**
- * What a step adds to the resident memory, over the modelled live set: ORT's arena rounds,
- * splits and extends in powers of two (its pages, once touched, stay resident), kernels hold
- * workspaces, and a freed block that does not fit the next request leaves a hole. Measured
- * (VmHWM at the step minus VmRSS with the session open, over the live set of liveMemory with
- * the Loop body at the Loop; stepWorker, 2 threads): Qwen2 0.01B 8x128 chunked loss 184 / 117 MB
- * (1.57), plain loss 289 / 178 MB (1.62); Qwen2.5-0.5B-shaped 4x512 with checkpointing float32
- * 1219 / 702 MB (1.74), int4 1203 / 702 MB (1.71). Without the arena (memoryArena false, the
- * trainer's choice with buckets) 0.01B: 176 / 117 MB (1.50). The largest counts.
+ * What a step adds to the resident memory, over the live set modelled in onnxruntime's node
+ * order (ortOrder.ts): ORT's arena rounds, splits and extends in powers of two (its pages, once
+ * touched, stay resident), kernels hold workspaces, and a freed block that does not fit the
+ * next request leaves a hole. Measured (VmHWM at the step minus VmRSS with the session open,
+ * over the modelled live set; stepWorker, 2 threads): Qwen2.5-0.5B-shaped 4x512 with
+ * checkpointing float32 1219 / 740 MB (1.65), int4 1203 / 740 MB (1.63); Qwen2 0.01B 8x128
+ * plain loss 289 / 218 MB (1.33); BERT 512x6 classifier 8x256 (lily train, one length)
+ * 459 / 428 MB (1.07). Not understood yet why decoders need so much more than the encoder: the
+ * largest counts, so the estimate errs high on encoders (README "Memory").
  */
-export const ALLOCATOR_SLACK = 1.75;
+export const ALLOCATOR_SLACK = 1.65;
 
 /**
  * Resident bytes per node of the first step graph (train, and eval when the run evaluates):
@@ -112,7 +114,8 @@ function initializerBytes(g: Graph, once: ReadonlySet<string> = new Set()): { on
  *   where the body's live set fell 31 MB and the sum of its intermediates 78 MB.
  */
 function stepTransient(m: Model, vocab: number | undefined): { logits: number; other: number } {
-  const g = m.graph;
+  // In the order onnxruntime runs the nodes, not as listed (ortOrder.ts).
+  const g = { ...m.graph, nodes: ortExecutionOrder(m.graph) };
   const opset = defaultOpset(m);
   const r = liveMemory(g, { opset });
   let vocabBytes = 0;
