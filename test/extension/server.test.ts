@@ -120,7 +120,8 @@ describe('backend server over stdio JSON-RPC', function () {
   it('estimates the peak memory through lily train --dry-run (with the checkpointed estimate), and reports a config the dry run refuses', async () => {
     const r = await backend.request<MemoryResult>(Methods.memory, { configPath: path.join(REPO, 'examples/sentiment/sentiment.lily.json') });
     const e = r.estimate;
-    assert.strictEqual(e.total, e.weights + e.activations + e.logits + e.adapter + e.optimizer + e.runtime);
+    assert.strictEqual(e.total, e.weights + e.activations + e.logits + e.adapter + e.optimizer + (e.graphs ?? 0) + e.runtime);
+    assert.ok((e.graphs ?? 0) > 0, 'the step graph itself costs memory');
     assert.ok(e.weights > 0 && e.adapter > 0 && e.activations > 0, JSON.stringify(e));
     assert.strictEqual(r.fits, true);
     assert.strictEqual(r.gradientCheckpointing, false);
