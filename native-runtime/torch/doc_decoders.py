@@ -18,6 +18,7 @@ def document_bias(doc):
     pos = torch.arange(t, device=doc.device)
     causal = pos[None, :] <= pos[:, None]
     q, k = doc[:, :, None], doc[:, None, :]
+    # A padding query (0) sees every earlier real key, as transformers' 2D-mask path does.
     allowed = causal[None] & (k > 0) & ((q == k) | (q == 0))
     return torch.where(allowed, 0.0, torch.finfo(torch.float32).min)[:, None]
 

@@ -42,10 +42,9 @@ import { stepBuildConfigError } from './stepErrors';
 import { StepRunner, type RunnerOptions } from './stepRunner';
 import { buildTrainingStep } from './step';
 import { stepGraphCount } from './data/padding';
-import { estimateStepMemory, type MemoryEstimate } from './memoryEstimate';
+import { estimateStepMemory, formatMB, type MemoryEstimate } from './memoryEstimate';
 import { memoryPlan, type MemoryPlan } from './memoryBudget';
 import { quantizedWeightsFor, releaseFloatWeights, withDequantizedWeights } from '../quant/forConfig';
-import { formatMB } from './memoryEstimate';
 
 // ---------------------------------------------------------------------------------------------
 // Public types

@@ -42,23 +42,9 @@ from doc_classifiers import DocumentMaskBert, DocumentMaskElectra, DocumentMaskR
 import doc_decoders  # noqa: E402
 
 
-class DocumentMaskLlama(LlamaForCausalLM):
-    """LlamaForCausalLM whose attention_mask holds document numbers (see the module docstring)."""
-
-    def forward(self, input_ids, attention_mask, position_ids):  # noqa: D401 (positional for export)
-        return super().forward(input_ids=input_ids, attention_mask=document_bias(attention_mask),
-                               position_ids=position_ids, use_cache=False).logits
-
-
-def document_bias(doc):
-    """[B, T] document numbers -> additive [B, 1, T, T] mask: 0 where allowed, float32 min elsewhere."""
-    t = doc.shape[1]
-    pos = torch.arange(t, device=doc.device)
-    causal = pos[None, :] <= pos[:, None]
-    q, k = doc[:, :, None], doc[:, None, :]
-    # A padding query (0) sees every earlier real key, as transformers' 2D-mask path does.
-    allowed = causal[None] & (k > 0) & ((q == k) | (q == 0))
-    return torch.where(allowed, 0.0, torch.finfo(torch.float32).min)[:, None]
+# LlamaForCausalLM whose attention_mask holds document numbers (see the module docstring): the
+# packed decoder `lily import --packing` ships (doc_decoders.py), so the bench trains what users get.
+DocumentMaskLlama = doc_decoders.PACKED["llama"]
 
 
 class BertLogits(BertForSequenceClassification):

@@ -43,6 +43,16 @@ async function trainProposal(dir: string, configName: string, training: object =
 
 const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
+
+/** Pre-tokenized eval records (ids of tiny_hf.py's vocabulary), so that transformers reads the same rows. */
+const EVAL_IDS = [[2, 4, 5, 6, 7, 16, 3], [2, 15, 6, 10, 13, 3], [2, 14, 5, 6, 8, 3], [2, 11, 12, 3]];
+
+/** Runs `code` in the venv's Python (one thread) with `args` and returns the number it prints. */
+function pythonNumber(code: string, ...args: string[]): number {
+  const py = spawnSync(VENV_PYTHON, ['-c', code, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  assert.strictEqual(py.status, 0, py.stderr);
+  return Number(py.stdout.trim());
+}
 describe('cli: lily import', function () {
   this.timeout(240000);
 
@@ -92,8 +102,7 @@ describe('cli: lily import', function () {
     assert.strictEqual(cfg.data.packing, true, 'the proposal packs');
     assert.strictEqual(cfg.model.task, 'sequence-classification');
     assert.deepStrictEqual(cfg.adapter.modules_to_save, ['classifier']);
-    // Pre-tokenized eval records (ids of tiny_hf.py's vocabulary), so that transformers reads the same rows.
-    const evalRows = [[2, 4, 5, 6, 7, 16, 3], [2, 15, 6, 10, 13, 3], [2, 14, 5, 6, 8, 3], [2, 11, 12, 3]].map((ids, k) => ({ input_ids: ids, label: k % 2 ? 'negative' : 'positive' }));
+    const evalRows = EVAL_IDS.map((ids, k) => ({ input_ids: ids, label: k % 2 ? 'negative' : 'positive' }));
     fs.writeFileSync(path.join(ws, 'train.jsonl'), jsonl(sentimentRecords(16)));
     fs.writeFileSync(path.join(ws, 'eval.jsonl'), jsonl(evalRows));
     const [before] = await trainProposal(ws, 'bert.lily.json', { eval_every: 3 });
@@ -105,9 +114,7 @@ describe('cli: lily import', function () {
       'rows = [json.loads(l) for l in open(sys.argv[2])]',
       'with torch.no_grad(): print(sum(m(input_ids=torch.tensor([r["input_ids"]]), labels=torch.tensor([1 if r["label"] == "positive" else 0])).loss.item() for r in rows) / len(rows))',
     ].join('\n');
-    const py = spawnSync(VENV_PYTHON, ['-c', code, path.join(zoo, 'bert'), path.join(ws, 'eval.jsonl')], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    assert.strictEqual(py.status, 0, py.stderr);
-    const theirs = Number(py.stdout.trim());
+    const theirs = pythonNumber(code, path.join(zoo, 'bert'), path.join(ws, 'eval.jsonl'));
     assert.ok(Math.abs(before - theirs) < 1e-5, `eval loss at step 0: ours ${before}, transformers ${theirs}`);
   });
 
@@ -121,7 +128,7 @@ describe('cli: lily import', function () {
     const cfg = JSON.parse(fs.readFileSync(path.join(ws, 'llama.lily.json'), 'utf8'));
     assert.strictEqual(cfg.data.packing, true, 'the proposal packs');
     assert.strictEqual(cfg.model.task, 'causal-lm');
-    const evalRows = [[2, 4, 5, 6, 7, 16, 3], [2, 15, 6, 10, 13, 3], [2, 14, 5, 6, 8, 3], [2, 11, 12, 3]].map((ids) => ({ input_ids: ids }));
+    const evalRows = EVAL_IDS.map((ids) => ({ input_ids: ids }));
     fs.writeFileSync(path.join(ws, 'train.jsonl'), jsonl(sentimentRecords(16).map((x) => ({ text: x.text }))));
     fs.writeFileSync(path.join(ws, 'eval.jsonl'), jsonl(evalRows));
     const [before] = await trainProposal(ws, 'llama.lily.json', { eval_every: 3 });
@@ -132,9 +139,7 @@ describe('cli: lily import', function () {
       'rows = [json.loads(l)["input_ids"] for l in open(sys.argv[2])]',
       'with torch.no_grad(): print(sum(m(input_ids=torch.tensor([r]), labels=torch.tensor([r])).loss.item() * (len(r) - 1) for r in rows) / sum(len(r) - 1 for r in rows))',
     ].join('\n');
-    const py = spawnSync(VENV_PYTHON, ['-c', code, path.join(zoo, 'llama'), path.join(ws, 'eval.jsonl')], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    assert.strictEqual(py.status, 0, py.stderr);
-    const theirs = Number(py.stdout.trim());
+    const theirs = pythonNumber(code, path.join(zoo, 'llama'), path.join(ws, 'eval.jsonl'));
     assert.ok(Math.abs(before - theirs) < 1e-5, `eval loss at step 0: ours ${before}, transformers ${theirs}`);
   });
 

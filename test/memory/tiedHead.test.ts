@@ -10,9 +10,9 @@ import { loadModel, saveModel, isLazyTensor } from '../../native-runtime/onnx/pr
 import { StepRunner } from '../../native-runtime/train/stepRunner';
 import { findTiedHead, tieOutputHead } from '../../native-runtime/train/tiedHead';
 import { frozenWeightsIn } from '../../native-runtime/quant/forConfig';
-import { dequantize } from '../../native-runtime/quant/formats';
 import { tempDir } from '../helpers/tempDir';
 import { exportHfDecoder, qwen2LmBatch } from './hfDecoder';
+import { assertStepsAgree, withDequantized } from '../quant/stepsAgree';
 
 const B = 2;
 const S = 12;
@@ -130,22 +130,10 @@ describe('tied output head (train/tiedHead.ts)', function () {
       assert.deepEqual(quant.graphs.lossChunks, { chunks: 6, rows: B * S, vocabSlice: 100 });
       assert.ok(quant.graphs.quantized!.replaced.includes(TABLE));
       for (const g of [quant.graphs.train.graph, quant.graphs.eval.graph]) assert.ok(!g.initializers.has(TABLE), 'no float32 table in the step graphs');
-      const initializers = new Map(model.graph.initializers);
-      for (const name of quant.graphs.quantized!.replaced) initializers.set(name, { ...initializers.get(name)!, data: dequantize(store.weights.get(name)!) });
-      const ref = await StepRunner.create({ ...model, graph: { ...model.graph, initializers } }, shapes, opts);
+      const ref = await StepRunner.create(withDequantized(model, store.weights, quant.graphs.quantized!.replaced), shapes, opts);
       assert.equal(ref.graphs.lossChunks?.vocabSlice, undefined, 'the float32 reference runs the row chunks');
       try {
-        for (let step = 0; step < 2; step++) {
-          const a = await quant.step(batch, 0.5);
-          const b = await ref.step(batch, 0.5);
-          assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.abs(b.loss), `step ${step}: loss ${a.loss} vs ${b.loss}`);
-          for (const [name, gb] of b.grads!) {
-            const ga = a.grads!.get(name)!;
-            const scale = Math.max(1e-12, ...Array.from(gb, Math.abs));
-            let worst = 0;
-            gb.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - ga[i]) / scale); });
-            assert.ok(worst <= 1e-4, `step ${step} ${name}: gradient differs by ${worst} of its largest entry`);
-          }
+        for (const b of await assertStepsAgree(quant, ref, batch, 2, 0.5)) {
           assert.ok([...b.grads!.values()].some((g) => g.some((v) => v !== 0)), 'some gradient is non-zero');
         }
         const ea = await quant.evaluate(batch);
@@ -170,9 +158,7 @@ describe('tied output head (train/tiedHead.ts)', function () {
     const { shapes, batch } = qwen2LmBatch(B, S);
     const opts = { adapter: { method: 'lily' as const, target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 }, task: 'causal-lm' as const, threads: 1, optimizer: { optimizer: 'sgd' as const }, lossChunks: 'off' as const };
     const quant = await StepRunner.create(model, shapes, { ...opts, frozenWeights: store.weights });
-    const initializers = new Map(model.graph.initializers);
-    for (const name of quant.graphs.quantized!.replaced) initializers.set(name, { ...initializers.get(name)!, data: dequantize(store.weights.get(name)!) });
-    const ref = await StepRunner.create({ ...model, graph: { ...model.graph, initializers } }, shapes, opts);
+    const ref = await StepRunner.create(withDequantized(model, store.weights, quant.graphs.quantized!.replaced), shapes, opts);
     try {
       assert.ok(quant.graphs.quantized!.replaced.includes(TABLE) && !quant.graphs.train.graph.initializers.has(TABLE));
       const a = await quant.step(batch, 0.5);

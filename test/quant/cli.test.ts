@@ -24,6 +24,18 @@ async function lily(args: string[], cwd: string): Promise<{ code: number; stdout
   return { code, stdout, stderr };
 }
 
+
+/** transformers' Llama exported with external data by scripts/memory/hf_decoder.py (batch 2 x seq). */
+function exportLlama(out: string, seq: number, config?: Record<string, unknown>): void {
+  const r = spawnSync(VENV_PYTHON, [path.join(ROOT, 'scripts/memory/hf_decoder.py'), '--arch', 'llama', '--out', out, '--batch', '2', '--seq', String(seq), '--external-data', ...(config ? ['--config', JSON.stringify(config)] : [])], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+/** `n` JSONL records of `seq` random ids (a seeded stream per call of randomRows). */
+function randomRows(seed: number, seq: number): (n: number) => string {
+  const rnd = mulberry32(seed);
+  return (n) => Array.from({ length: n }, () => JSON.stringify({ input_ids: Array.from({ length: seq }, () => Math.floor(rnd() * 512)), attention_mask: new Array(seq).fill(1) })).join('\n') + '\n';
+}
 describe('quant/CLI: weights_dtype int4 on an external-data decoder', function () {
   this.timeout(300_000);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lily-quant-cli-'));
@@ -31,11 +43,9 @@ describe('quant/CLI: weights_dtype int4 on an external-data decoder', function (
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   before(() => {
-    const r = spawnSync(VENV_PYTHON, [path.join(ROOT, 'scripts/memory/hf_decoder.py'), '--arch', 'llama', '--out', path.join(dir, 'm'), '--batch', '2', '--seq', String(S), '--external-data'], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    assert.equal(r.status, 0, r.stderr);
+    exportLlama(path.join(dir, 'm'), S);
     assert.ok(fs.existsSync(path.join(dir, 'm/model.onnx.data')));
-    const rnd = mulberry32(4);
-    const rows = (n: number) => Array.from({ length: n }, () => JSON.stringify({ input_ids: Array.from({ length: S }, () => Math.floor(rnd() * 512)), attention_mask: new Array(S).fill(1) })).join('\n') + '\n';
+    const rows = randomRows(4, S);
     fs.writeFileSync(path.join(dir, 'train.jsonl'), rows(16));
     fs.writeFileSync(path.join(dir, 'eval.jsonl'), rows(4));
     fs.writeFileSync(path.join(dir, 'dec.lily.json'), JSON.stringify({
@@ -104,10 +114,8 @@ describe('quant/CLI: a decoder with tied embeddings (the head reads the table: t
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   before(() => {
-    const r = spawnSync(VENV_PYTHON, [path.join(ROOT, 'scripts/memory/hf_decoder.py'), '--arch', 'llama', '--out', path.join(dir, 'm'), '--batch', '2', '--seq', String(S), '--external-data', '--config', JSON.stringify({ tie_word_embeddings: true })], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    assert.equal(r.status, 0, r.stderr);
-    const rnd = mulberry32(6);
-    const rows = (n: number) => Array.from({ length: n }, () => JSON.stringify({ input_ids: Array.from({ length: S }, () => Math.floor(rnd() * 512)), attention_mask: new Array(S).fill(1) })).join('\n') + '\n';
+    exportLlama(path.join(dir, 'm'), S, { tie_word_embeddings: true });
+    const rows = randomRows(6, S);
     fs.writeFileSync(path.join(dir, 'train.jsonl'), rows(8));
     fs.writeFileSync(path.join(dir, 'eval.jsonl'), rows(4));
     for (const dtype of ['float32', 'int4']) {

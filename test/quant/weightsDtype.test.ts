@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { mulberry32 } from '../../native-runtime/adapters/init';
 import type { Model } from '../../native-runtime/onnx/ir';
 import { loadModel } from '../../native-runtime/onnx/proto';
-import { dequantize, INT4_GROUP, type QuantizedWeight, quantizeBf16, quantizeInt4, quantizeInt8 } from '../../native-runtime/quant/formats';
+import { dequantize, INT4_GROUP, quantizeBf16, quantizeInt4, quantizeInt8 } from '../../native-runtime/quant/formats';
 import { cacheFileFor, loadOrQuantize, quantizableWeights } from '../../native-runtime/quant/cache';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
 import { resolveConfig } from '../../native-runtime/config/resolved';
@@ -17,12 +17,7 @@ import { frozenWeightsIn } from '../../native-runtime/quant/forConfig';
 import { buildTrainingStep } from '../../native-runtime/train/step';
 import { estimateStepMemory } from '../../native-runtime/train/memoryEstimate';
 import { exportHfDecoder } from '../memory/hfDecoder';
-
-function withDequantized(model: Model, store: Map<string, QuantizedWeight>, names: string[]): Model {
-  const initializers = new Map(model.graph.initializers);
-  for (const name of names) initializers.set(name, { ...initializers.get(name)!, data: dequantize(store.get(name)!) });
-  return { ...model, graph: { ...model.graph, initializers } };
-}
+import { assertStepsAgree, withDequantized } from './stepsAgree';
 
 describe('quant/weights_dtype', function () {
   this.timeout(180_000);
@@ -73,18 +68,7 @@ describe('quant/weights_dtype', function () {
       // One dequantization per reader: forward product and backward dx = g W^T are separate.
       const dq = quant.graphs.train.graph.nodes.filter((n) => n.name.includes('/dequant_for_') && (n.opType === 'DequantizeLinear' || (dtype === 'bfloat16' && n.opType === 'Cast'))).length;
       assert.ok(dq > q.replaced.length, `${dq} dequantizations for ${q.replaced.length} weights`);
-      for (let step = 0; step < 2; step++) {
-        const a = await quant.step(batch, 0.5);
-        const b = await ref.step(batch, 0.5);
-        assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.abs(b.loss), `step ${step}: loss ${a.loss} vs ${b.loss}`);
-        for (const [name, gb] of b.grads!) {
-          const ga = a.grads!.get(name)!;
-          const scale = Math.max(1e-12, ...Array.from(gb, Math.abs));
-          let worst = 0;
-          gb.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - ga[i]) / scale); });
-          assert.ok(worst <= 1e-4, `step ${step} ${name}: gradient differs by ${worst} of its largest entry`);
-        }
-      }
+      await assertStepsAgree(quant, ref, batch, 2, 0.5);
       const ea = await quant.evaluate(batch);
       const eb = await ref.evaluate(batch);
       assert.ok(Math.abs(ea.loss - eb.loss) <= 1e-5 * Math.abs(eb.loss), `eval loss ${ea.loss} vs ${eb.loss}`);
