@@ -1,5 +1,6 @@
 // "Lily: Import Hugging Face Model...": pick a save_pretrained folder (or a model from the local
-// hub cache), run `lily import --json --no-config` with the user's Python under a progress
+// hub cache), ask "Standard export" or "Packed export" when the model's type has a packed one
+// (src/importPackingModel.ts), run `lily import --json --no-config [--packing]` with the user's Python under a progress
 // notification (the exporter's output goes to the Lily output channel), then open the New
 // Adapter Config flow on the exported model, prefilled from its lily-import.json (task, labels;
 // the usual targets pre-picked; it then asks for the data) and report the LoRA rank at the same
@@ -12,6 +13,7 @@ import { listCachedModels } from '../native-runtime/cli/hfModel';
 import type { ImportSummary } from '../native-runtime/cli/importCommand';
 import { Methods, type BudgetResult } from '../native-runtime/protocol';
 import type { Backend } from './backend';
+import { importCliArgs, packingOffer } from './importPackingModel';
 import { newAdapterConfig, type NewConfigOptions } from './newConfig';
 import { resolvePython } from './pythonInterpreter';
 import { refuse, type CommandResult } from './results';
@@ -22,6 +24,8 @@ export interface ImportOptions {
   out?: string;
   /** Replace an existing output folder. */
   force?: boolean;
+  /** Export for data.packing (`lily import --packing`) or not, without asking (tests, callers that know). */
+  packing?: boolean;
   /** Options for the New Adapter Config step (tests skip its prompts). */
   newConfig?: NewConfigOptions;
 }
@@ -81,22 +85,30 @@ async function pickSource(arg: unknown): Promise<string | undefined> {
   return folder?.[0]?.fsPath;
 }
 
+/** Standard or packed export, asked only when the model's type has a packed one; undefined when the pick is dismissed. */
+async function askPacking(source: string, root: string, output: vscode.OutputChannel): Promise<boolean | undefined> {
+  const offer = packingOffer(source, root);
+  if (!offer.offer) {
+    if (offer.note) output.appendLine(`[import] ${offer.note}`);
+    return false;
+  }
+  const pick = await vscode.window.showQuickPick(offer.items, { title: offer.title, placeHolder: offer.placeHolder });
+  return pick?.packing;
+}
+
 export async function importHfModel(context: vscode.ExtensionContext, backend: Backend, output: vscode.OutputChannel, arg?: unknown, opts: ImportOptions = {}): Promise<CommandResult<{ modelPath: string; configPath?: string; summary: ImportSummary }>> {
   const root = workspaceRoot();
   if (!root) return refuse('open a folder first: the exported model and its config are written into the workspace');
   const source = await pickSource(arg);
   if (!source) return refuse('cancelled: no model picked');
+  const packing = opts.packing ?? await askPacking(source, root, output);
+  if (packing === undefined) return refuse('cancelled: no export picked');
   const py = await resolvePython(vscode.Uri.file(root));
-  output.appendLine(`[import] ${source} with ${py.python} (from ${py.source})`);
+  output.appendLine(`[import] ${source}${packing ? ' (packed export, data.packing)' : ''} with ${py.python} (from ${py.source})`);
 
   // bin/lily.js runs the compiled CLI (out/native-runtime/cli.js only exports main).
   const cli = context.asAbsolutePath(path.join('bin', 'lily.js'));
-  const runImport = (force: boolean) => {
-    const args = [cli, 'import', source, '--json', '--no-config', '--python', py.python];
-    if (opts.out) args.push('--out', opts.out);
-    if (force) args.push('--force');
-    return runWithProgress(args, root, output, `Lily: importing ${path.basename(source)}`);
-  };
+  const runImport = (force: boolean) => runWithProgress(importCliArgs({ cli, source, python: py.python, out: opts.out, force, packing }), root, output, `Lily: importing ${path.basename(source)}`);
   let run = await runImport(!!opts.force);
   let parsed = resultOf(run.stdout);
   if (run.code !== 0 && parsed && 'error' in parsed && parsed.error.kind === 'exists') {

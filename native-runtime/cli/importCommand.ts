@@ -14,6 +14,7 @@ import { writeImportManifest, type ImportManifest } from './importManifest';
 import { initCommand } from './initCommand';
 import { parseArgs } from './args';
 import { Output, type CliIO } from './io';
+import { packedExportCheck, packedExportsSummary } from './packedExports';
 import { ImportFailure, runExporter } from './pythonExporter';
 
 const TASKS: TaskType[] = ['sequence-classification', 'regression', 'causal-lm', 'token-classification'];
@@ -52,7 +53,7 @@ export const importCommand: Command = {
       { name: 'python', kind: 'string', value: 'PATH', help: 'Python interpreter with optimum-onnx (default: python3).' },
       { name: 'memory-gb', kind: 'string', value: 'GB', help: 'Memory the export may use (default: this machine\'s physical memory).' },
       { name: 'force', kind: 'bool', help: 'Replace an existing model folder.' },
-      { name: 'packing', kind: 'bool', help: 'Export for data.packing (several texts per row, each attending to itself): sequence classifiers (BERT, RoBERTa, ELECTRA) and causal LMs (Llama, Qwen2, Mistral).' },
+      { name: 'packing', kind: 'bool', help: `Export for data.packing (several texts per row, each attending to itself): ${packedExportsSummary()}.` },
       JSON_OPTION,
     ],
   },
@@ -77,8 +78,10 @@ async function runImport(arg: string, opts: Record<string, unknown>, cwd: string
   const configFile = path.join(source.folder, 'config.json');
   const choice = chooseTask(hf, configFile, task);
   const packing = !!opts.packing;
-  if (packing && choice.task !== 'sequence-classification' && choice.task !== 'causal-lm') {
-    throw new InputError(`--packing: exports a sequence classifier (BERT, RoBERTa, ELECTRA) or a causal LM (Llama, Qwen2, Mistral) for data.packing; ${choice.architecture} is imported as ${choice.task}: leave out --packing`);
+  if (packing) {
+    // Refused before Python starts (hf_export.py refuses the same model types, exit 5, as a backstop).
+    const check = packedExportCheck(choice, hf.model_type!, configFile);
+    if (!check.ok) throw check.why === 'task' ? new InputError(check.message) : new ImportFailure('unsupported-architecture', check.message);
   }
   const { numLabels, labels } = choice.task.endsWith('classification') ? labelsOf(hf) : {};
   const name = (source.id ?? path.basename(source.folder)).split('/').pop()!;

@@ -2,6 +2,7 @@
 // (throwing a DataError before anything is written), decide the label scheme, and produce
 // batches of onnxruntime tensors for a step or for evaluation.
 import * as fs from 'fs';
+import { PACKED_EXPORTS } from '../../cli/packedExports';
 import type { ResolvedConfig } from '../../config/resolved';
 import type { ValueInfo } from '../../onnx/ir';
 import { Batch, collate, collatePacked } from './batch';
@@ -136,9 +137,9 @@ function packedRows(cfg: ResolvedConfig, train: Dataset, scheme: LabelScheme, mo
     throw new DataError(cfg.configPath, undefined, 'data.packing', `packing is for causal LM and sequence classification; task is "${cfg.model.task}"`);
   }
   const names = modelInputs.map((m) => m.name);
-  const exportHint = classify
-    ? 'export it as a packed classifier (lily import MODEL --packing, for BERT, RoBERTa or ELECTRA: document-number mask, position_ids, document_starts)'
-    : 'export it with position_ids and a document-number mask (scripts/oracle/hf_models.py)';
+  const family = PACKED_EXPORTS.find((f) => f.task === cfg.model.task)!;
+  const exportHint = `export it for packing (lily import MODEL --packing, for ${Object.values(family.modelTypes).join(', ')}: ` +
+    `document-number mask, position_ids${classify ? `, ${DOCUMENT_STARTS}` : ''})`;
   if (!names.includes('position_ids')) {
     throw new DataError(cfg.configPath, undefined, 'data.packing', `the model has no position_ids input (inputs: ${names.join(', ')}), so packed documents would continue each other's positions; ${exportHint}, or remove data.packing`);
   }

@@ -1,15 +1,23 @@
 // "Lily: Import Hugging Face Model..." on a save_pretrained folder (a tiny BERT classifier made by
-// transformers in the project venv): the real optimum export under a progress notification, the
-// New Adapter Config flow prefilled from the model (task, labels), then Train through the real
-// backend and Open Dashboard on the run.
+// transformers in the project venv): the export question answered in the workbench (standard),
+// the real optimum export under a progress notification, the New Adapter Config flow prefilled
+// from the model (task, labels), then Train through the real backend and Open Dashboard on the
+// run; then the packed export of the same folder, whose proposed config packs and trains.
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import type { ImportSummary } from '../../../native-runtime/cli/importCommand';
 import { REPO_ROOT, lilyApi, runCommand, waitFor, waitForState, workspaceRoot } from './helpers';
 
 const VENV_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
+
+/** New Adapter Config's answers (its prompts skipped): the usual targets and the data written below. */
+const newConfigAnswers = (name: string, data: string) => ({
+  targets: ['attention.self.query', 'attention.self.value'], name, noOpen: true,
+  train: path.join(data, 'train.jsonl'), eval: path.join(data, 'eval.jsonl'), textField: 'text', labelField: 'label',
+});
 
 const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 const ROWS = ['the movie was great', 'not fun', 'a film was good', 'the film was bad', 'playing was fun', 'not good'].map((text, i) => ({ text, label: ['negative', 'positive'][(i + 1) % 2] }));
@@ -31,12 +39,21 @@ describe('Lily: Import Hugging Face Model', function () {
     fs.writeFileSync(path.join(data, 'train.jsonl'), jsonl(ROWS));
     fs.writeFileSync(path.join(data, 'eval.jsonl'), jsonl(ROWS));
 
-    const r = await runCommand<{ modelPath: string; configPath: string }>('lily.importModel', path.join(hfRoot, 'bert'), {
-      newConfig: {
-        targets: ['attention.self.query', 'attention.self.value'], name: 'e2e-import', noOpen: true,
-        train: path.join(data, 'train.jsonl'), eval: path.join(data, 'eval.jsonl'), textField: 'text', labelField: 'label',
-      },
+    // BERT has a packed export, so the command asks "Standard export" / "Packed export"; the pick
+    // is answered in the workbench as a user does with Enter (the first item, standard). Accepting
+    // is polled because the pick opens after the command has read config.json; before, it is a no-op.
+    const started = runCommand<{ modelPath: string; configPath: string; summary: ImportSummary }>('lily.importModel', path.join(hfRoot, 'bert'), {
+      newConfig: newConfigAnswers('e2e-import', data),
     });
+    let settled = false;
+    started.then(() => { settled = true; }, () => { settled = true; });
+    const deadline = Date.now() + 60_000;
+    while (!settled && Date.now() < deadline) {
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const r = await started;
+    assert.strictEqual(r.summary.manifest.packing, undefined, 'the standard export was picked');
     assert.strictEqual(r.modelPath, path.join(root, 'bert-onnx', 'model.onnx'));
     for (const f of ['model.onnx', 'tokenizer.json', 'lily-import.json']) assert.ok(fs.existsSync(path.join(root, 'bert-onnx', f)), `${f} was not written`);
     assert.strictEqual(r.configPath, path.join(root, 'e2e-import.lily.json'));
@@ -62,6 +79,31 @@ describe('Lily: Import Hugging Face Model', function () {
     await vscode.workspace.getConfiguration('lily').update('pythonPath', undefined, vscode.ConfigurationTarget.Workspace);
   });
 
+  it('the packed export: lily import --packing, New Adapter Config proposes data.packing, and the config trains as written', async () => {
+    const root = workspaceRoot();
+    const data = path.join(root, 'import-data');
+    await vscode.workspace.getConfiguration('lily').update('pythonPath', VENV_PYTHON, vscode.ConfigurationTarget.Workspace);
+    try {
+      const r = await runCommand<{ modelPath: string; configPath: string; summary: ImportSummary }>('lily.importModel', path.join(root, 'hf', 'bert'), {
+        packing: true, out: path.join(root, 'bert-packed-onnx'), newConfig: newConfigAnswers('e2e-import-packed', data),
+      });
+      assert.strictEqual(r.summary.manifest.packing, true);
+      const manifest = JSON.parse(fs.readFileSync(path.join(root, 'bert-packed-onnx', 'lily-import.json'), 'utf8'));
+      assert.strictEqual(manifest.packing, true, 'lily-import.json records the packed export');
+      const config = JSON.parse(fs.readFileSync(r.configPath, 'utf8'));
+      assert.strictEqual(config.data.packing, true, 'New Adapter Config proposes packing for a packed import');
+      config.data.max_length = 16;
+      config.training = { ...config.training, batch_size: 2, warmup_steps: 0 };
+      fs.writeFileSync(r.configPath, JSON.stringify(config, null, 2));
+      const run = await runCommand<{ runDir: string }>('lily.train', vscode.Uri.file(r.configPath), { maxSteps: 2 });
+      const status = await waitForState(run.runDir, ['completed'], 240_000);
+      assert.strictEqual(status.step, 2);
+      assert.ok(Number.isFinite(status.loss), `no finite loss: ${status.loss}`);
+    } finally {
+      await vscode.workspace.getConfiguration('lily').update('pythonPath', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
   it('a Python without the exporter: refused with the exact pip line (offered as "Install in Terminal"), nothing written', async () => {
     const root = workspaceRoot();
     const bare = path.join(root, 'bare-python');
@@ -70,7 +112,7 @@ describe('Lily: Import Hugging Face Model', function () {
     const python = path.join(bare, 'bin', 'python');
     await vscode.workspace.getConfiguration('lily').update('pythonPath', python, vscode.ConfigurationTarget.Workspace);
     try {
-      const r = await vscode.commands.executeCommand<{ ok: boolean; reason?: string }>('lily.importModel', path.join(root, 'hf', 'bert'), { out: path.join(root, 'never-written') });
+      const r = await vscode.commands.executeCommand<{ ok: boolean; reason?: string }>('lily.importModel', path.join(root, 'hf', 'bert'), { out: path.join(root, 'never-written'), packing: false });
       assert.strictEqual(r?.ok, false);
       assert.ok(r.reason?.includes(`Install it with:\n  ${python} -m pip install "torch==`), r.reason);
       assert.ok(!fs.existsSync(path.join(root, 'never-written')), 'a failed import writes no model folder');
