@@ -36,6 +36,17 @@ describe('cli: invalid input', function () {
     await expectInvalid(ws, ['train', ws.config], /tiny\.lily\.json/, /training\.batch_size/);
   });
 
+  it('data.packing on a model not exported for packing names the field and the export that packs (from the packed-export list)', async () => {
+    const ws = makeWorkspace({ data: { packing: true } });
+    await expectInvalid(ws, ['train', ws.config], /tiny\.lily\.json/, /data\.packing/,
+      /lily import MODEL --packing, for BERT, RoBERTa, ELECTRA: document-number mask, position_ids, document_starts\)/);
+    const decoder = makeWorkspace({
+      model: { task: 'causal-lm', labels: undefined }, data: { packing: true },
+      adapter: { target_modules: ['q_proj', 'v_proj'], modules_to_save: [] },
+    }, { modelDir: oracleModel('decoder', {}) });
+    await expectInvalid(decoder, ['train', decoder.config], /data\.packing/, /lily import MODEL --packing, for Llama, Qwen2, Mistral: document-number mask, position_ids\)/);
+  });
+
   it('a misspelled field, with the suggestion', async () => {
     const ws = makeWorkspace();
     editConfig(ws, (c) => { c.adapter.num_b = 2; });
