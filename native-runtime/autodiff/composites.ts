@@ -6,6 +6,7 @@
 // no other readers, onnxruntime fuses the forward five into one Gelu kernel.
 import type { Graph, Node, Tensor } from '../onnx/ir';
 import { consumers as consumersOf } from '../onnx/ir';
+import type { RuleSpec } from './context';
 
 /** A stand-in node (never added to the graph) with the composite's input and output. */
 export interface Composite {
@@ -14,6 +15,8 @@ export interface Composite {
   members: Node[];
   /** Non-differentiable nodes inside it (IsNaN): no gradient node reads their outputs any more. */
   helpers?: Node[];
+  /** The stand-in's gradient rule when it is no ONNX op (otherwise the rule of node.opType). */
+  rule?: RuleSpec;
 }
 
 function scalarValue(graph: Graph, name: string): number | undefined {
@@ -109,12 +112,64 @@ export function findSafeSoftmaxComposites(graph: Graph): Composite[] {
 }
 
 /**
+ * SiLU as exported by transformers (Llama/Qwen/Mistral MLPs): s = Sigmoid(x); y = x * s.
+ * Node by node the backward pass is Mul's two products (dy s, dy x), Sigmoid's s (1 - s) and its
+ * product, and a Sum of the two paths into x: six passes over the [tokens, d_ff] tensor. As one
+ * op, dx = dy (s + y (1 - s)) (since y = x s, this is dy (s + x s (1 - s))) is four passes
+ * (Sub, Mul, Add, Mul) reading s and y, which the forward keeps anyway (the next Mul reads y).
+ */
+export function findSiluComposites(graph: Graph): Composite[] {
+  const users = consumersOf(graph);
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  const found: Composite[] = [];
+  for (const sig of graph.nodes) {
+    if (sig.opType !== 'Sigmoid' || sig.domain !== '') continue;
+    const x = sig.inputs[0];
+    const s = sig.outputs[0];
+    const readers = users.get(s) ?? [];
+    // Another reader of s would need s's own gradient, which the composite never forms.
+    if (outputs.has(s) || readers.length !== 1) continue;
+    const mul = readers[0];
+    if (mul.opType !== 'Mul' || mul.domain !== '' || mul.inputs.length !== 2) continue;
+    const [a, b] = mul.inputs;
+    if (!((a === x && b === s) || (a === s && b === x))) continue;
+    found.push({
+      // Inputs [x, s]: the rule reads s (and the output y); no gradient is returned for s.
+      node: { name: `${mul.name}/silu`, opType: 'Silu', domain: COMPOSITE_DOMAIN, inputs: [x, s], outputs: [mul.outputs[0]], attrs: {} },
+      members: [sig, mul],
+      rule: SILU_RULE,
+    });
+  }
+  return found;
+}
+
+/** Domain of stand-ins that are no ONNX op (never written to a graph). */
+export const COMPOSITE_DOMAIN = 'lily.autodiff.composite';
+
+const SILU_RULE: RuleSpec = {
+  rule: (c) => {
+    const s = c.I(1);
+    const y = c.O(0);
+    const slope = c.add(s, c.mul(y, c.sub(c.scalar(1, s), s)));
+    return [c.mul(c.GO(0), slope), undefined];
+  },
+};
+
+/** What the walker differentiates: the nodes on the path, with composites in place. */
+export interface PathWithComposites {
+  nodes: Node[];
+  /** Rules of stand-ins that are no ONNX op. */
+  rules: Map<Node, RuleSpec>;
+}
+
+/**
  * `onPath` (nodes to differentiate, reverse topological order) with each complete composite's
  * members replaced by its stand-in, placed where its last member was.
  */
-export function withComposites(graph: Graph, onPath: Node[]): Node[] {
-  const composites = [...findGeluComposites(graph), ...findSafeSoftmaxComposites(graph)];
-  if (composites.length === 0) return onPath;
+export function withComposites(graph: Graph, onPath: Node[]): PathWithComposites {
+  const composites = [...findGeluComposites(graph), ...findSafeSoftmaxComposites(graph), ...findSiluComposites(graph)];
+  const rules = new Map<Node, RuleSpec>();
+  if (composites.length === 0) return { nodes: onPath, rules };
   const present = new Set(onPath);
   const byLast = new Map<Node, Composite>();
   const drop = new Set<Node>();
@@ -122,8 +177,11 @@ export function withComposites(graph: Graph, onPath: Node[]): Node[] {
     // Every member must be on the path: otherwise some gradient would need an intermediate.
     if (!c.members.every((m) => present.has(m))) continue;
     const last = c.members.find((m) => m.outputs[0] === c.node.outputs[0])!;
+    // A node claimed by an earlier composite stays in that one.
+    if (c.members.some((m) => drop.has(m))) continue;
     byLast.set(last, c);
     for (const m of c.members) drop.add(m);
+    if (c.rule) rules.set(c.node, c.rule);
   }
   const out: Node[] = [];
   for (const n of onPath) {
@@ -131,5 +189,5 @@ export function withComposites(graph: Graph, onPath: Node[]): Node[] {
     if (c) out.push(c.node);
     else if (!drop.has(n)) out.push(n);
   }
-  return out;
+  return { nodes: out, rules };
 }

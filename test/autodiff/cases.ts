@@ -73,6 +73,9 @@ export const CASES: GradCase[] = [
   { title: 'Pow by int64 exponent 3', inputs: [{ shape: [2, 3] }], build: (b, x) => [b.op1('Pow', [x[0], ints(b, [3], true)])] },
   unary('Relu', 'away0'), unary('LeakyRelu', 'away0', { alpha: attr.f(0.2) }), unary('Tanh'), unary('Sigmoid'),
   unary('Softplus'), unary('Erf'),
+  // SiLU as transformers exports it, differentiated as one op (autodiff/composites.ts), both operand orders.
+  { title: 'SiLU x * Sigmoid(x) (composite)', inputs: [{ shape: [2, 3, 4] }], build: (b, x) => [b.op1('Mul', [x[0], b.op1('Sigmoid', [x[0]])])] },
+  { title: 'SiLU Sigmoid(x) * x (composite)', inputs: [{ shape: [2, 3, 4] }], build: (b, x) => [b.op1('Mul', [b.op1('Sigmoid', [x[0]]), x[0]])] },
   { ...unary('Gelu', 'any', {}, [2, 3], 20), title: 'Gelu (opset 20, exact)' },
   { ...unary('Gelu', 'any', { approximate: attr.s('tanh') }, [2, 3], 20), title: 'Gelu (opset 20, tanh)' },
   unary('Softmax', 'any', {}, [2, 3, 4]),

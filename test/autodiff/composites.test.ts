@@ -4,7 +4,7 @@
 // when an intermediate has another reader.
 import { strict as assert } from 'assert';
 import { buildGradients } from '../../native-runtime/autodiff';
-import { findGeluComposites } from '../../native-runtime/autodiff/composites';
+import { findGeluComposites, findSiluComposites } from '../../native-runtime/autodiff/composites';
 import type { Model } from '../../native-runtime/onnx/ir';
 import { attr, emptyGraph, GraphBuilder } from '../../native-runtime/onnx/ir';
 import { randomArray, rng, runModel, tensor, toNumbers } from './helpers/ort';
@@ -116,5 +116,62 @@ describe('autodiff: composite Softmax + Where(IsNaN)', () => {
         assert.ok(Math.abs(got[4 * r + k] - want) < 1e-6, `row ${r} col ${k}: ${got[4 * r + k]} vs ${want}`);
       }
     }
+  });
+});
+
+/** loss = sum(w * x * Sigmoid(x)) (either operand order); optionally another reader of the Sigmoid. */
+function siluModel(sigmoidFirst: boolean, extraReader = false): { model: Model; s: string; loss: string } {
+  const g = emptyGraph('silu');
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: [3, 4] }, { name: 'w', dtype: 'float32', shape: [3, 4] });
+  const b = new GraphBuilder(g);
+  const s = b.op1('Sigmoid', ['x']);
+  const y = b.op1('Mul', sigmoidFirst ? [s, 'x'] : ['x', s]);
+  const wy = b.op1('Mul', [y, 'w']);
+  const z = extraReader ? b.op1('Add', [wy, s]) : wy;
+  const loss = b.op1('ReduceSum', [z], { keepdims: attr.i(0) });
+  g.outputs.push({ name: loss, dtype: 'float32' });
+  for (const name of [s, y, wy, z]) g.valueInfo.set(name, { name, dtype: 'float32', shape: [3, 4] });
+  g.valueInfo.set(loss, { name: loss, dtype: 'float32', shape: [] });
+  return { model: { graph: g, opsetImports: [{ domain: '', version: 17 }], irVersion: 8, producerName: 't', metadata: {} }, s, loss };
+}
+
+async function siluGradient(model: Model, loss: string, xs: number[], ws: number[]): Promise<{ got: number[]; added: Model['graph']['nodes'] }> {
+  const before = model.graph.nodes.length;
+  const grads = buildGradients(model.graph, loss, ['x']);
+  const added = model.graph.nodes.slice(before);
+  model.graph.nodes.push({ name: 'expose', opType: 'Identity', domain: '', inputs: [grads.get('x')!], outputs: ['dx'], attrs: {} });
+  model.graph.outputs.push({ name: 'dx', dtype: 'float32' });
+  const got = toNumbers((await runModel(model, { x: tensor('float32', xs, [3, 4]), w: tensor('float32', ws, [3, 4]) }, ['dx'])).dx);
+  return { got, added };
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const siluPrime = (x: number) => sigmoid(x) * (1 + x * (1 - sigmoid(x)));
+
+describe('autodiff: composite SiLU (x * Sigmoid(x))', () => {
+  const xs = randomArray(12, rng(8)).map((v) => 6 * v);
+  const ws = randomArray(12, rng(9));
+  for (const sigmoidFirst of [false, true]) {
+    it(`differentiates ${sigmoidFirst ? 'Sigmoid(x) * x' : 'x * Sigmoid(x)'} as one op: four gradient nodes, none reading x`, async () => {
+      const { model, loss } = siluModel(sigmoidFirst);
+      assert.equal(findSiluComposites(model.graph).length, 1);
+      const { got, added } = await siluGradient(model, loss, xs, ws);
+      // dy (s + y (1 - s)); node by node it was Mul's two products, Sigmoid's Sub/Mul/Mul and a Sum.
+      assert.deepEqual(added.filter((n) => n.name.includes('/silu_grad/')).map((n) => n.opType).sort(), ['Add', 'Mul', 'Mul', 'Sub']);
+      assert.ok(!added.some((n) => n.opType === 'Sum'), 'the two paths into x are still summed');
+      assert.ok(!added.some((n) => n.inputs.includes('x')), 'a gradient node reads x');
+      xs.forEach((x, i) => assert.ok(Math.abs(got[i] - ws[i] * siluPrime(x)) < 1e-6, `element ${i}: ${got[i]} vs ${ws[i] * siluPrime(x)}`));
+    });
+  }
+
+  it('leaves the nodes alone when the Sigmoid has another reader (its own gradient is then needed)', async () => {
+    const { model, loss } = siluModel(false, true);
+    assert.equal(findSiluComposites(model.graph).length, 0);
+    const { got } = await siluGradient(model, loss, xs, ws);
+    // d/dx of w x s + s = w silu'(x) + s (1 - s).
+    xs.forEach((x, i) => {
+      const want = ws[i] * siluPrime(x) + sigmoid(x) * (1 - sigmoid(x));
+      assert.ok(Math.abs(got[i] - want) < 1e-6, `element ${i}: ${got[i]} vs ${want}`);
+    });
   });
 });
