@@ -155,6 +155,84 @@ const SILU_RULE: RuleSpec = {
   },
 };
 
+/**
+ * Attention probabilities P = Softmax(S) over the last axis whose only reader is O = MatMul(P, V)
+ * (directly, through same-type Casts, or through SDPA's Where(IsNaN(P), 0, P)). Softmax's rule
+ * needs r_i = sum_j dP_ij P_ij per row: a product and a reduction over [batch, heads, T, T]. With
+ * dP = dO V^T, sum_j dP_ij P_ij = sum_k dO_ik sum_j P_ij V_jk = sum_k dO_ik O_ik: the same number
+ * from [batch, heads, T, d_head] tensors (flash attention's backward uses this identity). Then
+ * dS = P (dP - r): two passes over the scores instead of three and a reduction. In a NaN row of
+ * the safe form P and O are 0 there, so dS is 0 as before. P must not be broadcast by the
+ * MatMul (its batch dimensions equal O's): otherwise dP would sum over the broadcast.
+ */
+export function findSoftmaxProductComposites(graph: Graph, opset: number): Composite[] {
+  const users = consumersOf(graph);
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  const shapeOf = (v: string) => graph.valueInfo.get(v)?.shape ?? graph.inputs.find((i) => i.name === v)?.shape;
+  const dtypeOf = (v: string) => graph.valueInfo.get(v)?.dtype ?? graph.inputs.find((i) => i.name === v)?.dtype;
+  const soleReader = (v: string): Node | undefined => {
+    const r = users.get(v) ?? [];
+    return !outputs.has(v) && r.length === 1 ? r[0] : undefined;
+  };
+  const safeForms = new Map(findSafeSoftmaxComposites(graph).map((c) => [c.members[0], c]));
+  const found: Composite[] = [];
+  for (const sm of graph.nodes) {
+    if (sm.opType !== 'Softmax' || sm.domain !== '') continue;
+    const xShape = shapeOf(sm.inputs[0]);
+    if (!xShape || xShape.length < 2 || xShape.some((d) => typeof d !== 'number')) continue;
+    const rank = xShape.length;
+    // Before opset 13 Softmax flattened from `axis` on (default 1): the same as the last axis only there.
+    const axisAttr = sm.attrs.axis;
+    const axis = axisAttr?.kind === 'int' ? Number(axisAttr.value) : opset >= 13 ? -1 : 1;
+    if ((axis < 0 ? axis + rank : axis) !== rank - 1) continue;
+    const p = sm.outputs[0];
+    const members: Node[] = [sm];
+    const helpers: Node[] = [];
+    let q = p;
+    const readers = users.get(p) ?? [];
+    if (readers.length === 2 && !outputs.has(p)) {
+      const safe = safeForms.get(sm);
+      if (!safe) continue;
+      members.push(safe.members[1]);
+      helpers.push(...(safe.helpers ?? []));
+      q = safe.node.outputs[0];
+    }
+    const dtype = dtypeOf(q);
+    let a = q;
+    let reader = soleReader(a);
+    // transformers' eager attention casts the probabilities to the query's dtype: the identity here.
+    while (reader && reader.opType === 'Cast' && reader.domain === '' && dtypeOf(reader.outputs[0]) === dtype) {
+      a = reader.outputs[0];
+      reader = soleReader(a);
+    }
+    if (!reader || reader.opType !== 'MatMul' || reader.domain !== '' || reader.inputs[0] !== a || reader.inputs[1] === a) continue;
+    const o = reader.outputs[0];
+    const aShape = shapeOf(a);
+    const oShape = shapeOf(o);
+    if (!aShape || !oShape || aShape.length !== rank || oShape.length !== rank) continue;
+    if (aShape.slice(0, -2).some((d, k) => d !== oShape[k])) continue;
+    found.push({
+      // Inputs [S, O]: the rule reads O and its gradient (complete by then: O comes later); no gradient for O.
+      node: { name: `${sm.name}/softmax_product`, opType: 'SoftmaxBeforeMatMul', domain: COMPOSITE_DOMAIN, inputs: [sm.inputs[0], o], outputs: [q], attrs: {} },
+      members,
+      helpers,
+      rule: SOFTMAX_PRODUCT_RULE,
+    });
+  }
+  return found;
+}
+
+const SOFTMAX_PRODUCT_RULE: RuleSpec = {
+  rule: (c) => {
+    const o = c.I(1);
+    const dO = c.gradOfValue(o);
+    // No gradient reaches O, so none reaches P either.
+    if (dO === undefined) return [undefined, undefined];
+    const rowDot = c.reduceSum(c.mul(dO, o), [c.rank(o) - 1], true);
+    return [c.mul(c.O(0), c.sub(c.GO(0), rowDot)), undefined];
+  },
+};
+
 /** What the walker differentiates: the nodes on the path, with composites in place. */
 export interface PathWithComposites {
   nodes: Node[];
@@ -166,8 +244,9 @@ export interface PathWithComposites {
  * `onPath` (nodes to differentiate, reverse topological order) with each complete composite's
  * members replaced by its stand-in, placed where its last member was.
  */
-export function withComposites(graph: Graph, onPath: Node[]): PathWithComposites {
-  const composites = [...findGeluComposites(graph), ...findSafeSoftmaxComposites(graph), ...findSiluComposites(graph)];
+export function withComposites(graph: Graph, onPath: Node[], opset: number): PathWithComposites {
+  // In order of preference: a node claimed by an earlier composite is not in a later one.
+  const composites = [...findGeluComposites(graph), ...findSoftmaxProductComposites(graph, opset), ...findSafeSoftmaxComposites(graph), ...findSiluComposites(graph)];
   const rules = new Map<Node, RuleSpec>();
   if (composites.length === 0) return { nodes: onPath, rules };
   const present = new Set(onPath);

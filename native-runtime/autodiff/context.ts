@@ -51,6 +51,11 @@ export class GradContext {
     const g = this.gradOf(this.O(i));
     return g ?? this.zerosLike(this.O(i));
   }
+  /**
+   * The gradient of any value whose readers have all been differentiated already (a value later
+   * in the forward graph than this node); undefined when none flows. Composite rules use it.
+   */
+  gradOfValue(name: string): string | undefined { return this.gradOf(name); }
   /** True when the walker needs the gradient of input i (rules may skip work otherwise). */
   needs(i: number): boolean { return !!this.I(i) && this.wanted(this.I(i)); }
 

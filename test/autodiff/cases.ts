@@ -82,6 +82,15 @@ export const CASES: GradCase[] = [
   { ...unary('Softmax', 'any', { axis: attr.i(1) }, [2, 3, 4]), title: 'Softmax axis 1' },
   { ...unary('Softmax', 'any', { axis: attr.i(1) }, [2, 3, 4], 11), title: 'Softmax opset 11 (flattening semantics)' },
   unary('LogSoftmax', 'any', {}, [2, 5]),
+  // Attention probabilities read by MatMul(P, V): Softmax's row sum taken from O (autodiff/composites.ts).
+  { title: 'Softmax then MatMul(P, V) (composite)', inputs: [{ shape: [2, 2, 3, 4] }, { shape: [2, 2, 4, 5] }], build: (b, x) => [b.op1('MatMul', [b.op1('Softmax', [x[0]], { axis: attr.i(-1) }), x[1]])] },
+  {
+    title: 'Softmax, same-type Cast, MatMul(P, V) with V broadcast (composite)',
+    inputs: [{ shape: [2, 3, 4] }, { shape: [4, 5] }],
+    build: (b, x, dtype) => [b.op1('MatMul', [b.op1('Cast', [b.op1('Softmax', [x[0]], { axis: attr.i(2) })], { to: attr.i(dtype === 'float64' ? 11 : 1) }), x[1]])],
+  },
+  { title: 'Softmax broadcast by MatMul(P, V) (not the composite)', inputs: [{ shape: [1, 3, 4] }, { shape: [2, 4, 5] }], build: (b, x) => [b.op1('MatMul', [b.op1('Softmax', [x[0]], { axis: attr.i(-1) }), x[1]])] },
+  { title: 'Softmax over axis 1 then MatMul (not the composite)', inputs: [{ shape: [2, 3, 4] }, { shape: [2, 4, 5] }], build: (b, x) => [b.op1('MatMul', [b.op1('Softmax', [x[0]], { axis: attr.i(1) }), x[1]])] },
   {
     title: 'Clip with min and max inputs',
     inputs: [{ shape: [3, 4], values: awayFrom(12, [-0.5, 0.7], 0.05, 7) }],

@@ -4,7 +4,7 @@
 // when an intermediate has another reader.
 import { strict as assert } from 'assert';
 import { buildGradients } from '../../native-runtime/autodiff';
-import { findGeluComposites, findSiluComposites } from '../../native-runtime/autodiff/composites';
+import { findGeluComposites, findSiluComposites, findSoftmaxProductComposites } from '../../native-runtime/autodiff/composites';
 import type { Model } from '../../native-runtime/onnx/ir';
 import { attr, emptyGraph, GraphBuilder } from '../../native-runtime/onnx/ir';
 import { randomArray, rng, runModel, tensor, toNumbers } from './helpers/ort';
@@ -173,5 +173,96 @@ describe('autodiff: composite SiLU (x * Sigmoid(x))', () => {
       const want = ws[i] * siluPrime(x) + sigmoid(x) * (1 - sigmoid(x));
       assert.ok(Math.abs(got[i] - want) < 1e-6, `element ${i}: ${got[i]} vs ${want}`);
     });
+  });
+});
+
+type ProductForm = 'plain' | 'cast' | 'safe' | 'broadcast' | 'second reader' | 'axis 2';
+
+/** loss = sum(w * MatMul(P, V)), P = Softmax(x) spelled as `form`; x [1, 2, 3, 4] (V [1, 2, 4, 2]). */
+function softmaxProductModel(form: ProductForm): { model: Model; p: string; loss: string } {
+  const g = emptyGraph('softmax_product');
+  const xShape = form === 'broadcast' ? [1, 1, 3, 4] : [1, 2, 3, 4];
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: xShape }, { name: 'v', dtype: 'float32', shape: [1, 2, 4, 2] }, { name: 'w', dtype: 'float32', shape: [1, 2, 3, 2] });
+  const b = new GraphBuilder(g);
+  const info = (name: string, shape: number[], dtype: 'float32' | 'bool' = 'float32') => g.valueInfo.set(name, { name, dtype, shape });
+  const p = b.op1('Softmax', ['x'], { axis: attr.i(form === 'axis 2' ? 2 : -1) });
+  info(p, xShape);
+  let a = p;
+  if (form === 'safe') {
+    const nan = b.op1('IsNaN', [p]);
+    info(nan, xShape, 'bool');
+    a = b.op1('Where', [nan, b.constFloat(0, 'zero'), p]);
+    info(a, xShape);
+  } else if (form === 'cast') {
+    a = b.op1('Cast', [p], { to: attr.i(1) });
+    info(a, xShape);
+  }
+  const o = b.op1('MatMul', [a, 'v']);
+  info(o, [1, 2, 3, 2]);
+  let m = b.op1('Mul', [o, 'w']);
+  info(m, [1, 2, 3, 2]);
+  if (form === 'second reader') {
+    const s = b.op1('ReduceSum', [p, b.constInt64([-1])], { keepdims: attr.i(0) });
+    info(s, [1, 2, 3]);
+    const t = b.op1('Unsqueeze', [s, b.constInt64([-1])]);
+    info(t, [1, 2, 3, 1]);
+    m = b.op1('Add', [m, t]);
+    info(m, [1, 2, 3, 2]);
+  }
+  const loss = b.op1('ReduceSum', [m], { keepdims: attr.i(0) });
+  g.outputs.push({ name: loss, dtype: 'float32' });
+  info(loss, []);
+  return { model: { graph: g, opsetImports: [{ domain: '', version: 17 }], irVersion: 8, producerName: 't', metadata: {} }, p, loss };
+}
+
+describe('autodiff: Softmax read by MatMul(P, V) (row sums from the output)', () => {
+  for (const [form, want] of [['plain', 1], ['cast', 1], ['safe', 1], ['broadcast', 0], ['second reader', 0], ['axis 2', 0]] as const) {
+    it(`${form}: ${want ? 'differentiated as one op' : 'left to the node rules'}`, () => {
+      assert.equal(findSoftmaxProductComposites(softmaxProductModel(form).model.graph, 17).length, want);
+    });
+  }
+
+  it('no product or reduction over the probabilities; dx and dv equal a plain-JS attention backward, 0 in a fully masked row', async () => {
+    const { model, loss } = softmaxProductModel('safe');
+    const before = model.graph.nodes.length;
+    const grads = buildGradients(model.graph, loss, ['x', 'v']);
+    const added = model.graph.nodes.slice(before);
+    // The one reduction of the Softmax's gradient reads dO * O, not dP * P.
+    const o = model.graph.nodes.find((n) => n.opType === 'MatMul')!.outputs[0];
+    const reductions = added.filter((n) => n.name.includes('/softmax_product_grad/') && n.opType === 'ReduceSum');
+    assert.equal(reductions.length, 1);
+    const product = added.find((n) => n.outputs[0] === reductions[0].inputs[0])!;
+    assert.ok(product.opType === 'Mul' && product.inputs.includes(o), `the row sum reduces ${product.opType}(${product.inputs})`);
+    for (const [k, name] of ['dx', 'dv'].entries()) {
+      model.graph.nodes.push({ name: `expose_${name}`, opType: 'Identity', domain: '', inputs: [grads.get(['x', 'v'][k])!], outputs: [name], attrs: {} });
+      model.graph.outputs.push({ name, dtype: 'float32' });
+    }
+    const xs = randomArray(24, rng(10)).map((v) => 3 * v);
+    for (let k = 20; k < 24; k++) xs[k] = -Infinity; // head 1, last query row: softmax is NaN there
+    const vs = randomArray(16, rng(11));
+    const ws = randomArray(12, rng(12));
+    const out = await runModel(model, { x: tensor('float32', xs, [1, 2, 3, 4]), v: tensor('float32', vs, [1, 2, 4, 2]), w: tensor('float32', ws, [1, 2, 3, 2]) }, ['dx', 'dv']);
+    const dx = toNumbers(out.dx);
+    const dv = toNumbers(out.dv);
+    const wantDv = new Array(16).fill(0);
+    for (let h = 0; h < 2; h++) {
+      for (let i = 0; i < 3; i++) {
+        const row = xs.slice(h * 12 + i * 4, h * 12 + i * 4 + 4);
+        const mx = Math.max(...row);
+        const e = row.map((v) => Math.exp(v - mx));
+        const sum = e.reduce((a, v) => a + v, 0);
+        const p = e.map((v) => (Number.isNaN(v / sum) ? 0 : v / sum));
+        // dO = w; dP_ij = sum_k w_ik v_jk; dS = p (dP - sum_j p_j dP_j); dV_jk += p_ij w_ik.
+        const dP = [0, 1, 2, 3].map((j) => [0, 1].reduce((a, k) => a + ws[h * 6 + i * 2 + k] * vs[h * 8 + j * 2 + k], 0));
+        const r = p.reduce((a, pj, j) => a + pj * dP[j], 0);
+        for (let j = 0; j < 4; j++) {
+          const want = p[j] * (dP[j] - r);
+          const got = dx[h * 12 + i * 4 + j];
+          assert.ok(Math.abs(got - want) < 1e-6, `dx head ${h} row ${i} col ${j}: ${got} vs ${want}`);
+          for (let k = 0; k < 2; k++) wantDv[h * 8 + j * 2 + k] += p[j] * ws[h * 6 + i * 2 + k];
+        }
+      }
+    }
+    wantDv.forEach((want, k) => assert.ok(Math.abs(dv[k] - want) < 1e-6, `dv ${k}: ${dv[k]} vs ${want}`));
   });
 });
