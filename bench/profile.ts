@@ -3,7 +3,7 @@
 // times each stage up to the first step, counts the step graph's nodes by op type, then runs a
 // few steps under ORT's profiler and sums kernel time by op type.
 //
-//   node --import tsx bench/profile.ts MODEL_DIR [--steps 3] [--threads 2] [--lora R] [--opt all|extended|basic|disabled]
+//   node --import tsx bench/profile.ts MODEL_DIR [--steps 3] [--threads 2] [--lora R] [--opt all|extended|basic|disabled] [--block N|off]
 import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
@@ -53,7 +53,10 @@ async function main(): Promise<void> {
   const t1 = performance.now();
   console.log(`load ${(t1 - t0).toFixed(0)} ms; ${mem()}`);
   const inputShapes = Object.fromEntries(model.graph.inputs.map((i) => [i.name, [B, S]]));
-  const graphs = await buildTrainingStep(model, { adapter, task: causal ? 'causal-lm' : 'sequence-classification', inputShapes, optimizer: { optimizer: 'adamw', weight_decay: 0.01, max_grad_norm: 1 } });
+  const block = arg('--block', 'default');
+  const attentionBlock = block === 'default' ? undefined : block === 'off' ? 'off' as const : Number(block);
+  const graphs = await buildTrainingStep(model, { adapter, task: causal ? 'causal-lm' : 'sequence-classification', inputShapes, optimizer: { optimizer: 'adamw', weight_decay: 0.01, max_grad_norm: 1 }, attentionBlock });
+  if (graphs.blockAttention) console.log(`block attention: ${JSON.stringify(graphs.blockAttention)}`);
   const t2 = performance.now();
   console.log(`build ${(t2 - t1).toFixed(0)} ms; ${mem()}`);
   const bytes = modelToBytes(graphs.train);

@@ -128,14 +128,15 @@ function pruneForProbe(model: Model, wanted: string[], inferred: Map<string, Inf
 }
 
 /**
- * Runs `model` on zero inputs (input shapes must be concrete) and returns every requested
- * value. `keepData(name, dtype, dims)` decides whose data is copied (others get empty data).
+ * Runs `model` on zero inputs (input shapes must be concrete; `feed` may give others) and
+ * returns every requested value. `keepData(name, dtype, dims)` decides whose data is copied (others get empty data).
  */
 export async function probeValuesInOrt(
   model: Model,
   names: string[],
   keepData: (name: string, dtype: DataType, dims: number[]) => boolean,
   budgetBytes = 256 * 1024 * 1024,
+  feed: (name: string, dtype: DataType, dims: number[]) => ort.Tensor | undefined = () => undefined,
 ): Promise<Map<string, ProbedValue>> {
   const proto = modelToProto(model);
   const graph = proto.graph!;
@@ -167,7 +168,7 @@ export async function probeValuesInOrt(
         if (typeof d !== 'number') throw new Error(`specialize: input ${inp.name} still has dynamic dim ${d}`);
         return d;
       });
-      feeds[inp.name] = zeroOrtTensor(inp.dtype, dims);
+      feeds[inp.name] = feed(inp.name, inp.dtype, dims) ?? zeroOrtTensor(inp.dtype, dims);
     }
     const wanted = names.filter((n) => !inputNames.has(n));
     // Fetch in chunks so that a large model's intermediates never all sit in memory at

@@ -19,6 +19,7 @@ import { addChunkedLoss, findLmHead } from './chunkedLoss';
 import { addOptimizer, type OptimizerGraph, type OptimizerOptions } from './optimizers';
 import type { QuantizedWeight } from '../quant/formats';
 import { applyQuantizedWeights, weightsReadInSubgraphs } from '../quant/rewrite';
+import { blockCausalAttention, DEFAULT_ATTENTION_BLOCK, type BlockAttentionReport } from './blockAttention';
 
 export interface StepOptions {
   /** The config's adapter section (defaults are applied here). */
@@ -59,6 +60,12 @@ export interface StepOptions {
    * Each is dequantized to float32 right before every product that reads it (quant/rewrite.ts).
    */
   frozenWeights?: ReadonlyMap<string, QuantizedWeight>;
+  /**
+   * causal-lm: query rows per block of causal attention computed block by block, skipping the
+   * masked blocks (train/blockAttention.ts; default 128, applied from twice that length); `off`
+   * keeps the export's attention.
+   */
+  attentionBlock?: number | 'off';
 }
 
 /** Fixed names of the step's scalar inputs and outputs. */
@@ -114,6 +121,8 @@ export interface TrainingStepGraphs {
    * of both graphs) that sessions take as inputs from one buffer.
    */
   quantized?: { replaced: string[]; feeds: string[] };
+  /** causal-lm: the attention cores computed block by block (rewritten 0 when none applied). */
+  blockAttention?: BlockAttentionReport;
 }
 
 const T = DEFAULTS.training;
@@ -139,6 +148,10 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   // Specialised at the model's own opset; adapters, loss, gradients and optimizer are emitted at
   // >= 17 (Gather's gradient needs ScatterND's reduction, opset 16). See onnx/opset.ts.
   raiseToStepOpset(fwd);
+  // Before adapters and gradients, so that both graphs and the backward pass skip masked blocks.
+  const blockAttention = opts.task === 'causal-lm' && opts.attentionBlock !== 'off'
+    ? await blockCausalAttention(fwd, typeof opts.attentionBlock === 'number' ? opts.attentionBlock : DEFAULT_ATTENTION_BLOCK)
+    : undefined;
   const dataInputs = fwd.graph.inputs.map((i) => i.name);
   const injection = injectAdapters(fwd, adapter, { seed: opts.seed, initial: opts.initial, maskInput, exposeTokenProbs: opts.exposeTokenProbs });
   const routerOutputs: RouterOutput[] = injection.layers
@@ -248,6 +261,7 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
     lossChunks,
     recompute: gradReport.recompute,
     quantized,
+    blockAttention,
   };
 }
 
