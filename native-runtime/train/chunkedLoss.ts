@@ -231,21 +231,23 @@ function chunkBody(model: Model, scope: string, head: LmHead, x: BodyInputs, mod
     body.outputs.push({ name: condOut, dtype: 'bool', shape: [] }, { name: accOut, dtype: 'float32', shape: [] }, { name: pred, dtype: 'int64', shape: [c] }, { name: logpY, dtype: 'float32', shape: [c] });
     return body;
   }
-  // dz = softmax * w - onehot(y) * w
+  // dz = (softmax - onehot(y)) w, with the row weight w [c, 1] applied after the head product:
+  // ((p - onehot) W^T) w equals ((p - onehot) w) W^T row by row, and [c, d] is V/d times smaller
+  // than [c, V] (one pass over the chunk's logits less; clm-512: 21 ms of a 1.7 s step).
   const p = e.op('Exp', [logp], {}, [c, V], scope);
-  const pw = e.op('Mul', [p, w], {}, [c, V], scope);
-  const negW = e.op('Neg', [w], {}, [c, 1], scope);
   let dz: string;
   if (e.opset >= 16) {
-    dz = e.op('ScatterElements', [pw, y, negW], { axis: attr.i(1), reduction: attr.s('add') }, [c, V], scope);
+    const minusOne = b.constant({ name: `${scope}/minus_one`, dtype: 'float32', dims: [c, 1], data: new Float32Array(c).fill(-1) });
+    dz = e.op('ScatterElements', [p, y, minusOne], { axis: attr.i(1), reduction: attr.s('add') }, [c, V], scope);
   } else {
     const classes = b.constant({ name: `${scope}/classes`, dtype: 'int64', dims: [1, V], data: BigInt64Array.from({ length: V }, (_, k) => BigInt(k)) });
     const hot = e.op('Cast', [e.op('Equal', [y, classes], {}, [c, V], scope, 'bool')], { to: attr.i(1) }, [c, V], scope);
-    dz = e.op('Add', [pw, e.op('Mul', [hot, negW], {}, [c, V], scope)], {}, [c, V], scope);
+    dz = e.op('Sub', [p, hot], {}, [c, V], scope);
   }
-  const dh = head.layout === 'dv'
+  const dhUnweighted = head.layout === 'dv'
     ? e.op('Gemm', [dz, head.weight], { transB: attr.i(1) }, [c, d], scope)
     : e.op('MatMul', [dz, head.weight], {}, [c, d], scope);
+  const dh = e.op('Mul', [dhUnweighted, w], {}, [c, d], scope);
   const condOut = e.op('Identity', [cond], {}, [], scope, 'bool');
   body.outputs.push({ name: condOut, dtype: 'bool', shape: [] }, { name: accOut, dtype: 'float32', shape: [] }, { name: dh, dtype: 'float32', shape: [c, d] });
   return body;

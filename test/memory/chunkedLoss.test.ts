@@ -13,10 +13,15 @@ import { StepRunner } from '../../native-runtime/train/stepRunner';
 import { EvalAccumulator } from '../../native-runtime/train/metrics';
 import { exportHfDecoder, qwen2LmBatch, runVenvTorch } from './hfDecoder';
 
-interface HeadCase { layout: 'dv' | 'vd'; bias: boolean; B: number; S: number; d: number; V: number; rows: number; task: 'causal-lm' | 'token-classification'; vocab?: boolean }
+interface HeadCase {
+  layout: 'dv' | 'vd'; bias: boolean; B: number; S: number; d: number; V: number; rows: number; task: 'causal-lm' | 'token-classification'; vocab?: boolean;
+  /** Model opset (default 17); below 16 the gradient builds the one-hot with Equal instead of ScatterElements. */
+  opset?: number;
+}
 
 const CASES: HeadCase[] = [
   { layout: 'dv', bias: false, B: 2, S: 5, d: 4, V: 7, rows: 3, task: 'causal-lm' }, // 10 rows in 4 chunks (padded)
+  { layout: 'vd', bias: false, B: 2, S: 5, d: 4, V: 7, rows: 3, task: 'causal-lm', opset: 15 },
   { layout: 'vd', bias: true, B: 3, S: 4, d: 5, V: 6, rows: 4, task: 'token-classification' },
   { layout: 'dv', bias: true, B: 1, S: 6, d: 3, V: 9, rows: 100, task: 'causal-lm' }, // one chunk
   // Vocabulary slices (vocabSlicedLoss.ts), `rows` = table rows per slice.
@@ -28,7 +33,7 @@ const CASES: HeadCase[] = [
 /** H (a graph input we differentiate) -> logits = H W (+ b) -> chunked loss; outputs loss, count, dH. */
 function headGraph(c: HeadCase, W: Float32Array, bias: Float32Array): Model {
   const g = emptyGraph('head');
-  const model: Model = { graph: g, opsetImports: [{ domain: '', version: 17 }], irVersion: 8, producerName: 'test', metadata: {} };
+  const model: Model = { graph: g, opsetImports: [{ domain: '', version: c.opset ?? 17 }], irVersion: 8, producerName: 'test', metadata: {} };
   const e = new Emitter(new GraphBuilder(g), model);
   g.inputs.push({ name: 'H', dtype: 'float32', shape: [c.B, c.S, c.d] });
   e.setShape('H', [c.B, c.S, c.d]);
