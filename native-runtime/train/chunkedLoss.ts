@@ -8,8 +8,11 @@
 //   z = h_c W (+ b)            [c, V]   the LM head on this chunk only
 //   logp = LogSoftmax(z)
 //   loss -= sum_t w_t logp[t, y_t]      w_t = 1/count for a labelled row, 0 otherwise
-//   dz = softmax(z) * w - onehot(y) * w  (the gradient of the mean cross-entropy)
-//   dh_c = dz W^T              [c, d]
+//   dh_c = w * ((softmax(z) - onehot(y)) W^T)    [c, d]  (the gradient of the mean cross-entropy)
+// The row weight w multiplies the [c, d] product rather than the [c, V] gradient (the same
+// numbers up to float rounding: w is one factor per row), and the one-hot is subtracted in place
+// at the target only, so besides the two head products the body makes two passes over [c, V]
+// (LogSoftmax, Exp).
 // Cross-entropy's gradient with respect to the logits is known in the forward pass, so no
 // [c, V] tensor outlives its iteration: ORT frees a Loop body's intermediates per iteration,
 // which an unrolled graph could not guarantee (ORT may order the chunks' nodes breadth-first).
@@ -34,6 +37,16 @@ import { vocabSlicedLoss } from './vocabSlicedLoss';
 
 /** Default rows per chunk: about this many logits ([rows, vocab] float32: 64 MB) at once. */
 export const CHUNK_LOGITS = 16 * 1024 * 1024;
+
+/**
+ * Rows per chunk when none is asked for: as few chunks as CHUNK_LOGITS allows, then the rows
+ * split evenly among them, so that at most chunks - 1 padding rows run through the head
+ * (4 x 512 tokens, V 32000: 4 chunks of 512 rows, where 524-row chunks padded 48 rows).
+ */
+export function defaultChunkRows(rows: number, vocab: number): number {
+  const maxRows = Math.max(1, Math.min(rows, Math.floor(CHUNK_LOGITS / vocab)));
+  return Math.ceil(rows / Math.ceil(rows / maxRows));
+}
 
 export interface LmHead {
   /** The hidden state [batch, seq, d] the head reads. */
@@ -121,7 +134,7 @@ export function addChunkedLoss(model: Model, e: Emitter, head: LmHead, task: Tas
   const V = head.vocab;
   const rows = bsz * seq;
   // Vocabulary slices (vocabSlicedLoss.ts): all rows at once, so no row padding (one "chunk").
-  const c = slicing === 'vocab' ? rows : Math.max(1, Math.min(rows, chunkRows ?? Math.floor(CHUNK_LOGITS / V)));
+  const c = slicing === 'vocab' ? rows : chunkRows !== undefined ? Math.max(1, Math.min(rows, chunkRows)) : defaultChunkRows(rows, V);
   const K = Math.ceil(rows / c);
   const padded = K * c;
   const removed = new Set(head.nodes);
@@ -167,7 +180,9 @@ export function addChunkedLoss(model: Model, e: Emitter, head: LmHead, task: Tas
   }
   const chunkLen = b.constInt64([c], false, `${scope}/chunk`);
   const axis0 = b.constInt64([0], false, `${scope}/axis0`);
-  const body = chunkBody(model, b.fresh(`${scope}_body`), head, { hFlat, ySafe, w, chunkLen, axis0, c, d, V }, mode);
+  // Gemm's C input (the bias, added inside the head's Gemm) must have rank <= 2.
+  const bias = head.bias && e.op('Reshape', [head.bias, b.constInt64([V], false, `${scope}/bias_shape`)], {}, [V], scope);
+  const body = chunkBody(model, b.fresh(`${scope}_body`), { ...head, bias }, { hFlat, ySafe, w, chunkLen, axis0, c, d, V }, mode);
   const zeroLoss = e.scalar(0, `${scope}/zero_loss`);
   const trips = b.constInt64([K], true, `${scope}/trips`);
   if (mode === 'eval') {
@@ -215,39 +230,40 @@ function chunkBody(model: Model, scope: string, head: LmHead, x: BodyInputs, mod
   const h = e.op('Slice', [x.hFlat, start, end, x.axis0], {}, [c, d], scope);
   const y = e.op('Slice', [x.ySafe, start, end, x.axis0], {}, [c, 1], scope, 'int64');
   const w = e.op('Slice', [x.w, start, end, x.axis0], {}, [c, 1], scope);
-  let z = head.layout === 'dv'
-    ? e.op('MatMul', [h, head.weight], {}, [c, V], scope)
-    : e.op('Gemm', [h, head.weight], { transB: attr.i(1) }, [c, V], scope);
-  if (head.bias) z = e.op('Add', [z, head.bias], {}, [c, V], scope);
-  const logp = e.op('LogSoftmax', [z], { axis: attr.i(1) }, [c, V], scope);
-  const picked = e.op('GatherElements', [logp, y], { axis: attr.i(1) }, [c, 1], scope);
-  const weighted = e.op('Mul', [picked, w], {}, [c, 1], scope);
-  const part = e.setShape(e.reduceSum(weighted, undefined, false, scope), []);
-  const accOut = e.op('Sub', [acc, part], {}, [], scope);
   if (mode === 'eval') {
+    let z = head.layout === 'dv'
+      ? e.op('MatMul', [h, head.weight], {}, [c, V], scope)
+      : e.op('Gemm', [h, head.weight], { transB: attr.i(1) }, [c, V], scope);
+    if (head.bias) z = e.op('Add', [z, head.bias], {}, [c, V], scope);
+    const logp = e.op('LogSoftmax', [z], { axis: attr.i(1) }, [c, V], scope);
+    const picked = e.op('GatherElements', [logp, y], { axis: attr.i(1) }, [c, 1], scope);
+    const accOut = e.op('Sub', [acc, e.setShape(e.reduceSum(e.op('Mul', [picked, w], {}, [c, 1], scope), undefined, false, scope), [])], {}, [], scope);
     const pred = e.op('ArgMax', [z], { axis: attr.i(1), keepdims: attr.i(0) }, [c], scope, 'int64');
     const logpY = e.op('Reshape', [picked, b.constInt64([c], false, `${scope}/rows`)], {}, [c], scope);
     const condOut = e.op('Identity', [cond], {}, [], scope, 'bool');
     body.outputs.push({ name: condOut, dtype: 'bool', shape: [] }, { name: accOut, dtype: 'float32', shape: [] }, { name: pred, dtype: 'int64', shape: [c] }, { name: logpY, dtype: 'float32', shape: [c] });
     return body;
   }
-  // dz = (softmax - onehot(y)) w, with the row weight w [c, 1] applied after the head product:
-  // ((p - onehot) W^T) w equals ((p - onehot) w) W^T row by row, and [c, d] is V/d times smaller
-  // than [c, V] (one pass over the chunk's logits less; clm-512: 21 ms of a 1.7 s step).
+  // Train: two passes over [c, V] besides the head's products (LogSoftmax, Exp); the one-hot is
+  // subtracted in place (ScatterElements writes p_y - 1 at the target, at any opset >= 11; ORT
+  // reuses p's buffer) and w scales the [c, d] product, which is V/d times smaller than [c, V].
+  // Measured at 1 thread (4 x 512 tokens, d 512, V 32000): the body's elementwise kernels
+  // 151 -> 95 ms per step (the weight's Mul over [c, V] was most of it). Tried and slower: Softmax with
+  // log-sum-exp = max(z) - log(max(softmax)) (two ReduceMax passes, and ScatterElements then
+  // copies p), or with ArgMax (a slow kernel); subtracting W^T[y] after the product (a strided
+  // Gather of the [d, V] layout's columns).
+  const z = e.op('Gemm', head.bias ? [h, head.weight, head.bias] : [h, head.weight], head.layout === 'vd' ? { transB: attr.i(1) } : {}, [c, V], scope);
+  const logp = e.op('LogSoftmax', [z], { axis: attr.i(1) }, [c, V], scope);
+  const logpY = e.op('GatherElements', [logp, y], { axis: attr.i(1) }, [c, 1], scope);
+  const part = e.setShape(e.reduceSum(e.op('Mul', [logpY, w], {}, [c, 1], scope), undefined, false, scope), []);
+  const accOut = e.op('Sub', [acc, part], {}, [], scope);
+  // p - onehot(y), then dh = w (p - onehot(y)) W^T. p_y comes from log p_y, so that the scatter
+  // is p's only reader (ORT then writes it in p's buffer; liveMemory counts it so).
   const p = e.op('Exp', [logp], {}, [c, V], scope);
-  let dz: string;
-  if (e.opset >= 16) {
-    const minusOne = b.constant({ name: `${scope}/minus_one`, dtype: 'float32', dims: [c, 1], data: new Float32Array(c).fill(-1) });
-    dz = e.op('ScatterElements', [p, y, minusOne], { axis: attr.i(1), reduction: attr.s('add') }, [c, V], scope);
-  } else {
-    const classes = b.constant({ name: `${scope}/classes`, dtype: 'int64', dims: [1, V], data: BigInt64Array.from({ length: V }, (_, k) => BigInt(k)) });
-    const hot = e.op('Cast', [e.op('Equal', [y, classes], {}, [c, V], scope, 'bool')], { to: attr.i(1) }, [c, V], scope);
-    dz = e.op('Sub', [p, hot], {}, [c, V], scope);
-  }
-  const dhUnweighted = head.layout === 'dv'
-    ? e.op('Gemm', [dz, head.weight], { transB: attr.i(1) }, [c, d], scope)
-    : e.op('MatMul', [dz, head.weight], {}, [c, d], scope);
-  const dh = e.op('Mul', [dhUnweighted, w], {}, [c, d], scope);
+  const pY = e.op('Exp', [logpY], {}, [c, 1], scope);
+  const dz = e.op('ScatterElements', [p, y, e.op('Sub', [pY, e.scalar(1, `${scope}/one`)], {}, [c, 1], scope)], { axis: attr.i(1) }, [c, V], scope);
+  const g = e.op('Gemm', [dz, head.weight], head.layout === 'dv' ? { transB: attr.i(1) } : {}, [c, d], scope);
+  const dh = e.op('Mul', [g, w], {}, [c, d], scope);
   const condOut = e.op('Identity', [cond], {}, [], scope, 'bool');
   body.outputs.push({ name: condOut, dtype: 'bool', shape: [] }, { name: accOut, dtype: 'float32', shape: [] }, { name: dh, dtype: 'float32', shape: [c, d] });
   return body;

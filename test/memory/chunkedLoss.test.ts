@@ -8,15 +8,19 @@ import { mulberry32 } from '../../native-runtime/adapters/init';
 import { buildGradients } from '../../native-runtime/autodiff';
 import { GraphBuilder, emptyGraph, type Model } from '../../native-runtime/onnx/ir';
 import { loadModel, modelToBytes } from '../../native-runtime/onnx/proto';
-import { addChunkedLoss, findLmHead } from '../../native-runtime/train/chunkedLoss';
+import { addChunkedLoss, CHUNK_LOGITS, defaultChunkRows, findLmHead } from '../../native-runtime/train/chunkedLoss';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
 import { EvalAccumulator } from '../../native-runtime/train/metrics';
 import { exportHfDecoder, qwen2LmBatch, runVenvTorch } from './hfDecoder';
 
 interface HeadCase {
   layout: 'dv' | 'vd'; bias: boolean; B: number; S: number; d: number; V: number; rows: number; task: 'causal-lm' | 'token-classification'; vocab?: boolean;
-  /** Model opset (default 17); below 16 the gradient builds the one-hot with Equal instead of ScatterElements. */
+  /** Model opset (default 17); ScatterElements (which forms p - onehot) has no reduction attribute below 16. */
   opset?: number;
+  /** Hidden states drawn from [-scale, scale] (default 2): large logits make p_y round to 1 or underflow to 0. */
+  scale?: number;
+  /** Positions [0, ignoreFirst) carry -100 (a whole chunk without a label). */
+  ignoreFirst?: number;
 }
 
 const CASES: HeadCase[] = [
@@ -24,6 +28,10 @@ const CASES: HeadCase[] = [
   { layout: 'vd', bias: false, B: 2, S: 5, d: 4, V: 7, rows: 3, task: 'causal-lm', opset: 15 },
   { layout: 'vd', bias: true, B: 3, S: 4, d: 5, V: 6, rows: 4, task: 'token-classification' },
   { layout: 'dv', bias: true, B: 1, S: 6, d: 3, V: 9, rows: 100, task: 'causal-lm' }, // one chunk
+  // Logits up to ~200: p_y is 1 or underflows in float32 (the loss reads log p_y from LogSoftmax,
+  // the gradient p - onehot from its Exp); the first chunk has no label (weight 0 after the product).
+  { layout: 'dv', bias: false, B: 2, S: 6, d: 4, V: 11, rows: 4, task: 'causal-lm', scale: 60, ignoreFirst: 4 },
+  { layout: 'vd', bias: true, B: 2, S: 5, d: 4, V: 8, rows: 3, task: 'token-classification', scale: 60, ignoreFirst: 3 },
   // Vocabulary slices (vocabSlicedLoss.ts), `rows` = table rows per slice.
   { layout: 'vd', bias: false, B: 2, S: 5, d: 4, V: 7, rows: 3, task: 'causal-lm', vocab: true }, // 3 slices, the last padded
   { layout: 'vd', bias: true, B: 3, S: 4, d: 5, V: 6, rows: 2, task: 'token-classification', vocab: true }, // 3 slices
@@ -81,16 +89,16 @@ for c in inp:
 describe('memory/chunked LM loss', function () {
   this.timeout(120_000);
 
-  it('loss and dL/dhidden equal torch F.cross_entropy (both weight layouts, bias, padded last chunk, -100 ignored)', async () => {
+  it('loss and dL/dhidden equal torch F.cross_entropy (both weight layouts, bias, padded last chunk, -100 ignored, a chunk without labels, logits up to ~200)', async () => {
     const r = mulberry32(11);
     const inputs = CASES.map((c) => {
       const n = c.B * c.S;
       return {
         ...c,
-        H: Array.from({ length: n * c.d }, () => r() * 4 - 2),
+        H: Array.from({ length: n * c.d }, () => (r() * 2 - 1) * (c.scale ?? 2)),
         W: Array.from({ length: c.d * c.V }, () => r() * 2 - 1),
         b: Array.from({ length: c.V }, () => r() - 0.5),
-        labels: Array.from({ length: n }, (_, i) => (i % 4 === 2 ? -100 : Math.floor(r() * c.V))),
+        labels: Array.from({ length: n }, (_, i) => (i % 4 === 2 || i < (c.ignoreFirst ?? 0) ? -100 : Math.floor(r() * c.V))),
       };
     });
     const want = runVenvTorch<Array<{ loss: number; grad: number[] }>>(TORCH, inputs);
@@ -108,6 +116,20 @@ describe('memory/chunked LM loss', function () {
       const scale = Math.max(...want[k].grad.map(Math.abs));
       grad.forEach((v, i) => assert.ok(Math.abs(v - want[k].grad[i]) <= 1e-5 * scale, `case ${k}: dH[${i}] ${v} vs torch ${want[k].grad[i]}`));
       await s.release();
+    }
+  });
+
+  it('default chunks: rows split evenly (at most chunks - 1 padding rows), no chunk above CHUNK_LOGITS logits', () => {
+    assert.equal(defaultChunkRows(4 * 512, 32000), 512, '4 x 512 tokens, V 32000: 4 chunks of 512');
+    for (const vocab of [7, 1000, 32000, 151936, 2 ** 25]) {
+      for (const rows of [1, 5, 512, 1023, 2048, 4096, 8191]) {
+        const c = defaultChunkRows(rows, vocab);
+        const chunks = Math.ceil(rows / c);
+        const fewest = Math.ceil(rows / Math.max(1, Math.min(rows, Math.floor(CHUNK_LOGITS / vocab))));
+        assert.equal(chunks, fewest, `rows ${rows}, V ${vocab}: ${chunks} chunks of ${c}, fewest possible ${fewest}`);
+        assert.ok(chunks * c - rows < chunks, `rows ${rows}, V ${vocab}: ${chunks * c - rows} padding rows in ${chunks} chunks of ${c}`);
+        assert.ok(c === 1 || c * vocab <= CHUNK_LOGITS, `rows ${rows}, V ${vocab}: ${c} rows exceed CHUNK_LOGITS`);
+      }
     }
   });
 
