@@ -4,7 +4,7 @@
 // every variant alike. Prints each variant's median wall and CPU time per step and its first
 // loss (the variants must compute the same function: the losses should agree to ~1e-6).
 //
-//   node --import tsx bench/abStep.ts MODEL_DIR '[{"attentionBlock": "off"}, {}]' [--runs 6] [--threads 2] [--batch 4] [--length 512]
+//   node --import tsx bench/abStep.ts MODEL_DIR '[{"attentionBlock": "off"}, {}, {"ort": {"extra": {"session.disable_prepacking": "1"}}}]' [--runs 6] [--threads 2] [--batch 4] [--length 512]
 // MODEL_DIR: a folder of the bench's transformers models ($TMPDIR/lily-bench-models/hf-*); a
 // llama folder trains as a causal LM on q_proj/v_proj, others as a classifier on query/value.
 import * as fs from 'fs';
@@ -28,7 +28,8 @@ function arg(name: string, dflt: number): number {
 async function main(): Promise<void> {
   const [dir, variantsJson] = process.argv.slice(2);
   if (!dir || !variantsJson) throw new Error('abStep: expected MODEL_DIR and a JSON list of step option sets, e.g. \'[{"attentionBlock": "off"}, {}]\'');
-  const variants = JSON.parse(variantsJson) as Partial<StepOptions>[];
+  // A variant's `ort` key holds onnxruntime session options for it (e.g. {"extra": {"session.disable_prepacking": "1"}}).
+  const variants = JSON.parse(variantsJson) as (Partial<StepOptions> & { ort?: ort.InferenceSession.SessionOptions })[];
   const runs = arg('--runs', 6), threads = arg('--threads', 2);
   const written = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   const hf = written.hf_config as { hidden_size: number; vocab_size: number; num_labels?: number };
@@ -49,9 +50,9 @@ async function main(): Promise<void> {
   const batch: Record<string, ort.Tensor> = { input_ids: made.input_ids, attention_mask: made.attention_mask, labels: causal ? made.input_ids : made.labels };
   if (model.graph.inputs.some((i) => i.name === 'position_ids')) batch.position_ids = new ort.Tensor('int64', BigInt64Array.from({ length: B * S }, (_, k) => BigInt(k % S)), [B, S]);
   const sessions: { session: ort.InferenceSession; feeds: Record<string, ort.Tensor>; loss?: number }[] = [];
-  for (const v of variants) {
+  for (const { ort: sessionOptions, ...v } of variants) {
     const graphs = await buildTrainingStep(model, { ...base, ...v });
-    const session = await ort.InferenceSession.create(modelToBytes(graphs.train), { executionProviders: ['cpu'], intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+    const session = await ort.InferenceSession.create(modelToBytes(graphs.train), { executionProviders: ['cpu'], intraOpNumThreads: threads, graphOptimizationLevel: 'all', ...sessionOptions });
     const feeds: Record<string, ort.Tensor> = { ...batch, [STEP_IO.lr]: new ort.Tensor('float32', Float32Array.of(1e-4), []), [STEP_IO.step]: new ort.Tensor('float32', Float32Array.of(1), []) };
     for (const p of graphs.params) {
       feeds[p.name] = new ort.Tensor('float32', Float32Array.from(p.init), p.dims);

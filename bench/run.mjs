@@ -202,13 +202,15 @@ function peerWorker(label, settings, threads) {
  * shuffled order: the same examples, several per row (classification: the bert-doc export of the
  * same weights, which scores each document of a row).
  */
-const VARIANTS = ['buckets', 'buckets+grouped', 'packing'];
+const VARIANTS = ['buckets', 'buckets+grouped', 'packing', 'packing+packed'];
 
 function variants(row, only) {
   const buckets = row.buckets ? { name: 'buckets', padding: 'buckets', buckets: row.buckets, prepareBuckets: true, peer: 'peer' } : { name: 'buckets', padding: 'longest', prepareBuckets: true, peer: 'peer' };
   const grouped = { ...buckets, name: 'buckets+grouped', order: 'grouped', peer: 'peer_grouped' };
   const packing = { name: 'packing', padding: 'max_length', packing: true, peer: 'peer', ...(row.task === 'sequence-classification' ? { modelKind: 'bert-doc' } : {}) };
-  return [buckets, grouped, packing].filter((v) => !only || only.includes(v.name));
+  // runtime.pack_weights: the train session's weights prepacked (faster, more memory).
+  const packed = { ...packing, name: 'packing+packed', packWeights: true };
+  return [buckets, grouped, packing, packed].filter((v) => !only || only.includes(v.name));
 }
 
 async function benchRow(name, opts) {
@@ -308,7 +310,7 @@ async function benchRow(name, opts) {
       const ready = s.ready;
       return {
         row: name, variant: s.variant.name, task: row.task, model: { kind: row.kind, ...row.model }, batch: row.batch, max_length: row.maxLength,
-        padding: s.variant.packing ? 'packing' : paddingLabel(row), buckets: s.variant.packing ? undefined : row.buckets ?? 'longest', peer_padding: 'longest',
+        padding: s.variant.packing ? (s.variant.packWeights ? 'packing, pack_weights' : 'packing') : paddingLabel(row), buckets: s.variant.packing ? undefined : row.buckets ?? 'longest', peer_padding: 'longest',
         order: s.variant.order === 'grouped' ? `group_by_length (mega-batches of ${GROUP_MEGABATCH} batches; batches in random order)` : 'shuffled',
         adapter, trainable_params: ready.trainable_params, data,
         ours_ms: o.ms, peer_ms: p.ms, ratio: round3(o.ms / p.ms),

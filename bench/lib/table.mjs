@@ -91,7 +91,7 @@ export function formatGoals(report) {
     return `${r.task} (${e.examples} examples): shuffled ${pct(e.shuffled_longest)} peer / ${pct(e.shuffled_buckets)} ours, grouped ${pct(e.grouped_longest)} peer / ${pct(e.grouped_buckets)} ours`;
   });
   if (pads.length) out.push(`- **Padding over the whole example list** (the timed steps are a few batches): ${pads.join('; ')}.`);
-  const packedSteps = (r) => r.padding === 'packing' && r.ours_documents_per_step > r.peer_documents_per_step;
+  const packedSteps = (r) => r.padding.startsWith('packing') && r.ours_documents_per_step > r.peer_documents_per_step;
   const evals = rows.map((r) => `${r.row} ${variantLabel(r)} ${sci(r.eval_loss.gap)} vs ${sci(r.eval_loss.moved)}${packedSteps(r) ? ` (packed: ${r.ours_documents_per_step} records per step against ${r.peer_documents_per_step}, not a parity check)` : ''}`).join('; ');
   out.push(`- **Same eval loss after the same steps**: |ours − peer| at the end against how far training moved the peer's eval loss since the first step: ${evals}.`);
   return out.join('\n');

@@ -42,6 +42,8 @@ export interface WorkerArgs {
    */
   prepareBuckets?: boolean;
   shareFrozenWeights?: boolean;
+  /** runtime.pack_weights: the train session keeps its frozen weights prepacked. */
+  packWeights?: boolean;
   threads: number;
   lr: number;
   weightDecay: number;
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     threads: a.threads,
     seed: 7,
     shareFrozenWeights: a.shareFrozenWeights,
+    prepackTrain: a.packWeights,
     // As `lily train` does (trainer.ts): no per-session arena when several lengths each have a graph.
     memoryArena: a.padding === 'max_length',
   };

@@ -181,6 +181,7 @@ export function semanticDiagnostics(config: unknown): ConfigDiagnostic[] {
       out.push(diagnostic(['adapter', 'routing'], `routing "${adapter.routing}" has no PEFT equivalent (PEFT's Lily averages the router over the whole batch); use "batch" with the torch backend, or the onnx backend`));
     }
     if (runtime.device === 'webgpu') out.push(diagnostic(['runtime', 'device'], 'the torch backend runs on cpu or cuda; use "auto", "cpu" or "cuda"'));
+    if (runtime.pack_weights !== undefined) out.push(warning(['runtime', 'pack_weights'], 'only used by the onnx backend (onnxruntime prepacking); PyTorch has no such switch'));
   }
 
   // Training.

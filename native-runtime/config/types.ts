@@ -388,6 +388,14 @@ export interface RuntimeSection {
    */
   backend?: 'onnx' | 'torch';
   /**
+   * onnx backend, CPU: the training session keeps the frozen weights packed for onnxruntime's
+   * matrix products (prepacking) instead of reading the loaded copy. Measured 10-12% less CPU
+   * per step (Llama-style d 512 and 1024 at 4x512 tokens), for about twice the frozen float32
+   * weights in extra memory (the session's own copy and its packed form). Default false.
+   * @default false
+   */
+  pack_weights?: boolean;
+  /**
    * Torch backend: training processes on this machine (torchrun `--nproc-per-node`, gloo on CPU,
    * nccl on GPUs). `training.batch_size` is the global batch and must divide by it. Default 1.
    * @asType integer

@@ -29,6 +29,14 @@ export interface RunnerOptions extends Omit<StepOptions, 'inputShapes'> {
    */
   shareFrozenWeights?: boolean;
   /**
+   * runtime.pack_weights: the train session packs its frozen weights for the matrix products
+   * (ORT prepacking; default off). Off, each product packs its weight on the fly: 10-12% more
+   * CPU per step on Llama-style d 512/1024 at 4x512, but no second and third copy of the weights
+   * (the session's initializers and their packed form; also with shareFrozenWeights, where the
+   * train session then keeps its own initializers and only other sessions share).
+   */
+  prepackTrain?: boolean;
+  /**
    * The train sessions' ORT CPU memory arena (session.ts memoryArena; default on). ORT keeps one
    * arena per session at its largest run and never gives it back, so with several train shapes
    * (length buckets) the process holds the sum of their peaks: bench clm-512 with 4 buckets
@@ -257,17 +265,19 @@ export class StepRunner {
    * With shareFrozenWeights: `model` with its large float32 initializers turned into inputs
    * (the same tensor objects for every session), and their names.
    */
-  private liftFrozen(model: Model, quantizedFeeds: readonly string[] = []): { model: Model; lifted: string[] } {
+  private liftFrozen(model: Model, quantizedFeeds: readonly string[], kind: 'train' | 'eval'): { model: Model; lifted: string[] } {
     // Quantized weights (model.weights_dtype) are always inputs: one copy for every session, and
     // onnxruntime cannot constant-fold their dequantization back into float32 initializers.
     const quantized = new Set(quantizedFeeds);
-    if (!this.opts.shareFrozenWeights && quantized.size === 0) return { model, lifted: [] };
+    // A session can only pack initializers: with prepackTrain the train session keeps its own.
+    const share = !!this.opts.shareFrozenWeights && !(kind === 'train' && this.opts.prepackTrain);
+    if (!share && quantized.size === 0) return { model, lifted: [] };
     const initializers = new Map(model.graph.initializers);
     const inputs = [...model.graph.inputs];
     const lifted: string[] = [];
     for (const [name, t] of model.graph.initializers) {
       const isQuantized = quantized.has(name) && (t.data instanceof Int8Array || t.data instanceof Uint8Array || t.data instanceof Float32Array);
-      const isShared = this.opts.shareFrozenWeights && t.dtype === 'float32' && t.data instanceof Float32Array && t.data.length >= SHARED_WEIGHT_MIN_ELEMENTS;
+      const isShared = share && t.dtype === 'float32' && t.data instanceof Float32Array && t.data.length >= SHARED_WEIGHT_MIN_ELEMENTS;
       if (!isQuantized && !isShared) continue;
       let f = this.frozen.get(name);
       if (!f) {
@@ -325,7 +335,7 @@ export class StepRunner {
     const c = await this.compiledFor(shapes);
     const have = c[kind];
     if (have) return have;
-    const { model, lifted } = this.liftFrozen(c.graphs[kind], c.graphs.quantized?.feeds);
+    const { model, lifted } = this.liftFrozen(c.graphs[kind], c.graphs.quantized?.feeds ?? [], kind);
     c.lifted[kind] = lifted;
     // Weights travel as views (no 340 MB serialised copy for a BERT-base-sized model).
     const { bytes, externalData } = modelToSessionInput(model);
@@ -336,7 +346,7 @@ export class StepRunner {
       optimization: this.opts.optimization,
       externalData,
       // The step reads every frozen weight as W and as W^T: packed, that is two copies.
-      prepack: kind === 'train' ? false : undefined,
+      prepack: kind === 'train' ? !!this.opts.prepackTrain : undefined,
       // ORT's one-block plan of a step's intermediates held about twice the live set; for the
       // eval session it is a second block beside the arena (clm-512 eval: +1.1 GB on its 2nd run).
       memoryPattern: kind === 'train' || !this.opts.evalOnly ? false : undefined,

@@ -401,6 +401,7 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       evalOnly: request.evalOnly,
       // Several step graphs (one per padded length): one copy of the frozen weights for all.
       shareFrozenWeights: cfg.data.padding !== 'max_length',
+      prepackTrain: cfg.runtime.pack_weights,
       frozenWeights: quantized?.weights,
       // ...and no per-session arena, which would keep every shape's peak at once (packed
       // training rows have one shape; data.padding then only shapes the eval batches, whose
@@ -417,7 +418,7 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   let memory: MemoryEstimate;
   try {
     const graphs = await buildTrainingStep(model, { ...runnerOpts, inputShapes: estimateShapes });
-    const estimateOpts = { evaluates: !!data.eval || !!request.evalOnly, sharedWeights: !!runnerOpts.shareFrozenWeights, extraGraphs };
+    const estimateOpts = { evaluates: !!data.eval || !!request.evalOnly, sharedWeights: !!runnerOpts.shareFrozenWeights, packedWeights: !!runnerOpts.prepackTrain, extraGraphs };
     memory = estimateStepMemory(graphs, estimateOpts);
     let plan = memoryPlan(cfg, memory, estimateShapes);
     // A dry run, or a run that would not fit, also says what gradient checkpointing would need

@@ -32,7 +32,7 @@ describe('torch backend config', () => {
     assert.deepStrictEqual(messages(config({ backend: 'torch', processes: 2 })), []);
     const resolved = loadConfig(path.join(dir, 'x.lily.json'), JSON.stringify(config({ backend: 'torch' })));
     assert.strictEqual(resolved.model.tokenizer, path.join(dir, 'hf', 'tokenizer.json'));
-    assert.deepStrictEqual(resolved.runtime, { device: 'auto', backend: 'torch', processes: 1 });
+    assert.deepStrictEqual(resolved.runtime, { device: 'auto', backend: 'torch', processes: 1, pack_weights: false });
   });
 
   it('names the field for each mistake', () => {
@@ -45,6 +45,7 @@ describe('torch backend config', () => {
     // A folder is not an ONNX model for the onnx backend, and torch-only fields are flagged there.
     assert.match(messages(config({ processes: 2 })).join('\n'), /error model\.path: expected a file, found a folder/);
     assert.match(messages(config({ processes: 2 })).join('\n'), /warning runtime\.processes: only used by the torch backend/);
+    assert.match(messages(config({ backend: 'torch', pack_weights: true })).join('\n'), /warning runtime\.pack_weights: only used by the onnx backend/);
   });
 
   it('refuses what the torch backend does not do yet, naming the field (before any run exists)', () => {

@@ -1,0 +1,54 @@
+// runtime.pack_weights (StepRunner's prepackTrain): the train session keeps its own frozen
+// weights, which onnxruntime packs for the matrix products, while other sessions still share the
+// loaded copy. Same losses as the shared, unpacked path (a transformers Llama of the HF zoo),
+// the train session takes no weight as an input, and the memory estimate counts the copies.
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as ort from 'onnxruntime-node';
+import * as path from 'path';
+import { mulberry32 } from '../../native-runtime/adapters/init';
+import { loadModel } from '../../native-runtime/onnx/proto';
+import { estimateStepMemory } from '../../native-runtime/train/memoryEstimate';
+import { StepRunner } from '../../native-runtime/train/stepRunner';
+import { ensureZoo } from '../hf/zooCache';
+
+describe('train/pack_weights: the train session packs its own frozen weights', function () {
+  this.timeout(600_000);
+
+  it('a Llama step: losses and eval equal the shared unpacked path; only the eval session reads shared weights; estimate +2 copies', async () => {
+    const zoo = ensureZoo();
+    const dir = zoo.entryDir('llama');
+    const vocab = (JSON.parse(fs.readFileSync(path.join(dir, 'hf', 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
+    const model = loadModel(path.join(dir, 'onnx', 'torchscript-17', 'model.onnx'));
+    const [B, S] = [2, 16];
+    const r = mulberry32(4);
+    const ids = BigInt64Array.from({ length: B * S }, () => BigInt(1 + Math.floor(r() * (vocab - 1))));
+    const batch = {
+      input_ids: new ort.Tensor('int64', ids, [B, S]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(B * S).fill(1n), [B, S]),
+      labels: new ort.Tensor('int64', BigInt64Array.from(ids), [B, S]),
+    };
+    const runs: { losses: number[]; evalLoss: number; trainInputs: string[]; evalInputs: string[]; weights: number }[] = [];
+    for (const prepackTrain of [false, true]) {
+      const runner = await StepRunner.create(model, { input_ids: [B, S], attention_mask: [B, S] }, {
+        adapter: { method: 'lily', target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 }, task: 'causal-lm', threads: 1, seed: 3,
+        shareFrozenWeights: true, prepackTrain,
+      });
+      const losses: number[] = [];
+      for (let k = 0; k < 3; k++) losses.push((await runner.step(batch, 1e-2)).loss);
+      const evalLoss = (await runner.evaluate(batch)).loss;
+      const internals = runner as unknown as { compiled: Map<string, Promise<{ lifted: { train: string[]; eval: string[] } }>> };
+      const c = await [...internals.compiled.values()][0];
+      const weights = estimateStepMemory(runner.graphs, { evaluates: true, sharedWeights: true, packedWeights: prepackTrain }).weights;
+      runs.push({ losses, evalLoss, trainInputs: c.lifted.train, evalInputs: c.lifted.eval, weights });
+      await runner.release();
+    }
+    const [plain, packed] = runs;
+    packed.losses.forEach((l, k) => assert.ok(Math.abs(l - plain.losses[k]) <= 1e-5 * Math.abs(plain.losses[k]), `step ${k + 1}: ${l} packed vs ${plain.losses[k]}`));
+    assert.ok(Math.abs(packed.evalLoss - plain.evalLoss) <= 1e-5 * Math.abs(plain.evalLoss), `eval ${packed.evalLoss} vs ${plain.evalLoss}`);
+    assert.ok(plain.trainInputs.length > 0, 'shared weights are inputs of the train session without packing');
+    assert.deepEqual(packed.trainInputs, [], 'the packing train session reads its own initializers');
+    assert.deepEqual(packed.evalInputs, plain.evalInputs, 'the eval session still shares the loaded weights');
+    assert.ok(Math.abs(packed.weights - 3 * plain.weights) <= 0.01 * plain.weights, `estimate: ${packed.weights} B of weights packed vs ${plain.weights} B shared`);
+  });
+});
