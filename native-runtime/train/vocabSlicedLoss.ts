@@ -6,15 +6,19 @@
 // per chunk, at the step's peak. Here each iteration reads rows [s*Vs, (s+1)*Vs) of the table
 // with a Gather, which the weights_dtype rewrite (quant/rewrite.ts) turns into a gather of the
 // stored rows and a dequantization of those only ([Vs, d]: a few MB), so the float32 table
-// never exists. The softmax needs the whole row of logits before any gradient, so there are two
-// Loops over the slices:
-//   1. online log-sum-exp (running max m, running sum l of exp(z - m)), the target's logit, and
-//      in eval mode the arg-max (first index of the largest logit, as ArgMax);
-//   2. (train) dz_s = exp(z_s - lse) w - onehot_s(y) w and dh += dz_s T_s.
-// z_s = h T_sᵀ (+ b_s) is computed in both: one more [rows, d] x [d, V] product per step than the
-// row chunks, the price of never holding the table in float32. Every rows x Vs tensor is
-// freed per iteration (ORT frees a Loop body's intermediates), Vs chosen like the row chunks'
-// size (CHUNK_LOGITS logits). Columns past V in the last slice read row V-1 and are masked.
+// never exists. One Loop over the slices keeps, per row, an online log-sum-exp (running max m,
+// running sum l of exp(z - m)), the target's logit and:
+//   - train: acc = sum over slices of exp(z_s - m) T_s, rescaled by exp(m - m') whenever the
+//     running max rises (the online-softmax identity flash attention uses), so that after the
+//     last slice acc / l = softmax(z) T and dh = w (acc / l - T[y]) (T[y]: the targets' rows,
+//     a Gather of the table outside the Loop, which the weights_dtype rewrite also reads from the
+//     stored form);
+//   - eval: the arg-max (first index of the largest logit, as ArgMax).
+// z_s = h T_sᵀ (+ b_s) is computed once per slice, as with the row chunks (an earlier form ran a
+// second Loop for the gradient once lse was known, one more [rows, d] x [d, V] product and one
+// more gather and dequantization of every slice per step). Every rows x Vs tensor is freed per
+// iteration (ORT frees a Loop body's intermediates), Vs chosen like the row chunks' size
+// (CHUNK_LOGITS logits). Columns past V in the last slice read row V-1 and are masked.
 import type { Graph, Model } from '../onnx/ir';
 import { attr, emptyGraph, GraphBuilder } from '../onnx/ir';
 import { Emitter } from '../adapters/emit';
@@ -63,10 +67,11 @@ export function vocabSlicedLoss(model: Model, e: Emitter, head: LmHead, x: Vocab
   const trips = b.constInt64([K], true, `${scope}/slice_trips`);
   const full = (value: number, dims: number[], name: string) => b.constant({ name: `${scope}/${name}`, dtype: 'float32', dims, data: new Float32Array(dims.reduce((a, k) => a * k, 1)).fill(value) });
 
-  // Loop 1: running max, running sum, the target's logit (+ arg-max and its logit in eval).
+  // The Loop: running max, running sum, the target's logit (+ acc in train, the arg-max and its logit in eval).
   const stats = statsBody(model, b.fresh(`${scope}_lse_body`), head, x, { V, Vs, d, rows, bias, ...consts }, mode);
   const init = [full(-Infinity, [rows, 1], 'm0'), full(0, [rows, 1], 'l0'), full(0, [rows, 1], 'zy0')];
   if (mode === 'eval') init.push(full(-Infinity, [rows, 1], 'best0'), b.constant({ name: `${scope}/arg0`, dtype: 'int64', dims: [rows, 1], data: new BigInt64Array(rows) }));
+  else init.push(e.op('ConstantOfShape', [b.constInt64([rows, d], false, `${scope}/acc_shape0`)], { value: attr.t({ name: '', dtype: 'float32', dims: [1], data: new Float32Array(1) }) }, [rows, d], scope));
   const outs = b.op('Loop', [trips, '', ...init], { body: { kind: 'graph', value: stats } }, { outputs: init.length, scope });
   const [m, l, zy] = outs.map((o) => e.setShape(o, [rows, 1]));
   const lse = e.op('Add', [m, e.op('Log', [l], {}, [rows, 1], scope)], {}, [rows, 1], scope);
@@ -79,11 +84,12 @@ export function vocabSlicedLoss(model: Model, e: Emitter, head: LmHead, x: Vocab
     const labelLogp = e.op('Reshape', [logpY, b.constInt64([rows], false, `${scope}/logp_rows`)], {}, [rows], scope);
     return { lossSum, predictions, labelLogp, slices: K, sliceRows: Vs };
   }
-  // Loop 2: dh = sum over slices of (softmax - onehot) w T_s.
-  const grad = gradBody(model, b.fresh(`${scope}_grad_body`), head, x, { V, Vs, d, rows, bias, lse, ...consts });
-  const dh0 = e.op('ConstantOfShape', [b.constInt64([rows, d], false, `${scope}/dh_shape0`)], { value: attr.t({ name: '', dtype: 'float32', dims: [1], data: new Float32Array(1) }) }, [rows, d], scope);
-  const [dh] = b.op('Loop', [trips, '', dh0], { body: { kind: 'graph', value: grad } }, { outputs: 1, scope });
-  e.setShape(dh, [rows, d]);
+  // dh = w (softmax(z) - onehot(y)) T = w (acc / l - T[y]).
+  const acc = e.setShape(outs[3], [rows, d]);
+  const targets = e.op('Reshape', [x.ySafe, b.constInt64([rows], false, `${scope}/target_rows`)], {}, [rows], scope, 'int64');
+  const targetRows = e.op('Gather', [head.weight, targets], { axis: attr.i(0) }, [rows, d], scope);
+  const expected = e.op('Div', [acc, l], {}, [rows, d], scope);
+  const dh = e.op('Mul', [e.op('Sub', [expected, targetRows], {}, [rows, d], scope), x.w], {}, [rows, d], scope);
   return { lossSum, dh, slices: K, sliceRows: Vs };
 }
 
@@ -135,18 +141,26 @@ function statsBody(model: Model, scope: string, head: LmHead, x: VocabSliceInput
   const col = { dtype: 'float32' as const, dims: [rows, 1] };
   const carried: Carried[] = [{ name: 'm', ...col }, { name: 'l', ...col }, { name: 'zy', ...col }];
   if (mode === 'eval') carried.push({ name: 'best', ...col }, { name: 'arg', dtype: 'int64', dims: [rows, 1] });
+  else carried.push({ name: 'acc', dtype: 'float32', dims: [rows, c.d] });
   const { body, e, iter, cond, inputs } = bodyGraph(model, scope, carried);
   const [m, l, zy] = inputs;
-  const { z, start, inSlice, localSafe } = sliceLogits(e, scope, iter, head, x, c);
+  const { z, table, start, inSlice, localSafe } = sliceLogits(e, scope, iter, head, x, c);
   const top = e.setShape(e.reduceMax(z, [1], true, scope), [rows, 1]);
   const mNew = e.op('Max', [m, top], {}, [rows, 1], scope);
-  const rescaled = e.op('Mul', [l, e.op('Exp', [e.op('Sub', [m, mNew], {}, [rows, 1], scope)], {}, [rows, 1], scope)], {}, [rows, 1], scope);
+  // exp(m - m'): 0 in the first slice (m = -inf), where l and acc are still 0.
+  const rescale = e.op('Exp', [e.op('Sub', [m, mNew], {}, [rows, 1], scope)], {}, [rows, 1], scope);
+  const rescaled = e.op('Mul', [l, rescale], {}, [rows, 1], scope);
   const expZ = e.op('Exp', [e.op('Sub', [z, mNew], {}, [rows, Vs], scope)], {}, [rows, Vs], scope);
   const lNew = e.op('Add', [rescaled, e.setShape(e.reduceSum(expZ, [1], true, scope), [rows, 1])], {}, [rows, 1], scope);
   const picked = e.op('GatherElements', [z, localSafe], { axis: attr.i(1) }, [rows, 1], scope);
   const zyNew = e.op('Add', [zy, e.op('Where', [inSlice, picked, e.scalar(0, `${scope}/zero_f`)], {}, [rows, 1], scope)], {}, [rows, 1], scope);
   const condOut = e.op('Identity', [cond], {}, [], scope, 'bool');
   body.outputs.push({ name: condOut, dtype: 'bool', shape: [] }, ...[mNew, lNew, zyNew].map((name) => ({ name, dtype: 'float32' as const, shape: [rows, 1] })));
+  if (mode === 'train') {
+    // acc' = acc exp(m - m') + exp(z_s - m') T_s: sum over the slices so far of exp(z - m') T.
+    const accNew = e.op('Add', [e.op('Mul', [inputs[3], rescale], {}, [rows, c.d], scope), e.op('MatMul', [expZ, table], {}, [rows, c.d], scope)], {}, [rows, c.d], scope);
+    body.outputs.push({ name: accNew, dtype: 'float32', shape: [rows, c.d] });
+  }
   if (mode === 'eval') {
     const [best, arg] = inputs.slice(3);
     const idx = e.op('Add', [e.op('ArgMax', [z], { axis: attr.i(1), keepdims: attr.i(1) }, [rows, 1], scope, 'int64'), start], {}, [rows, 1], scope, 'int64');
@@ -156,20 +170,5 @@ function statsBody(model: Model, scope: string, head: LmHead, x: VocabSliceInput
     const argNew = e.op('Where', [better, idx, arg], {}, [rows, 1], scope, 'int64');
     body.outputs.push({ name: bestNew, dtype: 'float32', shape: [rows, 1] }, { name: argNew, dtype: 'int64', shape: [rows, 1] });
   }
-  return body;
-}
-
-function gradBody(model: Model, scope: string, head: LmHead, x: VocabSliceInputs, c: SliceConsts & { lse: string }): Graph {
-  const { rows, Vs, d } = c;
-  const { body, e, iter, cond, inputs } = bodyGraph(model, scope, [{ name: 'dh', dtype: 'float32', dims: [rows, d] }]);
-  const [dh] = inputs;
-  const { z, table, inSlice, localSafe } = sliceLogits(e, scope, iter, head, x, c);
-  const p = e.op('Exp', [e.op('Sub', [z, c.lse], {}, [rows, Vs], scope)], {}, [rows, Vs], scope);
-  const pw = e.op('Mul', [p, x.w], {}, [rows, Vs], scope);
-  const negW = e.op('Where', [inSlice, e.op('Neg', [x.w], {}, [rows, 1], scope), e.scalar(0, `${scope}/zero_f`)], {}, [rows, 1], scope);
-  const dz = e.op('ScatterElements', [pw, localSafe, negW], { axis: attr.i(1), reduction: attr.s('add') }, [rows, Vs], scope);
-  const dhNew = e.op('Add', [dh, e.op('MatMul', [dz, table], {}, [rows, d], scope)], {}, [rows, d], scope);
-  const condOut = e.op('Identity', [cond], {}, [], scope, 'bool');
-  body.outputs.push({ name: condOut, dtype: 'bool', shape: [] }, { name: dhNew, dtype: 'float32', shape: [rows, d] });
   return body;
 }

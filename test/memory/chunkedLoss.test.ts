@@ -36,6 +36,10 @@ const CASES: HeadCase[] = [
   { layout: 'vd', bias: false, B: 2, S: 5, d: 4, V: 7, rows: 3, task: 'causal-lm', vocab: true }, // 3 slices, the last padded
   { layout: 'vd', bias: true, B: 3, S: 4, d: 5, V: 6, rows: 2, task: 'token-classification', vocab: true }, // 3 slices
   { layout: 'vd', bias: true, B: 1, S: 6, d: 3, V: 9, rows: 100, task: 'causal-lm', vocab: true }, // one slice
+  // Large logits across slices: the running max jumps by ~100 between slices (the sums rescaled
+  // by exp(m - m') underflow to 0), p_y rounds to 1 or underflows; rows 0-3 unlabelled.
+  { layout: 'vd', bias: false, B: 2, S: 6, d: 4, V: 11, rows: 3, task: 'causal-lm', vocab: true, scale: 60, ignoreFirst: 4 },
+  { layout: 'vd', bias: true, B: 2, S: 5, d: 4, V: 8, rows: 2, task: 'token-classification', vocab: true, scale: 60 },
 ];
 
 /** H (a graph input we differentiate) -> logits = H W (+ b) -> chunked loss; outputs loss, count, dH. */
