@@ -298,6 +298,55 @@ function unravel(index: number, dims: number[]): number[] {
   return out;
 }
 
+type Keys =
+  | { kind: 'kt' }
+  | { kind: 'k'; k: string; kShape: number[] }
+  | { kind: 'grouped'; k: string; kShape: number[]; v: string; vShape: number[]; kv: number; rep: number };
+
+/**
+ * Where the blocks read keys (and, for grouped-query attention, values) from: K when Kᵀ is a
+ * Transpose of the last two axes of K, and the kv heads before repetition when both K and V are
+ * transformers' repeat_kv (Reshape of an Expand of [.., kv, 1, T, d] to [.., kv * rep, T, d]).
+ */
+function keySource(model: Model, Kt: string, V: string): Keys {
+  const made = producers(model.graph);
+  const t = made.get(Kt);
+  const ktShape = staticShape(model, Kt);
+  if (!t || t.opType !== 'Transpose' || !DEFAULT_DOMAIN(t) || !ktShape) return { kind: 'kt' };
+  const rank = ktShape.length;
+  const perm = t.attrs.perm?.kind === 'ints' ? t.attrs.perm.value : undefined;
+  if (!perm || perm.length !== rank || perm.some((p, a) => p !== (a === rank - 2 ? rank - 1 : a === rank - 1 ? rank - 2 : a))) return { kind: 'kt' };
+  const k = t.inputs[0];
+  const kShape = staticShape(model, k);
+  if (!kShape) return { kind: 'kt' };
+  const gk = repeatedKv(model, made, k);
+  const gv = repeatedKv(model, made, V);
+  if (gk && gv && gk.kv === gv.kv && gk.rep === gv.rep && gk.rep > 1) {
+    return { kind: 'grouped', k: gk.source, kShape: gk.shape, v: gv.source, vShape: gv.shape, kv: gk.kv, rep: gk.rep };
+  }
+  return { kind: 'k', k, kShape };
+}
+
+/** transformers' repeat_kv: x [.., kv * rep, T, d] = Reshape(Expand(s [.., kv, 1, T, d])); s as [.., kv, T, d]. */
+function repeatedKv(model: Model, made: Map<string, Node>, x: string): { source: string; shape: number[]; kv: number; rep: number } | undefined {
+  const reshape = made.get(x);
+  if (!reshape || reshape.opType !== 'Reshape' || !DEFAULT_DOMAIN(reshape)) return undefined;
+  const expand = made.get(reshape.inputs[0]);
+  if (!expand || expand.opType !== 'Expand' || !DEFAULT_DOMAIN(expand)) return undefined;
+  const outer = staticShape(model, x);
+  const wide = staticShape(model, expand.outputs[0]);
+  const narrow = staticShape(model, expand.inputs[0]);
+  if (!outer || !wide || !narrow || wide.length !== outer.length + 1 || narrow.length !== wide.length) return undefined;
+  const r = outer.length;
+  const [kv, rep] = [wide[r - 3], wide[r - 2]];
+  const same = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+  if (narrow[r - 2] !== 1 || narrow[r - 3] !== kv || kv * rep !== outer[r - 3]) return undefined;
+  if (!same(wide.slice(0, r - 3), outer.slice(0, r - 3)) || !same(wide.slice(-2), outer.slice(-2)) || !same(narrow.slice(0, r - 3), outer.slice(0, r - 3)) || !same(narrow.slice(-2), outer.slice(-2))) return undefined;
+  // The source as [.., kv, T, d]: its unit axis dropped by a Reshape (no copy in onnxruntime).
+  const shape = [...outer.slice(0, r - 3), kv, ...outer.slice(-2)];
+  return { source: expand.inputs[0], shape, kv, rep };
+}
+
 /** Emits the blocks of one core; the last Concat writes the core's output value. */
 function rewriteCore(model: Model, e: Emitter, core: AttentionCore, block: number, sliced: Map<string, string>): void {
   const T = core.length;
@@ -334,12 +383,38 @@ function rewriteCore(model: Model, e: Emitter, core: AttentionCore, block: numbe
     sliced.set(key, out);
     return out;
   };
+  // Keys: slice K's rows and let the product read them transposed (onnxruntime fuses the
+  // Transpose into the MatMul) where Kᵀ is a plain Transpose of K; with grouped-query attention
+  // read the kv heads before they are repeated, so nothing of the repetition is computed
+  // (forward copy or backward sum) and the slices are `rep` times smaller.
+  const reshape = (x: string, dims: number[]) => e.setShape(e.reshape(x, dims, `${scope}/blocks`), dims);
+  const keys = keySource(model, Kt, V);
+  if (keys.kind === 'grouped') {
+    keys.k = reshape(keys.k, keys.kShape);
+    keys.v = reshape(keys.v, keys.vShape);
+  }
   const outs: string[] = [];
   bounds.forEach(([r0, r1], k) => {
-    const kt = slice(Kt, ktShape, [[-1, 0, r1]]);
     const rows = r1 - r0;
     const sShape = [...qShape.slice(0, -2).map((d, a) => Math.max(d, ktShape[a])), rows, r1];
-    let s = e.op('MatMul', [qBlocks[k], kt], {}, sShape, `${scope}/blocks`);
+    const lead = qShape.slice(0, -3);
+    let s: string;
+    let grouped: { kv: number; rep: number } | undefined;
+    if (keys.kind === 'kt') {
+      s = e.op('MatMul', [qBlocks[k], slice(Kt, ktShape, [[-1, 0, r1]])], {}, sShape, `${scope}/blocks`);
+    } else {
+      const kRows = slice(keys.k, keys.kShape, [[-2, 0, r1]]);
+      const kRowsShape = withAxis(keys.kShape, -2, r1);
+      const kt = e.op('Transpose', [kRows], { perm: attr.ints([...kRowsShape.keys()].map((a) => (a === rank - 2 ? rank - 1 : a === rank - 1 ? rank - 2 : a))) }, [...kRowsShape.slice(0, -2), kRowsShape[rank - 1], r1], `${scope}/blocks`);
+      if (keys.kind === 'grouped') {
+        grouped = { kv: keys.kv, rep: keys.rep };
+        const q = reshape(qBlocks[k], [...lead, keys.kv, keys.rep * rows, qShape[rank - 1]]);
+        const sg = e.op('MatMul', [q, kt], {}, [...lead, keys.kv, keys.rep * rows, r1], `${scope}/blocks`);
+        s = reshape(sg, sShape);
+      } else {
+        s = e.op('MatMul', [qBlocks[k], kt], {}, sShape, `${scope}/blocks`);
+      }
+    }
     for (const step of core.chain) {
       const inputs = step.node.inputs.map((name, m) => {
         if (m === step.scoreInput) return s;
@@ -354,8 +429,15 @@ function rewriteCore(model: Model, e: Emitter, core: AttentionCore, block: numbe
       const nan = e.op('IsNaN', [p], {}, sShape, `${scope}/blocks`, 'bool');
       p = e.op('Where', [nan, core.guard.where.inputs[1], p], {}, sShape, `${scope}/blocks`);
     }
-    const v = slice(V, vShape, [[-2, 0, r1]]);
-    outs.push(e.op('MatMul', [p, v], {}, [...sShape.slice(0, -1), vShape[rank - 1]], `${scope}/blocks`));
+    const outShape = [...sShape.slice(0, -1), vShape[rank - 1]];
+    if (grouped && keys.kind === 'grouped') {
+      const pg = reshape(p, [...lead, grouped.kv, grouped.rep * rows, r1]);
+      const v = slice(keys.v, keys.vShape, [[-2, 0, r1]]);
+      const og = e.op('MatMul', [pg, v], {}, [...lead, grouped.kv, grouped.rep * rows, vShape[rank - 1]], `${scope}/blocks`);
+      outs.push(reshape(og, outShape));
+    } else {
+      outs.push(e.op('MatMul', [p, slice(V, vShape, [[-2, 0, r1]])], {}, outShape, `${scope}/blocks`));
+    }
   });
   e.b.op('Concat', outs, { axis: attr.i(rank - 2) }, { outputs: [core.output.outputs[0]], scope: `${scope}/blocks` });
 }

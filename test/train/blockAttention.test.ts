@@ -4,6 +4,7 @@
 // the same adapter gradients as the export's own attention (1e-5 relative), with a padded row.
 // Encoders (bidirectional attention) fail the causality check and are left as they are.
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
 import * as path from 'path';
@@ -12,7 +13,9 @@ import { cloneModel, specialize } from '../../native-runtime/onnx/specialize';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { blockBounds, blockCausalAttention } from '../../native-runtime/train/blockAttention';
 import { StepRunner } from '../../native-runtime/train/stepRunner';
+import type { TrainingStepGraphs } from '../../native-runtime/train/step';
 import { ensureZoo, type Zoo } from '../hf/zooCache';
+import { tempDir } from '../helpers/tempDir';
 
 const B = 2;
 const S = 32;
@@ -35,6 +38,49 @@ function lmBatch(vocab: number, withPositions: boolean, S: number): Record<strin
   return batch;
 }
 
+const ROOT = path.resolve(__dirname, '../..');
+
+/**
+ * Two steps of `file` (a causal LM) with the export's attention and with blocks of a quarter of
+ * S: same losses, same adapter gradients in the second step (1e-5), every attention rewritten.
+ * Returns the blocked graphs.
+ */
+async function sameStepsBlocked(file: string, targets: string[], vocab: number, S: number): Promise<TrainingStepGraphs> {
+  const model = loadModel(file);
+  const layers = model.graph.nodes.filter((n) => n.opType === 'Softmax').length;
+  const withPositions = model.graph.inputs.some((i) => i.name === 'position_ids');
+  const shapes = Object.fromEntries(model.graph.inputs.filter((i) => i.shape?.length === 2).map((i) => [i.name, [B, S]]));
+  const batch = lmBatch(vocab, withPositions, S);
+  const results: { loss: number; grads: Map<string, Float32Array>; graphs: TrainingStepGraphs }[] = [];
+  for (const attentionBlock of ['off', S / 4] as const) {
+    const runner = await StepRunner.create(model, shapes, {
+      adapter: { method: 'lily', target_modules: targets, r: 4, num_B: 2 },
+      task: 'causal-lm', threads: 1, exposeGradients: true, attentionBlock,
+    });
+    const report = runner.graphs.blockAttention;
+    if (attentionBlock === 'off') assert.equal(report, undefined);
+    else assert.deepEqual({ rewritten: report?.rewritten, notCausal: report?.notCausal }, { rewritten: layers, notCausal: 0 });
+    // Two steps: PEFT's B starts at zero (A's and the routers' gradients are 0 in the first).
+    const first = await runner.step(batch, 1e-2);
+    const res = await runner.step(batch, 1e-2);
+    results.push({ loss: first.loss + res.loss, grads: res.grads!, graphs: runner.graphs });
+    await runner.release();
+  }
+  const [plain, blocked] = results;
+  assert.ok(Math.abs(blocked.loss - plain.loss) <= 1e-5 * Math.abs(plain.loss), `loss ${blocked.loss} blocked vs ${plain.loss}`);
+  // Each gradient against its own largest entry, or a thousandth of the largest of all where
+  // it is tiny (a router's, in the second step, can be ~1e-10: rounding noise there).
+  const overall = Math.max(...[...plain.grads.values()].map((g) => Math.max(...Array.from(g, Math.abs))));
+  for (const [param, g] of plain.grads) {
+    const h = blocked.grads.get(param)!;
+    const scale = Math.max(...Array.from(g, Math.abs), 1e-3 * overall);
+    let worst = 0;
+    g.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - h[i]) / scale); });
+    assert.ok(worst <= 1e-5, `${param}: blocked gradient differs by ${worst} (relative to ${scale})`);
+  }
+  return blocked.graphs;
+}
+
 describe('train/block attention (causal attention computed block by block)', function () {
   this.timeout(600_000);
   let zoo: Zoo;
@@ -53,42 +99,28 @@ describe('train/block attention (causal attention computed block by block)', fun
       it(`${name} (${exporter}): every layer rewritten; loss and adapter gradients equal the export's attention`, async function () {
         const entry = zoo.entry(name);
         if (!entry.exports[exporter]?.ok) this.skip();
-        const file = path.join(zoo.entryDir(name), 'onnx', exporter, 'model.onnx');
-        const config = JSON.parse(fs.readFileSync(path.join(zoo.entryDir(name), 'hf', 'config.json'), 'utf8')) as { vocab_size: number };
-        const model = loadModel(file);
-        const layers = model.graph.nodes.filter((n) => n.opType === 'Softmax').length;
-        const withPositions = model.graph.inputs.some((i) => i.name === 'position_ids');
-        const shapes = Object.fromEntries(model.graph.inputs.filter((i) => i.shape?.length === 2).map((i) => [i.name, [B, S]]));
-        const batch = lmBatch(config.vocab_size, withPositions, S);
-        const results: { loss: number; grads: Map<string, Float32Array> }[] = [];
-        for (const attentionBlock of ['off', S / 4] as const) {
-          const runner = await StepRunner.create(model, shapes, {
-            adapter: { method: 'lily', target_modules: entry.targets, r: 4, num_B: 2 },
-            task: 'causal-lm', threads: 1, exposeGradients: true, attentionBlock,
-          });
-          const report = runner.graphs.blockAttention;
-          if (attentionBlock === 'off') assert.equal(report, undefined);
-          else assert.deepEqual({ rewritten: report?.rewritten, notCausal: report?.notCausal }, { rewritten: layers, notCausal: 0 });
-          // Two steps: PEFT's B starts at zero (A's and the routers' gradients are 0 in the first).
-          const first = await runner.step(batch, 1e-2);
-          const res = await runner.step(batch, 1e-2);
-          results.push({ loss: first.loss + res.loss, grads: res.grads! });
-          await runner.release();
-        }
-        const [plain, blocked] = results;
-        assert.ok(Math.abs(blocked.loss - plain.loss) <= 1e-5 * Math.abs(plain.loss), `loss ${blocked.loss} blocked vs ${plain.loss}`);
-        // Each gradient against its own largest entry, or a thousandth of the largest of all where
-        // it is tiny (a router's, in the second step, can be ~1e-10: rounding noise there).
-        const overall = Math.max(...[...plain.grads.values()].map((g) => Math.max(...Array.from(g, Math.abs))));
-        for (const [param, g] of plain.grads) {
-          const h = blocked.grads.get(param)!;
-          const scale = Math.max(...Array.from(g, Math.abs), 1e-3 * overall);
-          let worst = 0;
-          g.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - h[i]) / scale); });
-          assert.ok(worst <= 1e-5, `${param}: blocked gradient differs by ${worst} (relative to ${scale})`);
-        }
+        const dir = zoo.entryDir(name);
+        const vocab = (JSON.parse(fs.readFileSync(path.join(dir, 'hf', 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
+        await sameStepsBlocked(path.join(dir, 'onnx', exporter, 'model.onnx'), entry.targets, vocab, S);
       });
     }
+  }
+
+  // transformers' eager attention (hf_models.py, as the bench exports it): Kᵀ is a Transpose of K,
+  // and with grouped-query attention K and V are repeat_kv's Expand of the kv heads, which the
+  // blocks read directly (no repeated copy left in the graph).
+  for (const [label, kvHeads] of [['grouped-query (4 heads, 2 kv)', 2], ['multi-head', 4]] as const) {
+    it(`Llama, eager attention, ${label}: loss and gradients equal; ${kvHeads < 4 ? 'no Expand of K or V left' : 'K read through its Transpose'}`, async () => {
+      const dir = tempDir('lily-blocks-');
+      const code = `import sys; sys.path.insert(0, "scripts/oracle"); import hf_models as h\nh.export("llama", "${dir}", {"vocab_size": 64, "hidden_size": 32, "num_attention_heads": 4, "num_key_value_heads": ${kvHeads}, "intermediate_size": 64}, 1)`;
+      const r = spawnSync(path.join(ROOT, '.venv/bin/python'), ['-c', code], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+      assert.equal(r.status, 0, r.stderr);
+      const graphs = await sameStepsBlocked(path.join(dir, 'model.onnx'), ['q_proj', 'v_proj'], 64, 32);
+      const expands = graphs.eval.graph.nodes.filter((n) => n.opType === 'Expand' && /self_attn/.test(n.name)).length;
+      if (kvHeads < 4) assert.equal(expands, 0, 'repeat_kv Expand nodes left in the eval graph');
+      assert.ok(graphs.eval.graph.nodes.some((n) => n.opType === 'Transpose' && n.name.includes('/blocks/')), 'the blocks read K and transpose its rows');
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
   }
 
   for (const name of ['bert', 'roberta']) {
