@@ -5,7 +5,8 @@
 // (rules/activation.ts: dy/dx from x alone) only x stays alive, and, the intermediates having
 // no other readers, onnxruntime fuses the forward five into one Gelu kernel.
 import type { Graph, Node, Tensor } from '../onnx/ir';
-import { consumers as consumersOf } from '../onnx/ir';
+import { consumers as consumersOf, tensorToNumbers } from '../onnx/ir';
+import { constantExponent } from '../onnx/powers';
 import type { RuleSpec } from './context';
 
 /** A stand-in node (never added to the graph) with the composite's input and output. */
@@ -233,6 +234,77 @@ const SOFTMAX_PRODUCT_RULE: RuleSpec = {
   },
 };
 
+/**
+ * RMSNorm's core as transformers exports it (Llama, Qwen2, Mistral, Phi3, Gemma):
+ *   m = ReduceMean(x^2, last axis, keepdims);  q = 1 / Sqrt(m + eps);  n = x * q
+ * (x^2 as Pow(x, 2) or Mul(x, x); 1 / r as Div(1, r) or Reciprocal(r)). Node by node the
+ * backward pass is Mul's two products (dn q, dn x), a reduction, the small chain back to m,
+ * ReduceMean's Expand to [.., D], Pow's two products, and a Sum of the two paths into x: five
+ * passes over [tokens, D] and a three-way Sum with the residual's gradient. As one op,
+ *   dx = q dn - x (q^3 / D) sum(dn x)
+ * is four passes (Mul, ReduceSum, Mul, Mul, Sub) and one gradient into x.
+ */
+export function findRmsNormComposites(graph: Graph, opset: number): Composite[] {
+  const users = consumersOf(graph);
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  const producer = new Map<string, Node>();
+  for (const n of graph.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  const sole = (v: string, op: string): Node | undefined => {
+    const r = users.get(v) ?? [];
+    return !outputs.has(v) && r.length === 1 && r[0].opType === op && r[0].domain === '' ? r[0] : undefined;
+  };
+  const rankOf = (v: string) => graph.valueInfo.get(v)?.shape?.length ?? graph.inputs.find((i) => i.name === v)?.shape?.length;
+  const found: Composite[] = [];
+  for (const mean of graph.nodes) {
+    if (mean.opType !== 'ReduceMean' || mean.domain !== '') continue;
+    const square = producer.get(mean.inputs[0]);
+    if (!square || square.domain !== '' || sole(square.outputs[0], 'ReduceMean') !== mean) continue;
+    const x = square.inputs[0];
+    const isSquare = (square.opType === 'Pow' && constantExponent(graph.initializers.get(square.inputs[1])) === 2)
+      || (square.opType === 'Mul' && square.inputs[1] === x);
+    if (!isSquare) continue;
+    // The mean over the last axis only, kept as a size-1 axis.
+    const rank = rankOf(x);
+    if (rank === undefined || rank < 1 || (mean.attrs.keepdims?.kind === 'int' && Number(mean.attrs.keepdims.value) !== 1)) continue;
+    const axesName = opset >= 18 ? mean.inputs[1] : undefined;
+    const axesT = axesName ? graph.initializers.get(axesName) : undefined;
+    const axes = axesName ? (axesT ? tensorToNumbers(axesT).map(Number) : undefined) : mean.attrs.axes?.kind === 'ints' ? mean.attrs.axes.value : undefined;
+    if (!axes || axes.length !== 1 || (axes[0] < 0 ? axes[0] + rank : axes[0]) !== rank - 1) continue;
+    const add = sole(mean.outputs[0], 'Add');
+    if (!add || scalarValue(graph, add.inputs[add.inputs[0] === mean.outputs[0] ? 1 : 0]) === undefined) continue;
+    const sqrt = sole(add.outputs[0], 'Sqrt');
+    if (!sqrt) continue;
+    const readers = users.get(sqrt.outputs[0]) ?? [];
+    const inv = readers.length === 1 && !outputs.has(sqrt.outputs[0]) ? readers[0] : undefined;
+    const isInverse = !!inv && inv.domain === '' && (inv.opType === 'Reciprocal'
+      || (inv.opType === 'Div' && inv.inputs[1] === sqrt.outputs[0] && near(scalarValue(graph, inv.inputs[0]), 1)));
+    if (!inv || !isInverse) continue;
+    const q = inv.outputs[0];
+    const scale = sole(q, 'Mul');
+    if (!scale || !scale.inputs.includes(x) || scale.inputs.every((i) => i === x)) continue;
+    found.push({
+      // Inputs [x, q]: the rule reads q ([.., 1]); no gradient is returned for q.
+      node: { name: `${scale.name}/rms_norm`, opType: 'RmsNormCore', domain: COMPOSITE_DOMAIN, inputs: [x, q], outputs: [scale.outputs[0]], attrs: {} },
+      members: [square, mean, add, sqrt, inv, scale],
+      rule: RMS_NORM_RULE,
+    });
+  }
+  return found;
+}
+
+const RMS_NORM_RULE: RuleSpec = {
+  rule: (c) => {
+    const x = c.I(0);
+    const q = c.I(1);
+    const dn = c.GO(0);
+    const shape = c.shape(x);
+    const last = shape.length - 1;
+    // (q^3 / D) sum(dn x): [.., 1]
+    const k = c.mul(c.mul(c.reduceSum(c.mul(dn, x), [last], true), c.mul(c.mul(q, q), q)), c.scalar(1 / shape[last], x));
+    return [c.sub(c.mul(dn, q), c.mul(x, k)), undefined];
+  },
+};
+
 /** What the walker differentiates: the nodes on the path, with composites in place. */
 export interface PathWithComposites {
   nodes: Node[];
@@ -246,7 +318,10 @@ export interface PathWithComposites {
  */
 export function withComposites(graph: Graph, onPath: Node[], opset: number): PathWithComposites {
   // In order of preference: a node claimed by an earlier composite is not in a later one.
-  const composites = [...findGeluComposites(graph), ...findSoftmaxProductComposites(graph, opset), ...findSafeSoftmaxComposites(graph), ...findSiluComposites(graph)];
+  const composites = [
+    ...findGeluComposites(graph), ...findSoftmaxProductComposites(graph, opset), ...findSafeSoftmaxComposites(graph),
+    ...findSiluComposites(graph), ...findRmsNormComposites(graph, opset),
+  ];
   const rules = new Map<Node, RuleSpec>();
   if (composites.length === 0) return { nodes: onPath, rules };
   const present = new Set(onPath);

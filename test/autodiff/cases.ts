@@ -49,6 +49,17 @@ function awayFrom(n: number, kinks: number[], gap: number, seed: number): number
 
 const ints = (b: GraphBuilder, v: number[], scalar = false) => b.constInt64(v, scalar);
 
+/** x * 1/sqrt(mean(x^2, axis) + eps) spelled as transformers' exports do. */
+function rmsNorm(b: GraphBuilder, x: string, dtype: DataType, square: 'pow' | 'mul', inverse: 'div' | 'reciprocal', opset: number, axis = -1): string {
+  const sq = square === 'pow' ? b.op1('Pow', [x, floatConst(b, dtype, [], [2])]) : b.op1('Mul', [x, x]);
+  const mean = opset >= 18
+    ? b.op1('ReduceMean', [sq, b.constInt64([axis])], { keepdims: attr.i(1) })
+    : b.op1('ReduceMean', [sq], { axes: attr.ints([axis]), keepdims: attr.i(1) });
+  const r = b.op1('Sqrt', [b.op1('Add', [mean, floatConst(b, dtype, [], [1e-2])])]);
+  const q = inverse === 'div' ? b.op1('Div', [floatConst(b, dtype, [], [1]), r]) : b.op1('Reciprocal', [r]);
+  return b.op1('Mul', [x, q]);
+}
+
 export const CASES: GradCase[] = [
   // --- elementwise binary, over broadcast pairs -----------------------------------------
   ...binaryCases('Add'),
@@ -73,6 +84,11 @@ export const CASES: GradCase[] = [
   { title: 'Pow by int64 exponent 3', inputs: [{ shape: [2, 3] }], build: (b, x) => [b.op1('Pow', [x[0], ints(b, [3], true)])] },
   unary('Relu', 'away0'), unary('LeakyRelu', 'away0', { alpha: attr.f(0.2) }), unary('Tanh'), unary('Sigmoid'),
   unary('Softplus'), unary('Erf'),
+  // RMSNorm's core as transformers exports it (autodiff/composites.ts), in its spellings.
+  { title: 'RMSNorm x / sqrt(mean(x^2) + eps), Pow + Div (composite)', inputs: [{ shape: [2, 3, 4] }], build: (b, x, d) => [rmsNorm(b, x[0], d, 'pow', 'div', 17)] },
+  { title: 'RMSNorm, Mul + Reciprocal (composite)', inputs: [{ shape: [2, 3, 4] }], build: (b, x, d) => [rmsNorm(b, x[0], d, 'mul', 'reciprocal', 17)] },
+  { title: 'RMSNorm opset 18 (ReduceMean axes input) (composite)', inputs: [{ shape: [3, 5] }], build: (b, x, d) => [rmsNorm(b, x[0], d, 'pow', 'div', 18)], opset: 18 },
+  { title: 'RMS over axis 1 of 3 (not the composite)', inputs: [{ shape: [2, 3, 4] }], build: (b, x, d) => [rmsNorm(b, x[0], d, 'pow', 'div', 17, 1)] },
   // SiLU as transformers exports it, differentiated as one op (autodiff/composites.ts), both operand orders.
   { title: 'SiLU x * Sigmoid(x) (composite)', inputs: [{ shape: [2, 3, 4] }], build: (b, x) => [b.op1('Mul', [x[0], b.op1('Sigmoid', [x[0]])])] },
   { title: 'SiLU Sigmoid(x) * x (composite)', inputs: [{ shape: [2, 3, 4] }], build: (b, x) => [b.op1('Mul', [b.op1('Sigmoid', [x[0]]), x[0]])] },

@@ -4,7 +4,7 @@
 // when an intermediate has another reader.
 import { strict as assert } from 'assert';
 import { buildGradients } from '../../native-runtime/autodiff';
-import { findGeluComposites, findSiluComposites, findSoftmaxProductComposites } from '../../native-runtime/autodiff/composites';
+import { findGeluComposites, findRmsNormComposites, findSiluComposites, findSoftmaxProductComposites } from '../../native-runtime/autodiff/composites';
 import type { Model } from '../../native-runtime/onnx/ir';
 import { attr, emptyGraph, GraphBuilder } from '../../native-runtime/onnx/ir';
 import { randomArray, rng, runModel, tensor, toNumbers } from './helpers/ort';
@@ -264,5 +264,64 @@ describe('autodiff: Softmax read by MatMul(P, V) (row sums from the output)', ()
       }
     }
     wantDv.forEach((want, k) => assert.ok(Math.abs(dv[k] - want) < 1e-6, `dv ${k}: ${dv[k]} vs ${want}`));
+  });
+});
+
+/** loss = sum(w * x * 1/sqrt(mean(x^2) + eps)) over [3, 4]; optionally another reader of 1/sqrt(..). */
+function rmsNormModel(extraReader = false): { model: Model; loss: string } {
+  const g = emptyGraph('rms_norm');
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: [3, 4] }, { name: 'w', dtype: 'float32', shape: [3, 4] });
+  const b = new GraphBuilder(g);
+  const info = (name: string, shape: number[]) => g.valueInfo.set(name, { name, dtype: 'float32', shape });
+  const sq = b.op1('Pow', ['x', b.constFloat(2, 'two')]);
+  const mean = b.op1('ReduceMean', [sq], { axes: attr.ints([-1]), keepdims: attr.i(1) });
+  const a = b.op1('Add', [mean, b.constFloat(1e-6, 'eps')]);
+  const r = b.op1('Sqrt', [a]);
+  const q = b.op1('Div', [b.constFloat(1, 'one'), r]);
+  const n = b.op1('Mul', ['x', q]);
+  let z = b.op1('Mul', [n, 'w']);
+  for (const v of [sq, n, z]) info(v, [3, 4]);
+  for (const v of [mean, a, r, q]) info(v, [3, 1]);
+  if (extraReader) {
+    z = b.op1('Add', [z, q]);
+    info(z, [3, 4]);
+  }
+  const loss = b.op1('ReduceSum', [z], { keepdims: attr.i(0) });
+  g.outputs.push({ name: loss, dtype: 'float32' });
+  info(loss, []);
+  return { model: { graph: g, opsetImports: [{ domain: '', version: 17 }], irVersion: 8, producerName: 't', metadata: {} }, loss };
+}
+
+describe('autodiff: composite RMSNorm core (x / sqrt(mean(x^2) + eps))', () => {
+  it('differentiates it as one op: one gradient into x, no Expand, equal to the analytic gradient', async () => {
+    const { model, loss } = rmsNormModel();
+    assert.equal(findRmsNormComposites(model.graph, 17).length, 1);
+    const before = model.graph.nodes.length;
+    const grads = buildGradients(model.graph, loss, ['x']);
+    const added = model.graph.nodes.slice(before);
+    // Node by node: an Expand back over the row and a Sum of the two paths into x.
+    const own = added.filter((n) => n.name.includes('/rms_norm_grad/')).map((n) => n.opType);
+    assert.deepEqual(own.filter((op) => op !== 'Mul').sort(), ['ReduceSum', 'Sub'], `gradient ops: ${own}`);
+    assert.ok(!added.some((n) => n.opType === 'Sum'), 'the paths into x are still summed');
+    model.graph.nodes.push({ name: 'expose', opType: 'Identity', domain: '', inputs: [grads.get('x')!], outputs: ['dx'], attrs: {} });
+    model.graph.outputs.push({ name: 'dx', dtype: 'float32' });
+    const xs = randomArray(12, rng(13)).map((v) => 2 * v);
+    const ws = randomArray(12, rng(14));
+    const got = toNumbers((await runModel(model, { x: tensor('float32', xs, [3, 4]), w: tensor('float32', ws, [3, 4]) }, ['dx'])).dx);
+    for (let r = 0; r < 3; r++) {
+      const x = xs.slice(4 * r, 4 * r + 4);
+      const w = ws.slice(4 * r, 4 * r + 4);
+      const q = 1 / Math.sqrt(x.reduce((a, v) => a + v * v, 0) / 4 + 1e-6);
+      const dot = x.reduce((a, v, k) => a + v * w[k], 0);
+      // d/dx_i of sum_j w_j x_j q = w_i q - x_i q^3 (sum_j w_j x_j) / D
+      for (let i = 0; i < 4; i++) {
+        const want = w[i] * q - (x[i] * q ** 3 * dot) / 4;
+        assert.ok(Math.abs(got[4 * r + i] - want) < 1e-5 * Math.max(1, Math.abs(want)), `row ${r} col ${i}: ${got[4 * r + i]} vs ${want}`);
+      }
+    }
+  });
+
+  it('leaves the nodes alone when 1/sqrt(..) has another reader', () => {
+    assert.equal(findRmsNormComposites(rmsNormModel(true).model.graph, 17).length, 0);
   });
 });
