@@ -7,6 +7,7 @@ import { DEFAULTS } from '../config/resolved';
 import type { AdapterSection, TaskType } from '../config/types';
 import type { Model } from '../onnx/ir';
 import { reduceConstantPowers } from '../onnx/powers';
+import { fullOperandFirst } from '../onnx/operandOrder';
 import { GraphBuilder } from '../onnx/ir';
 import { cloneModel, specialize } from '../onnx/specialize';
 import { checkTrainableOpset, raiseToStepOpset } from '../onnx/opset';
@@ -242,6 +243,9 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   // Last, on the finished graphs: the forward's constant powers (RMSNorm's x^2) as cheaper ops.
   reduceConstantPowers(train.graph);
   reduceConstantPowers(evalModel.graph);
+  // And Add/Mul with the broadcast operand second (onnxruntime's faster kernel path; same values).
+  fullOperandFirst(train.graph);
+  fullOperandFirst(evalModel.graph);
 
   return {
     train,
