@@ -3,7 +3,7 @@
 // order, accumulate fan-out gradients with Sum, un-broadcast gradients of broadcasting ops,
 // and report ops that have no rule.
 import type { Graph, Node } from '../onnx/ir';
-import { attr, GraphBuilder } from '../onnx/ir';
+import { attr, GraphBuilder, tensorToNumbers } from '../onnx/ir';
 import { withComposites } from './composites';
 import { rematerialize, type RecomputeReport } from './recompute';
 import { emitReduceSum, GradContext, zerosOfShape } from './context';
@@ -109,7 +109,8 @@ export function buildGradients(graph: Graph, loss: string, wrt: string[], opts: 
   /** The total gradient of a value (summing fan-out once); undefined when none flows. */
   const gradOf = (name: string): string | undefined => {
     if (accumulated.has(name)) return accumulated.get(name);
-    const list = contributions.get(name);
+    let list = contributions.get(name);
+    if (list && list.length > 1) list = concatTiledPads(graph, b, list, forwardCount, `${sanitize(name)}_grad_accum`);
     let g: string | undefined;
     if (!list || list.length === 0) g = undefined;
     else if (list.length === 1) g = list[0];
@@ -159,6 +160,53 @@ export function buildGradients(graph: Graph, loss: string, wrt: string[], opts: 
     if (opts.report) opts.report.recompute = recompute;
   }
   return result;
+}
+
+/**
+ * Gradients of Slices of one value (Slice's rule pads g back with zeros) that tile that value
+ * along one axis: rotary embeddings' rotate_half slices q and k into halves. Summed, each Pad
+ * writes the full tensor and the Sum reads them all; one Concat of the unpadded pieces is the
+ * same tensor. Returns the contributions with those Pads replaced by the Concat (the Pads,
+ * which nothing else reads, are removed). Other contributions are returned as they are.
+ */
+function concatTiledPads(graph: Graph, b: GraphBuilder, list: string[], forwardCount: number, scope: string): string[] {
+  const pieces: { name: string; node: Node; data: string; axis: number; begin: number; end: number; extent: number }[] = [];
+  const producers = new Map<string, Node>();
+  for (let k = graph.nodes.length - 1; k >= forwardCount && producers.size < list.length; k--) {
+    const n = graph.nodes[k];
+    if (list.includes(n.outputs[0])) producers.set(n.outputs[0], n);
+  }
+  for (const name of list) {
+    const n = producers.get(name);
+    // Zero padding only: mode constant and no pad value or axes input.
+    if (!n || n.opType !== 'Pad' || n.domain !== '' || n.inputs.length !== 2) continue;
+    const mode = n.attrs.mode;
+    if (mode && !(mode.kind === 'string' && mode.value === 'constant')) continue;
+    const padsT = graph.initializers.get(n.inputs[1]);
+    const shape = graph.valueInfo.get(n.inputs[0])?.shape;
+    if (!padsT || !shape) continue;
+    const pads = tensorToNumbers(padsT).map(Number);
+    const rank = pads.length / 2;
+    const axes = Array.from({ length: rank }, (_, a) => a).filter((a) => pads[a] !== 0 || pads[a + rank] !== 0);
+    if (axes.length !== 1 || pads.some((p) => p < 0) || typeof shape[axes[0]] !== 'number') continue;
+    const axis = axes[0];
+    const size = Number(shape[axis]);
+    pieces.push({ name, node: n, data: n.inputs[0], axis, begin: pads[axis], end: pads[axis] + size, extent: pads[axis] + size + pads[axis + rank] });
+  }
+  for (const axis of new Set(pieces.map((p) => p.axis))) {
+    const along = pieces.filter((p) => p.axis === axis).sort((x, y) => x.begin - y.begin);
+    // Pieces end to end from 0 to the full extent, no gaps, no overlaps.
+    const tiles = along.length >= 2 && along[0].begin === 0 && along.every((p, k) => p.extent === along[0].extent && (k === 0 || p.begin === along[k - 1].end))
+      && along[along.length - 1].end === along[0].extent;
+    if (!tiles) continue;
+    const concat = b.op('Concat', along.map((p) => p.data), { axis: attr.i(axis) }, { scope })[0];
+    const drop = new Set(along.map((p) => p.node));
+    graph.nodes = graph.nodes.filter((n) => !drop.has(n));
+    for (const p of along) graph.initializers.delete(p.node.inputs[1]);
+    const names = new Set(along.map((p) => p.name));
+    return [concat, ...list.filter((g) => !names.has(g))];
+  }
+  return list;
 }
 
 function sanitize(name: string): string {

@@ -46,6 +46,44 @@ describe('autodiff: walker', () => {
     xs.forEach((v, i) => assert.ok(Math.abs(got[i] - (2 * v + Math.cos(v) + 1)) < 1e-5, `element ${i}: ${got[i]}`));
   });
 
+  for (const [title, cuts, tiles] of [
+    ['halves (rotate_half)', [[0, 3], [3, 6]], true],
+    ['three pieces given out of order', [[4, 6], [0, 1], [1, 4]], true],
+    ['a gap', [[0, 2], [3, 6]], false],
+    ['an overlap', [[0, 4], [3, 6]], false],
+  ] as const) {
+    it(`Slices of one value along an axis: ${tiles ? 'their gradients become one Concat' : 'Pads and a Sum'} (${title}); d/dx right`, async () => {
+      const g = emptyGraph('slices');
+      g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 6] }, { name: 'w', dtype: 'float32', shape: [2, 6] });
+      const b = new GraphBuilder(g);
+      // y = x * w + sum over pieces of (piece * (k + 2)), each piece reduced: every slice is read.
+      const parts = cuts.map(([s0, s1], k) => {
+        const piece = b.op1('Slice', ['x', b.constInt64([s0]), b.constInt64([s1]), b.constInt64([1])]);
+        const scaled = b.op1('Mul', [piece, b.constFloat(k + 2, `k${k}`)]);
+        return sumAll(b, k % 2 ? b.op1('Neg', [scaled]) : scaled);
+      });
+      const loss = b.op1('Sum', [sumAll(b, b.op1('Mul', ['x', 'w'])), ...parts]);
+      g.outputs.push({ name: loss, dtype: 'float32' });
+      const spec = await specialize(model(g), { x: [2, 6], w: [2, 6] });
+      const before = spec.graph.nodes.length;
+      const grads = buildGradients(spec.graph, loss, ['x']);
+      const added = spec.graph.nodes.slice(before).map((n) => n.opType);
+      assert.equal(added.filter((op) => op === 'Pad').length, tiles ? 0 : cuts.length, `gradient ops: ${added}`);
+      assert.equal(added.filter((op) => op === 'Concat').length, tiles ? 1 : 0, `gradient ops: ${added}`);
+      const [out] = exposeGradients(spec.graph, grads);
+      const xs = randomArray(12, rng(21));
+      const ws = randomArray(12, rng(22));
+      const got = toNumbers((await runModel(spec, { x: tensor('float32', xs, [2, 6]), w: tensor('float32', ws, [2, 6]) }, [out]))[out]);
+      for (let r = 0; r < 2; r++) {
+        for (let c = 0; c < 6; c++) {
+          let want = ws[6 * r + c];
+          cuts.forEach(([s0, s1], k) => { if (c >= s0 && c < s1) want += (k % 2 ? -1 : 1) * (k + 2); });
+          assert.ok(Math.abs(got[6 * r + c] - want) < 1e-6, `[${r}, ${c}]: ${got[6 * r + c]} vs ${want}`);
+        }
+      }
+    });
+  }
+
   it('prunes: frozen weights and branches off the loss get no gradient work', async () => {
     const g = emptyGraph('prune');
     g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 3] });
