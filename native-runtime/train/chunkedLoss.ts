@@ -238,7 +238,12 @@ function chunkBody(model: Model, scope: string, head: LmHead, x: BodyInputs, mod
     const logp = e.op('LogSoftmax', [z], { axis: attr.i(1) }, [c, V], scope);
     const picked = e.op('GatherElements', [logp, y], { axis: attr.i(1) }, [c, 1], scope);
     const accOut = e.op('Sub', [acc, e.setShape(e.reduceSum(e.op('Mul', [picked, w], {}, [c, 1], scope), undefined, false, scope), [])], {}, [], scope);
-    const pred = e.op('ArgMax', [z], { axis: attr.i(1), keepdims: attr.i(0) }, [c], scope, 'int64');
+    // The arg-max as TopK's index (k = 1): the lower index wins a tie, as ArgMax's first
+    // occurrence does, and ORT's TopK kernel is faster (eval loss Loop at 4 x 512, V 32000,
+    // 1 thread: 554 -> 516 CPU ms).
+    const [, top] = b.op('TopK', [z, b.constInt64([1], false, `${scope}/k1`)], { axis: attr.i(1) }, { outputs: 2, scope });
+    e.setShape(top, [c, 1], 'int64');
+    const pred = e.op('Reshape', [top, b.constInt64([c], false, `${scope}/pred_rows`)], {}, [c], scope, 'int64');
     const logpY = e.op('Reshape', [picked, b.constInt64([c], false, `${scope}/rows`)], {}, [c], scope);
     const condOut = e.op('Identity', [cond], {}, [], scope, 'bool');
     body.outputs.push({ name: condOut, dtype: 'bool', shape: [] }, { name: accOut, dtype: 'float32', shape: [] }, { name: pred, dtype: 'int64', shape: [c] }, { name: logpY, dtype: 'float32', shape: [c] });

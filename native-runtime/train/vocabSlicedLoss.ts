@@ -145,7 +145,15 @@ function statsBody(model: Model, scope: string, head: LmHead, x: VocabSliceInput
   const { body, e, iter, cond, inputs } = bodyGraph(model, scope, carried);
   const [m, l, zy] = inputs;
   const { z, table, start, inSlice, localSafe } = sliceLogits(e, scope, iter, head, x, c);
-  const top = e.setShape(e.reduceMax(z, [1], true, scope), [rows, 1]);
+  // Eval: the slice's largest logit and its first index in one TopK (k = 1; the lower index wins
+  // a tie, as ArgMax); train: ReduceMax.
+  let top: string;
+  let topIdx: string | undefined;
+  if (mode === 'eval') {
+    [top, topIdx] = e.b.op('TopK', [z, e.b.constInt64([1], false, `${scope}/k1`)], { axis: attr.i(1) }, { outputs: 2, scope });
+    e.setShape(top, [rows, 1]);
+    e.setShape(topIdx, [rows, 1], 'int64');
+  } else top = e.setShape(e.reduceMax(z, [1], true, scope), [rows, 1]);
   const mNew = e.op('Max', [m, top], {}, [rows, 1], scope);
   // exp(m - m'): 0 in the first slice (m = -inf), where l and acc are still 0.
   const rescale = e.op('Exp', [e.op('Sub', [m, mNew], {}, [rows, 1], scope)], {}, [rows, 1], scope);
@@ -163,7 +171,7 @@ function statsBody(model: Model, scope: string, head: LmHead, x: VocabSliceInput
   }
   if (mode === 'eval') {
     const [best, arg] = inputs.slice(3);
-    const idx = e.op('Add', [e.op('ArgMax', [z], { axis: attr.i(1), keepdims: attr.i(1) }, [rows, 1], scope, 'int64'), start], {}, [rows, 1], scope, 'int64');
+    const idx = e.op('Add', [topIdx!, start], {}, [rows, 1], scope, 'int64');
     // Strictly greater: an equal logit in a later slice does not win (ArgMax picks the first).
     const better = e.op('Greater', [top, best], {}, [rows, 1], scope, 'bool');
     const bestNew = e.op('Where', [better, top, best], {}, [rows, 1], scope);

@@ -42,8 +42,8 @@ const CASES: HeadCase[] = [
   { layout: 'vd', bias: true, B: 2, S: 5, d: 4, V: 8, rows: 2, task: 'token-classification', vocab: true, scale: 60 },
 ];
 
-/** H (a graph input we differentiate) -> logits = H W (+ b) -> chunked loss; outputs loss, count, dH. */
-function headGraph(c: HeadCase, W: Float32Array, bias: Float32Array): Model {
+/** H (a graph input we differentiate) -> logits = H W (+ b) -> chunked loss; outputs loss, count, dH (eval: loss, predictions, labelLogp). */
+function headGraph(c: HeadCase, W: Float32Array, bias: Float32Array, mode: 'train' | 'eval' = 'train'): Model {
   const g = emptyGraph('head');
   const model: Model = { graph: g, opsetImports: [{ domain: '', version: c.opset ?? 17 }], irVersion: 8, producerName: 'test', metadata: {} };
   const e = new Emitter(new GraphBuilder(g), model);
@@ -64,9 +64,16 @@ function headGraph(c: HeadCase, W: Float32Array, bias: Float32Array): Model {
   const head = findLmHead(model, 'logits');
   assert.ok(head, 'the head is found');
   assert.equal(head.layout, c.layout);
-  const loss = addChunkedLoss(model, e, head, c.task, 'labels', c.rows, 'train', c.vocab ? 'vocab' : 'rows');
+  const loss = addChunkedLoss(model, e, head, c.task, 'labels', c.rows, mode, c.vocab ? 'vocab' : 'rows');
   if (c.vocab) assert.equal(loss.vocabSlice, Math.min(c.rows, c.V));
   g.outputs = g.outputs.filter((o) => o.name !== 'logits');
+  if (mode === 'eval') {
+    for (const [name, v, dtype] of [['loss', loss.loss, 'float32'], ['predictions', loss.tokens!.predictions, 'int64'], ['labelLogp', loss.tokens!.labelLogp, 'float32']] as const) {
+      e.b.op('Identity', [v], {}, { outputs: [name] });
+      g.outputs.push({ name, dtype });
+    }
+    return model;
+  }
   const grads = buildGradients(g, loss.loss, ['H'], { seeds: loss.seeds });
   for (const [name, v] of [['loss', loss.loss], ['count', loss.count], ['grad', grads.get('H')!]]) {
     e.b.op('Identity', [v], {}, { outputs: [name] });
@@ -119,6 +126,33 @@ describe('memory/chunked LM loss', function () {
       const grad = out.grad.data as Float32Array;
       const scale = Math.max(...want[k].grad.map(Math.abs));
       grad.forEach((v, i) => assert.ok(Math.abs(v - want[k].grad[i]) <= 1e-5 * scale, `case ${k}: dH[${i}] ${v} vs torch ${want[k].grad[i]}`));
+      await s.release();
+    }
+  });
+
+  it('eval predictions: the first index of the largest logit on exact ties (within a chunk or slice and across slices), as ArgMax', async () => {
+    // V 11, d 4. Columns 2 and 7 (different slices of 3), and 4 and 5 (one slice), are the same
+    // vector: row 0 of H selects 2/7 (logit 10, all others below 1.5), row 1 selects 4/5, row 2
+    // is zero (every logit 0 without bias: index 0).
+    const d = 4;
+    const V = 11;
+    const r = mulberry32(5);
+    const cols = Array.from({ length: V }, () => Array.from({ length: d }, () => (r() * 2 - 1) * 0.3));
+    cols[2] = cols[7] = [10, 0, 0, 0];
+    cols[4] = cols[5] = [0, 10, 0, 0];
+    const H = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    const want = [2, 4, 0];
+    for (const c of [
+      { layout: 'dv', bias: false, B: 1, S: 3, d, V, rows: 2, task: 'token-classification' },
+      { layout: 'vd', bias: false, B: 1, S: 3, d, V, rows: 3, task: 'token-classification', vocab: true },
+    ] as HeadCase[]) {
+      const W = c.layout === 'dv' ? Float32Array.from({ length: d * V }, (_, i) => cols[i % V][Math.floor(i / V)]) : Float32Array.from(cols.flat());
+      const s = await ort.InferenceSession.create(modelToBytes(headGraph(c, W, new Float32Array(V), 'eval')), { intraOpNumThreads: 1 });
+      const out = await s.run({
+        H: new ort.Tensor('float32', Float32Array.from(H), [1, 3, d]),
+        labels: new ort.Tensor('int64', BigInt64Array.from([7n, 5n, 3n]), [1, 3]),
+      });
+      assert.deepEqual(Array.from(out.predictions.data as BigInt64Array, Number), want, `${c.vocab ? 'vocabulary slices' : 'row chunks'}: predictions`);
       await s.release();
     }
   });
