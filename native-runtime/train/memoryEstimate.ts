@@ -86,6 +86,8 @@ export interface EstimateOptions {
   sharedWeights?: boolean;
   /** runtime.pack_weights: the train session holds its own float32 weights and their packed form. */
   packedWeights?: boolean;
+  /** stepRunner.ts keptHead: the train session's own copy of the LM head weight and its two packed forms. */
+  keptHead?: string;
   /** Step graphs the run may compile beyond the first (padding.ts stepGraphCount - 1). */
   extraGraphs?: number;
 }
@@ -153,7 +155,9 @@ export function estimateStepMemory(graphs: TrainingStepGraphs, opts: EstimateOpt
   // Packed weights: the packed form (about the float32 size), and with shared weights also the
   // train session's own copy (measured +382 MB for Llama d 512's 211 MB, +1195 for d 1024's 594).
   const packed = opts.packedWeights ? frozen.rest * (opts.sharedWeights ? 2 : 1) : 0;
-  const weights = frozen.rest * (opts.sharedWeights ? 1 : 1 + sessions) + frozen.once + frozen.perSession * (1 + sessions) + packed;
+  const head = opts.keptHead ? train.initializers.get(opts.keptHead) : undefined;
+  const keptHead = head ? 3 * head.dims.reduce((a, d) => a * d, 1) * bytesPerElement(head.dtype) : 0;
+  const weights = frozen.rest * (opts.sharedWeights ? 1 : 1 + sessions) + frozen.once + frozen.perSession * (1 + sessions) + packed + keptHead;
 
   const trainLive = stepTransient(graphs.train, vocab);
   let logits = trainLive.logits;

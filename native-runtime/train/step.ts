@@ -114,7 +114,7 @@ export interface TrainingStepGraphs {
   /** With exposeGradients: parameter -> its gradient output. */
   gradOutputs?: Map<string, string>;
   /** The train graph's chunked LM loss, when used: chunk count and rows per chunk; with vocabSlice, slices of that many vocabulary rows (all rows at once). */
-  lossChunks?: { chunks: number; rows: number; vocabSlice?: number };
+  lossChunks?: { chunks: number; rows: number; weight: string; vocabSlice?: number };
   /** With gradientCheckpointing: the segments found and the forward nodes recomputed. */
   recompute?: RecomputeReport;
   /**
@@ -206,7 +206,7 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
     expose(te, chunked.loss, STEP_IO.loss);
     expose(te, chunked.count, STEP_IO.lossCount);
     seeds = chunked.seeds;
-    lossChunks = { chunks: chunked.chunks, rows: chunked.chunkRows, ...(chunked.vocabSlice ? { vocabSlice: chunked.vocabSlice } : {}) };
+    lossChunks = { chunks: chunked.chunks, rows: chunked.chunkRows, weight: head.weight, ...(chunked.vocabSlice ? { vocabSlice: chunked.vocabSlice } : {}) };
   } else {
     const plain = addLoss(train, te, opts.task, logits, labelInput);
     expose(te, plain.loss, STEP_IO.loss);

@@ -36,6 +36,8 @@ export interface RunnerOptions extends Omit<StepOptions, 'inputShapes'> {
    * train session then keeps its own initializers and only other sessions share).
    */
   prepackTrain?: boolean;
+  /** With shareFrozenWeights: the train session keeps the LM head packed (keptHead below; default true). */
+  packHead?: boolean;
   /**
    * The train sessions' ORT CPU memory arena (session.ts memoryArena; default on). ORT keeps one
    * arena per session at its largest run and never gives it back, so with several train shapes
@@ -265,7 +267,7 @@ export class StepRunner {
    * With shareFrozenWeights: `model` with its large float32 initializers turned into inputs
    * (the same tensor objects for every session), and their names.
    */
-  private liftFrozen(model: Model, quantizedFeeds: readonly string[], kind: 'train' | 'eval'): { model: Model; lifted: string[] } {
+  private liftFrozen(model: Model, quantizedFeeds: readonly string[], kind: 'train' | 'eval', keep?: string): { model: Model; lifted: string[] } {
     // Quantized weights (model.weights_dtype) are always inputs: one copy for every session, and
     // onnxruntime cannot constant-fold their dequantization back into float32 initializers.
     const quantized = new Set(quantizedFeeds);
@@ -278,7 +280,7 @@ export class StepRunner {
     for (const [name, t] of model.graph.initializers) {
       const isQuantized = quantized.has(name) && (t.data instanceof Int8Array || t.data instanceof Uint8Array || t.data instanceof Float32Array);
       const isShared = share && t.dtype === 'float32' && t.data instanceof Float32Array && t.data.length >= SHARED_WEIGHT_MIN_ELEMENTS;
-      if (!isQuantized && !isShared) continue;
+      if ((!isQuantized && !isShared) || name === keep) continue;
       let f = this.frozen.get(name);
       if (!f) {
         f = { data: t.data, tensor: new ort.Tensor(t.dtype as 'float32' | 'int8' | 'uint8', t.data as Float32Array | Int8Array | Uint8Array, t.dims) };
@@ -335,7 +337,8 @@ export class StepRunner {
     const c = await this.compiledFor(shapes);
     const have = c[kind];
     if (have) return have;
-    const { model, lifted } = this.liftFrozen(c.graphs[kind], c.graphs.quantized?.feeds ?? [], kind);
+    const head = kind === 'train' ? keptHead(c.graphs, this.opts) : undefined;
+    const { model, lifted } = this.liftFrozen(c.graphs[kind], c.graphs.quantized?.feeds ?? [], kind, head);
     c.lifted[kind] = lifted;
     // Weights travel as views (no 340 MB serialised copy for a BERT-base-sized model).
     const { bytes, externalData } = modelToSessionInput(model);
@@ -346,7 +349,7 @@ export class StepRunner {
       optimization: this.opts.optimization,
       externalData,
       // The step reads every frozen weight as W and as W^T: packed, that is two copies.
-      prepack: kind === 'train' ? !!this.opts.prepackTrain : undefined,
+      prepack: kind === 'train' ? !!this.opts.prepackTrain || !!head : undefined,
       // ORT's one-block plan of a step's intermediates held about twice the live set; for the
       // eval session it is a second block beside the arena (clm-512 eval: +1.1 GB on its 2nd run).
       memoryPattern: kind === 'train' || !this.opts.evalOnly ? false : undefined,
@@ -374,3 +377,20 @@ function scalar(v: number): ort.Tensor {
 function shapeKey(shapes: Record<string, number[]>): string {
   return JSON.stringify(Object.keys(shapes).sort().map((k) => [k, shapes[k]]));
 }
+
+/**
+ * The chunked LM loss's head weight that a train session keeps as its own, packed initializer
+ * while the other frozen weights are shared inputs. Inside the loss's Loop the head's two
+ * products per chunk re-pack the [d, V] weight on every call when it is an input: measured at
+ * Llama d 512, V 32000, 4x512, 1 thread, the loss Loop takes 983 CPU ms with the shared input
+ * and 829 ms with the head prepacked, for +3x the head (its copy and two packed forms, ~190 MB
+ * there) of memory. Not with runtime.pack_weights (every weight is packed then) nor with a
+ * quantized head (read a vocabulary slice at a time).
+ */
+export function keptHead(graphs: TrainingStepGraphs, opts: Pick<RunnerOptions, 'shareFrozenWeights' | 'prepackTrain' | 'packHead'>): string | undefined {
+  const chunks = graphs.lossChunks;
+  if (!opts.shareFrozenWeights || opts.prepackTrain || opts.packHead === false || !chunks || chunks.vocabSlice) return undefined;
+  const t = graphs.train.graph.initializers.get(chunks.weight);
+  return t && t.dtype === 'float32' && t.data instanceof Float32Array && t.data.length > 0 ? chunks.weight : undefined;
+}
+

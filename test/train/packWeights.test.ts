@@ -9,7 +9,7 @@ import * as path from 'path';
 import { mulberry32 } from '../../native-runtime/adapters/init';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { estimateStepMemory } from '../../native-runtime/train/memoryEstimate';
-import { StepRunner } from '../../native-runtime/train/stepRunner';
+import { keptHead, StepRunner } from '../../native-runtime/train/stepRunner';
 import { ensureZoo } from '../hf/zooCache';
 
 describe('train/pack_weights: the train session packs its own frozen weights', function () {
@@ -32,7 +32,7 @@ describe('train/pack_weights: the train session packs its own frozen weights', f
     for (const prepackTrain of [false, true]) {
       const runner = await StepRunner.create(model, { input_ids: [B, S], attention_mask: [B, S] }, {
         adapter: { method: 'lily', target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 }, task: 'causal-lm', threads: 1, seed: 3,
-        shareFrozenWeights: true, prepackTrain,
+        shareFrozenWeights: true, prepackTrain, packHead: false,
       });
       const losses: number[] = [];
       for (let k = 0; k < 3; k++) losses.push((await runner.step(batch, 1e-2)).loss);
@@ -50,5 +50,39 @@ describe('train/pack_weights: the train session packs its own frozen weights', f
     assert.deepEqual(packed.trainInputs, [], 'the packing train session reads its own initializers');
     assert.deepEqual(packed.evalInputs, plain.evalInputs, 'the eval session still shares the loaded weights');
     assert.ok(Math.abs(packed.weights - 3 * plain.weights) <= 0.01 * plain.weights, `estimate: ${packed.weights} B of weights packed vs ${plain.weights} B shared`);
+  });
+  it('shared weights: the train session keeps the chunked loss\'s head packed (its own initializer), same losses as the shared head', async () => {
+    const zoo = ensureZoo();
+    const dir = zoo.entryDir('llama');
+    const vocab = (JSON.parse(fs.readFileSync(path.join(dir, 'hf', 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
+    const model = loadModel(path.join(dir, 'onnx', 'torchscript-17', 'model.onnx'));
+    const [B, S] = [2, 16];
+    const r = mulberry32(6);
+    const ids = BigInt64Array.from({ length: B * S }, () => BigInt(1 + Math.floor(r() * (vocab - 1))));
+    const batch = {
+      input_ids: new ort.Tensor('int64', ids, [B, S]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(B * S).fill(1n), [B, S]),
+      labels: new ort.Tensor('int64', BigInt64Array.from(ids), [B, S]),
+    };
+    const runs: { losses: number[]; head?: string; train: string[]; eval: string[] }[] = [];
+    for (const packHead of [false, true]) {
+      const opts = { adapter: { method: 'lily' as const, target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 }, task: 'causal-lm' as const, threads: 1, seed: 3, shareFrozenWeights: true, packHead };
+      const runner = await StepRunner.create(model, { input_ids: [B, S], attention_mask: [B, S] }, opts);
+      const losses: number[] = [];
+      for (let k = 0; k < 3; k++) losses.push((await runner.step(batch, 1e-2)).loss);
+      await runner.evaluate(batch);
+      const internals = runner as unknown as { compiled: Map<string, Promise<{ lifted: { train: string[]; eval: string[] } }>> };
+      const c = await [...internals.compiled.values()][0];
+      runs.push({ losses, head: keptHead(runner.graphs, opts), train: c.lifted.train, eval: c.lifted.eval });
+      await runner.release();
+    }
+    const [shared, packed] = runs;
+    assert.equal(shared.head, undefined);
+    assert.ok(packed.head, 'a chunked head is kept');
+    assert.ok(shared.train.includes(packed.head!), 'without packHead the head is a shared input');
+    assert.ok(!packed.train.includes(packed.head!), 'with packHead the train session keeps the head');
+    assert.ok(packed.eval.includes(packed.head!), 'the eval session still shares the head');
+    assert.deepEqual(packed.train, shared.train.filter((n) => n !== packed.head));
+    packed.losses.forEach((l, k) => assert.ok(Math.abs(l - shared.losses[k]) <= 1e-5 * Math.abs(shared.losses[k]), `step ${k + 1}: ${l} vs ${shared.losses[k]}`));
   });
 });
