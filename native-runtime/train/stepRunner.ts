@@ -384,13 +384,18 @@ function shapeKey(shapes: Record<string, number[]>): string {
  * products per chunk re-pack the [d, V] weight on every call when it is an input: measured at
  * Llama d 512, V 32000, 4x512, 1 thread, the loss Loop takes 983 CPU ms with the shared input
  * and 829 ms with the head prepacked, for +3x the head (its copy and two packed forms, ~190 MB
- * there) of memory. Not with runtime.pack_weights (every weight is packed then) nor with a
- * quantized head (read a vocabulary slice at a time).
+ * there) of memory. Not with runtime.pack_weights (every weight is packed then), a quantized head
+ * (read a vocabulary slice at a time), gradient checkpointing (the run asked for memory over
+ * time), nor a head over KEPT_HEAD_MAX_BYTES (Qwen2.5-0.5B's 151936 x 896 table would cost 1.6 GB).
  */
-export function keptHead(graphs: TrainingStepGraphs, opts: Pick<RunnerOptions, 'shareFrozenWeights' | 'prepackTrain' | 'packHead'>): string | undefined {
+export function keptHead(graphs: TrainingStepGraphs, opts: Pick<RunnerOptions, 'shareFrozenWeights' | 'prepackTrain' | 'packHead' | 'gradientCheckpointing'>): string | undefined {
   const chunks = graphs.lossChunks;
-  if (!opts.shareFrozenWeights || opts.prepackTrain || opts.packHead === false || !chunks || chunks.vocabSlice) return undefined;
+  if (!opts.shareFrozenWeights || opts.prepackTrain || opts.packHead === false || opts.gradientCheckpointing || !chunks || chunks.vocabSlice) return undefined;
   const t = graphs.train.graph.initializers.get(chunks.weight);
-  return t && t.dtype === 'float32' && t.data instanceof Float32Array && t.data.length > 0 ? chunks.weight : undefined;
+  const ok = t && t.dtype === 'float32' && t.data instanceof Float32Array && t.data.length > 0 && t.data.length * 4 <= KEPT_HEAD_MAX_BYTES;
+  return ok ? chunks.weight : undefined;
 }
+
+/** The largest LM head a train session packs on its own (a d 1024, V 32000 head is 125 MiB). */
+export const KEPT_HEAD_MAX_BYTES = 128 * 2 ** 20;
 
