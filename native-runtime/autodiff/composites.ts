@@ -161,7 +161,8 @@ const SILU_RULE: RuleSpec = {
  * (directly, through same-type Casts, or through SDPA's Where(IsNaN(P), 0, P)). Softmax's rule
  * needs r_i = sum_j dP_ij P_ij per row: a product and a reduction over [batch, heads, T, T]. With
  * dP = dO V^T, sum_j dP_ij P_ij = sum_k dO_ik sum_j P_ij V_jk = sum_k dO_ik O_ik: the same number
- * from [batch, heads, T, d_head] tensors (flash attention's backward uses this identity). Then
+ * from [batch, heads, T, d_head] tensors (flash attention's backward uses this identity); also
+ * through a Reshape that keeps P's last axis (block attention's grouped query heads). Then
  * dS = P (dP - r): two passes over the scores instead of three and a reduction. In a NaN row of
  * the safe form P and O are 0 there, so dS is 0 as before. P must not be broadcast by the
  * MatMul (its batch dimensions equal O's): otherwise dP would sum over the broadcast.
@@ -201,8 +202,12 @@ export function findSoftmaxProductComposites(graph: Graph, opset: number): Compo
     const dtype = dtypeOf(q);
     let a = q;
     let reader = soleReader(a);
-    // transformers' eager attention casts the probabilities to the query's dtype: the identity here.
-    while (reader && reader.opType === 'Cast' && reader.domain === '' && dtypeOf(reader.outputs[0]) === dtype) {
+    // transformers' eager attention casts the probabilities to the query's dtype: the identity
+    // here. A Reshape that keeps the last axis (block attention groups the query heads sharing a
+    // key head into rows) keeps every row of P whole, in the same order: the row sums of the
+    // reshaped rows are P's row sums, reshaped.
+    const keepsRows = (n: Node) => n.opType === 'Reshape' && shapeOf(n.outputs[0])?.at(-1) === xShape[rank - 1];
+    while (reader && reader.domain === '' && ((reader.opType === 'Cast' && dtypeOf(reader.outputs[0]) === dtype) || keepsRows(reader))) {
       a = reader.outputs[0];
       reader = soleReader(a);
     }
@@ -210,7 +215,7 @@ export function findSoftmaxProductComposites(graph: Graph, opset: number): Compo
     const o = reader.outputs[0];
     const aShape = shapeOf(a);
     const oShape = shapeOf(o);
-    if (!aShape || !oShape || aShape.length !== rank || oShape.length !== rank) continue;
+    if (!aShape || !oShape || aShape.length < 2 || oShape.length !== aShape.length) continue;
     if (aShape.slice(0, -2).some((d, k) => d !== oShape[k])) continue;
     found.push({
       // Inputs [S, O]: the rule reads O and its gradient (complete by then: O comes later); no gradient for O.
@@ -229,7 +234,11 @@ const SOFTMAX_PRODUCT_RULE: RuleSpec = {
     const dO = c.gradOfValue(o);
     // No gradient reaches O, so none reaches P either.
     if (dO === undefined) return [undefined, undefined];
-    const rowDot = c.reduceSum(c.mul(dO, o), [c.rank(o) - 1], true);
+    let rowDot = c.reduceSum(c.mul(dO, o), [c.rank(o) - 1], true);
+    const pShape = c.shape(c.O(0));
+    const rows = [...pShape.slice(0, -1), 1];
+    const oRows = [...c.shape(o).slice(0, -1), 1];
+    if (rows.length !== oRows.length || rows.some((d, k) => d !== oRows[k])) rowDot = c.reshape(rowDot, rows);
     return [c.mul(c.O(0), c.sub(c.GO(0), rowDot)), undefined];
   },
 };

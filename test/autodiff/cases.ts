@@ -105,6 +105,17 @@ export const CASES: GradCase[] = [
     inputs: [{ shape: [2, 3, 4] }, { shape: [4, 5] }],
     build: (b, x, dtype) => [b.op1('MatMul', [b.op1('Cast', [b.op1('Softmax', [x[0]], { axis: attr.i(2) })], { to: attr.i(dtype === 'float64' ? 11 : 1) }), x[1]])],
   },
+  {
+    // Block attention under grouped-query attention: the query heads sharing a key head as rows.
+    title: 'Softmax, Reshape keeping the last axis, MatMul(P, V) (composite)',
+    inputs: [{ shape: [1, 4, 3, 5] }, { shape: [1, 2, 5, 2] }],
+    build: (b, x) => [b.op1('MatMul', [b.op1('Reshape', [b.op1('Softmax', [x[0]], { axis: attr.i(-1) }), ints(b, [1, 2, 6, 5])]), x[1]])],
+  },
+  {
+    title: 'Softmax, Reshape of the last axis, MatMul (not the composite)',
+    inputs: [{ shape: [1, 2, 3, 4] }, { shape: [1, 2, 2, 5] }],
+    build: (b, x) => [b.op1('MatMul', [b.op1('Reshape', [b.op1('Softmax', [x[0]], { axis: attr.i(-1) }), ints(b, [1, 2, 6, 2])]), x[1]])],
+  },
   { title: 'Softmax broadcast by MatMul(P, V) (not the composite)', inputs: [{ shape: [1, 3, 4] }, { shape: [2, 4, 5] }], build: (b, x) => [b.op1('MatMul', [b.op1('Softmax', [x[0]], { axis: attr.i(-1) }), x[1]])] },
   { title: 'Softmax over axis 1 then MatMul (not the composite)', inputs: [{ shape: [2, 3, 4] }, { shape: [2, 4, 5] }], build: (b, x) => [b.op1('MatMul', [b.op1('Softmax', [x[0]], { axis: attr.i(1) }), x[1]])] },
   {

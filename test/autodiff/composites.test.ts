@@ -176,13 +176,17 @@ describe('autodiff: composite SiLU (x * Sigmoid(x))', () => {
   });
 });
 
-type ProductForm = 'plain' | 'cast' | 'safe' | 'broadcast' | 'second reader' | 'axis 2';
+type ProductForm = 'plain' | 'cast' | 'safe' | 'broadcast' | 'second reader' | 'axis 2' | 'rows reshaped' | 'last axis reshaped';
 
 /** loss = sum(w * MatMul(P, V)), P = Softmax(x) spelled as `form`; x [1, 2, 3, 4] (V [1, 2, 4, 2]). */
 function softmaxProductModel(form: ProductForm): { model: Model; p: string; loss: string } {
   const g = emptyGraph('softmax_product');
   const xShape = form === 'broadcast' ? [1, 1, 3, 4] : [1, 2, 3, 4];
-  g.inputs.push({ name: 'x', dtype: 'float32', shape: xShape }, { name: 'v', dtype: 'float32', shape: [1, 2, 4, 2] }, { name: 'w', dtype: 'float32', shape: [1, 2, 3, 2] });
+  // 'rows reshaped': the two heads' rows as one head of 6 rows, read against one head of v.
+  const grouped = form === 'rows reshaped';
+  const vShape = grouped ? [1, 1, 4, 2] : [1, 2, 4, 2];
+  const oShape = grouped ? [1, 1, 6, 2] : [1, 2, 3, 2];
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: xShape }, { name: 'v', dtype: 'float32', shape: vShape }, { name: 'w', dtype: 'float32', shape: oShape });
   const b = new GraphBuilder(g);
   const info = (name: string, shape: number[], dtype: 'float32' | 'bool' = 'float32') => g.valueInfo.set(name, { name, dtype, shape });
   const p = b.op1('Softmax', ['x'], { axis: attr.i(form === 'axis 2' ? 2 : -1) });
@@ -196,11 +200,15 @@ function softmaxProductModel(form: ProductForm): { model: Model; p: string; loss
   } else if (form === 'cast') {
     a = b.op1('Cast', [p], { to: attr.i(1) });
     info(a, xShape);
+  } else if (form === 'rows reshaped' || form === 'last axis reshaped') {
+    const to = grouped ? [1, 1, 6, 4] : [1, 2, 6, 2];
+    a = b.op1('Reshape', [p, b.constInt64(to)]);
+    info(a, to);
   }
   const o = b.op1('MatMul', [a, 'v']);
-  info(o, [1, 2, 3, 2]);
+  info(o, oShape);
   let m = b.op1('Mul', [o, 'w']);
-  info(m, [1, 2, 3, 2]);
+  info(m, oShape);
   if (form === 'second reader') {
     const s = b.op1('ReduceSum', [p, b.constInt64([-1])], { keepdims: attr.i(0) });
     info(s, [1, 2, 3]);
@@ -216,7 +224,7 @@ function softmaxProductModel(form: ProductForm): { model: Model; p: string; loss
 }
 
 describe('autodiff: Softmax read by MatMul(P, V) (row sums from the output)', () => {
-  for (const [form, want] of [['plain', 1], ['cast', 1], ['safe', 1], ['broadcast', 0], ['second reader', 0], ['axis 2', 0]] as const) {
+  for (const [form, want] of [['plain', 1], ['cast', 1], ['safe', 1], ['rows reshaped', 1], ['broadcast', 0], ['second reader', 0], ['axis 2', 0], ['last axis reshaped', 0]] as const) {
     it(`${form}: ${want ? 'differentiated as one op' : 'left to the node rules'}`, () => {
       assert.equal(findSoftmaxProductComposites(softmaxProductModel(form).model.graph, 17).length, want);
     });
