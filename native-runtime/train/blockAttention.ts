@@ -13,8 +13,10 @@
 //
 // The rewrite only applies where it computes the same function: the chain's side operands (the
 // mask) are evaluated once in onnxruntime with an all-ones attention mask (a single document
-// without padding) and every skipped entry must be <= -1e4 after the chain, i.e. masked in
-// every batch. A bidirectional or prefix model fails that check and is left as it is. Rows that
+// without padding) and every skipped entry must be <= -1e4 after the chain. Padding and packing
+// only mask more, so a decoder's causal mask passes for every batch; a bidirectional model fails
+// and is left as it is. (A mask that unmasked future keys only for other inputs, say a prefix LM
+// reading token types, would pass this one probe: the rewrite is limited to task causal-lm.) Rows that
 // are masked entirely (left padding's first rows, whose outputs no loss reads) would spread
 // their uniform weights over fewer keys; the engine pads on the right, where no row is.
 import * as ort from 'onnxruntime-node';
@@ -97,7 +99,7 @@ export function blockBounds(length: number, block: number): [number, number][] {
 
 const DEFAULT_DOMAIN = (n: Node) => n.domain === '' || n.domain === 'ai.onnx';
 
-export function findAttentionCores(model: Model, block: number): AttentionCore[] {
+function findAttentionCores(model: Model, block: number): AttentionCore[] {
   const g = model.graph;
   const made = producers(g);
   const readers = consumers(g);
