@@ -361,9 +361,6 @@ function rewriteCore(model: Model, e: Emitter, core: AttentionCore, block: numbe
   const rank = qShape.length;
   const bounds = blockBounds(T, block);
   const withAxis = (shape: number[], axis: number, n: number) => shape.map((d, k) => (k === rank + axis ? n : d));
-  // Disjoint query blocks: one Split, whose gradient is one Concat.
-  const qBlocks = e.b.op('Split', [Q, e.b.constInt64(bounds.map(([a, b]) => b - a), false, `${scope}/split`)], { axis: attr.i(rank - 2) }, { outputs: bounds.length, scope: `${scope}/blocks` });
-  bounds.forEach(([r0, r1], k) => e.setShape(qBlocks[k], withAxis(qShape, -2, r1 - r0)));
   const slice = (value: string, shape: number[], ranges: [number, number, number][]): string => {
     // ranges: [axis (negative), start, end]; skips axes whose extent is 1 (broadcast) or already whole.
     const keep = ranges.filter(([axis, a, b]) => shape[shape.length + axis] !== 1 && !(a === 0 && b === shape[shape.length + axis]));
@@ -395,6 +392,16 @@ function rewriteCore(model: Model, e: Emitter, core: AttentionCore, block: numbe
     keys.k = reshape(keys.k, keys.kShape);
     keys.v = reshape(keys.v, keys.vShape);
   }
+  // A scale right after the product (Mul/Div by a constant): with grouped keys a Reshape sits
+  // between the product and it, so onnxruntime no longer folds it into the MatMul; applied to Q
+  // instead it is one pass over [.., T, d_head] rather than over every block's scores.
+  const first = core.chain[0];
+  const foldScale = keys.kind === 'grouped' && first && (first.node.opType === 'Mul' || first.node.opType === 'Div') ? first : undefined;
+  const chain = foldScale ? core.chain.slice(1) : core.chain;
+  const q = foldScale ? e.op(foldScale.node.opType, [Q, foldScale.node.inputs[1 - foldScale.scoreInput]], {}, qShape, `${scope}/blocks`) : Q;
+  // Disjoint query blocks: one Split, whose gradient is one Concat.
+  const qBlocks = e.b.op('Split', [q, e.b.constInt64(bounds.map(([a, b]) => b - a), false, `${scope}/split`)], { axis: attr.i(rank - 2) }, { outputs: bounds.length, scope: `${scope}/blocks` });
+  bounds.forEach(([r0, r1], k) => e.setShape(qBlocks[k], withAxis(qShape, -2, r1 - r0)));
   const outs: string[] = [];
   bounds.forEach(([r0, r1], k) => {
     const rows = r1 - r0;
@@ -417,7 +424,7 @@ function rewriteCore(model: Model, e: Emitter, core: AttentionCore, block: numbe
         s = e.op('MatMul', [qBlocks[k], kt], {}, sShape, `${scope}/blocks`);
       }
     }
-    for (const step of core.chain) {
+    for (const step of chain) {
       const inputs = step.node.inputs.map((name, m) => {
         if (m === step.scoreInput) return s;
         const shape = staticShape(model, name);
