@@ -12,22 +12,26 @@ import { estimateStepMemory } from '../../native-runtime/train/memoryEstimate';
 import { keptHead, StepRunner } from '../../native-runtime/train/stepRunner';
 import { ensureZoo } from '../hf/zooCache';
 
+/** The HF zoo's Llama (TorchScript export) and one seeded causal-LM batch of 2 x 16 for it. */
+function zooLlama(seed: number): { model: ReturnType<typeof loadModel>; batch: Record<string, ort.Tensor>; B: number; S: number } {
+  const dir = ensureZoo().entryDir('llama');
+  const vocab = (JSON.parse(fs.readFileSync(path.join(dir, 'hf', 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
+  const [B, S] = [2, 16];
+  const r = mulberry32(seed);
+  const ids = BigInt64Array.from({ length: B * S }, () => BigInt(1 + Math.floor(r() * (vocab - 1))));
+  const batch = {
+    input_ids: new ort.Tensor('int64', ids, [B, S]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(B * S).fill(1n), [B, S]),
+    labels: new ort.Tensor('int64', BigInt64Array.from(ids), [B, S]),
+  };
+  return { model: loadModel(path.join(dir, 'onnx', 'torchscript-17', 'model.onnx')), batch, B, S };
+}
+
 describe('train/pack_weights: the train session packs its own frozen weights', function () {
   this.timeout(600_000);
 
   it('a Llama step: losses and eval equal the shared unpacked path; only the eval session reads shared weights; estimate +2 copies', async () => {
-    const zoo = ensureZoo();
-    const dir = zoo.entryDir('llama');
-    const vocab = (JSON.parse(fs.readFileSync(path.join(dir, 'hf', 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
-    const model = loadModel(path.join(dir, 'onnx', 'torchscript-17', 'model.onnx'));
-    const [B, S] = [2, 16];
-    const r = mulberry32(4);
-    const ids = BigInt64Array.from({ length: B * S }, () => BigInt(1 + Math.floor(r() * (vocab - 1))));
-    const batch = {
-      input_ids: new ort.Tensor('int64', ids, [B, S]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(B * S).fill(1n), [B, S]),
-      labels: new ort.Tensor('int64', BigInt64Array.from(ids), [B, S]),
-    };
+    const { model, batch, B, S } = zooLlama(4);
     const runs: { losses: number[]; evalLoss: number; trainInputs: string[]; evalInputs: string[]; weights: number }[] = [];
     for (const prepackTrain of [false, true]) {
       const runner = await StepRunner.create(model, { input_ids: [B, S], attention_mask: [B, S] }, {
@@ -52,18 +56,7 @@ describe('train/pack_weights: the train session packs its own frozen weights', f
     assert.ok(Math.abs(packed.weights - 3 * plain.weights) <= 0.01 * plain.weights, `estimate: ${packed.weights} B of weights packed vs ${plain.weights} B shared`);
   });
   it('shared weights: the train session keeps the chunked loss\'s head packed (its own initializer), same losses as the shared head', async () => {
-    const zoo = ensureZoo();
-    const dir = zoo.entryDir('llama');
-    const vocab = (JSON.parse(fs.readFileSync(path.join(dir, 'hf', 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
-    const model = loadModel(path.join(dir, 'onnx', 'torchscript-17', 'model.onnx'));
-    const [B, S] = [2, 16];
-    const r = mulberry32(6);
-    const ids = BigInt64Array.from({ length: B * S }, () => BigInt(1 + Math.floor(r() * (vocab - 1))));
-    const batch = {
-      input_ids: new ort.Tensor('int64', ids, [B, S]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(B * S).fill(1n), [B, S]),
-      labels: new ort.Tensor('int64', BigInt64Array.from(ids), [B, S]),
-    };
+    const { model, batch, B, S } = zooLlama(6);
     const runs: { losses: number[]; head?: string; train: string[]; eval: string[] }[] = [];
     for (const packHead of [false, true]) {
       const opts = { adapter: { method: 'lily' as const, target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 }, task: 'causal-lm' as const, threads: 1, seed: 3, shareFrozenWeights: true, packHead };
