@@ -81,6 +81,7 @@ async function main(): Promise<void> {
     seed: 7,
     shareFrozenWeights: a.shareFrozenWeights,
     prepackTrain: a.packWeights,
+    packHead: !!a.packing,
     // As `lily train` does (trainer.ts): no per-session arena when several lengths each have a graph.
     memoryArena: a.padding === 'max_length',
   };

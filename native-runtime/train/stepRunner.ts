@@ -36,7 +36,11 @@ export interface RunnerOptions extends Omit<StepOptions, 'inputShapes'> {
    * train session then keeps its own initializers and only other sessions share).
    */
   prepackTrain?: boolean;
-  /** With shareFrozenWeights: the train session keeps the LM head packed (keptHead below; default true). */
+  /**
+   * With shareFrozenWeights: the train session keeps the LM head packed (keptHead below). Only
+   * for runs with one train shape (packing): every length bucket's session would hold its own
+   * copy and packed forms (16 buckets at Llama d 512: +3.1 GB, measured). Default false.
+   */
   packHead?: boolean;
   /**
    * The train sessions' ORT CPU memory arena (session.ts memoryArena; default on). ORT keeps one
@@ -390,7 +394,7 @@ function shapeKey(shapes: Record<string, number[]>): string {
  */
 export function keptHead(graphs: TrainingStepGraphs, opts: Pick<RunnerOptions, 'shareFrozenWeights' | 'prepackTrain' | 'packHead' | 'gradientCheckpointing'>): string | undefined {
   const chunks = graphs.lossChunks;
-  if (!opts.shareFrozenWeights || opts.prepackTrain || opts.packHead === false || opts.gradientCheckpointing || !chunks || chunks.vocabSlice) return undefined;
+  if (!opts.shareFrozenWeights || opts.prepackTrain || !opts.packHead || opts.gradientCheckpointing || !chunks || chunks.vocabSlice) return undefined;
   const t = graphs.train.graph.initializers.get(chunks.weight);
   const ok = t && t.dtype === 'float32' && t.data instanceof Float32Array && t.data.length > 0 && t.data.length * 4 <= KEPT_HEAD_MAX_BYTES;
   return ok ? chunks.weight : undefined;

@@ -400,8 +400,11 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       threads,
       evalOnly: request.evalOnly,
       // Several step graphs (one per padded length): one copy of the frozen weights for all.
-      shareFrozenWeights: cfg.data.padding !== 'max_length',
+      // (Packed rows: the train shape and the eval shapes; as the bench measures it.)
+      shareFrozenWeights: cfg.data.padding !== 'max_length' || cfg.data.packing,
       prepackTrain: cfg.runtime.pack_weights,
+      // One train shape (packed rows): its session may keep the LM head packed (stepRunner keptHead).
+      packHead: cfg.data.packing,
       frozenWeights: quantized?.weights,
       // ...and no per-session arena, which would keep every shape's peak at once (packed
       // training rows have one shape; data.padding then only shapes the eval batches, whose
