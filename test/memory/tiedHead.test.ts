@@ -127,7 +127,7 @@ describe('tied output head (train/tiedHead.ts)', function () {
       // (6 slices of 512, the last padded), one chunk of 24 rows for the float32 reference.
       const opts = { adapter: { method: 'lily' as const, target_modules: ['q_proj', 'v_proj'], r: 4, num_B: 2 }, task: 'causal-lm' as const, threads: 1, exposeGradients: true, optimizer: { optimizer: 'sgd' as const }, lossChunks: 100 };
       const quant = await StepRunner.create(model, shapes, { ...opts, frozenWeights: store.weights });
-      assert.deepEqual(quant.graphs.lossChunks, { chunks: 6, rows: B * S, vocabSlice: 100 });
+      assert.deepEqual(quant.graphs.lossChunks, { chunks: 6, rows: B * S, vocabSlice: 100, weight: TABLE });
       assert.ok(quant.graphs.quantized!.replaced.includes(TABLE));
       for (const g of [quant.graphs.train.graph, quant.graphs.eval.graph]) assert.ok(!g.initializers.has(TABLE), 'no float32 table in the step graphs');
       const ref = await StepRunner.create(withDequantized(model, store.weights, quant.graphs.quantized!.replaced), shapes, opts);
