@@ -14,11 +14,9 @@ import * as ort from 'onnxruntime-node';
 import { loadModel, modelToBytes } from '../native-runtime/onnx/proto';
 import { buildTrainingStep, STEP_IO, type StepOptions } from '../native-runtime/train/step';
 import { makeBatch } from './ours/batch';
+// @ts-expect-error: plain ESM helpers shared with bench/run.mjs, untyped
+import { median } from './lib/stats.mjs';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);

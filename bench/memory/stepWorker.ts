@@ -17,7 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { performance } from 'perf_hooks';
 import { mulberry32 } from '../../native-runtime/adapters/init';
 import { loadModel } from '../../native-runtime/onnx/proto';
-import { keptHead, StepRunner, type RunnerOptions } from '../../native-runtime/train/stepRunner';
+import { StepRunner, weightsLayout, type RunnerOptions } from '../../native-runtime/train/stepRunner';
 import { estimateStepMemory } from '../../native-runtime/train/memoryEstimate';
 import { tieOutputHead } from '../../native-runtime/train/tiedHead';
 
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     // The --dry-run estimate without opening a session (for shapes too large to run here).
     const { buildTrainingStep } = await import('../../native-runtime/train/step');
     const graphs = await buildTrainingStep(model, { adapter: { method: 'lily', target_modules: ['q_proj', 'v_proj'], r: 16, stride_A: 2, num_B: 4 }, task: 'causal-lm', inputShapes: { input_ids: [B, S], attention_mask: [B, S] }, ...extra });
-    const est = estimateStepMemory(graphs, { evaluates: false, sharedWeights: !!extra.shareFrozenWeights, packedWeights: !!extra.prepackTrain, keptHead: keptHead(graphs, extra) });
+    const est = estimateStepMemory(graphs, { evaluates: false, ...weightsLayout(graphs, extra) });
     console.log(JSON.stringify({ batch: B, seq: S, options: extra, loss_chunks: graphs.lossChunks ?? null, estimate_mb: Object.fromEntries(Object.entries(est).map(([k, v]) => [k, Math.round(v / 2 ** 20)])) }));
     return;
   }
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     loss = (await runner.step(batch, 1e-4)).loss;
     times.push(performance.now() - s);
   }
-  const est = estimateStepMemory(runner.graphs, { evaluates: false, sharedWeights: !!extra.shareFrozenWeights, packedWeights: !!extra.prepackTrain, keptHead: keptHead(runner.graphs, extra) });
+  const est = estimateStepMemory(runner.graphs, { evaluates: false, ...weightsLayout(runner.graphs, extra) });
   const mb = (b: number) => Math.round(b / 2 ** 20);
   const g = runner.graphs as typeof runner.graphs & { quantized?: { replaced: string[] }; recompute?: unknown };
   if (weightsDtype !== 'float32' && !g.quantized?.replaced?.length) throw new Error(`weightsDtype ${weightsDtype}: the step graph holds no quantized weight (engine without model.weights_dtype?)`);

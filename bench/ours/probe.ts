@@ -14,7 +14,7 @@ import { performance } from 'perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { mulberry32 } from '../../native-runtime/adapters/init';
 import { loadModel } from '../../native-runtime/onnx/proto';
-import { keptHead, StepRunner, type RunnerOptions } from '../../native-runtime/train/stepRunner';
+import { StepRunner, weightsLayout, type RunnerOptions } from '../../native-runtime/train/stepRunner';
 import { buildTrainingStep } from '../../native-runtime/train/step';
 import { estimateStepMemory } from '../../native-runtime/train/memoryEstimate';
 
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   t = performance.now();
   const runner = await StepRunner.create(model, shapes(S), opts, graphs);
   stage('session', t);
-  const est = estimateStepMemory(runner.graphs, { evaluates: false, sharedWeights: !!opts.shareFrozenWeights, packedWeights: !!opts.prepackTrain, keptHead: keptHead(runner.graphs, opts) });
+  const est = estimateStepMemory(runner.graphs, { evaluates: false, ...weightsLayout(runner.graphs, opts) });
   console.log(JSON.stringify({ estimate_mb: Object.fromEntries(Object.entries(est).map(([k, v]) => [k, Math.round(v / 2 ** 20)])), nodes: runner.graphs.train.graph.nodes.length }));
   for (const T of o.buckets ?? []) {
     t = performance.now();

@@ -400,6 +400,11 @@ export function keptHead(graphs: TrainingStepGraphs, opts: Pick<RunnerOptions, '
   return ok ? chunks.weight : undefined;
 }
 
+/** How the runner holds the frozen weights, as estimateStepMemory counts them (memoryEstimate.ts EstimateOptions). */
+export function weightsLayout(graphs: TrainingStepGraphs, opts: Pick<RunnerOptions, 'shareFrozenWeights' | 'prepackTrain' | 'packHead' | 'gradientCheckpointing'>): { sharedWeights: boolean; packedWeights: boolean; keptHead?: string } {
+  return { sharedWeights: !!opts.shareFrozenWeights, packedWeights: !!opts.prepackTrain, keptHead: keptHead(graphs, opts) };
+}
+
 /** The largest LM head a train session packs on its own (a d 1024, V 32000 head is 125 MiB). */
 export const KEPT_HEAD_MAX_BYTES = 128 * 2 ** 20;
 

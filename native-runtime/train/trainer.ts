@@ -39,7 +39,7 @@ import { DivergenceMonitor, divergenceHint, maxAbsOf, type DivergenceState } fro
 import { fitMaxLength } from './maxLength';
 import { tieOutputHead } from './tiedHead';
 import { stepBuildConfigError } from './stepErrors';
-import { keptHead, StepRunner, type RunnerOptions } from './stepRunner';
+import { StepRunner, weightsLayout, type RunnerOptions } from './stepRunner';
 import { buildTrainingStep } from './step';
 import { stepGraphCount } from './data/padding';
 import { estimateStepMemory, formatMB, type MemoryEstimate } from './memoryEstimate';
@@ -421,7 +421,7 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   let memory: MemoryEstimate;
   try {
     const graphs = await buildTrainingStep(model, { ...runnerOpts, inputShapes: estimateShapes });
-    const estimateOpts = { evaluates: !!data.eval || !!request.evalOnly, sharedWeights: !!runnerOpts.shareFrozenWeights, packedWeights: !!runnerOpts.prepackTrain, keptHead: keptHead(graphs, runnerOpts), extraGraphs };
+    const estimateOpts = { evaluates: !!data.eval || !!request.evalOnly, ...weightsLayout(graphs, runnerOpts), extraGraphs };
     memory = estimateStepMemory(graphs, estimateOpts);
     let plan = memoryPlan(cfg, memory, estimateShapes);
     // A dry run, or a run that would not fit, also says what gradient checkpointing would need

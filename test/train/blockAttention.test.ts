@@ -89,7 +89,7 @@ describe('train/block attention (causal attention computed block by block)', fun
     zoo = ensureZoo();
   });
 
-  it('blocks cover the rows once and compute (n+1)/2n of the scores', () => {
+  it('blocks cover the rows once, the last one shorter when the length is not a multiple', () => {
     assert.deepEqual(blockBounds(512, 128), [[0, 128], [128, 256], [256, 384], [384, 512]]);
     assert.deepEqual(blockBounds(20, 8), [[0, 8], [8, 16], [16, 20]]);
   });
