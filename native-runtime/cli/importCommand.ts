@@ -41,7 +41,7 @@ export const importCommand: Command = {
     summary: 'Export a Hugging Face model (a save_pretrained folder or a model in the local hub cache) to ONNX and propose a config.',
     details: [
       'The task comes from config.json\'s architectures (*ForSequenceClassification, *ForImageClassification, *ForTokenClassification, *ForCausalLM);',
-      'decoders are exported without a KV cache. The export runs optimum in your Python (--python, default python3).',
+      'decoders are exported without a KV cache. The export runs optimum (with --packing: torch\'s own exporter) in your Python (--python, default python3).',
       'Writes <out>/model.onnx, tokenizer.json and lily-import.json, then <name>.lily.json as `lily init` would.',
     ],
     positional: { min: 1, max: 1 },

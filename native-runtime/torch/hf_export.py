@@ -1,4 +1,5 @@
-"""Exports a Hugging Face model folder to ONNX for Lily, with optimum's exporter.
+"""Exports a Hugging Face model folder to ONNX for Lily, with optimum's exporter (or, with
+--packing, torch's own exporter).
 
 Run by `lily import` (native-runtime/cli/importCommand.ts) in the user's Python. The TypeScript
 side has already read config.json and chosen the task; this script only checks that the exporter
@@ -13,7 +14,8 @@ position_ids, document_starts, logits per document), a causal LM with a document
 
 Exit codes: 0 exported; 3 a module is missing (the result lists them); 4 the exporter does not
 support this architecture for the task (the result lists what it supports); 5 --packing for a
-model type without a packed classifier (the result lists those that have one); 1 anything else.
+model type without a packed export for the task (the result lists those that have one); 1 anything
+else.
 
 Standard library only at the top: the "missing module" answer must work in a bare Python.
 """
@@ -76,7 +78,9 @@ def main():
     p.add_argument("--task", required=True, help="optimum task: text-classification, token-classification, text-generation")
     p.add_argument("--model-type", required=True, help="config.json's model_type")
     p.add_argument("--check", action="store_true", help="only check the environment and the architecture")
-    p.add_argument("--packing", action="store_true", help="export a packed sequence classifier (doc_classifiers.py)")
+    p.add_argument("--packing", action="store_true", help="export for data.packing (a document-number attention mask) with torch's exporter: "
+                   "for text-classification a packed sequence classifier (doc_classifiers.py), for "
+                   "text-generation a packed causal LM (doc_decoders.py); model types in their PACKED maps")
     a = p.parse_args()
 
     log(f"Python {sys.version.split()[0]} at {sys.executable}")
@@ -91,7 +95,7 @@ def main():
     versions = {"torch": torch.__version__, "transformers": transformers.__version__, "optimum-onnx": version("optimum-onnx")}
     log("exporter: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     if a.packing:
-        export_packed_classifier(a)
+        export_for_packing(a)
     check_support(a.model_type, a.task)
     if a.check:
         result({"ok": True, "versions": versions, "python": sys.executable}, 0)
@@ -118,7 +122,7 @@ def main():
     result({"ok": True, "versions": versions, "python": sys.executable, "files": files}, 0)
 
 
-def export_packed_classifier(a):
+def export_for_packing(a):
     """--packing: the model's own weights in its packed classifier or decoder, exported by torch (exits)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import doc_classifiers
@@ -140,7 +144,8 @@ def export_packed_classifier(a):
         result({"ok": True, "versions": versions, "python": sys.executable}, 0)
     log(f"exporting {a.model} ({a.model_type}) for packing ({cls.__name__}: document-number attention mask)")
     started = time.time()
-    # Eager attention: the 3D document mask goes through transformers' own mask code.
+    # Eager attention: the document mask (3D for classifiers, 4D additive for decoders) goes
+    # through transformers' own mask code.
     model = cls.from_pretrained(a.model, local_files_only=True, attn_implementation="eager").eval()
     os.makedirs(a.out, exist_ok=True)
     family.export_packed(model, os.path.join(a.out, "model.onnx"))
