@@ -1,10 +1,10 @@
 // Whether "Lily: Import Hugging Face Model..." asks for a packed export, what the question says,
 // and the `lily import` command line. The supported model types are the CLI's own list
-// (native-runtime/cli/packedExports.ts), read with config.json as `lily import` reads it.
+// (native-runtime/config/packedExports.ts), read with config.json as `lily import` reads it.
 // No vscode import: tested in Node.
 import * as path from 'path';
 import { chooseTask, readHfConfig, resolveModelSource } from '../native-runtime/cli/hfModel';
-import { packedExportCheck, type PackedExportCheck, type PackedFamily } from '../native-runtime/cli/packedExports';
+import { packedExportCheck, type PackedExportCheck, type PackedFamily } from '../native-runtime/config/packedExports';
 
 export type PackingOffer =
   /** The model has a packed export: ask with `items`. */

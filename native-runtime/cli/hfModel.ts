@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { ImportTask } from '../config/packedExports';
 import type { TaskType } from '../config/types';
 import { InputError } from './errors';
 
@@ -112,12 +113,9 @@ const HEADS: Array<{ suffix: RegExp; task: TaskType; optimum: string }> = [
 
 export const SUPPORTED_HEADS = ['*ForSequenceClassification', '*ForTokenClassification', '*ForCausalLM', '*LMHeadModel', '*ForImageClassification'];
 
-export interface TaskChoice {
-  architecture: string;
-  task: TaskType;
-  /** optimum's task name; `text-generation` is the decoder graph without a KV cache. */
-  optimumTask: string;
-}
+/** The task chosen for an import; `optimumTask` `text-generation` is the decoder graph without a
+ * KV cache. The shape is config/packedExports.ts's, which checks it for --packing. */
+export type TaskChoice = ImportTask;
 
 const OPTIMUM_TASK: Record<TaskType, string> = {
   'sequence-classification': 'text-classification',

@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { packedExportCheck, packedExportsSummary } from '../config/packedExports';
 import type { TaskType } from '../config/types';
 import { Command, JSON_OPTION } from './command';
 import { EXIT, InputError, isInputError } from './errors';
@@ -14,7 +15,6 @@ import { writeImportManifest, type ImportManifest } from './importManifest';
 import { initCommand } from './initCommand';
 import { parseArgs } from './args';
 import { Output, type CliIO } from './io';
-import { packedExportCheck, packedExportsSummary } from './packedExports';
 import { ImportFailure, runExporter } from './pythonExporter';
 
 const TASKS: TaskType[] = ['sequence-classification', 'regression', 'causal-lm', 'token-classification'];

@@ -57,7 +57,7 @@ export interface ExportRequest {
   architecture: string;
   /** Only check Python, the exporter and the architecture. */
   checkOnly?: boolean;
-  /** Export for data.packing (native-runtime/torch/doc_classifiers.py or doc_decoders.py; model types in packedExports.ts). */
+  /** Export for data.packing (native-runtime/torch/doc_classifiers.py or doc_decoders.py; model types in config/packedExports.ts). */
   packing?: boolean;
   /** Each line the exporter logs (optimum's, torch's and ours). */
   onLog: (line: string) => void;

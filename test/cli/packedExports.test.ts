@@ -1,10 +1,10 @@
-// The packed-export list (native-runtime/cli/packedExports.ts) is the one the Python exporter
+// The packed-export list (native-runtime/config/packedExports.ts) is the one the Python exporter
 // serves, and `lily import --packing` refuses other model types before any Python starts.
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PACKED_EXPORTS, packedModelTypes } from '../../native-runtime/cli/packedExports';
+import { PACKED_EXPORTS, packedModelTypes } from '../../native-runtime/config/packedExports';
 import { VENV_PYTHON } from '../helpers/pyarrowWrite';
 import { tempDir } from '../helpers/tempDir';
 import { lily } from './workspace';

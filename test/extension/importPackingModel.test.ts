@@ -1,10 +1,10 @@
 // "Import Hugging Face Model" asks for a packed export exactly for the model types the CLI's list
-// has (native-runtime/cli/packedExports.ts), says why it does not for the others of a task
+// has (native-runtime/config/packedExports.ts), says why it does not for the others of a task
 // packing serves, and passes the answer to `lily import` as --packing.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PACKED_EXPORTS } from '../../native-runtime/cli/packedExports';
+import { PACKED_EXPORTS } from '../../native-runtime/config/packedExports';
 import { exportChoiceItems, importCliArgs, packingOffer } from '../../src/importPackingModel';
 import { tempDir } from '../helpers/tempDir';
 

@@ -2,7 +2,7 @@
 // (throwing a DataError before anything is written), decide the label scheme, and produce
 // batches of onnxruntime tensors for a step or for evaluation.
 import * as fs from 'fs';
-import { PACKED_EXPORTS } from '../../cli/packedExports';
+import { PACKED_EXPORTS } from '../../config/packedExports';
 import type { ResolvedConfig } from '../../config/resolved';
 import type { ValueInfo } from '../../onnx/ir';
 import { Batch, collate, collatePacked } from './batch';

@@ -1,11 +1,21 @@
 // Which Hugging Face models `lily import --packing` can export for data.packing (a document-number
 // attention mask, so several documents share one row). One list, read by the CLI (its help, an
-// exit 2 before Python starts, the messages) and by the extension's import command (which offers
-// a packed export only for these). The Python side maps the same model types to their packed
-// classes (`PACKED` in native-runtime/torch/doc_classifiers.py and doc_decoders.py, which
-// hf_export.py picks by the optimum task); test/cli/packedExports.test.ts fails when they differ.
-import type { TaskType } from '../config/types';
-import type { TaskChoice } from './hfModel';
+// exit 2 before Python starts, the messages), by the data pipeline (the export it names when a
+// model cannot pack) and by the extension's import command (which offers a packed export only for
+// these). It lives beside the config types, below all three, and imports nothing but them. The
+// Python side maps the same model types to their packed classes (`PACKED` in
+// native-runtime/torch/doc_classifiers.py and doc_decoders.py, which hf_export.py picks by the
+// optimum task); test/cli/packedExports.test.ts fails when they differ.
+import type { TaskType } from './types';
+
+/** The task a model is imported for, as cli/hfModel.ts `chooseTask` returns it (its TaskChoice). */
+export interface ImportTask {
+  /** config.json's architecture, named in refusals. */
+  architecture: string;
+  task: TaskType;
+  /** optimum's task name (`text-classification`, `text-generation`, `image-classification`, ...). */
+  optimumTask: string;
+}
 
 export interface PackedFamily {
   /** The Lily task the import proposes. */
@@ -54,7 +64,7 @@ export type PackedExportCheck =
   | { ok: false; why: 'model-type'; family: PackedFamily; message: string };
 
 /** Whether `lily import --packing` can export this model; `configFile` is named in a refusal. */
-export function packedExportCheck(choice: TaskChoice, modelType: string, configFile: string): PackedExportCheck {
+export function packedExportCheck(choice: ImportTask, modelType: string, configFile: string): PackedExportCheck {
   const family = PACKED_EXPORTS.find((f) => f.task === choice.task && f.optimumTask === choice.optimumTask);
   if (!family) {
     const as = choice.optimumTask === 'image-classification' ? `${choice.task} of images` : choice.task;
