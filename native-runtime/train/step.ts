@@ -8,6 +8,7 @@ import type { AdapterSection, TaskType } from '../config/types';
 import type { Model } from '../onnx/ir';
 import { reduceConstantPowers } from '../onnx/powers';
 import { fullOperandFirst } from '../onnx/operandOrder';
+import { sumsToAdds } from '../onnx/sumToAdds';
 import { GraphBuilder } from '../onnx/ir';
 import { cloneModel, specialize } from '../onnx/specialize';
 import { checkTrainableOpset, raiseToStepOpset } from '../onnx/opset';
@@ -67,6 +68,12 @@ export interface StepOptions {
    * keeps the export's attention.
    */
   attentionBlock?: number | 'off';
+  /**
+   * Sums of two or more values (the autodiff's gradient accumulation) as chains of Adds
+   * (onnx/sumToAdds.ts: onnxruntime's Sum runs on one thread; same values). Default on; `false`
+   * keeps the Sums (bench/abStep.ts compares the two).
+   */
+  sumsAsAdds?: boolean;
 }
 
 /** Fixed names of the step's scalar inputs and outputs. */
@@ -243,6 +250,10 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   // Last, on the finished graphs: the forward's constant powers (RMSNorm's x^2) as cheaper ops.
   reduceConstantPowers(train.graph);
   reduceConstantPowers(evalModel.graph);
+  if (opts.sumsAsAdds !== false) {
+    sumsToAdds(train.graph);
+    sumsToAdds(evalModel.graph);
+  }
   // And Add/Mul with the broadcast operand second (onnxruntime's faster kernel path; same values).
   fullOperandFirst(train.graph);
   fullOperandFirst(evalModel.graph);
