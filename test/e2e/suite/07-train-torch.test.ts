@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { RUN_FILES } from '../../../native-runtime/runFiles';
 import type { RunsNode } from '../../../src/runsView';
-import { lilyApi, REPO_ROOT, runCommand, waitFor, waitForState, workspaceRoot } from './helpers';
+import { acceptingPicks, lilyApi, REPO_ROOT, runCommand, waitFor, waitForState, workspaceRoot } from './helpers';
 
 const PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
 const STEPS = 4;
@@ -41,18 +41,8 @@ describe('Lily: Train on PyTorch...', () => {
     await vscode.workspace.getConfiguration('lily').update('pythonPath', PYTHON, vscode.ConfigurationTarget.Workspace);
 
     // No launch in the arguments: the command asks with its quick pick (local processes / the
-    // launch template), and the pick is answered in the workbench as a user does with Enter:
-    // the first item, "1 local process". Accepting is polled because the pick opens after the
-    // command has read the config; before it opens, accepting is a no-op.
-    const started = runCommand<{ runDir: string; pid: number }>('lily.trainTorch', vscode.Uri.file(config), { maxSteps: STEPS });
-    let settled = false;
-    started.then(() => { settled = true; }, () => { settled = true; });
-    const deadline = Date.now() + 60_000;
-    while (!settled && Date.now() < deadline) {
-      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
-    const r = await started;
+    // launch template), answered in the workbench with Enter: the first item, "1 local process".
+    const r = await acceptingPicks(runCommand<{ runDir: string; pid: number }>('lily.trainTorch', vscode.Uri.file(config), { maxSteps: STEPS }));
     const status = await waitForState(r.runDir, ['completed'], 360_000);
     assert.strictEqual(status.step, STEPS);
     assert.match(String(status.device_note), /torch backend, 1 process/);

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ImportSummary } from '../../../native-runtime/cli/importCommand';
-import { REPO_ROOT, lilyApi, runCommand, waitFor, waitForState, workspaceRoot } from './helpers';
+import { REPO_ROOT, acceptingPicks, lilyApi, runCommand, waitFor, waitForState, workspaceRoot } from './helpers';
 
 const VENV_PYTHON = path.join(REPO_ROOT, '.venv', 'bin', 'python');
 
@@ -39,20 +39,11 @@ describe('Lily: Import Hugging Face Model', function () {
     fs.writeFileSync(path.join(data, 'train.jsonl'), jsonl(ROWS));
     fs.writeFileSync(path.join(data, 'eval.jsonl'), jsonl(ROWS));
 
-    // BERT has a packed export, so the command asks "Standard export" / "Packed export"; the pick
-    // is answered in the workbench as a user does with Enter (the first item, standard). Accepting
-    // is polled because the pick opens after the command has read config.json; before, it is a no-op.
-    const started = runCommand<{ modelPath: string; configPath: string; summary: ImportSummary }>('lily.importModel', path.join(hfRoot, 'bert'), {
+    // BERT has a packed export, so the command asks "Standard export" / "Packed export", answered
+    // in the workbench with Enter: the first item, standard.
+    const r = await acceptingPicks(runCommand<{ modelPath: string; configPath: string; summary: ImportSummary }>('lily.importModel', path.join(hfRoot, 'bert'), {
       newConfig: newConfigAnswers('e2e-import', data),
-    });
-    let settled = false;
-    started.then(() => { settled = true; }, () => { settled = true; });
-    const deadline = Date.now() + 60_000;
-    while (!settled && Date.now() < deadline) {
-      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
-    const r = await started;
+    }));
     assert.strictEqual(r.summary.manifest.packing, undefined, 'the standard export was picked');
     assert.strictEqual(r.modelPath, path.join(root, 'bert-onnx', 'model.onnx'));
     for (const f of ['model.onnx', 'tokenizer.json', 'lily-import.json']) assert.ok(fs.existsSync(path.join(root, 'bert-onnx', f)), `${f} was not written`);

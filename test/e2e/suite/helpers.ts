@@ -55,6 +55,24 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
   }
 }
 
+/**
+ * Awaits `command` (a command that asks with quick picks) while answering every pick it opens as a
+ * user does with Enter: the active item, the first, is accepted. Accepting is polled because a pick
+ * opens only after the command has done its own reading (a config, a model folder); before that,
+ * accepting is a no-op. Polling stops when the command settles, or after `timeoutMs`; the
+ * command's own result or failure is returned either way.
+ */
+export async function acceptingPicks<T>(command: Promise<T>, timeoutMs = 60_000): Promise<T> {
+  let settled = false;
+  command.then(() => { settled = true; }, () => { settled = true; });
+  const deadline = Date.now() + timeoutMs;
+  while (!settled && Date.now() < deadline) {
+    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  return command;
+}
+
 /** The extension's API (what activate() returns), typed. */
 export async function lilyApi(): Promise<LilyExtensionApi> {
   const ext = await activatedExtension();
