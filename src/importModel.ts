@@ -20,7 +20,7 @@ import { refuse, type CommandResult } from './results';
 import { workspaceRoot } from './settings';
 
 export interface ImportOptions {
-  /** Output folder for the ONNX model (default: <workspace>/<name>-onnx). */
+  /** Output folder for the ONNX model (default: `lily import`'s, in the workspace: <name>-onnx, the packed export <name>-packed-onnx). */
   out?: string;
   /** Replace an existing output folder. */
   force?: boolean;

@@ -30,6 +30,17 @@ export interface ImportSummary {
   init?: Record<string, unknown>;
 }
 
+/**
+ * Where an import writes by default, relative to the working directory: `<name>-onnx` and
+ * `<name>.lily.json`, and for the packed export `<name>-packed-onnx` and `<name>-packed.lily.json`.
+ * The two exports of one model are different models (the packed one takes document numbers), so
+ * importing one must not ask to replace the other, nor keep the other's config as its proposal.
+ */
+export function importDefaults(name: string, packing: boolean): { modelDir: string; config: string } {
+  const base = packing ? `${name}-packed` : name;
+  return { modelDir: `${base}-onnx`, config: `${base}.lily.json` };
+}
+
 function removeQuietly(p: string): void {
   fs.rmSync(p, { recursive: true, force: true });
 }
@@ -42,12 +53,13 @@ export const importCommand: Command = {
     details: [
       'The task comes from config.json\'s architectures (*ForSequenceClassification, *ForImageClassification, *ForTokenClassification, *ForCausalLM);',
       'decoders are exported without a KV cache. The export runs optimum (with --packing: torch\'s own exporter) in your Python (--python, default python3).',
-      'Writes <out>/model.onnx, tokenizer.json and lily-import.json, then <name>.lily.json as `lily init` would.',
+      'Writes <out>/model.onnx, tokenizer.json and lily-import.json, then <name>.lily.json as `lily init` would',
+      '(with --packing: <name>-packed-onnx/ and <name>-packed.lily.json, so both exports of a model can sit side by side).',
     ],
     positional: { min: 1, max: 1 },
     options: [
-      { name: 'out', kind: 'string', value: 'DIR', help: 'Folder to write the ONNX model into (default: ./<model name>-onnx).' },
-      { name: 'config', kind: 'string', value: 'FILE', help: 'Config file to propose (default: ./<model name>.lily.json; kept if it exists).' },
+      { name: 'out', kind: 'string', value: 'DIR', help: 'Folder to write the ONNX model into (default: ./<model name>-onnx; with --packing ./<model name>-packed-onnx).' },
+      { name: 'config', kind: 'string', value: 'FILE', help: 'Config file to propose (default: ./<model name>.lily.json, with --packing ./<model name>-packed.lily.json; kept if it exists).' },
       { name: 'no-config', kind: 'bool', help: 'Do not write a config (VS Code opens its New Adapter Config flow instead).' },
       { name: 'task', kind: 'string', value: 'TASK', help: `Task instead of the one config.json implies (${TASKS.join(', ')}).` },
       { name: 'python', kind: 'string', value: 'PATH', help: 'Python interpreter with optimum-onnx (default: python3).' },
@@ -97,7 +109,8 @@ async function runImport(arg: string, opts: Record<string, unknown>, cwd: string
       `but ${opts['memory-gb'] !== undefined ? '--memory-gb allows' : 'this machine has'} ${gib(limit)}. Export on a machine with more memory (the ONNX folder can be copied here), or pick a smaller model`);
   }
 
-  const modelDir = path.resolve(cwd, (opts.out as string | undefined) ?? `${name}-onnx`);
+  const defaults = importDefaults(name, packing);
+  const modelDir = path.resolve(cwd, (opts.out as string | undefined) ?? defaults.modelDir);
   if (fs.existsSync(path.join(modelDir, 'model.onnx')) && !opts.force) {
     throw new ImportFailure('exists', `${modelDir} already holds a model.onnx; pass --force to replace it or --out to choose another folder`);
   }
@@ -145,7 +158,7 @@ async function runImport(arg: string, opts: Record<string, unknown>, cwd: string
 
   const summary: ImportSummary = { modelDir, modelPath, manifest };
   if (!opts['no-config']) {
-    const configPath = path.resolve(cwd, (opts.config as string | undefined) ?? `${name}.lily.json`);
+    const configPath = path.resolve(cwd, (opts.config as string | undefined) ?? defaults.config);
     if (fs.existsSync(configPath)) {
       out.log(`Kept the existing ${configPath}; run \`lily init ${modelPath} --out FILE\` for a fresh proposal`);
     } else {

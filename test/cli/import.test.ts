@@ -94,18 +94,18 @@ describe('cli: lily import', function () {
     const ws = tempDir('lily-import-pack-');
     const r = await lily(['import', path.join(zoo, 'bert'), '--packing', '--python', VENV_PYTHON], ws);
     assert.strictEqual(r.code, 0, r.stderr);
-    const dir = path.join(ws, 'bert-onnx');
+    const dir = path.join(ws, 'bert-packed-onnx');
     assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, 'lily-import.json'), 'utf8')).packing, true);
     const model = loadUserModel(path.join(dir, 'model.onnx'));
     assert.deepStrictEqual(model.graph.inputs.map((i) => i.name), ['input_ids', 'attention_mask', 'position_ids', 'document_starts']);
-    const cfg = JSON.parse(fs.readFileSync(path.join(ws, 'bert.lily.json'), 'utf8'));
+    const cfg = JSON.parse(fs.readFileSync(path.join(ws, 'bert-packed.lily.json'), 'utf8'));
     assert.strictEqual(cfg.data.packing, true, 'the proposal packs');
     assert.strictEqual(cfg.model.task, 'sequence-classification');
     assert.deepStrictEqual(cfg.adapter.modules_to_save, ['classifier']);
     const evalRows = EVAL_IDS.map((ids, k) => ({ input_ids: ids, label: k % 2 ? 'negative' : 'positive' }));
     fs.writeFileSync(path.join(ws, 'train.jsonl'), jsonl(sentimentRecords(16)));
     fs.writeFileSync(path.join(ws, 'eval.jsonl'), jsonl(evalRows));
-    const [before] = await trainProposal(ws, 'bert.lily.json', { eval_every: 3 });
+    const [before] = await trainProposal(ws, 'bert-packed.lily.json', { eval_every: 3 });
     // transformers' BertForSequenceClassification on each record alone: the same mean loss (the
     // adapter starts as the identity, B = 0).
     const code = [
@@ -122,16 +122,16 @@ describe('cli: lily import', function () {
     const ws = tempDir('lily-import-pack-');
     const r = await lily(['import', path.join(zoo, 'llama'), '--packing', '--python', VENV_PYTHON], ws);
     assert.strictEqual(r.code, 0, r.stderr);
-    const dir = path.join(ws, 'llama-onnx');
+    const dir = path.join(ws, 'llama-packed-onnx');
     assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, 'lily-import.json'), 'utf8')).packing, true);
     assert.deepStrictEqual(loadUserModel(path.join(dir, 'model.onnx')).graph.inputs.map((i) => i.name), ['input_ids', 'attention_mask', 'position_ids']);
-    const cfg = JSON.parse(fs.readFileSync(path.join(ws, 'llama.lily.json'), 'utf8'));
+    const cfg = JSON.parse(fs.readFileSync(path.join(ws, 'llama-packed.lily.json'), 'utf8'));
     assert.strictEqual(cfg.data.packing, true, 'the proposal packs');
     assert.strictEqual(cfg.model.task, 'causal-lm');
     const evalRows = EVAL_IDS.map((ids) => ({ input_ids: ids }));
     fs.writeFileSync(path.join(ws, 'train.jsonl'), jsonl(sentimentRecords(16).map((x) => ({ text: x.text }))));
     fs.writeFileSync(path.join(ws, 'eval.jsonl'), jsonl(evalRows));
-    const [before] = await trainProposal(ws, 'llama.lily.json', { eval_every: 3 });
+    const [before] = await trainProposal(ws, 'llama-packed.lily.json', { eval_every: 3 });
     // transformers' LlamaForCausalLM on each record alone: the same token-mean loss.
     const code = [
       'import json, sys, torch', 'from transformers import LlamaForCausalLM',
@@ -151,7 +151,7 @@ describe('cli: lily import', function () {
     const reg = await lily(['import', path.join(zoo, 'bert'), '--packing', '--task', 'regression', '--python', VENV_PYTHON], ws);
     assert.strictEqual(reg.code, 2, reg.stderr);
     assert.match(reg.stderr, /--packing: .*BertForSequenceClassification is imported as regression/);
-    assert.ok(!fs.existsSync(path.join(ws, 'gpt2-onnx')) && !fs.existsSync(path.join(ws, 'bert-onnx')), 'nothing written');
+    assert.deepStrictEqual(fs.readdirSync(ws), [], 'nothing written');
   });
 
   for (const kind of ['gpt2', 'llama']) {
