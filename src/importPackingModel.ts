@@ -1,6 +1,6 @@
 // Whether "Lily: Import Hugging Face Model..." asks for a packed export, what the question says,
-// and the `lily import` command line. The supported model types are the CLI's own list
-// (native-runtime/config/packedExports.ts), read with config.json as `lily import` reads it.
+// and the `lily import` command line. The supported model types are the list `lily import
+// --packing` uses (native-runtime/config/packedExports.ts), read with config.json as `lily import` reads it.
 // No vscode import: tested in Node.
 import * as path from 'path';
 import { chooseTask, readHfConfig, resolveModelSource } from '../native-runtime/cli/hfModel';

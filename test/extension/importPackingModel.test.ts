@@ -1,5 +1,5 @@
-// "Import Hugging Face Model" asks for a packed export exactly for the model types the CLI's list
-// has (native-runtime/config/packedExports.ts), says why it does not for the others of a task
+// "Import Hugging Face Model" asks for a packed export exactly for the model types `lily import
+// --packing` exports (native-runtime/config/packedExports.ts), says why it does not for the others of a task
 // packing serves, and passes the answer to `lily import` as --packing.
 import * as assert from 'assert';
 import * as fs from 'fs';
