@@ -231,34 +231,43 @@ async function benchRow(name, opts) {
     const parityReady = await parity.next();
     await parity.quit();
     const peerSettings = { model_dir: modelDir, share_dir: shareDir, adapter, task: row.task, batch: row.batch, max_length: row.maxLength, threads: opts.threads, lr: TRAIN.lr, weight_decay: TRAIN.weightDecay, max_grad_norm: TRAIN.maxGradNorm };
-    // Phases, one peer each (its order), with the ours variants that read the same batches: at
-    // most three training processes are alive at a time (memory), and every comparison is
-    // between processes that alternated their timed steps within one phase.
+    // Phases: each of our variants beside a peer process of its own (the peer that reads the
+    // same batches in the same order), so at most two training processes are alive at a time.
+    // When three variants shared one peer, the peer's step time grew with the processes alive
+    // beside it (clm-1024: 4573 ms beside one, 6264 ms beside three) and the ratios
+    // of one run could not be compared with another's. Every comparison is between two
+    // processes that alternated their timed steps within one phase.
+    const asked = variants(row, opts.variants);
+    const peerLabel = { peer: 'PEFT on PyTorch', peer_grouped: 'PEFT on PyTorch, group_by_length', peer_compiled: 'PEFT on PyTorch with torch.compile' };
     const phases = [
-      { peer: 'peer', order: undefined, label: 'PEFT on PyTorch' },
-      { peer: 'peer_grouped', order: 'grouped', label: 'PEFT on PyTorch, group_by_length' },
-      ...(opts.compile ? [{ peer: 'peer_compiled', order: undefined, compile: true, label: 'PEFT on PyTorch with torch.compile' }] : []),
+      // (The shuffled peer runs even when no asked variant reads its order: every row's
+      // first-loss check needs it.)
+      ...(asked.some((v) => v.peer === 'peer') ? [] : [{ peer: 'peer', variant: undefined }]),
+      ...asked.map((v) => ({ peer: v.peer, order: v.order, variant: v })),
+      ...(opts.compile ? [{ peer: 'peer_compiled', compile: true, variant: undefined }] : []),
     ];
     const sides = [], evalsFirst = {}, evals = {}, rss = {};
     const acc = {};
-    // (--variants: a phase none of the asked variants reads is left out, except the shuffled
-    // peer, which every row's first-loss check needs.)
-    for (const phase of phases.filter((ph) => ph.peer !== 'peer_grouped' || variants(row, opts.variants).some((x) => x.peer === ph.peer))) {
+    let peerReady;
+    for (const phase of phases) {
+      const peerKey = phase.variant ? `${phase.peer}@${phase.variant.name}` : phase.peer;
       const here = [];
-      for (const v of variants(row, opts.variants).filter((x) => x.peer === phase.peer)) {
+      const v = phase.variant;
+      if (v) {
         process.stderr.write(`[${name}] our engine (${v.name}) ...\n`);
         const w = oursWorker(`ours ${v.name} ${name}`, { ...common, ...v, ...(v.modelKind ? { modelDir: exportedModel(row, v.modelKind) } : {}) });
         workers.push(w);
-        here.push({ key: `ours_${v.name}`, worker: w, ready: await w.next(), variant: v });
+        here.push({ key: `ours_${v.name}`, worker: w, ready: await w.next(), variant: v, peerKey });
       }
-      process.stderr.write(`[${name}] ${phase.label} ...\n`);
-      const pw = peerWorker(`${phase.peer} ${name}`, { ...peerSettings, ...(phase.order ? { order: phase.order } : {}), ...(phase.compile ? { compile: true } : {}) }, opts.threads);
+      process.stderr.write(`[${name}] ${peerLabel[phase.peer]} ...\n`);
+      const pw = peerWorker(`${peerKey} ${name}`, { ...peerSettings, ...(phase.order ? { order: phase.order } : {}), ...(phase.compile ? { compile: true } : {}) }, opts.threads);
       workers.push(pw);
-      here.push({ key: phase.peer, worker: pw, ready: await pw.next() });
+      here.push({ key: peerKey, worker: pw, ready: await pw.next() });
       sides.push(...here);
-      const peerReady = here[here.length - 1].ready;
-      if (parityReady.trainable_params !== peerReady.trainable_params) {
-        throw new Error(`bench ${name}: trainable tensors differ: ours ${parityReady.trainable_params}, PEFT ${peerReady.trainable_params}`);
+      const ready = here[here.length - 1].ready;
+      if (phase.peer === 'peer' && !peerReady) peerReady = ready;
+      if (parityReady.trainable_params !== ready.trainable_params) {
+        throw new Error(`bench ${name}: trainable tensors differ: ours ${parityReady.trainable_params}, PEFT ${ready.trainable_params}`);
       }
       // Eval after the first step (every side has taken the same one), to set the end's gap
       // between ours and the peer against how far training moved the eval loss.
@@ -274,7 +283,7 @@ async function benchRow(name, opts) {
       for (let round = 0; round < opts.rounds; round++) {
         const load1 = loadAverage()[0];
         maxLoad = Math.max(maxLoad, load1);
-        process.stderr.write(`[${name}] ${phase.peer}: round ${round + 1}/${opts.rounds} (${k} step${k > 1 ? 's' : ''} each) load ${load1}\n`);
+        process.stderr.write(`[${name}] ${peerKey}: round ${round + 1}/${opts.rounds} (${k} step${k > 1 ? 's' : ''} each) load ${load1}\n`);
         for (const s of here) {
           const r = await s.worker.run(k);
           const a = acc[s.key];
@@ -294,7 +303,6 @@ async function benchRow(name, opts) {
       }
       for (const s of here) rss[s.key] = await s.worker.quit();
     }
-    const peerReady = sides.find((s) => s.key === 'peer').ready;
     const gap = Math.abs(parityReady.first_loss - peerReady.first_loss) / Math.abs(peerReady.first_loss);
     if (!(gap < 1e-3)) throw new Error(`bench ${name}: first losses differ with the same padding (ours ${parityReady.first_loss}, PEFT ${peerReady.first_loss}): the two sides do not compute the same function`);
     const summary = (key) => {
@@ -305,7 +313,7 @@ async function benchRow(name, opts) {
     const pc = opts.compile ? summary('peer_compiled') : undefined;
     return sides.filter((s) => s.key.startsWith('ours_')).map((s) => {
       const o = summary(s.key);
-      const peerKey = s.variant.peer;
+      const peerKey = s.peerKey;
       const p = summary(peerKey);
       const ready = s.ready;
       return {
