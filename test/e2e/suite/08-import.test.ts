@@ -2,8 +2,8 @@
 // transformers in the project venv): the export question answered in the workbench (standard),
 // the real optimum export under a progress notification, the New Adapter Config flow prefilled
 // from the model (task, labels), then Train through the real backend and Open Dashboard on the
-// run; then the packed export of the same folder, into its own default folder, whose proposed
-// config packs and trains.
+// run; then the packed export of the same folder (the same question answered with its second item,
+// "Packed export"), into its own default folder, whose proposed config packs and trains.
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -71,15 +71,17 @@ describe('Lily: Import Hugging Face Model', function () {
     await vscode.workspace.getConfiguration('lily').update('pythonPath', undefined, vscode.ConfigurationTarget.Workspace);
   });
 
-  it('the packed export: lily import --packing into its own folder beside the standard one (no replace prompt), New Adapter Config proposes data.packing, and the config trains as written', async () => {
+  it('the packed export, picked in the workbench: lily import --packing into its own folder beside the standard one (no replace prompt), New Adapter Config proposes data.packing, and the config trains as written', async () => {
     const root = workspaceRoot();
     const data = path.join(root, 'import-data');
     await vscode.workspace.getConfiguration('lily').update('pythonPath', VENV_PYTHON, vscode.ConfigurationTarget.Workspace);
     try {
-      const r = await runCommand<{ modelPath: string; configPath: string; summary: ImportSummary }>('lily.importModel', path.join(root, 'hf', 'bert'), {
-        packing: true, newConfig: newConfigAnswers('e2e-import-packed', data),
-      });
-      assert.strictEqual(r.summary.manifest.packing, true);
+      // The "Standard export" / "Packed export" pick answered as a user does: down arrow, Enter.
+      // Every check below fails on the standard export (the first item).
+      const r = await acceptingPicks(runCommand<{ modelPath: string; configPath: string; summary: ImportSummary }>('lily.importModel', path.join(root, 'hf', 'bert'), {
+        newConfig: newConfigAnswers('e2e-import-packed', data),
+      }), { item: 1 });
+      assert.strictEqual(r.summary.manifest.packing, true, 'the packed export was picked');
       // The default folder: the standard export of the test above stays as it was.
       assert.strictEqual(r.modelPath, path.join(root, 'bert-packed-onnx', 'model.onnx'));
       assert.strictEqual(JSON.parse(fs.readFileSync(path.join(root, 'bert-onnx', 'lily-import.json'), 'utf8')).packing, undefined, 'the standard export is kept');

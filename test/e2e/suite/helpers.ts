@@ -56,18 +56,29 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
 }
 
 /**
- * Awaits `command` (a command that asks with quick picks) while answering every pick it opens as a
- * user does with Enter: the active item, the first, is accepted. Accepting is polled because a pick
- * opens only after the command has done its own reading (a config, a model folder); before that,
- * accepting is a no-op. Polling stops when the command settles, or after `timeoutMs`; the
- * command's own result or failure is returned either way.
+ * Awaits `command` (a command that asks with quick picks) while answering every pick it opens in
+ * the workbench as a user does: Enter on the active item (what the pick highlights, usually the
+ * first), or with `item`, the arrow keys to the item at that index and Enter. The moves are VS
+ * Code's own list commands (`quickInput.first`, then `quickInput.next` `item` times), the Enter
+ * `workbench.action.acceptSelectedQuickOpenItem`. Answering is polled because a pick opens only
+ * after the command has done its own reading (a config, a model folder); before that every step
+ * is a no-op.
+ *
+ * One answer's commands are sent without awaiting in between: the extension host sends the
+ * commands of one tick in order and the workbench runs each at once (none waits for an activation
+ * event), so a pick whose items arrive between two polls is seen by the whole answer or by none of
+ * it, never accepted on its first item half-way through the moves. Polling stops when the command
+ * settles, or after `timeoutMs`; the command's own result or failure is returned either way.
+ * Nothing here sees the pick's labels: the caller asserts what the chosen item did.
  */
-export async function acceptingPicks<T>(command: Promise<T>, timeoutMs = 60_000): Promise<T> {
+export async function acceptingPicks<T>(command: Promise<T>, opts: { item?: number; timeoutMs?: number } = {}): Promise<T> {
+  const moves = opts.item === undefined ? [] : ['quickInput.first', ...Array<string>(opts.item).fill('quickInput.next')];
+  const answer = [...moves, 'workbench.action.acceptSelectedQuickOpenItem'];
   let settled = false;
   command.then(() => { settled = true; }, () => { settled = true; });
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   while (!settled && Date.now() < deadline) {
-    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    await Promise.all(answer.map((id) => vscode.commands.executeCommand(id)));
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
   return command;
