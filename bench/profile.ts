@@ -3,7 +3,7 @@
 // times each stage up to the first step, counts the step graph's nodes by op type, then runs a
 // few steps under ORT's profiler and sums kernel time by op type.
 //
-//   node --import tsx bench/profile.ts MODEL_DIR [--steps 3] [--threads 2] [--lora R] [--opt all|extended|basic|disabled] [--block N|off]
+//   node --import tsx bench/profile.ts MODEL_DIR [--steps 3] [--threads 2] [--lora R] [--opt all|extended|basic|disabled] [--block N|off] [--step '{"sumsAsAdds": false}']
 import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import type { AdapterSection } from '../native-runtime/config/types';
 import { loadModel, modelToBytes } from '../native-runtime/onnx/proto';
 import { createSession } from '../native-runtime/onnx/session';
-import { buildTrainingStep, STEP_IO } from '../native-runtime/train/step';
+import { buildTrainingStep, STEP_IO, type StepOptions } from '../native-runtime/train/step';
 import { makeBatch } from './ours/batch';
 import { liveMemory } from '../native-runtime/train/liveMemory';
 
@@ -55,7 +55,9 @@ async function main(): Promise<void> {
   const inputShapes = Object.fromEntries(model.graph.inputs.map((i) => [i.name, [B, S]]));
   const block = arg('--block', 'default');
   const attentionBlock = block === 'default' ? undefined : block === 'off' ? 'off' as const : Number(block);
-  const graphs = await buildTrainingStep(model, { adapter, task: causal ? 'causal-lm' : 'sequence-classification', inputShapes, optimizer: { optimizer: 'adamw', weight_decay: 0.01, max_grad_norm: 1 }, attentionBlock });
+  // --step '{"sumsAsAdds": false}': further StepOptions (the switches bench/abStep.ts compares).
+  const stepOptions = JSON.parse(arg('--step', '{}')) as Partial<StepOptions>;
+  const graphs = await buildTrainingStep(model, { adapter, task: causal ? 'causal-lm' : 'sequence-classification', inputShapes, optimizer: { optimizer: 'adamw', weight_decay: 0.01, max_grad_norm: 1 }, attentionBlock, ...stepOptions });
   if (graphs.blockAttention) console.log(`block attention: ${JSON.stringify(graphs.blockAttention)}`);
   const t2 = performance.now();
   console.log(`build ${(t2 - t1).toFixed(0)} ms; ${mem()}`);

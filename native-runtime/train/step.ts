@@ -9,6 +9,7 @@ import type { Model } from '../onnx/ir';
 import { reduceConstantPowers } from '../onnx/powers';
 import { fullOperandFirst } from '../onnx/operandOrder';
 import { sumsToAdds } from '../onnx/sumToAdds';
+import { fuseRmsNorms } from '../onnx/rmsNormFusion';
 import { GraphBuilder } from '../onnx/ir';
 import { cloneModel, specialize } from '../onnx/specialize';
 import { checkTrainableOpset, raiseToStepOpset } from '../onnx/opset';
@@ -74,6 +75,11 @@ export interface StepOptions {
    * keeps the Sums (bench/abStep.ts compares the two).
    */
   sumsAsAdds?: boolean;
+  /**
+   * RMSNorm's forward as one SimplifiedLayerNormalization kernel that also outputs the inverse
+   * root the backward reads (onnx/rmsNormFusion.ts). Default on; `false` keeps the export's nodes.
+   */
+  fusedRmsNorm?: boolean;
 }
 
 /** Fixed names of the step's scalar inputs and outputs. */
@@ -250,6 +256,10 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   // Last, on the finished graphs: the forward's constant powers (RMSNorm's x^2) as cheaper ops.
   reduceConstantPowers(train.graph);
   reduceConstantPowers(evalModel.graph);
+  if (opts.fusedRmsNorm !== false) {
+    fuseRmsNorms(train.graph, te.opset);
+    fuseRmsNorms(evalModel.graph, te.opset);
+  }
   if (opts.sumsAsAdds !== false) {
     sumsToAdds(train.graph);
     sumsToAdds(evalModel.graph);
