@@ -4,7 +4,7 @@
 import { closest } from 'fastest-levenshtein';
 import { commandHelp, parseArgs } from './cli/args';
 import type { Command, CliContext } from './cli/command';
-import { EXIT, exitCodeOf, isInputError } from './cli/errors';
+import { EXIT, exitCodeOf, isInputError } from './errors';
 import { evalCommand } from './cli/evalCommand';
 import { exportCommand } from './cli/exportCommand';
 import { importCommand } from './cli/importCommand';

@@ -1,35 +1,11 @@
-// Exit codes of the `lily` command and the errors that map to them. Invalid input (bad config,
-// missing file, malformed data line, unusable model, bad arguments) is 2, so scripts can tell a
-// mistake to fix from a runtime failure (1). A run directory another live process is writing
-// (io/runLock.ts) is also 2. An interrupted run is 130, as shells report SIGINT.
-import { ConfigError } from '../config/validate';
-import { CheckpointDamagedError } from '../io/checkpointManifest';
-import { RunLockedError } from '../io/runLock';
-import { DataError } from '../train/data/errors';
+// The CLI's own error: bad command-line usage. The exit codes and the other input errors are
+// shared with the server and live in native-runtime/errors.ts.
+import { InputError } from '../errors';
 
-export const EXIT = { ok: 0, failure: 1, invalidInput: 2, interrupted: 130 } as const;
-
-/** A problem with what the user gave: the message names the file and field or line. */
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
-
-/** Bad command-line usage; the message ends with a pointer to `--help`. */
+/** Bad command-line usage (exit 2, as every input error); the message ends with a pointer to `--help`. */
 export class UsageError extends InputError {
   constructor(message: string, command?: string) {
     super(`${message}\nRun \`lily ${command ? `${command} ` : ''}--help\` for usage.`);
     this.name = 'UsageError';
   }
-}
-
-export function isInputError(e: unknown): boolean {
-  // A run held by another live process is the user's to resolve (wait or stop it), like bad input.
-  return e instanceof InputError || e instanceof ConfigError || e instanceof DataError || e instanceof RunLockedError || e instanceof CheckpointDamagedError;
-}
-
-export function exitCodeOf(e: unknown): number {
-  return isInputError(e) ? EXIT.invalidInput : EXIT.failure;
 }

@@ -7,7 +7,7 @@ import { formatFromExtension, type ResolvedConfig } from '../config/resolved';
 import { evaluate, prepareTraining } from '../train/trainer';
 import { Command, JSON_OPTION } from './command';
 import { loadConfigArg } from './configArg';
-import { EXIT, InputError } from './errors';
+import { EXIT, InputError } from '../errors';
 import { Output } from './io';
 import { isRunDir, readRunConfig, runAdapterWeights } from './runAdapter';
 import { onnxConfigOf, PYTHON_OPTION } from './runModel';

@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { ImportTask } from '../config/packedExports';
 import type { TaskType } from '../config/types';
-import { InputError } from './errors';
+import { InputError } from '../errors';
 
 /** The hub cache folder, as huggingface_hub finds it: HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME or ~/.cache. */
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { packedExportCheck, packedExportsSummary } from '../config/packedExports';
 import type { TaskType } from '../config/types';
 import { Command, JSON_OPTION } from './command';
-import { EXIT, InputError, isInputError } from './errors';
+import { EXIT, InputError, isInputError } from '../errors';
 import { chooseTask, exportMemory, gib, labelsOf, readHfConfig, resolveModelSource } from './hfModel';
 import { writeImportManifest, type ImportManifest } from './importManifest';
 import { initCommand } from './initCommand';

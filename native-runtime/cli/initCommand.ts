@@ -9,7 +9,7 @@ import { findLinearLayers, listTargetGroups } from '../adapters/targets';
 import type { LilyConfig, TaskType } from '../config/types';
 import { writeFileAtomic } from '../io/atomic';
 import { budgetOf } from '../server/budgetOf';
-import { EXIT, InputError } from './errors';
+import { EXIT, InputError } from '../errors';
 import { Command, JSON_OPTION } from './command';
 import { Output } from './io';
 import { readImportManifest } from './importManifest';

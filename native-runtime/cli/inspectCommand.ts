@@ -17,7 +17,7 @@ import type { InspectResult } from '../protocol';
 import type { ParsedArgs } from './args';
 import { Command, JSON_OPTION, type CliContext } from './command';
 import { loadConfigArg } from './configArg';
-import { EXIT, InputError } from './errors';
+import { EXIT, InputError } from '../errors';
 import { formatInspection } from './inspectSummary';
 import { Output } from './io';
 import { logitsClasses, loadUserModel } from './model';

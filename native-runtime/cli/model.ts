@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Model } from '../onnx/ir';
 import { loadModel } from '../onnx/proto';
-import { InputError } from './errors';
+import { InputError } from '../errors';
 
 export function loadUserModel(file: string, field?: { config: string; name: string }): Model {
   const abs = path.resolve(file);

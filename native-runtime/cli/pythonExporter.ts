@@ -5,7 +5,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { InputError } from './errors';
+import { InputError } from '../errors';
 
 /**
  * Versions the exporter is tested with; scripts/python-requirements.txt pins the same ones (a

@@ -11,7 +11,7 @@ import { newestIntactCheckpoint } from '../io/checkpoint';
 import { COMPACT_ADAPTER_FILE, readCompactAdapter } from '../io/compactAdapter';
 import { RUN_FILES } from '../runFiles';
 import { loadConfigModel, matchedTargets } from '../train/trainer';
-import { InputError } from './errors';
+import { InputError } from '../errors';
 
 export function isRunDir(p: string): boolean {
   return fs.existsSync(path.join(p, RUN_FILES.config)) && fs.statSync(p).isDirectory();

@@ -13,7 +13,7 @@ import type { Model } from '../onnx/ir';
 import { choosePython } from '../torch/launch';
 import { loadRunModel } from '../train/trainer';
 import { parseArgs } from './args';
-import { EXIT, InputError } from './errors';
+import { EXIT, InputError } from '../errors';
 import { importCommand } from './importCommand';
 import type { CliIO } from './io';
 

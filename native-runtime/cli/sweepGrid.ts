@@ -1,7 +1,7 @@
 // The grid of a sweep: `training.lr=1e-3,3e-3 adapter.scaling=1,2` -> every combination, each
 // applied to the config's JSON as an override. Values are read as JSON where they parse
 // (numbers, true/false, null) and as strings otherwise. Pure: tested without training.
-import { InputError } from './errors';
+import { InputError } from '../errors';
 
 export interface GridAxis {
   /** Field path, e.g. ["training", "lr"]. */

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import { LineTail, onLines } from '../server/lines';
 import { lilyCliPath, nodeChildEnv } from '../server/paths';
 import type { PointResult } from './sweepPoint';
-import { EXIT } from './errors';
+import { EXIT } from '../errors';
 
 export interface ParallelPlan {
   /** Points to train: 0-based grid index and label. */

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { hiddenLinearWeights, hiddenWeightsNote } from '../adapters/fusedOps';
 import { displayNames, listTargetGroups } from '../adapters/targets';
 import type { ListTargetsResult, TargetGroup } from '../protocol';
-import { EXIT } from './errors';
+import { EXIT } from '../errors';
 import { Command, JSON_OPTION } from './command';
 import { Output } from './io';
 import { loadUserModel } from './model';

@@ -6,7 +6,7 @@ import {
   type ListTargetsParams, type StopParams, type TrainParams, type ValidateConfigParams,
 } from '../protocol';
 import type { LilyServer } from './lilyServer';
-import { isInputError } from '../cli/errors';
+import { isInputError } from '../errors';
 import { paramsProblem } from './paramCheck';
 import { RPC_ERRORS } from './rpcReader';
 import { isUserFacing } from './startFailure';

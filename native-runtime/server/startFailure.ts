@@ -3,7 +3,7 @@
 // field or line ("lily train: FILE:LINE: field ...: ..."), so that message is the reason, on the
 // first line (the extension shows first lines in notifications). Any other ending is an internal
 // failure: the process's last output (a stack trace, if any) follows for the log.
-import { EXIT } from '../cli/errors';
+import { EXIT } from '../errors';
 
 /** An error whose message is complete for the user: logged without a JavaScript stack. */
 export class UserFacingError extends Error {

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { chooseTask, exportMemory, hubCacheDir, labelsOf, parameterCount } from '../../native-runtime/cli/hfModel';
-import { InputError } from '../../native-runtime/cli/errors';
+import { InputError } from '../../native-runtime/errors';
 import { writeSafetensors } from '../../native-runtime/io/safetensors';
 import { tempDir } from '../helpers/tempDir';
 
