@@ -2,8 +2,9 @@
 // `npm run package`: a platform-specific VSIX for this machine's platform (or --target T),
 // carrying only that platform's onnxruntime-node binaries (the package holds ~290 MB for all of
 // them). Builds first, packages with @vscode/vsce, then checks the result: the files it must
-// hold, no other platform's binaries, and (for this machine's platform) that the packaged
-// backend starts and answers the initialize handshake from an unpacked copy.
+// hold, no other platform's binaries, no compiled file whose source is gone (scripts/staleOutputs.mjs;
+// the build starts from an empty out/, --no-build packs out/ as it is), and (for this machine's
+// platform) that the packaged backend starts and answers the initialize handshake from an unpacked copy.
 //
 //   node scripts/package-vsix.mjs [--target linux-x64] [--no-build] [--no-verify] [--out file.vsix]
 import { spawn, spawnSync } from 'child_process';
@@ -12,6 +13,7 @@ import { createRequire } from 'module';
 import * as os from 'os';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
+import { staleOutputs } from './staleOutputs.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -93,6 +95,8 @@ function checkEntries(vsix, ignore) {
   if (!names.some((n) => ignore.own.some((o) => n.startsWith(o + '/')))) fail(`${vsix} carries no onnxruntime binaries for its platform`);
   const sources = names.filter((n) => /^(src|native-runtime|test|webview)\//.test(n) || (n.endsWith('.ts') && !n.endsWith('.d.ts')));
   if (sources.length) fail(`${vsix} carries sources it should not, e.g. ${sources.slice(0, 3).join(', ')}`);
+  const stale = staleOutputs(ROOT, names);
+  if (stale.length) fail(`${vsix} carries compiled files whose sources are gone, e.g. ${stale.slice(0, 3).join(', ')}: run \`npm run build\` (it starts from an empty out/) and package again`);
   return names.length;
 }
 
