@@ -7,6 +7,7 @@
 import type { Graph, Node, Tensor } from '../onnx/ir';
 import { consumers as consumersOf, tensorToNumbers } from '../onnx/ir';
 import { constantExponent } from '../onnx/powers';
+import { emitRotary, findRotaryPatterns, type Emit } from '../onnx/rotary';
 import type { RuleSpec } from './context';
 
 /** A stand-in node (never added to the graph) with the composite's input and output. */
@@ -314,6 +315,32 @@ const RMS_NORM_RULE: RuleSpec = {
   },
 };
 
+/**
+ * Rotary position embeddings as exported (onnx/rotary.ts findRotaryPatterns):
+ *   y = x * cos + Concat(-x2, x1) * sin.
+ * Node by node the backward pass is both products, a Split of the rotated half's gradient, a Neg,
+ * a Concat and the sum of the two paths: about five and a half passes over q (or k). The map is
+ * a rotation of each (x1_i, x2_i) pair, so its transpose is the rotation by the opposite angle:
+ * dx = RotaryEmbedding(dy) with -sin, one kernel. cos and sin get no gradient (they come from
+ * the positions); a model whose cos or sin would need one is refused by the rule.
+ */
+export function findRotaryComposites(graph: Graph): Composite[] {
+  return findRotaryPatterns(graph).map((p) => ({
+    node: { name: `${p.members[6].name}/rotary`, opType: 'Rotary', domain: COMPOSITE_DOMAIN, inputs: [p.x, p.cos, p.sin], outputs: [p.out], attrs: {} },
+    members: p.members,
+    rule: {
+      rule: (c) => {
+        if (c.needs(1) || c.needs(2)) c.fail('the rotary embedding\'s cos or sin needs a gradient, which the rotary composite does not give (StepOptions.fusedRotary: false differentiates the nodes one by one)');
+        const e: Emit = {
+          op: (opType, inputs, shape, attrs = {}, domain = '') => c.setShape(c.b.op(opType, inputs, attrs, { scope: c.scope, domain })[0], shape, 'float32'),
+          int64: (name, dims, values) => c.b.constant({ name: `${c.scope}/${name}`, dtype: 'int64', dims, data: BigInt64Array.from(values.map(BigInt)) }),
+        };
+        return [emitRotary(e, p, c.GO(0), true), undefined, undefined];
+      },
+    },
+  }));
+}
+
 /** What the walker differentiates: the nodes on the path, with composites in place. */
 export interface PathWithComposites {
   nodes: Node[];
@@ -325,11 +352,12 @@ export interface PathWithComposites {
  * `onPath` (nodes to differentiate, reverse topological order) with each complete composite's
  * members replaced by its stand-in, placed where its last member was.
  */
-export function withComposites(graph: Graph, onPath: Node[], opset: number): PathWithComposites {
+export function withComposites(graph: Graph, onPath: Node[], opset: number, opts: { rotary?: boolean } = {}): PathWithComposites {
   // In order of preference: a node claimed by an earlier composite is not in a later one.
   const composites = [
     ...findGeluComposites(graph), ...findSoftmaxProductComposites(graph, opset), ...findSafeSoftmaxComposites(graph),
     ...findSiluComposites(graph), ...findRmsNormComposites(graph, opset),
+    ...(opts.rotary === false ? [] : findRotaryComposites(graph)),
   ];
   const rules = new Map<Node, RuleSpec>();
   if (composites.length === 0) return { nodes: onPath, rules };

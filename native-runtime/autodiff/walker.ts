@@ -25,6 +25,11 @@ export interface GradientOptions {
    * forward activations, segment by segment, so only the segment boundaries stay alive.
    */
   recompute?: boolean;
+  /**
+   * Exported rotary embeddings differentiated as one op whose gradient is onnxruntime's
+   * RotaryEmbedding with -sin (composites.ts findRotaryComposites). Default on.
+   */
+  rotary?: boolean;
   /** Filled with what the recomputation did (segments, cloned nodes, cuts). */
   report?: { recompute?: RecomputeReport };
 }
@@ -129,7 +134,7 @@ export function buildGradients(graph: Graph, loss: string, wrt: string[], opts: 
     addContribution(loss, lossDtype === 'float32' ? seed : b.op('Cast', [seed], { to: attr.i(dtypeCode(lossDtype)) }, { scope: `${sanitize(loss)}_grad_seed` })[0]);
   }
 
-  const path = withComposites(graph, onPath, opset);
+  const path = withComposites(graph, onPath, opset, { rotary: opts.rotary });
   for (const n of path.nodes) {
     const spec = path.rules.get(n) ?? (n.domain === '' ? RULES[n.opType] : undefined);
     if (!spec) throw new Error(`autodiff: no gradient rule for op ${n.domain ? `${n.domain}.` : ''}${n.opType} at node ${n.name}; add one under native-runtime/autodiff/rules/ (see ARCHITECTURE.md) or freeze the weights that reach it`);

@@ -10,6 +10,7 @@ import { reduceConstantPowers } from '../onnx/powers';
 import { fullOperandFirst } from '../onnx/operandOrder';
 import { sumsToAdds } from '../onnx/sumToAdds';
 import { fuseRmsNorms } from '../onnx/rmsNormFusion';
+import { fuseRotaryEmbeddings, MS_DOMAIN } from '../onnx/rotary';
 import { GraphBuilder } from '../onnx/ir';
 import { cloneModel, specialize } from '../onnx/specialize';
 import { checkTrainableOpset, raiseToStepOpset } from '../onnx/opset';
@@ -80,6 +81,11 @@ export interface StepOptions {
    * root the backward reads (onnx/rmsNormFusion.ts). Default on; `false` keeps the export's nodes.
    */
   fusedRmsNorm?: boolean;
+  /**
+   * Rotary position embeddings as onnxruntime's RotaryEmbedding kernel, forward and backward
+   * (onnx/rotary.ts, autodiff/composites.ts). Default on; `false` keeps the export's nodes.
+   */
+  fusedRotary?: boolean;
 }
 
 /** Fixed names of the step's scalar inputs and outputs. */
@@ -227,7 +233,7 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   }
   const params = injection.params;
   const gradReport: { recompute?: RecomputeReport } = {};
-  const grads = buildGradients(train.graph, STEP_IO.loss, params.map((p) => p.name), { opset: te.opset, seeds, recompute: !!opts.gradientCheckpointing, report: gradReport });
+  const grads = buildGradients(train.graph, STEP_IO.loss, params.map((p) => p.name), { opset: te.opset, seeds, recompute: !!opts.gradientCheckpointing, report: gradReport, rotary: opts.fusedRotary !== false });
   let gradOutputs: Map<string, string> | undefined;
   if (opts.exposeGradients) {
     gradOutputs = new Map();
@@ -256,6 +262,12 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
   // Last, on the finished graphs: the forward's constant powers (RMSNorm's x^2) as cheaper ops.
   reduceConstantPowers(train.graph);
   reduceConstantPowers(evalModel.graph);
+  if (opts.fusedRotary !== false) {
+    fuseRotaryEmbeddings(train);
+    fuseRotaryEmbeddings(evalModel);
+    // The backward's rotary kernels (the composite's rule) need the import even where no forward was fused.
+    if (train.graph.nodes.some((n) => n.domain === MS_DOMAIN) && !train.opsetImports.some((o) => o.domain === MS_DOMAIN)) train.opsetImports.push({ domain: MS_DOMAIN, version: 1 });
+  }
   if (opts.fusedRmsNorm !== false) {
     fuseRmsNorms(train.graph, te.opset);
     fuseRmsNorms(evalModel.graph, te.opset);

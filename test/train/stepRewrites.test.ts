@@ -1,8 +1,10 @@
-// The step builder's last rewrites (StepOptions.fusedRmsNorm: onnx/rmsNormFusion.ts;
-// StepOptions.sumsAsAdds: onnx/sumToAdds.ts) on the HF zoo's decoders, exported by torch.onnx
-// (TorchScript, opset 17): every RMSNorm of the export becomes one SimplifiedLayerNormalization
-// in the train and eval graphs, no Sum is left, and two training steps give the same losses and
-// the same adapter gradients as the graphs without the rewrites (1e-5), as does evaluation.
+// The step builder's kernel rewrites (StepOptions.fusedRmsNorm: onnx/rmsNormFusion.ts;
+// StepOptions.sumsAsAdds: onnx/sumToAdds.ts; StepOptions.fusedRotary: onnx/rotary.ts and the
+// rotary composite) on the HF zoo's decoders, exported by torch.onnx (TorchScript, opset 17):
+// every RMSNorm of the export becomes one SimplifiedLayerNormalization, every rotary embedding
+// of q and k one RotaryEmbedding (forward, and in the train graph backward), no Sum is left, and
+// two training steps give the same losses and the same adapter gradients as the graphs without
+// the rewrites (1e-5), as does evaluation.
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
@@ -28,7 +30,7 @@ function lmBatch(vocab: number, withPositions: boolean): Record<string, ort.Tens
   return batch;
 }
 
-describe('train/step rewrites (fused RMSNorm forward, Sums as Adds)', function () {
+describe('train/step rewrites (fused RMSNorm forward, rotary embeddings, Sums as Adds)', function () {
   this.timeout(600_000);
   let zoo: Zoo;
   before(function () {
@@ -37,7 +39,7 @@ describe('train/step rewrites (fused RMSNorm forward, Sums as Adds)', function (
   });
 
   for (const name of ['llama', 'qwen2', 'qwen3', 'mistral', 'gemma', 'phi3']) {
-    it(`${name}: every RMSNorm fused, no Sum left; losses, adapter gradients and eval loss equal the unrewritten step's`, async function () {
+    it(`${name}: every RMSNorm and rotary embedding fused, no Sum left; losses, adapter gradients and eval loss equal the unrewritten step's`, async function () {
       const entry = zoo.entry(name);
       if (!entry.exports['torchscript-17']?.ok) this.skip();
       const dir = zoo.entryDir(name);
@@ -45,6 +47,8 @@ describe('train/step rewrites (fused RMSNorm forward, Sums as Adds)', function (
       const model = loadModel(path.join(dir, 'onnx', 'torchscript-17', 'model.onnx'));
       // Each RMSNorm of these exports is one mean of squares over the last axis.
       const norms = model.graph.nodes.filter((n) => n.opType === 'ReduceMean').length;
+      // One rotary embedding of q and one of k per attention layer.
+      const rotaries = 2 * model.graph.nodes.filter((n) => n.opType === 'Softmax').length;
       const withPositions = model.graph.inputs.some((i) => i.name === 'position_ids');
       const shapes = Object.fromEntries(model.graph.inputs.filter((i) => i.shape?.length === 2).map((i) => [i.name, [B, S]]));
       const batch = lmBatch(vocab, withPositions);
@@ -52,13 +56,18 @@ describe('train/step rewrites (fused RMSNorm forward, Sums as Adds)', function (
       for (const rewrites of [false, true]) {
         const runner = await StepRunner.create(model, shapes, {
           adapter: { method: 'lily', target_modules: entry.targets, r: 4, num_B: 2 },
-          task: 'causal-lm', threads: 1, exposeGradients: true, fusedRmsNorm: rewrites, sumsAsAdds: rewrites,
+          task: 'causal-lm', threads: 1, exposeGradients: true, fusedRmsNorm: rewrites, sumsAsAdds: rewrites, fusedRotary: rewrites,
         });
         const count = (g: typeof runner.graphs.train, op: string) => g.graph.nodes.filter((n) => n.opType === op).length;
         for (const g of [runner.graphs.train, runner.graphs.eval]) {
           assert.equal(count(g, 'SimplifiedLayerNormalization'), rewrites ? norms : 0);
           if (rewrites) assert.equal(count(g, 'Sum'), 0);
         }
+        assert.equal(count(runner.graphs.eval, 'RotaryEmbedding'), rewrites ? rotaries : 0);
+        // The train graph: every forward one, and the backward of those after an adapter (all with a fused qkv projection).
+        const trainRotaries = count(runner.graphs.train, 'RotaryEmbedding');
+        if (rewrites) assert.ok(trainRotaries > rotaries && trainRotaries <= 2 * rotaries, `${trainRotaries} RotaryEmbedding nodes in the train graph (forward ${rotaries})`);
+        else assert.equal(trainRotaries, 0);
         if (!rewrites) assert.ok(count(runner.graphs.train, 'Sum') > 0, 'the unrewritten step accumulates gradients with Sum');
         // Two steps: PEFT's B starts at zero (A's and the routers' gradients are 0 in the first).
         const first = await runner.step(batch, 1e-2);
