@@ -187,3 +187,62 @@ export function fuseRotaryEmbeddings(model: Model): number {
   if (!model.opsetImports.some((o) => o.domain === MS_DOMAIN)) model.opsetImports.push({ domain: MS_DOMAIN, version: 1 });
   return inserted.size;
 }
+
+/**
+ * A constant scalar factor next to a RotaryEmbedding moves into its caches: rotating and then
+ * scaling by k is rotating with k cos and k sin. Block attention scales q by 1/sqrt(d_head) right
+ * after its rotation, and the backward scales q's gradient right before the rotation back (one
+ * pass each over [B, heads, S, H]); the caches are [rows, H/2]. For each RotaryEmbedding whose
+ * output's only reader is Mul(y, k), or whose input is Mul(v, k) read by nothing else (k a
+ * one-element float32 initializer), two small Muls scale the caches and the big Mul goes. Exact
+ * for a power of two (1/sqrt(64)); otherwise within one rounding. Returns how many moved.
+ */
+export function foldScalesIntoRotary(graph: Graph): number {
+  const users = consumers(graph);
+  const made = producers(graph);
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  const scalarOf = (n: Node | undefined, v: string): string | undefined => {
+    if (!isOp(n, 'Mul') || n.inputs.length !== 2) return undefined;
+    const k = n.inputs.find((i) => i !== v);
+    const t = k ? graph.initializers.get(k) : undefined;
+    return t && t.dtype === 'float32' && t.dims.reduce((a, b) => a * b, 1) === 1 && n.inputs.includes(v) ? k : undefined;
+  };
+  const sole = (v: string) => {
+    const r = users.get(v) ?? [];
+    return !outputs.has(v) && r.length === 1 ? r[0] : undefined;
+  };
+  const b = new GraphBuilder(graph);
+  const removed = new Set<Node>();
+  const before = new Map<Node, Node[]>();
+  for (const rot of graph.nodes) {
+    if (rot.opType !== 'RotaryEmbedding' || rot.domain !== MS_DOMAIN || rot.inputs.length !== 4) continue;
+    const after = sole(rot.outputs[0]);
+    const inputMul = made.get(rot.inputs[0]);
+    let k = after && !removed.has(after) ? scalarOf(after, rot.outputs[0]) : undefined;
+    let scale: Node | undefined;
+    if (k) scale = after;
+    else if (inputMul && !removed.has(inputMul) && sole(rot.inputs[0]) === rot) {
+      k = scalarOf(inputMul, inputMul.inputs.find((i) => !graph.initializers.has(i)) ?? '');
+      scale = inputMul;
+    }
+    if (!k || !scale) continue;
+    const start = graph.nodes.length;
+    const scaled = [2, 3].map((c) => {
+      const o = b.op('Mul', [rot.inputs[c], k!], {}, { scope: `${rot.name}/scaled` })[0];
+      const s = graph.valueInfo.get(rot.inputs[c]);
+      if (s) graph.valueInfo.set(o, { ...s, name: o });
+      return o;
+    });
+    before.set(rot, graph.nodes.splice(start));
+    if (scale === after) {
+      graph.valueInfo.delete(rot.outputs[0]);
+      rot.outputs = [after.outputs[0]];
+    }
+    else rot.inputs[0] = scale.inputs.find((i) => i !== k)!;
+    rot.inputs[2] = scaled[0];
+    rot.inputs[3] = scaled[1];
+    removed.add(scale);
+  }
+  graph.nodes = graph.nodes.flatMap((n) => (removed.has(n) ? [] : [...(before.get(n) ?? []), n]));
+  return removed.size;
+}

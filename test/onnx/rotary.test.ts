@@ -4,18 +4,22 @@
 // one value twice, and slices that are not the two halves, are left alone.
 import * as assert from 'assert';
 import { attr, emptyGraph, GraphBuilder, type Model } from '../../native-runtime/onnx/ir';
-import { fuseRotaryEmbeddings } from '../../native-runtime/onnx/rotary';
+import { foldScalesIntoRotary, fuseRotaryEmbeddings } from '../../native-runtime/onnx/rotary';
 import { createSession, ortTensor } from '../../native-runtime/onnx/session';
 import { modelToBytes } from '../../native-runtime/onnx/proto';
 
 const [B, N, S, H] = [2, 3, 5, 8];
 
 /** y = x * cos + Concat(-x[.., H/2:], x[.., :H/2]) * sin, the angles positions x inv_freq. */
-function model(opts: { tableRows: 1 | 2; spoil?: 'halves differ' | 'slices not halves' }): Model {
+function model(opts: { tableRows: 1 | 2; spoil?: 'halves differ' | 'slices not halves'; scaled?: 'after' | 'before' }): Model {
   const graph = emptyGraph('rope');
   const b = new GraphBuilder(graph);
   const info = (name: string, shape: number[]) => { graph.valueInfo.set(name, { name, dtype: 'float32', shape }); return name; };
-  graph.inputs.push({ name: 'x', dtype: 'float32', shape: [B, N, S, H] }, { name: 'pos', dtype: 'float32', shape: [opts.tableRows, S, 1] });
+  graph.inputs.push({ name: 'in', dtype: 'float32', shape: [B, N, S, H] }, { name: 'pos', dtype: 'float32', shape: [opts.tableRows, S, 1] });
+  // x: the input, or (scaled before) the input times 0.3.
+  if (opts.scaled === 'before') info(b.op('Mul', ['in', b.constFloat(0.3, 'k_in')], {}, { outputs: ['x'] })[0], [B, N, S, H]);
+  else b.op('Identity', ['in'], {}, { outputs: ['x'] });
+  info('x', [B, N, S, H]);
   const invFreq = b.constant({ name: 'inv_freq', dtype: 'float32', dims: [1, H / 2], data: Float32Array.from({ length: H / 2 }, (_, k) => 10000 ** (-2 * k / H)) });
   const freqs = info(b.op1('MatMul', ['pos', invFreq]), [opts.tableRows, S, H / 2]);
   const other = opts.spoil === 'halves differ' ? info(b.op1('Mul', [freqs, b.constFloat(2, 'two')]), [opts.tableRows, S, H / 2]) : freqs;
@@ -27,7 +31,8 @@ function model(opts: { tableRows: 1 | 2; spoil?: 'halves differ' | 'slices not h
   const x1 = slice(0, cut);
   const x2 = slice(cut, H);
   const rot = info(b.op1('Concat', [info(b.op1('Neg', [x2]), [B, N, S, H - cut]), x1], { axis: attr.i(-1) }), [B, N, S, H]);
-  const y = info(b.op1('Add', [info(b.op1('Mul', ['x', cos]), [B, N, S, H]), info(b.op1('Mul', [rot, sin]), [B, N, S, H])]), [B, N, S, H]);
+  let y = info(b.op1('Add', [info(b.op1('Mul', ['x', cos]), [B, N, S, H]), info(b.op1('Mul', [rot, sin]), [B, N, S, H])]), [B, N, S, H]);
+  if (opts.scaled === 'after') y = info(b.op1('Mul', [y, b.constFloat(0.125, 'k_out')]), [B, N, S, H]);
   graph.outputs.push({ name: y, dtype: 'float32', shape: [B, N, S, H] });
   return { graph, opsetImports: [{ domain: '', version: 17 }], irVersion: 8, producerName: 'test', metadata: {} };
 }
@@ -37,7 +42,7 @@ async function run(m: Model, tableRows: number): Promise<Float32Array> {
   // Positions per table row (a second row starts at 3, as a packed document would).
   const pos = Float32Array.from({ length: tableRows * S }, (_, k) => (k % S) + 3 * Math.floor(k / S));
   const { session } = await createSession(modelToBytes(m), { device: 'cpu', threads: 1 });
-  const out = await session.run({ x: ortTensor('float32', x, [B, N, S, H]), pos: ortTensor('float32', pos, [tableRows, S, 1]) });
+  const out = await session.run({ in: ortTensor('float32', x, [B, N, S, H]), pos: ortTensor('float32', pos, [tableRows, S, 1]) });
   await session.release();
   return out[m.graph.outputs[0].name].data as Float32Array;
 }
@@ -53,6 +58,18 @@ describe('onnx/rotary', () => {
       for (const gone of ['Neg', 'Add']) assert.ok(!ops.includes(gone), `${gone} left: ${ops}`);
       assert.ok(m.opsetImports.some((o) => o.domain === 'com.microsoft'));
       const after = await run(m, tableRows);
+      before.forEach((v, k) => assert.ok(Math.abs(after[k] - v) <= 1e-6 * Math.max(1, Math.abs(v)), `y[${k}]: ${after[k]} vs ${v}`));
+    });
+  }
+  for (const scaled of ['after', 'before'] as const) {
+    it(`moves a scalar factor ${scaled} the rotation into its caches (foldScalesIntoRotary); same values (1e-6)`, async () => {
+      const m = model({ tableRows: 2, scaled });
+      const before = await run(m, 2);
+      assert.strictEqual(fuseRotaryEmbeddings(m), 1);
+      assert.strictEqual(foldScalesIntoRotary(m.graph), 1);
+      const big = m.graph.nodes.filter((n) => n.opType === 'Mul' && n.inputs.some((i) => i === 'x' || i === 'in' || m.graph.valueInfo.get(i)?.shape?.length === 4));
+      assert.deepStrictEqual(big.map((n) => n.name), [], 'a Mul over [B, heads, S, H] is left');
+      const after = await run(m, 2);
       before.forEach((v, k) => assert.ok(Math.abs(after[k] - v) <= 1e-6 * Math.max(1, Math.abs(v)), `y[${k}]: ${after[k]} vs ${v}`));
     });
   }
