@@ -6,6 +6,7 @@
 //
 //   node --import tsx bench/ours/trainWorker.ts '<WorkerArgs JSON>'
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { possibleLengths, type PaddingPolicy } from '../../native-runtime/train/data/padding';
@@ -15,7 +16,7 @@ import { writePeftAdapter } from '../../native-runtime/io/peft';
 import type { AdapterWeights } from '../../native-runtime/io/adapterWeights';
 import { loadModel } from '../../native-runtime/onnx/proto';
 import { buildTrainingStep } from '../../native-runtime/train/step';
-import { StepRunner, type RunnerOptions } from '../../native-runtime/train/stepRunner';
+import { autoPackWeights, StepRunner, type RunnerOptions } from '../../native-runtime/train/stepRunner';
 import { BatchStream, type BenchData, type Task } from './batches';
 import { peakRssMb, reply, serve } from './protocol';
 
@@ -42,7 +43,7 @@ export interface WorkerArgs {
    */
   prepareBuckets?: boolean;
   shareFrozenWeights?: boolean;
-  /** runtime.pack_weights: the train session keeps its frozen weights prepacked. */
+  /** runtime.pack_weights true: the train session keeps every frozen weight prepacked (else "auto"). */
   packWeights?: boolean;
   threads: number;
   lr: number;
@@ -80,13 +81,15 @@ async function main(): Promise<void> {
     threads: a.threads,
     seed: 7,
     shareFrozenWeights: a.shareFrozenWeights,
-    prepackTrain: a.packWeights,
+    // runtime.pack_weights: true for the pack_weights variant, else "auto" as lily train settles it (below).
+    prepackTrain: a.packWeights ? true : false,
     packHead: !!a.packing,
     // As `lily train` does (trainer.ts): no per-session arena when several lengths each have a graph.
     memoryArena: a.padding === 'max_length',
   };
   // Built, then handed to the runner (as lily train does for its memory estimate), to time both.
   const firstGraphs = await buildTrainingStep(model, { ...runnerOptions, inputShapes: firstShapes });
+  if (!a.packWeights) runnerOptions.prepackTrain = autoPackWeights(firstGraphs, { oneTrainShape: !!a.packing, machineBytes: os.totalmem() });
   const tBuilt = performance.now();
   const runner = await StepRunner.create(model, firstShapes, runnerOptions, firstGraphs);
   const tCreate = performance.now();
@@ -139,6 +142,7 @@ async function main(): Promise<void> {
     first_shape: first.tensors.input_ids.dims,
     trainable_params: runner.params.reduce((s, p) => s + p.dims.reduce((x, y) => x * y, 1), 0),
     step_nodes: runner.graphs.train.graph.nodes.length,
+    pack_weights: runnerOptions.prepackTrain,
   });
 
   await serve(async (n) => {

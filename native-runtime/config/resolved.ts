@@ -98,8 +98,8 @@ export interface ResolvedRuntime {
   device: 'auto' | 'cpu' | 'cuda' | 'webgpu';
   threads?: number;
   backend: 'onnx' | 'torch';
-  /** onnx backend: the train session packs the frozen weights (faster, about 2x their memory more). */
-  pack_weights: boolean;
+  /** onnx backend: which frozen weights the train session keeps packed (types.ts RuntimeSection). */
+  pack_weights: boolean | 'forward' | 'auto';
   /** Torch backend: local training processes. */
   processes: number;
   /** Torch backend: the launch template (with `{script}` and `{args}`), when given. */
@@ -148,7 +148,7 @@ export const DEFAULTS = {
     log_every: 10,
   },
   divergence: { loss_factor: 100, grad_norm_limit: 1e6, param_limit: 1e4 },
-  runtime: { device: 'auto' as const, backend: 'onnx' as const, processes: 1, pack_weights: false },
+  runtime: { device: 'auto' as const, backend: 'onnx' as const, processes: 1, pack_weights: 'auto' as const },
   output: { dir: '.lily/runs' },
 };
 

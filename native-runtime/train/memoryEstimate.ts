@@ -84,8 +84,13 @@ export interface EstimateOptions {
   evaluates: boolean;
   /** StepRunner's shareFrozenWeights: sessions take the loaded weights as inputs (no copies). */
   sharedWeights?: boolean;
-  /** runtime.pack_weights: the train session holds its own float32 weights and their packed form. */
-  packedWeights?: boolean;
+  /**
+   * runtime.pack_weights: true, the train session holds its own float32 weights and their packed
+   * forms; 'forward', a packed copy of the forward products' weights (forwardPackedBytes).
+   */
+  packedWeights?: boolean | 'forward';
+  /** With packedWeights 'forward' and shared weights: the bytes packed (stepRunner weightsLayout). */
+  forwardPackedBytes?: number;
   /** stepRunner.ts keptHead: the train session's own copy of the LM head weight and its two packed forms. */
   keptHead?: string;
   /** Step graphs the run may compile beyond the first (padding.ts stepGraphCount - 1). */
@@ -154,7 +159,9 @@ export function estimateStepMemory(graphs: TrainingStepGraphs, opts: EstimateOpt
   const sessions = opts.evaluates ? 2 : 1;
   // Packed weights: the packed form (about the float32 size), and with shared weights also the
   // train session's own copy (measured +382 MB for Llama d 512's 211 MB, +1195 for d 1024's 594).
-  const packed = opts.packedWeights ? frozen.rest * (opts.sharedWeights ? 2 : 1) : 0;
+  // 'forward': one packed form of the forward products' weights, the shared copy stays (measured
+  // Llama d 1024, 4x512: peak 2657-2670 -> 3029-3049 MB for its 464 MB of layer weights).
+  const packed = opts.packedWeights === 'forward' ? opts.forwardPackedBytes ?? 0 : opts.packedWeights ? frozen.rest * (opts.sharedWeights ? 2 : 1) : 0;
   const head = opts.keptHead ? train.initializers.get(opts.keptHead) : undefined;
   const keptHead = head ? 3 * head.dims.reduce((a, d) => a * d, 1) * bytesPerElement(head.dtype) : 0;
   const weights = frozen.rest * (opts.sharedWeights ? 1 : 1 + sessions) + frozen.once + frozen.perSession * (1 + sessions) + packed + keptHead;

@@ -11,6 +11,7 @@ import { modelToSessionInput } from '../onnx/proto';
 import { createSession, type Device, type DeviceRequest } from '../onnx/session';
 import type { AdapterParam } from '../adapters/inject';
 import { buildTrainingStep, STEP_IO, type StepOptions, type TrainingStepGraphs } from './step';
+import { forwardProducts } from './forwardProducts';
 
 export interface RunnerOptions extends Omit<StepOptions, 'inputShapes'> {
   device?: DeviceRequest;
@@ -29,13 +30,15 @@ export interface RunnerOptions extends Omit<StepOptions, 'inputShapes'> {
    */
   shareFrozenWeights?: boolean;
   /**
-   * runtime.pack_weights: the train session packs its frozen weights for the matrix products
-   * (ORT prepacking; default off). Off, each product packs its weight on the fly: 10-12% more
-   * CPU per step on Llama-style d 512/1024 at 4x512, but no second and third copy of the weights
-   * (the session's initializers and their packed form; also with shareFrozenWeights, where the
-   * train session then keeps its own initializers and only other sessions share).
+   * runtime.pack_weights (default off here; the trainer settles "auto" with autoPackWeights):
+   * true, the train session packs every frozen weight for the matrix products (ORT prepacking):
+   * with shareFrozenWeights it then keeps its own initializers (packed as W for x·W and as Wᵀ for
+   * the input gradients: two copies) while other sessions share. 'forward': with
+   * shareFrozenWeights, the weights the forward products read (x·W) stay shared for every other
+   * reader, and the train session holds one packed copy for those products. Off, each product
+   * packs its weight on the fly: 8-12% more CPU per step on Llama-style d 512/1024 at 4x512.
    */
-  prepackTrain?: boolean;
+  prepackTrain?: boolean | 'forward';
   /**
    * With shareFrozenWeights: the train session keeps the LM head packed (keptHead below). Only
    * for runs with one train shape (packing): every length bucket's session would hold its own
@@ -107,10 +110,14 @@ interface Compiled {
   eval?: ort.InferenceSession;
   /** Frozen weights each session takes as inputs (shareFrozenWeights). */
   lifted: { train: string[]; eval: string[] };
+  /** prepackTrain 'forward': the shared weights the train session also holds packed for x·W. */
+  packed?: string[];
 }
 
 /** Float32 initializers at least this large (elements) are shared as inputs. */
 const SHARED_WEIGHT_MIN_ELEMENTS = 1024;
+/** prepackTrain 'forward': the name of a weight's packed copy in the train session. */
+const PACKED_SUFFIX = '::packed';
 
 export class StepRunner {
   private readonly compiled = new Map<string, Promise<Compiled>>();
@@ -271,16 +278,20 @@ export class StepRunner {
    * With shareFrozenWeights: `model` with its large float32 initializers turned into inputs
    * (the same tensor objects for every session), and their names.
    */
-  private liftFrozen(model: Model, quantizedFeeds: readonly string[], kind: 'train' | 'eval', keep?: string): { model: Model; lifted: string[] } {
+  private liftFrozen(model: Model, quantizedFeeds: readonly string[], kind: 'train' | 'eval', keep?: string): { model: Model; lifted: string[]; packed?: string[] } {
     // Quantized weights (model.weights_dtype) are always inputs: one copy for every session, and
     // onnxruntime cannot constant-fold their dequantization back into float32 initializers.
     const quantized = new Set(quantizedFeeds);
     // A session can only pack initializers: with prepackTrain the train session keeps its own.
-    const share = !!this.opts.shareFrozenWeights && !(kind === 'train' && this.opts.prepackTrain);
+    const share = !!this.opts.shareFrozenWeights && !(kind === 'train' && this.opts.prepackTrain === true);
     if (!share && quantized.size === 0) return { model, lifted: [] };
     const initializers = new Map(model.graph.initializers);
     const inputs = [...model.graph.inputs];
     const lifted: string[] = [];
+    // prepackTrain 'forward': the forward products' weights stay initializers too (packed once).
+    const forward = kind === 'train' && this.opts.prepackTrain === 'forward' ? forwardProducts(model.graph, SHARED_WEIGHT_MIN_ELEMENTS) : undefined;
+    let nodes = model.graph.nodes;
+    const packed: string[] = [];
     for (const [name, t] of model.graph.initializers) {
       const isQuantized = quantized.has(name) && (t.data instanceof Int8Array || t.data instanceof Uint8Array || t.data instanceof Float32Array);
       const isShared = share && t.dtype === 'float32' && t.data instanceof Float32Array && t.data.length >= SHARED_WEIGHT_MIN_ELEMENTS;
@@ -293,8 +304,17 @@ export class StepRunner {
       initializers.delete(name);
       inputs.push({ name, dtype: t.dtype, shape: [...t.dims] });
       lifted.push(name);
+      const readers = forward?.get(name);
+      if (readers && !isQuantized) {
+        // The same buffer under a second name, read by the forward products only: onnxruntime
+        // packs it and, with no other reader, keeps just the packed form.
+        const own = `${name}${PACKED_SUFFIX}`;
+        initializers.set(own, { ...t, name: own });
+        nodes = nodes.map((n) => (readers.has(n) ? { ...n, inputs: n.inputs.map((i, k) => (k === 1 && i === name ? own : i)) } : n));
+        packed.push(name);
+      }
     }
-    return { model: { ...model, graph: { ...model.graph, initializers, inputs } }, lifted };
+    return { model: { ...model, graph: { ...model.graph, initializers, inputs, nodes } }, lifted, ...(forward ? { packed } : {}) };
   }
 
   private frozenFeeds(names: string[]): Record<string, ort.Tensor> {
@@ -342,8 +362,9 @@ export class StepRunner {
     const have = c[kind];
     if (have) return have;
     const head = kind === 'train' ? keptHead(c.graphs, this.opts) : undefined;
-    const { model, lifted } = this.liftFrozen(c.graphs[kind], c.graphs.quantized?.feeds ?? [], kind, head);
+    const { model, lifted, packed } = this.liftFrozen(c.graphs[kind], c.graphs.quantized?.feeds ?? [], kind, head);
     c.lifted[kind] = lifted;
+    if (packed) c.packed = packed;
     // Weights travel as views (no 340 MB serialised copy for a BERT-base-sized model).
     const { bytes, externalData } = modelToSessionInput(model);
     const { session, device, note } = await createSession(bytes, {
@@ -394,15 +415,35 @@ function shapeKey(shapes: Record<string, number[]>): string {
  */
 export function keptHead(graphs: TrainingStepGraphs, opts: Pick<RunnerOptions, 'shareFrozenWeights' | 'prepackTrain' | 'packHead' | 'gradientCheckpointing'>): string | undefined {
   const chunks = graphs.lossChunks;
-  if (!opts.shareFrozenWeights || opts.prepackTrain || !opts.packHead || opts.gradientCheckpointing || !chunks || chunks.vocabSlice) return undefined;
+  if (!opts.shareFrozenWeights || opts.prepackTrain === true || !opts.packHead || opts.gradientCheckpointing || !chunks || chunks.vocabSlice) return undefined;
   const t = graphs.train.graph.initializers.get(chunks.weight);
   const ok = t && t.dtype === 'float32' && t.data instanceof Float32Array && t.data.length > 0 && t.data.length * 4 <= KEPT_HEAD_MAX_BYTES;
   return ok ? chunks.weight : undefined;
 }
 
 /** How the runner holds the frozen weights, as estimateStepMemory counts them (memoryEstimate.ts EstimateOptions). */
-export function weightsLayout(graphs: TrainingStepGraphs, opts: Pick<RunnerOptions, 'shareFrozenWeights' | 'prepackTrain' | 'packHead' | 'gradientCheckpointing'>): { sharedWeights: boolean; packedWeights: boolean; keptHead?: string } {
-  return { sharedWeights: !!opts.shareFrozenWeights, packedWeights: !!opts.prepackTrain, keptHead: keptHead(graphs, opts) };
+export function weightsLayout(graphs: TrainingStepGraphs, opts: Pick<RunnerOptions, 'shareFrozenWeights' | 'prepackTrain' | 'packHead' | 'gradientCheckpointing'>): { sharedWeights: boolean; packedWeights: boolean | 'forward'; forwardPackedBytes?: number; keptHead?: string } {
+  const forward = opts.prepackTrain === 'forward' && opts.shareFrozenWeights ? forwardPackedBytes(graphs.train.graph) : undefined;
+  return { sharedWeights: !!opts.shareFrozenWeights, packedWeights: forward !== undefined ? 'forward' : !!opts.prepackTrain, ...(forward !== undefined ? { forwardPackedBytes: forward } : {}), keptHead: keptHead(graphs, opts) };
+}
+
+/** The float32 bytes of the weights prepackTrain 'forward' packs (each once). */
+export function forwardPackedBytes(g: TrainingStepGraphs['train']['graph']): number {
+  let bytes = 0;
+  for (const name of forwardProducts(g, SHARED_WEIGHT_MIN_ELEMENTS).keys()) bytes += (g.initializers.get(name)!.data as Float32Array).byteLength;
+  return bytes;
+}
+
+/**
+ * runtime.pack_weights "auto": the forward products' weights packed ('forward') when the run has
+ * one train shape with shared weights (data.packing: with length buckets every bucket's session
+ * would hold its own packed copy), no gradient checkpointing (that run asked for memory over
+ * time), and the packed copy takes at most 1/8 of the machine's memory; otherwise none.
+ */
+export function autoPackWeights(graphs: TrainingStepGraphs, run: { oneTrainShape: boolean; gradientCheckpointing?: boolean; machineBytes: number }): 'forward' | false {
+  if (!run.oneTrainShape || run.gradientCheckpointing) return false;
+  const bytes = forwardPackedBytes(graphs.train.graph);
+  return bytes > 0 && bytes <= run.machineBytes / 8 ? 'forward' : false;
 }
 
 /** The largest LM head a train session packs on its own (a d 1024, V 32000 head is 125 MiB). */

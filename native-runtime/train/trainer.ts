@@ -10,6 +10,7 @@
 // Resuming reproduces an uninterrupted run exactly: the data order of every step is a function of
 // (seed, step) (data/plan.ts), and the checkpoint holds parameters, optimizer moments and step.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { loraRankAtBudget, lilyParamCount, type BudgetTarget } from '../adapters/budget';
 import { resolveSavedTensors } from '../adapters/modulesToSave';
@@ -39,7 +40,7 @@ import { DivergenceMonitor, divergenceHint, maxAbsOf, type DivergenceState } fro
 import { fitMaxLength } from './maxLength';
 import { tieOutputHead } from './tiedHead';
 import { stepBuildConfigError } from './stepErrors';
-import { StepRunner, weightsLayout, type RunnerOptions } from './stepRunner';
+import { autoPackWeights, StepRunner, weightsLayout, type RunnerOptions } from './stepRunner';
 import { buildTrainingStep } from './step';
 import { stepGraphCount } from './data/padding';
 import { estimateStepMemory, formatMB, type MemoryEstimate } from './memoryEstimate';
@@ -402,7 +403,8 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
       // Several step graphs (one per padded length): one copy of the frozen weights for all.
       // (Packed rows: the train shape and the eval shapes; as the bench measures it.)
       shareFrozenWeights: cfg.data.padding !== 'max_length' || cfg.data.packing,
-      prepackTrain: cfg.runtime.pack_weights,
+      // "auto" is settled below, once the step graph says how much the packed copy would take.
+      prepackTrain: cfg.runtime.pack_weights === 'auto' ? false : cfg.runtime.pack_weights,
       // One train shape (packed rows): its session may keep the LM head packed (stepRunner keptHead).
       packHead: cfg.data.packing,
       frozenWeights: quantized?.weights,
@@ -421,6 +423,9 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   let memory: MemoryEstimate;
   try {
     const graphs = await buildTrainingStep(model, { ...runnerOpts, inputShapes: estimateShapes });
+    if (cfg.runtime.pack_weights === 'auto') {
+      runnerOpts.prepackTrain = autoPackWeights(graphs, { oneTrainShape: !!runnerOpts.shareFrozenWeights && !severalLengths, gradientCheckpointing: t.gradient_checkpointing, machineBytes: os.totalmem() });
+    }
     const estimateOpts = { evaluates: !!data.eval || !!request.evalOnly, ...weightsLayout(graphs, runnerOpts), extraGraphs };
     memory = estimateStepMemory(graphs, estimateOpts);
     let plan = memoryPlan(cfg, memory, estimateShapes);

@@ -45,7 +45,7 @@ describe('loadConfig', () => {
       momentum: 0.9, schedule: 'linear', warmup_steps: 0, max_grad_norm: 1, gradient_checkpointing: false, seed: 42, shuffle: true, log_every: 10,
       divergence: { loss_factor: 100, grad_norm_limit: 1e6, param_limit: 1e4 },
     });
-    assert.deepStrictEqual(c.runtime, { device: 'auto', backend: 'onnx', processes: 1, pack_weights: false });
+    assert.deepStrictEqual(c.runtime, { device: 'auto', backend: 'onnx', processes: 1, pack_weights: 'auto' });
     assert.deepStrictEqual(c.output, { dir: path.resolve('/work/ws', '.lily/runs') });
   });
 

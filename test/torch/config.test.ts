@@ -32,7 +32,7 @@ describe('torch backend config', () => {
     assert.deepStrictEqual(messages(config({ backend: 'torch', processes: 2 })), []);
     const resolved = loadConfig(path.join(dir, 'x.lily.json'), JSON.stringify(config({ backend: 'torch' })));
     assert.strictEqual(resolved.model.tokenizer, path.join(dir, 'hf', 'tokenizer.json'));
-    assert.deepStrictEqual(resolved.runtime, { device: 'auto', backend: 'torch', processes: 1, pack_weights: false });
+    assert.deepStrictEqual(resolved.runtime, { device: 'auto', backend: 'torch', processes: 1, pack_weights: 'auto' });
   });
 
   it('names the field for each mistake', () => {
