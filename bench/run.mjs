@@ -208,7 +208,8 @@ function variants(row, only) {
   const buckets = row.buckets ? { name: 'buckets', padding: 'buckets', buckets: row.buckets, prepareBuckets: true, peer: 'peer' } : { name: 'buckets', padding: 'longest', prepareBuckets: true, peer: 'peer' };
   const grouped = { ...buckets, name: 'buckets+grouped', order: 'grouped', peer: 'peer_grouped' };
   const packing = { name: 'packing', padding: 'max_length', packing: true, peer: 'peer', ...(row.task === 'sequence-classification' ? { modelKind: 'bert-doc' } : {}) };
-  // runtime.pack_weights: the train session's weights prepacked (faster, more memory).
+  // runtime.pack_weights true: every frozen weight of the train session prepacked (faster, more
+  // memory). The other variants run with the default "auto" (packing: the forward products' weights).
   const packed = { ...packing, name: 'packing+packed', packWeights: true };
   return [buckets, grouped, packing, packed].filter((v) => !only || only.includes(v.name));
 }
@@ -318,7 +319,7 @@ async function benchRow(name, opts) {
       const ready = s.ready;
       return {
         row: name, variant: s.variant.name, task: row.task, model: { kind: row.kind, ...row.model }, batch: row.batch, max_length: row.maxLength,
-        padding: s.variant.packing ? (s.variant.packWeights ? 'packing, pack_weights' : 'packing') : paddingLabel(row), buckets: s.variant.packing ? undefined : row.buckets ?? 'longest', peer_padding: 'longest',
+        padding: s.variant.packing ? (s.variant.packWeights ? 'packing, pack_weights true' : 'packing') : paddingLabel(row), buckets: s.variant.packing ? undefined : row.buckets ?? 'longest', peer_padding: 'longest',
         order: s.variant.order === 'grouped' ? `group_by_length (mega-batches of ${GROUP_MEGABATCH} batches; batches in random order)` : 'shuffled',
         adapter, trainable_params: ready.trainable_params, data,
         ours_ms: o.ms, peer_ms: p.ms, ratio: round3(o.ms / p.ms),
@@ -336,6 +337,7 @@ async function benchRow(name, opts) {
           // |ours - peer| at the end against how far training moved the peer's eval loss.
           gap: Math.abs(evals[s.key] - evals[peerKey]), moved: Math.abs(evals[peerKey] - evalsFirst[peerKey]),
         },
+        pack_weights: ready.pack_weights,
         first_step_ms: Math.round(ready.first_step_ms),
         first_step_done_ms: Math.round(ready.first_step_done_ms),
         first_step_breakdown_ms: { load: Math.round(ready.load_ms), build: Math.round(ready.build_ms), session: Math.round(ready.session_ms), first_run: Math.round(ready.first_run_ms) },
