@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   };
   // Built, then handed to the runner (as lily train does for its memory estimate), to time both.
   const firstGraphs = await buildTrainingStep(model, { ...runnerOptions, inputShapes: firstShapes });
-  if (!a.packWeights) runnerOptions.prepackTrain = autoPackWeights(firstGraphs, { oneTrainShape: !!a.packing, machineBytes: os.totalmem() });
+  if (!a.packWeights) runnerOptions.prepackTrain = autoPackWeights(firstGraphs, { cpu: true, oneTrainShape: !!a.packing, machineBytes: os.totalmem() });
   const tBuilt = performance.now();
   const runner = await StepRunner.create(model, firstShapes, runnerOptions, firstGraphs);
   const tCreate = performance.now();

@@ -393,7 +393,7 @@ export interface RuntimeSection {
    * `"forward"`: the weights of the forward products (x·W): about 5% faster steps (Llama-style d
    * 1024, 4x512 tokens, 2 threads: 4136-4255 -> 3923-4018 ms) for one more copy of those weights.
    * `true`: the input gradients' products (dY·Wᵀ) too: 8-10% faster, two more copies.
-   * `false`: none. `"auto"` (default): `"forward"` with `data.packing` (one train shape; with
+   * `false`: none. `"auto"` (default): `"forward"` on the CPU with `data.packing` (one train shape; with
    * length buckets every bucket's session would hold its own copy), without gradient
    * checkpointing, when the copy takes at most 1/8 of the machine's memory; otherwise `false`.
    * With `data.padding: "max_length"` and no packing the train session holds its own weights

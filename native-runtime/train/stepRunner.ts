@@ -435,13 +435,14 @@ export function forwardPackedBytes(g: TrainingStepGraphs['train']['graph']): num
 }
 
 /**
- * runtime.pack_weights "auto": the forward products' weights packed ('forward') when the run has
- * one train shape with shared weights (data.packing: with length buckets every bucket's session
+ * runtime.pack_weights "auto": the forward products' weights packed ('forward') when the run
+ * trains on the CPU (a GPU provider would hold the copy in device memory for nothing) with
+ * one train shape and shared weights (data.packing: with length buckets every bucket's session
  * would hold its own packed copy), no gradient checkpointing (that run asked for memory over
  * time), and the packed copy takes at most 1/8 of the machine's memory; otherwise none.
  */
-export function autoPackWeights(graphs: TrainingStepGraphs, run: { oneTrainShape: boolean; gradientCheckpointing?: boolean; machineBytes: number }): 'forward' | false {
-  if (!run.oneTrainShape || run.gradientCheckpointing) return false;
+export function autoPackWeights(graphs: TrainingStepGraphs, run: { cpu: boolean; oneTrainShape: boolean; gradientCheckpointing?: boolean; machineBytes: number }): 'forward' | false {
+  if (!run.cpu || !run.oneTrainShape || run.gradientCheckpointing) return false;
   const bytes = forwardPackedBytes(graphs.train.graph);
   return bytes > 0 && bytes <= run.machineBytes / 8 ? 'forward' : false;
 }

@@ -117,9 +117,10 @@ describe('train/pack_weights: the train session packs its own frozen weights', f
     assert.equal(forward.forwardBytes, bytes);
     assert.ok(bytes > 0 && Math.abs(forward.weights - plain.weights - bytes) <= 1, `estimate: ${forward.weights} vs ${plain.weights} + ${bytes}`);
     // "auto": one train shape, no checkpointing, a copy of at most 1/8 of the machine.
-    assert.equal(autoPackWeights(graphs!, { oneTrainShape: true, machineBytes: 8 * bytes }), 'forward');
-    assert.equal(autoPackWeights(graphs!, { oneTrainShape: true, machineBytes: 8 * bytes - 8 }), false);
-    assert.equal(autoPackWeights(graphs!, { oneTrainShape: false, machineBytes: 1e12 }), false);
-    assert.equal(autoPackWeights(graphs!, { oneTrainShape: true, gradientCheckpointing: true, machineBytes: 1e12 }), false);
+    assert.equal(autoPackWeights(graphs!, { cpu: true, oneTrainShape: true, machineBytes: 8 * bytes }), 'forward');
+    assert.equal(autoPackWeights(graphs!, { cpu: true, oneTrainShape: true, machineBytes: 8 * bytes - 8 }), false);
+    assert.equal(autoPackWeights(graphs!, { cpu: true, oneTrainShape: false, machineBytes: 1e12 }), false);
+    assert.equal(autoPackWeights(graphs!, { cpu: true, oneTrainShape: true, gradientCheckpointing: true, machineBytes: 1e12 }), false);
+    assert.equal(autoPackWeights(graphs!, { cpu: false, oneTrainShape: true, machineBytes: 1e12 }), false);
   });
 });
