@@ -1,16 +1,11 @@
 // Looking up the dtype and concrete shape of any value of a specialised graph.
-import type { DataType, Graph, ValueInfo } from '../onnx/ir';
+import type { DataType, Graph } from '../onnx/ir';
+import { findValueInfo } from '../onnx/ir';
+
+// (findValueInfo lives with the IR, where graph rewrites below autodiff use it too.)
+export { findValueInfo };
 
 export const FLOAT_DTYPES: ReadonlySet<DataType> = new Set<DataType>(['float32', 'float64', 'float16', 'bfloat16']);
-
-/** ValueInfo of a value from valueInfo, inputs, outputs or initializers; undefined if unknown. */
-export function findValueInfo(graph: Graph, name: string): ValueInfo | undefined {
-  const vi = graph.valueInfo.get(name);
-  if (vi) return vi;
-  const init = graph.initializers.get(name);
-  if (init) return { name, dtype: init.dtype, shape: init.dims };
-  return graph.inputs.find((v) => v.name === name) ?? graph.outputs.find((v) => v.name === name);
-}
 
 export function valueDtype(graph: Graph, name: string): DataType {
   const vi = findValueInfo(graph, name);

@@ -216,6 +216,32 @@ export class GraphBuilder {
   }
 }
 
+/** Whether `n` is the default-domain (ONNX) operator `op`. */
+export function isOnnxOp(n: Node | undefined, op: string): n is Node {
+  return !!n && n.opType === op && (n.domain === '' || n.domain === 'ai.onnx');
+}
+
+/** ValueInfo of a value from valueInfo, inputs, outputs or initializers; undefined if unknown. */
+export function findValueInfo(graph: Graph, name: string): ValueInfo | undefined {
+  const vi = graph.valueInfo.get(name);
+  if (vi) return vi;
+  const init = graph.initializers.get(name);
+  if (init) return { name, dtype: init.dtype, shape: init.dims };
+  return graph.inputs.find((v) => v.name === name) ?? graph.outputs.find((v) => v.name === name);
+}
+
+/**
+ * A value's only reader, for rewrites that may remove what they match: undefined when the value
+ * is a graph output or has no reader or several. `users`: consumers(graph), computed once.
+ */
+export function soleReader(graph: Graph, users: Map<string, Node[]>): (v: string) => Node | undefined {
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  return (v) => {
+    const r = users.get(v) ?? [];
+    return !outputs.has(v) && r.length === 1 ? r[0] : undefined;
+  };
+}
+
 /** Map from a value name to the node producing it. */
 export function producers(graph: Graph): Map<string, Node> {
   const m = new Map<string, Node>();

@@ -7,17 +7,12 @@
 // domain, implemented by its CPU, CUDA and WebGPU providers) computes y and, as its optional
 // second output inv_std_var, q itself, in one kernel that reads x twice and writes y once.
 import type { Graph, Node } from './ir';
-import { attr, consumers, producers } from './ir';
+import { attr, consumers, findValueInfo, isOnnxOp, producers, soleReader } from './ir';
 import { nodeReads } from './foldDeadCode';
 import { constantExponent } from './powers';
 
-const isDefault = (n: Node | undefined, op: string): boolean => !!n && n.opType === op && (n.domain === '' || n.domain === 'ai.onnx');
-
-function scalar(graph: Graph, name: string): number | undefined {
-  const t = graph.initializers.get(name);
-  if (!t || t.dims.reduce((a, b) => a * b, 1) !== 1 || (t.dtype !== 'float32' && t.dtype !== 'float64')) return undefined;
-  return Number((t.data as Float32Array)[0]);
-}
+/** A one-element constant's value (epsilon, the 1 of Div(1, .)). */
+const scalar = (graph: Graph, name: string) => constantExponent(graph.initializers.get(name));
 
 /**
  * Replaces, in place, each float32 RMSNorm whose normalised value n = x * q has no reader but
@@ -29,23 +24,23 @@ function scalar(graph: Graph, name: string): number | undefined {
 export function fuseRmsNorms(graph: Graph, opset: number): number {
   const users = consumers(graph);
   const made = producers(graph);
-  const outputs = new Set(graph.outputs.map((o) => o.name));
+  const onlyReader = soleReader(graph, users);
   const sole = (v: string, op: string): Node | undefined => {
-    const r = users.get(v) ?? [];
-    return !outputs.has(v) && r.length === 1 && isDefault(r[0], op) ? r[0] : undefined;
+    const r = onlyReader(v);
+    return isOnnxOp(r, op) ? r : undefined;
   };
-  const shapeOf = (v: string) => graph.initializers.get(v)?.dims ?? graph.valueInfo.get(v)?.shape ?? graph.inputs.find((i) => i.name === v)?.shape;
-  const dtypeOf = (v: string) => graph.initializers.get(v)?.dtype ?? graph.valueInfo.get(v)?.dtype ?? graph.inputs.find((i) => i.name === v)?.dtype;
+  const shapeOf = (v: string) => findValueInfo(graph, v)?.shape;
+  const dtypeOf = (v: string) => findValueInfo(graph, v)?.dtype;
   const position = new Map(graph.nodes.map((m, k) => [m, k]));
   const replaced = new Map<Node, Node>();
   const removed = new Set<Node>();
   for (const mean of graph.nodes) {
-    if (!isDefault(mean, 'ReduceMean')) continue;
+    if (!isOnnxOp(mean, 'ReduceMean')) continue;
     const square = made.get(mean.inputs[0]);
     if (!square || sole(square.outputs[0], 'ReduceMean') !== mean) continue;
     const x = square.inputs[0];
-    const isSquare = (isDefault(square, 'Pow') && constantExponent(graph.initializers.get(square.inputs[1])) === 2)
-      || (isDefault(square, 'Mul') && square.inputs[0] === square.inputs[1]);
+    const isSquare = (isOnnxOp(square, 'Pow') && constantExponent(graph.initializers.get(square.inputs[1])) === 2)
+      || (isOnnxOp(square, 'Mul') && square.inputs[0] === square.inputs[1]);
     const xShape = shapeOf(x);
     if (!isSquare || dtypeOf(x) !== 'float32' || !xShape || xShape.length < 1) continue;
     const rank = xShape.length;
@@ -62,13 +57,13 @@ export function fuseRmsNorms(graph: Graph, opset: number): number {
     if (!add || eps === undefined || !(eps >= 0)) continue;
     const sqrt = sole(add.outputs[0], 'Sqrt');
     if (!sqrt) continue;
-    const inv = (users.get(sqrt.outputs[0]) ?? [])[0];
-    if (!inv || outputs.has(sqrt.outputs[0]) || users.get(sqrt.outputs[0])!.length !== 1) continue;
-    const isInverse = isDefault(inv, 'Reciprocal') || (isDefault(inv, 'Div') && inv.inputs[1] === sqrt.outputs[0] && scalar(graph, inv.inputs[0]) === 1);
+    const inv = onlyReader(sqrt.outputs[0]);
+    if (!inv) continue;
+    const isInverse = inv.opType === 'Reciprocal' ? isOnnxOp(inv, 'Reciprocal') : isOnnxOp(inv, 'Div') && inv.inputs[1] === sqrt.outputs[0] && scalar(graph, inv.inputs[0]) === 1;
     if (!isInverse) continue;
     const q = inv.outputs[0];
     // n = x * q, read only by y = n * w (w: [D]).
-    const scale = (users.get(q) ?? []).find((r) => isDefault(r, 'Mul') && r.inputs.includes(x) && r.inputs.includes(q));
+    const scale = (users.get(q) ?? []).find((r) => isOnnxOp(r, 'Mul') && r.inputs.includes(x) && r.inputs.includes(q));
     if (!scale) continue;
     // (Through the export's Cast of n to the input's dtype, float32 to float32 here.)
     const cast = sole(scale.outputs[0], 'Cast');

@@ -7,7 +7,7 @@
 // their first half in their second (HF's cat(freqs, freqs)): that is proven from the graph (the
 // values come from a Concat of one value with itself through elementwise maps), never assumed.
 import type { AttrValue, Graph, Model, Node } from './ir';
-import { attr, consumers, GraphBuilder, producers, tensorToNumbers } from './ir';
+import { attr, consumers, findValueInfo, GraphBuilder, isOnnxOp, producers, soleReader, tensorToNumbers } from './ir';
 
 export const MS_DOMAIN = 'com.microsoft';
 
@@ -24,10 +24,8 @@ export interface RotaryPattern {
   tableRows: number;
 }
 
-const isOp = (n: Node | undefined, op: string): n is Node => !!n && n.opType === op && (n.domain === '' || n.domain === 'ai.onnx');
-
 function shapeOf(graph: Graph, v: string): number[] | undefined {
-  const s = graph.initializers.get(v)?.dims ?? graph.valueInfo.get(v)?.shape ?? graph.inputs.find((i) => i.name === v)?.shape;
+  const s = findValueInfo(graph, v)?.shape;
   return s && s.every((d) => typeof d === 'number') ? s as number[] : undefined;
 }
 
@@ -77,34 +75,29 @@ export function repeatsHalves(graph: Graph, v: string, made = producers(graph)):
 
 /** Every exported rotary embedding whose intermediates have no reader outside it. */
 export function findRotaryPatterns(graph: Graph): RotaryPattern[] {
-  const users = consumers(graph);
   const made = producers(graph);
-  const outputs = new Set(graph.outputs.map((o) => o.name));
-  const sole = (v: string): Node | undefined => {
-    const r = users.get(v) ?? [];
-    return !outputs.has(v) && r.length === 1 ? r[0] : undefined;
-  };
+  const sole = soleReader(graph, consumers(graph));
   const found: RotaryPattern[] = [];
   for (const add of graph.nodes) {
-    if (!isOp(add, 'Add') || add.inputs.length !== 2) continue;
+    if (!isOnnxOp(add, 'Add') || add.inputs.length !== 2) continue;
     const [m0, m1] = add.inputs.map((i) => made.get(i));
-    if (!isOp(m0, 'Mul') || !isOp(m1, 'Mul') || sole(m0.outputs[0]) !== add || sole(m1.outputs[0]) !== add) continue;
+    if (!isOnnxOp(m0, 'Mul') || !isOnnxOp(m1, 'Mul') || sole(m0.outputs[0]) !== add || sole(m1.outputs[0]) !== add) continue;
     // One product reads the Concat (x rotated), the other x itself.
-    const concatOf = (m: Node) => m.inputs.map((i) => made.get(i)).find((p) => isOp(p, 'Concat') && sole(p.outputs[0]) === m);
+    const concatOf = (m: Node) => m.inputs.map((i) => made.get(i)).find((p) => isOnnxOp(p, 'Concat') && sole(p.outputs[0]) === m);
     const [mulSin, mulCos] = concatOf(m1) ? [m1, m0] : [m0, m1];
     const concat = concatOf(mulSin);
     if (!concat || concat.inputs.length !== 2 || concatOf(mulCos)) continue;
     const sin = mulSin.inputs.find((i) => i !== concat.outputs[0]);
     const neg = made.get(concat.inputs[0]);
     const first = made.get(concat.inputs[1]);
-    if (!sin || !isOp(neg, 'Neg') || sole(neg.outputs[0]) !== concat || !isOp(first, 'Slice') || sole(first.outputs[0]) !== concat) continue;
+    if (!sin || !isOnnxOp(neg, 'Neg') || sole(neg.outputs[0]) !== concat || !isOnnxOp(first, 'Slice') || sole(first.outputs[0]) !== concat) continue;
     const second = made.get(neg.inputs[0]);
-    if (!isOp(second, 'Slice') || sole(second.outputs[0]) !== neg || second.inputs[0] !== first.inputs[0]) continue;
+    if (!isOnnxOp(second, 'Slice') || sole(second.outputs[0]) !== neg || second.inputs[0] !== first.inputs[0]) continue;
     const x = first.inputs[0];
     if (!mulCos.inputs.includes(x) || mulCos.inputs[0] === mulCos.inputs[1]) continue;
     const cos = mulCos.inputs.find((i) => i !== x)!;
     const shape = shapeOf(graph, x);
-    if (!shape || shape.length !== 4 || shape[3] % 2 !== 0 || (graph.valueInfo.get(x) ?? graph.inputs.find((i) => i.name === x))?.dtype !== 'float32') continue;
+    if (!shape || shape.length !== 4 || shape[3] % 2 !== 0 || findValueInfo(graph, x)?.dtype !== 'float32') continue;
     const [B, , S, H] = shape;
     const axisOk = (n: Node) => {
       const axis = n.attrs.axis?.kind === 'int' ? Number(n.attrs.axis.value) : NaN;
@@ -184,8 +177,13 @@ export function fuseRotaryEmbeddings(model: Model): number {
   }
   graph.nodes = graph.nodes.flatMap((n) => inserted.get(n) ?? (removed.has(n) ? [] : [n]));
   for (const n of removed) for (const o of n.outputs) if (!patterns.some((p) => p.out === o)) graph.valueInfo.delete(o);
-  if (!model.opsetImports.some((o) => o.domain === MS_DOMAIN)) model.opsetImports.push({ domain: MS_DOMAIN, version: 1 });
+  importMsDomain(model);
   return inserted.size;
+}
+
+/** Adds the com.microsoft opset import RotaryEmbedding nodes need, once. */
+export function importMsDomain(model: Model): void {
+  if (!model.opsetImports.some((o) => o.domain === MS_DOMAIN)) model.opsetImports.push({ domain: MS_DOMAIN, version: 1 });
 }
 
 /**
@@ -198,19 +196,14 @@ export function fuseRotaryEmbeddings(model: Model): number {
  * for a power of two (1/sqrt(64)); otherwise within one rounding. Returns how many moved.
  */
 export function foldScalesIntoRotary(graph: Graph): number {
-  const users = consumers(graph);
   const made = producers(graph);
-  const outputs = new Set(graph.outputs.map((o) => o.name));
   const scalarOf = (n: Node | undefined, v: string): string | undefined => {
-    if (!isOp(n, 'Mul') || n.inputs.length !== 2) return undefined;
+    if (!isOnnxOp(n, 'Mul') || n.inputs.length !== 2) return undefined;
     const k = n.inputs.find((i) => i !== v);
     const t = k ? graph.initializers.get(k) : undefined;
     return t && t.dtype === 'float32' && t.dims.reduce((a, b) => a * b, 1) === 1 && n.inputs.includes(v) ? k : undefined;
   };
-  const sole = (v: string) => {
-    const r = users.get(v) ?? [];
-    return !outputs.has(v) && r.length === 1 ? r[0] : undefined;
-  };
+  const sole = soleReader(graph, consumers(graph));
   const b = new GraphBuilder(graph);
   const removed = new Set<Node>();
   const before = new Map<Node, Node[]>();

@@ -169,19 +169,10 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
   }
 
   const skipped: string[] = [];
-  const candidates: Exclude<Device, 'cpu'>[] = ['cuda', 'webgpu'];
-  for (const device of candidates) {
-    if (!listed(device)) {
-      skipped.push(`${device}: not supported by this onnxruntime-node build`);
-      continue;
-    }
-    // Trying CUDA without its library makes ORT print a long error to stderr: skip it quietly.
-    if (device === 'cuda' && !cudaProviderInstalled()) {
-      skipped.push('cuda: provider not installed');
-      continue;
-    }
-    if (device === 'webgpu' && vulkanLoaderMissing()) {
-      skipped.push('webgpu: no Vulkan loader (libvulkan.so.1)');
+  for (const device of AUTO_GPUS) {
+    const skip = autoSkips(device);
+    if (skip) {
+      skipped.push(skip);
       continue;
     }
     try {
@@ -193,6 +184,23 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
   }
   const session = await openOrExplain(model, 'cpu', opts, label);
   return { session, device: 'cpu', note: noteFor('cpu', skipped) };
+}
+
+/** The GPU providers `auto` tries, in order, before the CPU. */
+const AUTO_GPUS: Exclude<Device, 'cpu'>[] = ['cuda', 'webgpu'];
+
+/** Why `auto` skips a GPU provider without trying it; undefined when it will try it. */
+function autoSkips(device: Exclude<Device, 'cpu'>): string | undefined {
+  if (!listed(device)) return `${device}: not supported by this onnxruntime-node build`;
+  // Trying CUDA without its library makes ORT print a long error to stderr: skip it quietly.
+  if (device === 'cuda' && !cudaProviderInstalled()) return 'cuda: provider not installed';
+  if (device === 'webgpu' && vulkanLoaderMissing()) return 'webgpu: no Vulkan loader (libvulkan.so.1)';
+  return undefined;
+}
+
+/** Whether `auto` would try a GPU provider on this machine; false: it runs on the CPU. */
+export function autoTriesGpu(): boolean {
+  return AUTO_GPUS.some((d) => autoSkips(d) === undefined);
 }
 
 function noteFor(device: Device, skipped: string[]): string {

@@ -4,27 +4,14 @@
 // activation-sized gradients. The chain adds in the order Sum does (output = in0 + in1, then
 // += in2, ...), so every value is the same to the bit, and onnxruntime may run each Add in place
 // of its first input (no extra buffer is live at a time).
-import type { Dim, Graph, Node } from './ir';
-import { GraphBuilder } from './ir';
+import type { Graph, Node } from './ir';
+import { findValueInfo, GraphBuilder } from './ir';
+import { broadcastDims } from './shapeData';
 
-function shapeOf(graph: Graph, name: string): readonly Dim[] | undefined {
-  const init = graph.initializers.get(name);
-  if (init) return init.dims;
-  return graph.valueInfo.get(name)?.shape ?? graph.inputs.find((i) => i.name === name)?.shape;
-}
-
-/** numpy broadcast of two known shapes; undefined when either is unknown or symbolic. */
-function broadcast(a: readonly Dim[] | undefined, b: readonly Dim[] | undefined): number[] | undefined {
-  if (!a || !b || [...a, ...b].some((d) => typeof d !== 'number')) return undefined;
-  const rank = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let k = 0; k < rank; k++) {
-    const x = (a[k - rank + a.length] ?? 1) as number;
-    const y = (b[k - rank + b.length] ?? 1) as number;
-    if (x !== y && x !== 1 && y !== 1) return undefined;
-    out.push(x === 1 ? y : x);
-  }
-  return out;
+/** A value's shape when every dimension is a known number. */
+function knownShape(graph: Graph, name: string): number[] | undefined {
+  const s = findValueInfo(graph, name)?.shape;
+  return s && s.every((d): d is number => typeof d === 'number') ? s : undefined;
 }
 
 /**
@@ -43,12 +30,13 @@ export function sumsToAdds(graph: Graph): number {
     }
     const dtype = graph.valueInfo.get(n.outputs[0])?.dtype;
     let acc = n.inputs[0];
-    let accShape: number[] | undefined = broadcast(shapeOf(graph, acc), []);
+    let accShape = knownShape(graph, acc);
     for (let k = 1; k < n.inputs.length; k++) {
       const last = k === n.inputs.length - 1;
       const result = last ? n.outputs[0] : b.fresh(`${n.outputs[0]}/partial${k}`);
       out.push({ name: b.fresh(`${n.name}/add${k}`), opType: 'Add', domain: '', inputs: [acc, n.inputs[k]], outputs: [result], attrs: {} });
-      accShape = broadcast(accShape, shapeOf(graph, n.inputs[k]));
+      const next = knownShape(graph, n.inputs[k]);
+      accShape = accShape && next ? broadcastDims([accShape, next]) : undefined;
       if (!last && dtype && accShape) graph.valueInfo.set(result, { name: result, dtype, shape: accShape });
       acc = result;
     }

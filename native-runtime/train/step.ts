@@ -10,7 +10,7 @@ import { reduceConstantPowers } from '../onnx/powers';
 import { fullOperandFirst } from '../onnx/operandOrder';
 import { sumsToAdds } from '../onnx/sumToAdds';
 import { fuseRmsNorms } from '../onnx/rmsNormFusion';
-import { foldScalesIntoRotary, fuseRotaryEmbeddings, MS_DOMAIN } from '../onnx/rotary';
+import { foldScalesIntoRotary, fuseRotaryEmbeddings, importMsDomain, MS_DOMAIN } from '../onnx/rotary';
 import { GraphBuilder } from '../onnx/ir';
 import { cloneModel, specialize } from '../onnx/specialize';
 import { checkTrainableOpset, raiseToStepOpset } from '../onnx/opset';
@@ -268,7 +268,7 @@ export async function buildTrainingStep(model: Model, opts: StepOptions): Promis
     foldScalesIntoRotary(train.graph);
     foldScalesIntoRotary(evalModel.graph);
     // The backward's rotary kernels (the composite's rule) need the import even where no forward was fused.
-    if (train.graph.nodes.some((n) => n.domain === MS_DOMAIN) && !train.opsetImports.some((o) => o.domain === MS_DOMAIN)) train.opsetImports.push({ domain: MS_DOMAIN, version: 1 });
+    if (train.graph.nodes.some((n) => n.domain === MS_DOMAIN)) importMsDomain(train);
   }
   if (opts.fusedRmsNorm !== false) {
     fuseRmsNorms(train.graph, te.opset);

@@ -28,7 +28,7 @@ import type { Model } from '../onnx/ir';
 import { loadModel } from '../onnx/proto';
 import { opsetTooOld } from '../onnx/opset';
 import { bindEmptyPast, CacheExportError } from '../onnx/kvCache';
-import { cudaProviderInstalled, vulkanLoaderMissing, type DeviceRequest } from '../onnx/session';
+import { autoTriesGpu, type DeviceRequest } from '../onnx/session';
 import type { TrainEvent } from '../protocol';
 import { RUN_FILES, type MetricLine, type RouterLine, type RunState, type RunStatus, type TargetInfo } from '../runFiles';
 import { LABELS } from './data/batch';
@@ -424,8 +424,8 @@ async function prepareLocked(request: TrainRequest, resume: PreparedTraining['re
   try {
     const graphs = await buildTrainingStep(model, { ...runnerOpts, inputShapes: estimateShapes });
     if (cfg.runtime.pack_weights === 'auto') {
-      // On the CPU only: `auto` devices count as CPU where session.ts would skip both GPU providers.
-      const cpu = device === 'cpu' || (device === 'auto' && !cudaProviderInstalled() && vulkanLoaderMissing());
+      // On the CPU only: an `auto` device counts as CPU where it would try no GPU provider.
+      const cpu = device === 'cpu' || (device === 'auto' && !autoTriesGpu());
       runnerOpts.prepackTrain = autoPackWeights(graphs, { cpu, oneTrainShape: !!runnerOpts.shareFrozenWeights && !severalLengths, gradientCheckpointing: t.gradient_checkpointing, machineBytes: os.totalmem() });
     }
     const estimateOpts = { evaluates: !!data.eval || !!request.evalOnly, ...weightsLayout(graphs, runnerOpts), extraGraphs };
